@@ -1,0 +1,36 @@
+/// An ISO 4217 currency: its alphabetic code and how many decimal places its minor unit has.
+public struct Currency: Sendable, Hashable, CustomStringConvertible {
+    public let code: String
+    /// Digits after the decimal point: 2 for EUR, 0 for JPY, 3 for KWD.
+    public let minorUnitDigits: Int
+
+    /// The active ISO 4217 currency with this code, or nil when the code is not one.
+    public init?(code: String) {
+        guard code.utf8.count == 3, let digits = Currency.table[code] else { return nil }
+        self.code = code
+        self.minorUnitDigits = digits
+    }
+
+    public var description: String { code }
+
+    /// Active ISO 4217 codes (list one, 2024 edition) with their minor-unit digits.
+    /// Funds and metals without a minor unit (XAU, XDR, ...) are left out: shops do not price in them.
+    static let table: [String: Int] = {
+        var table: [String: Int] = [:]
+        let two = """
+            AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD \
+            CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL \
+            GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD \
+            LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN \
+            PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL \
+            THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL
+            """
+        for code in two.split(separator: " ") { table[String(code)] = 2 }
+        for code in "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(separator: " ") {
+            table[String(code)] = 0
+        }
+        for code in "BHD IQD JOD KWD LYD OMR TND".split(separator: " ") { table[String(code)] = 3 }
+        for code in "CLF UYW".split(separator: " ") { table[String(code)] = 4 }
+        return table
+    }()
+}

@@ -1,0 +1,224 @@
+/// An instant with millisecond precision, plus the UTC offset it was written with.
+///
+/// Ordering and equality use the instant only: 12:00+02:00 and 10:00Z are the same moment.
+public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    public var millis: Int64
+    /// The offset from UTC, in minutes, the sender wrote (0 for `Z`).
+    public var offsetMinutes: Int
+
+    public init(millis: Int64, offsetMinutes: Int = 0) {
+        self.millis = millis
+        self.offsetMinutes = offsetMinutes
+    }
+
+    public static func == (l: Timestamp, r: Timestamp) -> Bool { l.millis == r.millis }
+    public func hash(into hasher: inout Hasher) { hasher.combine(millis) }
+    public static func < (l: Timestamp, r: Timestamp) -> Bool { l.millis < r.millis }
+
+    public static let millisPerDay: Int64 = 86_400_000
+
+    /// Days since 1970-01-01 of this instant in UTC.
+    public var utcDay: Int64 { Timestamp.floorDiv(millis, Timestamp.millisPerDay) }
+
+    /// Days since 1970-01-01 of this instant on the sender's local calendar.
+    public var localDay: Int64 { Timestamp.floorDiv(millis + Int64(offsetMinutes) * 60_000, Timestamp.millisPerDay) }
+
+    public func adding(days: Double) -> Timestamp {
+        Timestamp(millis: millis + Int64((days * Double(Timestamp.millisPerDay)).rounded()), offsetMinutes: offsetMinutes)
+    }
+
+    public func adding(millis delta: Int64) -> Timestamp {
+        Timestamp(millis: millis + delta, offsetMinutes: offsetMinutes)
+    }
+
+    /// RFC 3339 in UTC: `2025-03-01T10:15:00Z`, with `.SSS` only when the milliseconds are not zero.
+    public var description: String { Timestamp.format(millis: millis, offsetMinutes: 0) }
+
+    /// RFC 3339 in the offset the sender used.
+    public var rfc3339WithOffset: String { Timestamp.format(millis: millis, offsetMinutes: offsetMinutes) }
+
+    /// The UTC calendar date, `YYYY-MM-DD`.
+    public var dateString: String { CivilDate(daysSinceEpoch: utcDay).description }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    static func format(millis: Int64, offsetMinutes: Int) -> String {
+        let local = millis + Int64(offsetMinutes) * 60_000
+        let day = floorDiv(local, millisPerDay)
+        var msOfDay = local - day * millisPerDay
+        let date = CivilDate(daysSinceEpoch: day)
+        let hour = msOfDay / 3_600_000; msOfDay -= hour * 3_600_000
+        let minute = msOfDay / 60_000; msOfDay -= minute * 60_000
+        let second = msOfDay / 1000
+        let ms = msOfDay - second * 1000
+        var s = "\(date)T\(pad2(hour)):\(pad2(minute)):\(pad2(second))"
+        if ms != 0 { s += "." + String(String(ms + 1000).dropFirst()) }
+        if offsetMinutes == 0 {
+            s += "Z"
+        } else {
+            let m = abs(offsetMinutes)
+            s += (offsetMinutes < 0 ? "-" : "+") + pad2(Int64(m / 60)) + ":" + pad2(Int64(m % 60))
+        }
+        return s
+    }
+}
+
+@inline(__always) func pad2(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+/// Why a text is not an RFC 3339 timestamp.
+public struct TimestampSyntaxError: Error, Sendable, Equatable {
+    public var message: String
+}
+
+extension Timestamp {
+    /// Parses RFC 3339 (`2025-03-01T10:15:00Z`, `2025-03-01T12:15:00.250+02:00`).
+    ///
+    /// Fractional seconds beyond milliseconds are truncated; leap seconds (`:60`) are refused.
+    public static func parse(_ text: String) throws(TimestampSyntaxError) -> Timestamp {
+        let b = Array(text.utf8)
+        func digits(_ at: Int, _ count: Int) throws(TimestampSyntaxError) -> Int {
+            guard at + count <= b.count else { throw TimestampSyntaxError(message: "too short") }
+            var v = 0
+            for i in at..<(at + count) {
+                let c = b[i]
+                guard c >= 0x30, c <= 0x39 else { throw TimestampSyntaxError(message: "expected a digit at position \(i + 1)") }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        func expect(_ at: Int, _ chars: String) throws(TimestampSyntaxError) {
+            guard at < b.count, chars.utf8.contains(b[at]) else {
+                throw TimestampSyntaxError(message: "expected '\(chars.first!)' at position \(at + 1)")
+            }
+        }
+        let year = try digits(0, 4)
+        try expect(4, "-")
+        let month = try digits(5, 2)
+        try expect(7, "-")
+        let day = try digits(8, 2)
+        try expect(10, "Tt ")
+        let hour = try digits(11, 2)
+        try expect(13, ":")
+        let minute = try digits(14, 2)
+        try expect(16, ":")
+        let second = try digits(17, 2)
+        var i = 19
+        var ms = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            var scale = 100
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                ms += Int(b[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { throw TimestampSyntaxError(message: "expected digits after '.'") }
+        }
+        guard i < b.count else { throw TimestampSyntaxError(message: "missing the offset (Z or +HH:MM)") }
+        var offset = 0
+        switch b[i] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            i += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            let oh = try digits(i + 1, 2)
+            try expect(i + 3, ":")
+            let om = try digits(i + 4, 2)
+            guard oh <= 23, om <= 59 else { throw TimestampSyntaxError(message: "offset out of range") }
+            offset = sign * (oh * 60 + om)
+            i += 6
+        default:
+            throw TimestampSyntaxError(message: "expected Z or +HH:MM at position \(i + 1)")
+        }
+        guard i == b.count else { throw TimestampSyntaxError(message: "unexpected text at position \(i + 1)") }
+        guard (1...12).contains(month) else { throw TimestampSyntaxError(message: "month \(month) out of range") }
+        guard day >= 1, day <= CivilDate.daysIn(month: month, year: year) else {
+            throw TimestampSyntaxError(message: "day \(day) out of range")
+        }
+        guard hour <= 23, minute <= 59, second <= 59 else { throw TimestampSyntaxError(message: "time of day out of range") }
+        let days = CivilDate(year: year, month: month, day: day).daysSinceEpoch
+        let local = days * 86_400_000 + Int64(hour * 3_600_000 + minute * 60_000 + second * 1000 + ms)
+        return Timestamp(millis: local - Int64(offset) * 60_000, offsetMinutes: offset)
+    }
+}
+
+/// A proleptic Gregorian calendar date.
+public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var year: Int
+    public var month: Int
+    public var day: Int
+
+    public init(year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    public static func < (l: CivilDate, r: CivilDate) -> Bool { (l.year, l.month, l.day) < (r.year, r.month, r.day) }
+
+    /// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    public var daysSinceEpoch: Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The date `daysSinceEpoch` days after 1970-01-01 (civil_from_days).
+    public init(daysSinceEpoch z0: Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        self.init(year: Int(yoe + era * 400 + (m <= 2 ? 1 : 0)), month: Int(m), day: Int(d))
+    }
+
+    public var description: String {
+        let y = String(year)
+        return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + pad2(Int64(month)) + "-" + pad2(Int64(day))
+    }
+
+    /// Midnight UTC at the start of this date.
+    public var startOfDayUTC: Timestamp { Timestamp(millis: daysSinceEpoch * Timestamp.millisPerDay) }
+
+    public static func isLeap(_ year: Int) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }
+
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Parses `YYYY-MM-DD` or `YYYYMMDD`.
+    public static func parse(_ text: String) -> CivilDate? {
+        let b = Array(text.utf8)
+        let digits: [Int]
+        if b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") {
+            digits = [0, 1, 2, 3, 5, 6, 8, 9].map { Int(b[$0]) - 0x30 }
+        } else if b.count == 8 {
+            digits = b.map { Int($0) - 0x30 }
+        } else {
+            return nil
+        }
+        guard digits.allSatisfy({ (0...9).contains($0) }) else { return nil }
+        let year = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3]
+        let month = digits[4] * 10 + digits[5]
+        let day = digits[6] * 10 + digits[7]
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+        return CivilDate(year: year, month: month, day: day)
+    }
+}

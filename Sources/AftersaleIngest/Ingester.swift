@@ -1,0 +1,257 @@
+public import AftersaleCore
+public import AftersaleStore
+internal import Foundation
+
+/// The input format of `aftersale ingest`.
+public enum InputFormat: String, Sendable, CaseIterable {
+    /// One catalogue event per line.
+    case ndjson
+    /// `customer_id,date,amount[,order_id][,currency]`.
+    case transactions
+}
+
+/// How to ingest.
+public struct IngestOptions: Sendable {
+    public var format: InputFormat = .ndjson
+    /// One rejects file for every input; nil writes each input's rejects beside it.
+    public var rejectsPath: String?
+    /// The currency of a transactions CSV that has no currency column.
+    public var defaultCurrency: String?
+    /// Events per transaction: a crash loses at most the batch in flight, never part of one.
+    public var batchSize = 4096
+    /// The ingest clock: judges plausible timestamps and stamps `recorded`.
+    public var now: Timestamp
+    public var isKnownTimeZone: @Sendable (String) -> Bool = EventValidator.plausibleZoneName
+
+    public init(now: Timestamp) { self.now = now }
+}
+
+/// What an ingest did.
+public struct IngestSummary: Sendable, Equatable, CustomStringConvertible {
+    public var appended = 0
+    public var duplicates = 0
+    /// Lines refused, conflicts (a known id with different content) included.
+    public var rejected = 0
+    public var conflicts = 0
+    public var lines = 0
+    /// Where the rejected lines were written, one file per input unless `--rejects` named one.
+    public var rejectsFiles: [String] = []
+    public var seconds = 0.0
+
+    public var description: String { "appended \(appended), duplicates \(duplicates), rejected \(rejected)" }
+
+    public var json: String {
+        let object = JSONObject([
+            "appended": .integer(appended), "duplicates": .integer(duplicates), "rejected": .integer(rejected),
+            "conflicts": .integer(conflicts), "lines": .integer(lines),
+            "rejects_files": .array(rejectsFiles.map(JSONValue.string)), "seconds": .double((seconds * 1000).rounded() / 1000),
+        ])
+        return JSONValue.object(object).compactText
+    }
+}
+
+/// Progress of a running ingest, for a progress bar.
+public struct IngestProgress: Sendable {
+    public var file: String
+    public var bytesRead: Int64
+    /// Nil when reading a pipe.
+    public var totalBytes: Int64?
+    public var summary: IngestSummary
+}
+
+/// Streams files into the event log: decode on one thread, append on the caller's.
+public final class Ingester {
+    let log: EventLog
+    let options: IngestOptions
+    /// Called with each rejection as `FILE:LINE: field: why`.
+    public var onReject: (String) -> Void = { _ in }
+    public var onProgress: ((IngestProgress) -> Void)?
+
+    public init(log: EventLog, options: IngestOptions) {
+        self.log = log
+        self.options = options
+    }
+
+    /// Ingests every file in order (`-` is standard input) and says what happened.
+    public func ingest(_ paths: [String]) throws -> IngestSummary {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var summary = IngestSummary()
+        var shared: RejectsFile?
+        if let path = options.rejectsPath { shared = RejectsFile(path: path) }
+        for path in paths {
+            let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
+            try ingest(path, into: &summary, rejects: rejects)
+            if rejects.count > 0, !summary.rejectsFiles.contains(rejects.path) { summary.rejectsFiles.append(rejects.path) }
+            if shared == nil { try rejects.close() }
+        }
+        try shared?.close()
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return summary
+    }
+
+    private func ingest(_ path: String, into summary: inout IngestSummary, rejects: RejectsFile) throws {
+        let name = path == "-" ? "stdin" : path
+        let queue = BatchQueue(capacity: 4)
+        let producer = Producer(path: path, name: name, options: options, queue: queue)
+        let thread = Thread { producer.run() }
+        thread.stackSize = 8 << 20
+        thread.start()
+        defer { queue.cancel(); producer.finished.wait() }
+
+        var fileLines = 0
+        while let batch = queue.take() {
+            if let header = batch.header { rejects.header = header }
+            let outcomes = try log.append(batch.events.map(\.event), recorded: options.now)
+            var rejectedLines: [(line: Int, text: String, error: EventError)] = batch.rejected
+            for (item, outcome) in zip(batch.events, outcomes) {
+                switch outcome {
+                case .appended: summary.appended += 1
+                case .duplicate: summary.duplicates += 1
+                case .conflict(let position):
+                    summary.conflicts += 1
+                    rejectedLines.append((item.line, item.event.jsonLine, EventError(
+                        field: "id", reason: "conflict: '\(item.event.id)' is already in the log with different content (position \(position))")))
+                }
+            }
+            rejectedLines.sort { $0.line < $1.line }
+            for reject in rejectedLines {
+                let message = "\(name):\(reject.line): \(reject.error)"
+                try rejects.write(message: message, line: reject.text)
+                onReject(message)
+            }
+            summary.rejected += rejectedLines.count
+            fileLines = max(fileLines, batch.lastLine)
+            onProgress?(IngestProgress(file: name, bytesRead: batch.bytesRead, totalBytes: batch.totalBytes, summary: summary))
+        }
+        summary.lines += fileLines
+        if let failure = producer.failure { throw failure }
+    }
+}
+
+/// One decoded slice of a file.
+struct Batch: Sendable {
+    struct Item: Sendable {
+        var line: Int
+        var event: EncodedEvent
+    }
+    var events: [Item] = []
+    var rejected: [(line: Int, text: String, error: EventError)] = []
+    var header: String?
+    var lastLine = 0
+    var bytesRead: Int64 = 0
+    var totalBytes: Int64?
+}
+
+/// Reads and decodes a file on its own thread, handing batches to the writer.
+final class Producer: @unchecked Sendable {
+    let path: String
+    let name: String
+    let options: IngestOptions
+    let queue: BatchQueue
+    /// Set before `finished` is signalled; read after.
+    var failure: (any Error)?
+    let finished = DispatchSemaphore(value: 0)
+
+    init(path: String, name: String, options: IngestOptions, queue: BatchQueue) {
+        self.path = path
+        self.name = name
+        self.options = options
+        self.queue = queue
+    }
+
+    func run() {
+        defer {
+            queue.close()
+            finished.signal()
+        }
+        do {
+            var reader = try LineReader(path: path)
+            let validator = EventValidator(now: options.now, isKnownTimeZone: options.isKnownTimeZone)
+            var batch = Batch()
+            let total = reader.size
+            switch options.format {
+            case .ndjson:
+                var decoder = NDJSONDecoder(validator: validator)
+                try reader.forEachLine { number, line in
+                    try self.add(decoder.decode(line, number: number), line, number, to: &batch)
+                }
+            case .transactions:
+                var decoder = TransactionsDecoder(validator: validator, defaultCurrency: options.defaultCurrency)
+                try reader.forEachLine { number, line in
+                    if !decoder.hasHeader {
+                        if isBlankOrComment(line) { return }
+                        try decoder.readHeader(line, file: self.name, number: number)
+                        batch.header = decoder.header
+                        return
+                    }
+                    try self.add(decoder.decode(line, number: number), line, number, to: &batch)
+                }
+            }
+            batch.bytesRead = reader.bytesRead
+            batch.totalBytes = total
+            if !queue.put(batch) { return }
+        } catch {
+            failure = error
+        }
+    }
+
+    private func add(_ decoded: DecodedLine, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, to batch: inout Batch) throws {
+        batch.lastLine = number
+        switch decoded {
+        case .skipped: return
+        case .event(let event): batch.events.append(Batch.Item(line: number, event: event))
+        case .rejected(let error): batch.rejected.append((number, String(decoding: line, as: UTF8.self), error))
+        }
+        if batch.events.count + batch.rejected.count >= options.batchSize {
+            guard queue.put(batch) else { throw CancellationError() }
+            batch = Batch()
+        }
+    }
+}
+
+/// A bounded hand-off between the decoding thread and the writer.
+final class BatchQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Batch] = []
+    private var closed = false
+    private var cancelled = false
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Blocks while full; false when the writer gave up.
+    func put(_ batch: Batch) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        if cancelled { return false }
+        items.append(batch)
+        condition.broadcast()
+        return true
+    }
+
+    /// Blocks while empty; nil once the producer closed and everything was taken.
+    func take() -> Batch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed && !cancelled { condition.wait() }
+        if items.isEmpty || cancelled { return nil }
+        let batch = items.removeFirst()
+        condition.broadcast()
+        return batch
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

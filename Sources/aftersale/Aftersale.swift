@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Aftersale: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aftersale",
+        abstract: "An event-sourced customer lifecycle engine for online shops.",
+        discussion: """
+            Every post-purchase touchpoint is an immutable event in one SQLite file; projections and
+            next-best-action commands are derived from it. The database is --db, else $AFTERSALE_DB,
+            else ./aftersale.db.
+            """,
+        subcommands: [Ingest.self, Log.self]
+    )
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import AftersaleCore
+import AftersaleStore
+import Foundation
+
+/// Options every command that touches the database shares.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $AFTERSALE_DB, else ./aftersale.db).", valueName: "PATH"))
+    var db: String?
+
+    var path: String { db ?? ProcessInfo.processInfo.environment["AFTERSALE_DB"] ?? "./aftersale.db" }
+
+    func openLog() throws -> EventLog {
+        do {
+            return try EventLog(path: path)
+        } catch {
+            throw ValidationError("cannot open the database \(path): \(error)")
+        }
+    }
+}
+
+/// The wall clock lives here, in the shell, and nowhere else. `AFTERSALE_NOW` pins it (RFC 3339).
+enum WallClock {
+    static func now() throws -> Timestamp {
+        if let pinned = ProcessInfo.processInfo.environment["AFTERSALE_NOW"], !pinned.isEmpty {
+            do { return try Timestamp.parse(pinned) } catch {
+                throw ValidationError("AFTERSALE_NOW='\(pinned)' is not an RFC 3339 timestamp: \(error.message)")
+            }
+        }
+        return Timestamp(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    /// Whether a name is in the system's time-zone database.
+    @Sendable static func isKnownTimeZone(_ name: String) -> Bool { TimeZone(identifier: name) != nil }
+}
+
+enum Terminal {
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// A one-line progress bar on standard error, redrawn in place.
+    static func progress(fraction: Double?, detail: String) {
+        var line = "\r"
+        if let fraction {
+            let width = 30
+            let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded(.down))
+            line += "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
+            line += String(format: "%3.0f%% ", fraction * 100)
+        }
+        line += detail + "\u{1B}[K"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    static func clearProgress() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+}
+
+/// Reads a monotonic clock for throttling and rates (never for domain time).
+enum Stopwatch {
+    static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
