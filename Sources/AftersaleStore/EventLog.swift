@@ -77,6 +77,12 @@ public struct VersionConflict: Error, Sendable, Equatable, CustomStringConvertib
     /// The stream's actual version (0 when it does not exist).
     public var actual: Int64
 
+    public init(stream: String, expected: ExpectedVersion, actual: Int64) {
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+    }
+
     public var description: String {
         "version conflict on stream '\(stream)': expected \(expected), actual version \(actual == 0 ? "none (no stream)" : String(actual))"
     }

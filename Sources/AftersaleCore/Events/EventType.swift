@@ -30,7 +30,7 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
 }
 
 /// What a data field must hold.
-enum FieldKind: Sendable {
+enum FieldKind: Sendable, Equatable {
     /// A non-empty string naming something (order, sku, review...).
     case identifier
     /// Any string.
@@ -48,6 +48,8 @@ enum FieldKind: Sendable {
     case orderLines
     case returnLines
     case object
+    /// An object whose members are all numbers, with at least the named ones.
+    case numbers(required: [String])
     case number
     case integer
     case boolean
@@ -89,8 +91,8 @@ extension EventType {
         case .reviewReplied:
             return [req("review"), opt("text"), opt("by")]
         case .modelFitted:
-            return [req("model"), req("params", .object), req("log_likelihood", .number), req("calibration_end", .date),
-                    req("unit"), req("customers", .integer), req("fingerprint"), opt("spend", .object),
+            return [req("model"), req("params", .numbers(required: [])), req("log_likelihood", .number), req("calibration_end", .date),
+                    req("unit"), req("customers", .integer), req("fingerprint"), opt("spend", .numbers(required: ["p", "q", "gamma"])),
                     opt("iterations", .integer), opt("fit_ms", .number)]
         case .actionDispatched:
             return [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]

@@ -207,6 +207,16 @@ public struct EventValidator: Sendable {
             }
         case .object:
             guard case .object = value else { throw EventError(field: field, reason: "expected an object, got \(value.kindName)") }
+        case .numbers(let required):
+            guard case .object(let members) = value else {
+                throw EventError(field: field, reason: "expected an object, got \(value.kindName)")
+            }
+            for name in required where members[name] == nil {
+                throw EventError(field: "\(field).\(name)", reason: "missing required field")
+            }
+            for member in members.members where member.value.doubleValue == nil {
+                throw EventError(field: "\(field).\(member.key)", reason: "expected a number, got \(member.value.kindName)")
+            }
         case .number:
             guard case .number = value else { throw EventError(field: field, reason: "expected a number, got \(value.kindName)") }
         case .integer:

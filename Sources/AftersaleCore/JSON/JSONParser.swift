@@ -78,7 +78,8 @@ private struct Reader {
         guard index + count <= bytes.count else { throw error("unexpected end of input") }
         let start = literal.utf8Start
         for offset in 0..<count where bytes[index + offset] != start[offset] {
-            throw error("unexpected character '\(Unicode.Scalar(bytes[index + offset]))'")
+            index += offset
+            throw error("unexpected character '\(Unicode.Scalar(bytes[index]))'")
         }
         index += count
     }

@@ -1,0 +1,117 @@
+import AftersaleCore
+import Testing
+
+@Suite("JSON")
+struct JSONTests {
+    @Test("numbers keep the text they were written with")
+    func numbersAreLiteral() throws {
+        let value = try JSONParser.parse(#"{"total": 59.80, "big": 12345678901234567890.10, "e": -1.5e-3}"#)
+        #expect(value["total"] == .number("59.80"))
+        #expect(value["big"] == .number("12345678901234567890.10"))
+        #expect(value["e"] == .number("-1.5e-3"))
+    }
+
+    @Test("escapes and surrogate pairs decode; output escapes what it must")
+    func strings() throws {
+        let value = try JSONParser.parse(#"["a\"b\\c\nd\u00e9\ud83d\ude00/"]"#)
+        #expect(value == .array([.string("a\"b\\c\nd\u{e9}\u{1F600}/")]))
+        #expect(value.compactText == #"["a\"b\\c\nd\#u{e9}\#u{1F600}/"]"#)
+    }
+
+    @Test("canonical text sorts keys and drops white space")
+    func canonical() throws {
+        let a = try JSONParser.parse(#"{ "b": 1, "a": {"z": [1, 2], "y": null} }"#)
+        let b = try JSONParser.parse(#"{"a":{"y":null,"z":[1,2]},"b":1}"#)
+        #expect(a.canonicalText == #"{"a":{"y":null,"z":[1,2]},"b":1}"#)
+        #expect(a.canonicalText == b.canonicalText)
+    }
+
+    @Test("syntax errors say where", arguments: [
+        (#"{"a": 1,}"#, 9), (#"{"a" 1}"#, 6), (#"[01]"#, 3), ("{\"a\": \"x\ny\"}", 9), (#"{"a": tru}"#, 10), (#"{} x"#, 4),
+    ])
+    func syntaxErrors(text: String, column: Int) {
+        let error = #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(text) }
+        #expect(error?.column == column, "\(text): \(error?.description ?? "parsed")")
+    }
+
+    @Test("deep nesting is refused, not a stack overflow")
+    func deepNesting() {
+        let text = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(text) }
+    }
+}
+
+@Suite("Money is exact")
+struct MoneyTests {
+    @Test("decimals become minor units", arguments: [
+        ("59.80", 2, Int64(5980)), ("59.8", 2, 5980), ("59", 2, 5900), ("0.01", 2, 1), ("1200", 0, 1200),
+        ("1.250", 3, 1250), ("59.800", 2, 5980), ("-0.00", 2, 0),
+    ])
+    func parses(text: String, digits: Int, minor: Int64) throws {
+        #expect(try Money.parseMinorUnits(text, digits: digits) == minor)
+    }
+
+    @Test("bad amounts are refused with the reason")
+    func refuses() {
+        #expect(throws: AmountError.negative) { try Money.parseMinorUnits("-5.00", digits: 2) }
+        #expect(throws: AmountError.tooManyDecimalPlaces(allowed: 2)) { try Money.parseMinorUnits("59.805", digits: 2) }
+        #expect(throws: AmountError.tooManyDecimalPlaces(allowed: 0)) { try Money.parseMinorUnits("1200.5", digits: 0) }
+        for text in ["59,80", "1e3", ".5", "5.", "", "abc", "5.5.5", "+5"] {
+            #expect(throws: AmountError.notDecimal, "\(text)") { try Money.parseMinorUnits(text, digits: 2) }
+        }
+        #expect(throws: AmountError.tooLarge) { try Money.parseMinorUnits("99999999999999999999", digits: 2) }
+    }
+
+    @Test("formatting uses the currency's minor unit")
+    func formats() throws {
+        let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), kwd = try #require(Currency(code: "KWD"))
+        #expect(Money(minorUnits: 5980, currency: eur).description == "59.80 EUR")
+        #expect(Money(minorUnits: -5, currency: eur).decimalString == "-0.05")
+        #expect(Money(minorUnits: 1200, currency: jpy).decimalString == "1200")
+        #expect(Money(minorUnits: 1250, currency: kwd).decimalString == "1.250")
+        #expect(Currency(code: "EUX") == nil)
+        #expect(Currency(code: "eur") == nil)
+    }
+}
+
+@Suite("Time")
+struct TimeTests {
+    @Test("RFC 3339 with offsets names one instant")
+    func offsets() throws {
+        let z = try Timestamp.parse("2025-03-01T10:15:00Z")
+        let plus = try Timestamp.parse("2025-03-01T12:15:00+02:00")
+        let minus = try Timestamp.parse("2025-03-01T05:15:00.000-05:00")
+        #expect(z == plus && plus == minus)
+        #expect(z.millis == 1_740_824_100_000)
+        #expect(plus.rfc3339WithOffset == "2025-03-01T12:15:00+02:00")
+        #expect(plus.description == "2025-03-01T10:15:00Z")
+        #expect(try Timestamp.parse("2025-03-01T10:15:00.25Z").description == "2025-03-01T10:15:00.250Z")
+    }
+
+    @Test("impossible dates and times are refused", arguments: [
+        "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:60Z",
+        "2025-01-01 00:00:00", "2025-01-01", "20250101T000000Z", "2025-01-01T00:00:00+2:00", "2025-01-01T00:00:00Zjunk",
+    ])
+    func refused(text: String) {
+        #expect(throws: TimestampSyntaxError.self) { try Timestamp.parse(text) }
+    }
+
+    @Test("civil dates round-trip across eras and leap years")
+    func civil() {
+        for day in stride(from: Int64(-800_000), through: 800_000, by: 997) {
+            let date = CivilDate(daysSinceEpoch: day)
+            #expect(date.daysSinceEpoch == day)
+        }
+        #expect(CivilDate(year: 2024, month: 2, day: 29).description == "2024-02-29")
+        #expect(CivilDate.parse("19970101") == CivilDate(year: 1997, month: 1, day: 1))
+        #expect(CivilDate.parse("1997-02-29") == nil)
+    }
+
+    @Test("birthdays take a full date or --MM-DD")
+    func birthdays() {
+        #expect(Birthday("1988-06-14")?.year == 1988)
+        #expect(Birthday("--02-29")?.month == 2)
+        #expect(Birthday("--13-01") == nil)
+        #expect(Birthday("14.06.1988") == nil)
+    }
+}

@@ -1,0 +1,80 @@
+import AftersaleCore
+import AftersaleStore
+import Testing
+
+@Suite("The event log")
+struct EventLogTests {
+    @Test("positions are gapless and versions count per customer, through duplicates and conflicts")
+    func gaplessPositions() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let first = try log.append([event("e1"), event("e2", customer: "c-2"), event("e3")], recorded: testClock)
+        #expect(first == [.appended(position: 1, version: 1), .appended(position: 2, version: 1), .appended(position: 3, version: 2)])
+
+        var changed = event("e2", customer: "c-2")
+        changed.data = #"{"currency":"EUR","lines":[],"order":"o-e2","total":"99.00"}"#
+        let second = try log.append([event("e1"), changed, event("e4", customer: "c-2")], recorded: testClock)
+        #expect(second == [.duplicate(position: 1), .conflict(position: 2), .appended(position: 4, version: 2)])
+
+        var positions: [Int64] = []
+        try log.read { positions.append($0.position) }
+        #expect(positions == [1, 2, 3, 4])
+        #expect(try log.head() == 4)
+        #expect(try log.stream(of: "c-2").map(\.event.id) == ["e2", "e4"])
+        #expect(try log.stream(of: "c-2").first?.event.data["total"] == .string("10.00"), "a conflict never overwrites")
+    }
+
+    @Test("a re-sent event with reordered keys is a duplicate, not a conflict")
+    func keyOrderIsNotContent() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let validator = EventValidator(now: testClock)
+        let a = try validator.decode(line: #"{"id":"x","type":"review.posted","customer":"c","at":"2025-01-01T12:00:00+02:00","data":{"review":"r","sku":"s","rating":5}}"#)
+        let b = try validator.decode(line: #"{"data":{"rating":5,"sku":"s","review":"r"},"at":"2025-01-01T10:00:00Z","customer":"c","type":"review.posted","id":"x","meta":{"retry":2}}"#)
+        #expect(try log.append([EncodedEvent(a)], recorded: testClock) == [.appended(position: 1, version: 1)])
+        #expect(try log.append([EncodedEvent(b)], recorded: testClock) == [.duplicate(position: 1)])
+    }
+
+    @Test("a stale writer gets a conflict naming stream, expected and actual version, and appends nothing")
+    func optimisticConcurrency() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        _ = try log.append([event("a1"), event("a2")], expected: ["c-1": .noStream], recorded: testClock)
+        let conflict = #expect(throws: VersionConflict.self) {
+            try log.append([event("a3"), event("b1", customer: "c-2")], expected: ["c-1": .exactly(1)], recorded: testClock)
+        }
+        #expect(conflict == VersionConflict(stream: "c-1", expected: .exactly(1), actual: 2))
+        #expect(conflict?.description.contains("'c-1'") == true && conflict?.description.contains("actual version 2") == true)
+        #expect(try log.head() == 2, "the whole batch was rolled back")
+        #expect(throws: VersionConflict.self) { try log.append([event("a3")], expected: ["c-1": .noStream], recorded: testClock) }
+        #expect(try log.append([event("a3")], expected: ["c-1": .exactly(2)], recorded: testClock) == [.appended(position: 3, version: 3)])
+    }
+
+    @Test("two connections writing one file keep versions right")
+    func twoWriters() throws {
+        let scratch = Scratch()
+        let one = try EventLog(path: scratch.path("log.db"))
+        let two = try EventLog(path: scratch.path("log.db"))
+        _ = try one.append([event("1")], recorded: testClock)
+        _ = try two.append([event("2")], recorded: testClock)
+        #expect(try one.append([event("3")], recorded: testClock) == [.appended(position: 3, version: 3)])
+        #expect(try one.stream(of: "c-1").map(\.version) == [1, 2, 3])
+    }
+
+    @Test("events about an order not seen yet are accepted: webhooks arrive out of order")
+    func outOfOrder() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let delivered = event("d", .shipmentDelivered, at: "2025-03-05T10:00:00Z", data: JSONObject(["order": .string("o-9")]))
+        let placed = event("p", at: "2025-03-01T10:00:00Z")
+        #expect(try log.append([delivered, placed], recorded: testClock).count == 2)
+        #expect(try log.stream(of: "c-1").map(\.event.type) == [.shipmentDelivered, .orderPlaced])
+    }
+
+    @Test("the journal is WAL, checked")
+    func walMode() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        #expect(try log.database.scalarText("PRAGMA journal_mode") == "wal")
+    }
+}
