@@ -52,7 +52,7 @@ var package = Package(
         .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
-        .testTarget(name: "AftersaleCLITests", dependencies: ["AftersaleCore"]),
+        .testTarget(name: "AftersaleCLITests", dependencies: ["AftersaleCore", "AftersaleStore"]),
     ]
 )
 

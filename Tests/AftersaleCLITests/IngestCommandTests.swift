@@ -1,0 +1,117 @@
+import AftersaleStore
+import Foundation
+import Testing
+
+@Suite("aftersale ingest and log, end to end", .serialized)
+struct IngestCommandTests {
+    @Test("the shipped examples ingest into the default database, and a second run appends nothing")
+    func shippedExamplesIngest() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let files = try shippedExamples()
+        let first = try cli.run(["ingest"] + files)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout == "appended 38, duplicates 0, rejected 0\n")
+        #expect(FileManager.default.fileExists(atPath: cli.path("aftersale.db")), "the default is ./aftersale.db")
+        let second = try cli.run(["ingest", "--json"] + files)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
+        #expect(summary["appended"] as? Int == 0 && summary["duplicates"] as? Int == 38 && summary["rejected"] as? Int == 0)
+
+        let log = try cli.run(["log"])
+        #expect(log.stdout.hasPrefix("head position 38, 4 customers"))
+        #expect(log.stdout.contains("order.placed         5"))
+    }
+
+    @Test("log --customer prints the stream as NDJSON that ingests back as duplicates")
+    func customerStreamRoundTrips() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        try cli.run(["ingest"] + shippedExamples())
+        let stream = try cli.run(["log", "--customer", "c-1001"])
+        let lines = stream.stdout.split(separator: "\n")
+        #expect(lines.count >= 8)
+        let back = try cli.run(["ingest", "-"], stdin: stream.stdout)
+        #expect(back.stdout == "appended 0, duplicates \(lines.count), rejected 0\n", "\(back.stderr)")
+        let missing = try cli.run(["log", "--customer", "nobody"])
+        #expect(missing.status != 0 && missing.stderr.contains("no events for customer 'nobody'"))
+    }
+
+    @Test("bad lines: FILE:LINE: field: why on stderr, a rejects file, exit status 1, good lines appended")
+    func badInput() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let input = cli.write("mixed.ndjson", """
+            {"id":"ok","type":"order.cancelled","customer":"c","at":"2025-01-01T00:00:00Z","data":{"order":"o"}}
+            {"id":"bad","type":"order.shipped","customer":"c","at":"2025-01-01T00:00:00Z","data":{"order":"o"}}
+
+            """)
+        let result = try cli.run(["ingest", "--db", cli.path("x.db"), input])
+        #expect(result.status == 1)
+        #expect(result.stdout == "appended 1, duplicates 0, rejected 1\n")
+        #expect(result.stderr.contains("\(input):2: type: unknown event type 'order.shipped'"))
+        let rejects = try String(contentsOfFile: cli.path("mixed.rejects.ndjson"), encoding: .utf8)
+        #expect(rejects.contains(#"{"id":"bad","type":"order.shipped""#))
+        let unreadable = try cli.run(["ingest", "--db", cli.path("x.db"), cli.path("no-such-file.ndjson")])
+        #expect(unreadable.status != 0 && unreadable.stderr.contains("no-such-file.ndjson: cannot open"))
+    }
+
+    @Test("AFTERSALE_DB chooses the database; a transactions CSV needs its currency")
+    func environmentAndCSV() throws {
+        var cli = CLI()
+        defer { cli.cleanUp() }
+        cli.environment["AFTERSALE_DB"] = cli.path("env.db")
+        let csv = cli.write("tx.csv", "customer_id,date,amount\n1,19970101,29.33\n1,19970118,29.73\n")
+        let noCurrency = try cli.run(["ingest", "--format", "transactions", csv])
+        #expect(noCurrency.status != 0 && noCurrency.stderr.contains("--currency"))
+        let ok = try cli.run(["ingest", "--format", "transactions", "--currency", "USD", csv])
+        #expect(ok.stdout == "appended 2, duplicates 0, rejected 0\n", "\(ok.stderr)")
+        #expect(FileManager.default.fileExists(atPath: cli.path("env.db")))
+        let badCurrency = try cli.run(["ingest", "--format", "transactions", "--currency", "DOLLARS", csv])
+        #expect(badCurrency.status != 0 && badCurrency.stderr.contains("not an ISO 4217 currency code"))
+    }
+
+    @Test("killed with SIGKILL mid-ingest: the log stays consistent and a rerun finishes with no duplicates")
+    func crashSafety() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let total = 200_000
+        let input = cli.write("big.ndjson", generatedEvents(total))
+        let db = cli.path("crash.db")
+        let (process, _, _) = try cli.start(["ingest", "--db", db, "--quiet", input])
+        // Wait until some batches are committed, then kill without warning.
+        let reader = try EventLog(path: db)
+        var seen: Int64 = 0
+        for _ in 0..<20_000 where seen < 20_000 && process.isRunning {
+            usleep(1000)
+            seen = (try? reader.head()) ?? 0
+        }
+        #expect(process.isRunning, "the ingest finished before it could be killed; make the input larger")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        let afterKill = try reader.head()
+        #expect(afterKill > 0 && afterKill < Int64(total))
+        #expect(afterKill % 4096 == 0, "only whole batches were committed")
+        #expect(try reader.database.scalarText("PRAGMA integrity_check") == "ok")
+
+        let rerun = try cli.run(["ingest", "--db", db, "--json", input])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(rerun.stdout.utf8)) as? [String: Any])
+        #expect(summary["appended"] as? Int == total - Int(afterKill))
+        #expect(summary["duplicates"] as? Int == Int(afterKill))
+        #expect(try reader.head() == Int64(total))
+        #expect(try reader.database.scalarInt("SELECT count(DISTINCT id) FROM events") == Int64(total))
+        #expect(try reader.database.scalarInt("SELECT count(*) FROM events") == Int64(total), "positions 1...N, no gaps")
+    }
+
+    @Test("help names the commands")
+    func help() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        let help = try cli.run(["--help"])
+        #expect(help.stdout.contains("ingest") && help.stdout.contains("log"))
+        let ingestHelp = try cli.run(["ingest", "--help"])
+        #expect(ingestHelp.stdout.contains("--rejects") && ingestHelp.stdout.contains("--format"))
+    }
+}
