@@ -1,4 +1,5 @@
 internal import CSQLite
+internal import Glibc
 
 /// An SQLite failure: the extended result code, SQLite's message and the SQL, never bound values
 /// (they hold personal data).
@@ -44,13 +45,18 @@ public final class Database {
                 throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not 'wal': \(path)", sql: nil)
             }
         }
-        // WAL + NORMAL: a killed process loses nothing committed and never corrupts the file;
-        // a power cut may lose the last transactions, never consistency.
-        try execute("PRAGMA synchronous=NORMAL")
-        try execute("PRAGMA foreign_keys=ON")
-        try execute("PRAGMA cache_size=-65536")  // 64 MiB page cache
-        try execute("PRAGMA temp_store=MEMORY")
+        try execute(Database.connectionPragmas)
+        if let extra = getenv("AFTERSALE_EXPERIMENT_PRAGMAS") { try execute(String(cString: extra)) }
     }
+
+    /// Settings every connection gets (the benchmark's raw baseline uses the same).
+    ///
+    /// WAL + NORMAL: a killed process loses nothing committed and never corrupts the file; a power
+    /// cut may lose the last transactions, never consistency. The page cache is a fixed size, so
+    /// memory does not grow with the log.
+    public static let connectionPragmas = """
+        PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;
+        """
 
     deinit {
         statementCache.removeAll()

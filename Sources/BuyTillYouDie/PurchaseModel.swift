@@ -1,0 +1,52 @@
+import Foundation
+
+/// A buy-till-you-die model of how often a customer buys and whether they are still a customer.
+///
+/// Times (`duration`, `age`, `recency`) are in the unit the model was fitted in.
+public protocol PurchaseModel: Sendable {
+    /// Probability that the customer is still active at the end of calibration.
+    func probabilityAlive(_ customer: RFMSummary) -> Double
+
+    /// Expected number of purchases in the next `duration` after the end of calibration.
+    func expectedPurchases(in duration: Double, for customer: RFMSummary) -> Double
+
+    /// Probability of at least one purchase in the next `duration` after the end of calibration.
+    func probabilityOfPurchase(within duration: Double, for customer: RFMSummary) -> Double
+
+    /// Median time from the end of calibration to the next purchase, given the customer is still active.
+    ///
+    /// `Double.infinity` when an active customer is at least as likely never to buy again.
+    func medianTimeToNextPurchase(for customer: RFMSummary) -> Double
+}
+
+extension PurchaseModel {
+    /// Discounted value of the customer's expected purchases over the next `months` months.
+    ///
+    /// Sums, over months k = 1…`months`, the expected purchases in month k times
+    /// `averageSpend`, divided by (1 + `monthlyDiscountRate`)^k. A month is a twelfth of a
+    /// 365.25-day year expressed in `unit`, the unit the model was fitted in.
+    public func lifetimeValue(
+        of customer: RFMSummary, averageSpend: Double, months: Int = 12,
+        monthlyDiscountRate: Double = 0.01, unit: TimeUnit
+    ) -> Double {
+        var value = 0.0
+        var previous = 0.0
+        var discount = 1.0
+        for month in stride(from: 1, through: months, by: 1) {
+            let cumulative = expectedPurchases(in: Double(month) * unit.month, for: customer)
+            discount /= 1 + monthlyDiscountRate
+            value += (cumulative - previous) * averageSpend * discount
+            previous = cumulative
+        }
+        return value
+    }
+
+    /// Discounted value over the next `months` months with spend predicted by a Gamma-Gamma model.
+    public func lifetimeValue(
+        of customer: RFMSummary, spend: GammaGamma, months: Int = 12,
+        monthlyDiscountRate: Double = 0.01, unit: TimeUnit
+    ) -> Double {
+        let averageSpend = spend.expectedAverageSpend(frequency: customer.frequency, monetaryValue: customer.monetaryValue)
+        return lifetimeValue(of: customer, averageSpend: averageSpend, months: months, monthlyDiscountRate: monthlyDiscountRate, unit: unit)
+    }
+}

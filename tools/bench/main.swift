@@ -1,0 +1,149 @@
+// aftersale-bench: ingest speed and memory against raw libsqlite3, measured in the same run.
+//
+//   swift build -c release && .build/release/aftersale-bench [--sizes 100000,1000000] [--dir DIR]
+import AftersaleCore
+import AftersaleIngest
+import AftersaleStore
+import Foundation
+import ShopSimulator
+
+enum Stopwatch {
+    static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+struct Arguments {
+    var sizes = [100_000, 1_000_000]
+    var directory = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-bench").path
+    var keep = false
+
+    init() {
+        var args = CommandLine.arguments.dropFirst().makeIterator()
+        while let arg = args.next() {
+            switch arg {
+            case "--sizes": sizes = (args.next() ?? "").split(separator: ",").compactMap { Int($0) }
+            case "--dir": directory = args.next() ?? directory
+            case "--keep": keep = true
+            default:
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep]")
+                exit(2)
+            }
+        }
+    }
+}
+
+/// Runs a child process and returns its wall time, exit status, peak RSS (KiB) and output.
+func runChild(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
+    var pipe: [Int32] = [0, 0]
+    _ = pipe.withUnsafeMutableBufferPointer { Glibc.pipe($0.baseAddress!) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+    posix_spawn_file_actions_addclose(&actions, pipe[0])
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let started = Stopwatch.seconds()
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    precondition(rc == 0, "cannot start \(path)")
+    close(pipe[1])
+    var output = Data()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(pipe[0], &buffer, buffer.count)
+        if n <= 0 { break }
+        output.append(contentsOf: buffer[0..<n])
+    }
+    close(pipe[0])
+    var status: Int32 = 0
+    var usage = rusage()
+    wait4(pid, &status, 0, &usage)
+    let seconds = Stopwatch.seconds() - started
+    argv.forEach { free($0) }
+    return (seconds, (status >> 8) & 0xFF, Int(usage.ru_maxrss), String(decoding: output, as: UTF8.self))
+}
+
+func removeDatabase(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+let args = Arguments()
+try FileManager.default.createDirectory(atPath: args.directory, withIntermediateDirectories: true)
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let aftersale = binDirectory.appendingPathComponent("aftersale").path
+guard FileManager.default.isExecutableFile(atPath: aftersale) else {
+    print("build the CLI first: swift build -c release (looked for \(aftersale))")
+    exit(1)
+}
+#if DEBUG
+print("warning: this is a debug build; run `swift build -c release` and .build/release/aftersale-bench")
+#endif
+
+let clock = Timestamp(millis: 4_102_444_800_000)  // 2100-01-01: every simulated event is in the past
+print("aftersale-bench: ingest from NDJSON into a fresh SQLite file; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print("baseline: raw libsqlite3 inserting the same rows (same table, unique id and (customer, version) indexes,")
+print("          same pragmas, same batch size), pre-split in memory: no reading, no JSON, no validation")
+print("")
+var rows: [[String]] = []
+for size in args.sizes {
+    let file = "\(args.directory)/events-\(size).ndjson"
+    // 1. Generate realistic events with the shop simulator.
+    let generateStarted = Stopwatch.seconds()
+    _ = FileManager.default.createFile(atPath: file, contents: nil)
+    let handle = FileHandle(forWritingAtPath: file)!
+    let simulation = ShopSimulation(.benchmark(events: size))
+    let written = try simulation.writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
+    try handle.close()
+    let generateSeconds = Stopwatch.seconds() - generateStarted
+    let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+
+    // 2. Decode only (one thread): what the JSON reading and validation costs.
+    let validator = EventValidator(now: clock)
+    var encoded: [EncodedEvent] = []
+    encoded.reserveCapacity(written)
+    let decodeStarted = Stopwatch.seconds()
+    let text = try String(contentsOfFile: file, encoding: .utf8)
+    for line in text.split(separator: "\n") {
+        encoded.append(EncodedEvent(try validator.decode(line: String(line))))
+    }
+    let decodeSeconds = Stopwatch.seconds() - decodeStarted
+
+    // 3. The baseline: the same rows, raw libsqlite3.
+    var versions: [String: Int64] = [:]
+    let baselineRows = encoded.map { e -> RawSQLiteBaseline.Row in
+        versions[e.customer, default: 0] += 1
+        return RawSQLiteBaseline.Row(id: e.id, type: e.type.rawValue, customer: e.customer, version: versions[e.customer]!,
+                                     at: e.at.millis, data: e.data, meta: e.meta)
+    }
+    encoded = []
+    let baselineDB = "\(args.directory)/baseline-\(size).db"
+    removeDatabase(baselineDB)
+    let baselineSeconds = RawSQLiteBaseline.insert(baselineRows, path: baselineDB, batchSize: IngestOptions(now: clock).batchSize,
+                                                   pragmas: "PRAGMA journal_mode=WAL; " + Database.connectionPragmas)
+    removeDatabase(baselineDB)
+
+    // 4. Ours: the release CLI in a child process, so its peak RSS is its own.
+    let db = "\(args.directory)/aftersale-\(size).db"
+    removeDatabase(db)
+    let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", db, file])
+    guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
+        print("ingest failed (status \(run.status)): \(run.stdout)")
+        exit(1)
+    }
+    if !args.keep { removeDatabase(db); try? FileManager.default.removeItem(atPath: file) }
+
+    func rate(_ seconds: Double) -> String { String(format: "%.0fk", Double(written) / seconds / 1000) }
+    rows.append([
+        "\(written)", String(format: "%.0f MB", Double(bytes) / 1e6), rate(generateSeconds), rate(decodeSeconds),
+        rate(baselineSeconds), rate(run.seconds), String(format: "%.2f", baselineSeconds / run.seconds),
+        "\(run.maxRSSKiB / 1024) MiB",
+    ])
+}
+
+let header = ["events", "file", "generate/s", "decode/s (1 thread)", "raw sqlite/s (baseline)", "aftersale ingest/s",
+              "ingest / baseline", "ingest peak RSS"]
+let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+func line(_ cells: [String]) -> String {
+    "| " + cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
+}
+print(line(header))
+print("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
+for row in rows { print(line(row)) }
