@@ -78,11 +78,13 @@ public final class Ingester {
         var summary = IngestSummary()
         var shared: RejectsFile?
         if let path = options.rejectsPath { shared = RejectsFile(path: path) }
-        for path in paths {
-            let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
-            try ingest(path, into: &summary, rejects: rejects)
-            if rejects.count > 0, !summary.rejectsFiles.contains(rejects.path) { summary.rejectsFiles.append(rejects.path) }
-            if shared == nil { try rejects.close() }
+        try log.database.bulkLoad {
+            for path in paths {
+                let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
+                try ingest(path, into: &summary, rejects: rejects)
+                if rejects.count > 0, !summary.rejectsFiles.contains(rejects.path) { summary.rejectsFiles.append(rejects.path) }
+                if shared == nil { try rejects.close() }
+            }
         }
         try shared?.close()
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

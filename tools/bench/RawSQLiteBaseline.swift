@@ -15,7 +15,7 @@ enum RawSQLiteBaseline {
     }
 
     /// Inserts `rows` into a fresh file and returns the seconds it took.
-    static func insert(_ rows: [Row], path: String, batchSize: Int, pragmas: String) -> Double {
+    static func insert(_ rows: [Row], path: String, batchSize: Int, pragmas: String, afterLoad: String) -> Double {
         var db: OpaquePointer?
         guard sqlite3_open(path, &db) == SQLITE_OK, let db else { fatalError("cannot open \(path)") }
         defer { sqlite3_close(db) }
@@ -52,6 +52,7 @@ enum RawSQLiteBaseline {
             exec("COMMIT")
             i += batchSize
         }
+        exec(afterLoad)
         return Stopwatch.seconds() - started
     }
 }

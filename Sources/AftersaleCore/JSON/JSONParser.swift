@@ -153,19 +153,19 @@ private struct Reader {
     mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. Pure ASCII needs no UTF-8 validation.
+        var nonASCII: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let s = String(validating: slice, as: UTF8.self) else {
-                    throw JSONSyntaxError(column: start + 1, message: "a string is not valid UTF-8")
-                }
-                return s
+                if nonASCII & 0x80 == 0 { return String(decoding: slice, as: UTF8.self) }
+                return try Reader.validatedString(slice, column: start + 1)
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("a control character in a string must be escaped") }
+            nonASCII |= byte
             index += 1
         }
         // Slow path: copy with escapes decoded.
@@ -175,10 +175,9 @@ private struct Reader {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let s = String(validating: out, as: UTF8.self) else {
-                    throw JSONSyntaxError(column: start + 1, message: "a string is not valid UTF-8")
+                return try out.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> String in
+                    try Reader.validatedString(buffer, column: start + 1)
                 }
-                return s
             case UInt8(ascii: "\\"):
                 index += 1
                 guard let escape = current else { throw error("unexpected end of input in an escape") }
@@ -216,6 +215,14 @@ private struct Reader {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// Text that is not pure ASCII must be valid UTF-8: invalid bytes are refused, never replaced.
+    static func validatedString(_ bytes: UnsafeBufferPointer<UInt8>, column: Int) throws(JSONSyntaxError) -> String {
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            throw JSONSyntaxError(column: column, message: "a string is not valid UTF-8")
+        }
+        return s
     }
 
     mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
