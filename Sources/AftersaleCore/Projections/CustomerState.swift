@@ -1,0 +1,298 @@
+/// Everything the log says about one customer, folded from their events in log order.
+///
+/// A pure value: `CustomerState.apply(_:)` is the whole projection. Time-dependent judgements
+/// (lifecycle stage, overdue orders) are made at query time from this state and a clock.
+public struct CustomerState: Sendable, Equatable {
+    public var customer: String
+
+    // Profile
+    public var email: String?
+    public var name: String?
+    public var birthday: Birthday?
+    /// IANA time zone name.
+    public var timeZone: String?
+    /// Channel -> consented. A channel never mentioned is absent (treated as not consented).
+    public var consent: [String: Bool] = [:]
+    public var registeredAt: Timestamp?
+
+    // Orders
+    /// Orders still in flight or recently closed, by order id (see `OrderState.isSettled`).
+    public var orders: [String: OrderState] = [:]
+    /// Orders placed and not cancelled.
+    public var orderCount = 0
+    /// Items (line quantities) in those orders.
+    public var itemCount = 0
+    public var firstOrderAt: Timestamp?
+    public var lastOrderAt: Timestamp?
+    /// Per currency: the value of orders placed, cancelled and refunded, in minor units.
+    public var placedValue: [String: Int64] = [:]
+    public var cancelledValue: [String: Int64] = [:]
+    public var refundedValue: [String: Int64] = [:]
+    /// Distinct UTC days with a (not cancelled) order and that day's value in minor units of
+    /// `primaryCurrency`: the input of the buy-till-you-die models.
+    public var purchaseDays: [PurchaseDay] = []
+    /// The currency of the customer's first order: what value models are fitted in.
+    public var primaryCurrency: String?
+    /// SKUs the customer has bought (for cross-sell exclusion and replenishment).
+    public var ownedSKUs: Set<String> = []
+
+    // Returns
+    public var returnsRequested = 0
+    public var returnsRefunded = 0
+    /// Return ids requested and not yet refunded.
+    public var openReturns: Set<String> = []
+
+    // Reviews
+    public var reviewCount = 0
+    public var lastRating: Int?
+    public var reviewedSKUs: Set<String> = []
+    /// Reviews with rating <= 2 that have no `review.replied` yet.
+    public var unansweredNegativeReviews: Set<String> = []
+    /// All reviews without a reply yet, by review id -> rating.
+    public var unansweredReviews: [String: Int] = [:]
+
+    // Unboxing and delivery
+    public var unboxingsShared = 0
+    public var deliveryFailures = 0
+
+    /// When the last event about this customer happened.
+    public var lastEventAt: Timestamp?
+    /// How many events were folded.
+    public var eventCount = 0
+
+    public init(customer: String) { self.customer = customer }
+
+    public struct PurchaseDay: Sendable, Equatable {
+        /// Days since 1970-01-01, UTC.
+        public var day: Int64
+        /// Value of the day's orders in minor units of the customer's primary currency.
+        public var value: Int64
+        public init(day: Int64, value: Int64) {
+            self.day = day
+            self.value = value
+        }
+    }
+}
+
+/// One order as the customer's events describe it; events may arrive before `order.placed`.
+public struct OrderState: Sendable, Equatable {
+    public var id: String
+    public var placedAt: Timestamp?
+    public var total: Int64?
+    public var currency: String?
+    public var lines: [OrderLine] = []
+    public var cancelledAt: Timestamp?
+    public var dispatchedAt: Timestamp?
+    public var estimatedDelivery: String?
+    public var carrier: String?
+    public var tracking: String?
+    public var deliveredAt: Timestamp?
+    public var failedAt: Timestamp?
+    public var returnRequestedAt: Timestamp?
+    public var refundedAt: Timestamp?
+
+    public init(id: String) { self.id = id }
+
+    /// Placed and not cancelled, and not yet delivered (or returned).
+    public var isOpen: Bool { placedAt != nil && cancelledAt == nil && deliveredAt == nil && returnRequestedAt == nil }
+    /// Dispatched and not yet delivered.
+    public var isShipmentOpen: Bool { dispatchedAt != nil && deliveredAt == nil && cancelledAt == nil }
+}
+
+public struct OrderLine: Sendable, Equatable {
+    public var sku: String
+    public var quantity: Int
+    /// Unit price in minor units.
+    public var price: Int64
+    public var category: String?
+    public var name: String?
+}
+
+extension CustomerState {
+    /// Folds one event into the state. Events of other customers are ignored.
+    public mutating func apply(_ recorded: Event) {
+        guard recorded.customer == customer, let event = try? Upcaster.upcast(recorded) else { return }
+        let data = event.data
+        eventCount += 1
+        if lastEventAt.map({ event.at > $0 }) ?? true { lastEventAt = event.at }
+        let orderID = data["order"]?.stringValue
+
+        switch event.type {
+        case .customerRegistered, .customerUpdated:
+            if event.type == .customerRegistered, registeredAt == nil { registeredAt = event.at }
+            if let v = data["email"]?.stringValue { email = v }
+            if let v = data["name"]?.stringValue { name = v }
+            if let v = data["birthday"]?.stringValue { birthday = Birthday(v) }
+            if let v = data["timezone"]?.stringValue { timeZone = v }
+            if let flags = data["consent"]?.objectValue {
+                for member in flags.members { if let b = member.value.boolValue { consent[member.key] = b } }
+            }
+
+        case .orderPlaced:
+            guard let id = orderID, orders[id]?.placedAt == nil else { return }  // a second placement of one order is ignored
+            var o = orders[id] ?? OrderState(id: id)
+            let currencyCode = data["currency"]?.stringValue ?? ""
+            let digits = Currency(code: currencyCode)?.minorUnitDigits ?? 2
+            o.placedAt = event.at
+            o.currency = currencyCode
+            o.total = data["total"].flatMap { amountText($0) }.flatMap { try? Money.parseMinorUnits($0, digits: digits) }
+            o.lines = (data["lines"]?.arrayValue ?? []).compactMap { line in
+                guard let sku = line["sku"]?.stringValue else { return nil }
+                let price = line["price"].flatMap { amountText($0) }.flatMap { try? Money.parseMinorUnits($0, digits: digits) } ?? 0
+                return OrderLine(sku: sku, quantity: line["quantity"]?.intValue ?? 1, price: price,
+                                 category: line["category"]?.stringValue, name: line["name"]?.stringValue)
+            }
+            orders[id] = o
+            if o.cancelledAt == nil { countOrder(o) }
+
+        case .orderCancelled:
+            guard let id = orderID else { return }
+            var o = orders[id] ?? OrderState(id: id)
+            guard o.cancelledAt == nil else { return }
+            o.cancelledAt = event.at
+            orders[id] = o
+            if o.placedAt != nil { uncountOrder(o) }
+
+        case .shipmentDispatched:
+            guard let id = orderID else { return }
+            var o = orders[id] ?? OrderState(id: id)
+            if o.dispatchedAt == nil { o.dispatchedAt = event.at }
+            o.carrier = data["carrier"]?.stringValue ?? o.carrier
+            o.tracking = data["tracking"]?.stringValue ?? o.tracking
+            o.estimatedDelivery = data["estimated_delivery"]?.stringValue ?? o.estimatedDelivery
+            orders[id] = o
+
+        case .shipmentDelivered:
+            guard let id = orderID else { return }
+            var o = orders[id] ?? OrderState(id: id)
+            if o.deliveredAt == nil { o.deliveredAt = event.at }
+            orders[id] = o
+
+        case .shipmentFailed:
+            guard let id = orderID else { return }
+            var o = orders[id] ?? OrderState(id: id)
+            o.failedAt = event.at
+            orders[id] = o
+            deliveryFailures += 1
+
+        case .unboxingRecorded:
+            if let shared = data["shared_on"]?.stringValue, !shared.isEmpty { unboxingsShared += 1 }
+
+        case .returnRequested:
+            guard let returnID = data["return"]?.stringValue, !openReturns.contains(returnID) else { return }
+            returnsRequested += 1
+            openReturns.insert(returnID)
+            if let id = orderID {
+                var o = orders[id] ?? OrderState(id: id)
+                if o.returnRequestedAt == nil { o.returnRequestedAt = event.at }
+                orders[id] = o
+            }
+
+        case .returnRefunded:
+            let returnID = data["return"]?.stringValue ?? ""
+            openReturns.remove(returnID)
+            returnsRefunded += 1
+            let code = data["currency"]?.stringValue ?? ""
+            let digits = Currency(code: code)?.minorUnitDigits ?? 2
+            if let amount = data["amount"].flatMap({ amountText($0) }).flatMap({ try? Money.parseMinorUnits($0, digits: digits) }) {
+                refundedValue[code, default: 0] += amount
+            }
+            if let id = orderID {
+                var o = orders[id] ?? OrderState(id: id)
+                o.refundedAt = event.at
+                orders[id] = o
+            }
+
+        case .reviewPosted:
+            guard let review = data["review"]?.stringValue, let rating = data["rating"]?.intValue else { return }
+            reviewCount += 1
+            lastRating = rating
+            if let sku = data["sku"]?.stringValue { reviewedSKUs.insert(sku) }
+            unansweredReviews[review] = rating
+            if rating <= 2 { unansweredNegativeReviews.insert(review) }
+
+        case .reviewReplied:
+            guard let review = data["review"]?.stringValue else { return }
+            unansweredReviews[review] = nil
+            unansweredNegativeReviews.remove(review)
+
+        case .modelFitted, .actionDispatched:
+            break
+        }
+    }
+
+    private mutating func countOrder(_ o: OrderState) {
+        guard let at = o.placedAt else { return }
+        orderCount += 1
+        itemCount += o.lines.reduce(0) { $0 + $1.quantity }
+        for line in o.lines { ownedSKUs.insert(line.sku) }
+        if firstOrderAt.map({ at < $0 }) ?? true { firstOrderAt = at }
+        if lastOrderAt.map({ at > $0 }) ?? true { lastOrderAt = at }
+        let code = o.currency ?? ""
+        placedValue[code, default: 0] += o.total ?? 0
+        if primaryCurrency == nil { primaryCurrency = code }
+        if code == primaryCurrency { addPurchase(day: at.utcDay, value: o.total ?? 0) }
+    }
+
+    private mutating func uncountOrder(_ o: OrderState) {
+        guard let at = o.placedAt else { return }
+        orderCount -= 1
+        itemCount -= o.lines.reduce(0) { $0 + $1.quantity }
+        let code = o.currency ?? ""
+        cancelledValue[code, default: 0] += o.total ?? 0
+        if code == primaryCurrency { addPurchase(day: at.utcDay, value: -(o.total ?? 0), cancelling: true) }
+        recomputeOrderSpan()
+    }
+
+    private mutating func addPurchase(day: Int64, value: Int64, cancelling: Bool = false) {
+        // purchaseDays stays sorted by day; most additions are at the end.
+        var index = purchaseDays.endIndex
+        while index > purchaseDays.startIndex, purchaseDays[index - 1].day > day { index -= 1 }
+        if index > purchaseDays.startIndex, purchaseDays[index - 1].day == day {
+            purchaseDays[index - 1].value += value
+            if cancelling, !orders.values.contains(where: { $0.placedAt?.utcDay == day && $0.cancelledAt == nil && $0.currency == primaryCurrency }) {
+                purchaseDays.remove(at: index - 1)
+            }
+        } else if !cancelling {
+            purchaseDays.insert(PurchaseDay(day: day, value: value), at: index)
+        }
+    }
+
+    private mutating func recomputeOrderSpan() {
+        let placed = orders.values.filter { $0.placedAt != nil && $0.cancelledAt == nil }.compactMap(\.placedAt)
+        firstOrderAt = placed.min()
+        lastOrderAt = placed.max()
+    }
+
+    /// Net historical value per currency: orders minus cancellations minus refunds.
+    public var netValue: [String: Int64] {
+        var net = placedValue
+        for (code, v) in cancelledValue { net[code, default: 0] -= v }
+        for (code, v) in refundedValue { net[code, default: 0] -= v }
+        return net
+    }
+
+    /// Orders placed, not cancelled, not yet delivered.
+    public var openOrders: [OrderState] { orders.values.filter(\.isOpen).sorted { ($0.placedAt ?? .init(millis: 0)) < ($1.placedAt ?? .init(millis: 0)) } }
+    public var openShipments: Int { orders.values.filter(\.isShipmentOpen).count }
+
+    /// Mean order value in the primary currency (minor units), over orders not cancelled.
+    public var averageOrderValue: Int64? {
+        guard let code = primaryCurrency, orderCount > 0 else { return nil }
+        return (placedValue[code, default: 0] - cancelledValue[code, default: 0]) / Int64(orderCount)
+    }
+
+    /// Mean days between distinct purchase days; nil with fewer than two.
+    public var averageDaysBetweenOrders: Double? {
+        guard purchaseDays.count >= 2 else { return nil }
+        return Double(purchaseDays.last!.day - purchaseDays.first!.day) / Double(purchaseDays.count - 1)
+    }
+}
+
+/// The amount text of a number or string value.
+func amountText(_ value: JSONValue) -> String? {
+    switch value {
+    case .number(let t), .string(let t): t
+    default: nil
+    }
+}
