@@ -27,6 +27,8 @@ var package = Package(
         ),
         // The pure core: events, money, validation, folds and policies. No I/O, no clock.
         .target(name: "AftersaleCore"),
+        // Lifetime value: the models applied to customers (pure).
+        .target(name: "CustomerValue", dependencies: ["AftersaleCore", "BuyTillYouDie"]),
         // Buy-till-you-die models (BG/NBD, Pareto/NBD, Gamma-Gamma): pure numerics.
         .target(name: "BuyTillYouDie"),
         // The storage layer: the only code that speaks SQL.
@@ -39,7 +41,7 @@ var package = Package(
         .executableTarget(
             name: "aftersale",
             dependencies: [
-                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "ShopSimulator",
+                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "ShopSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,7 +51,8 @@ var package = Package(
             path: "tools/bench"
         ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
-        .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest"]),
+        .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
+        .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
         .testTarget(name: "AftersaleCLITests", dependencies: ["AftersaleCore", "AftersaleStore"]),

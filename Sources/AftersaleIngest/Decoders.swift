@@ -113,10 +113,10 @@ struct TransactionsDecoder: LineDecoder {
         }
         // Identical rows are numbered in file order; the number is part of the id.
         let key = [customer, date.description, amount, currency, orderID ?? ""].joined(separator: "\u{1F}")
-        let rowHash = Hash.fnv64(key)
+        let rowHash = StableHash.fnv64(key)
         let occurrence = seen[rowHash, default: 0]
         seen[rowHash] = occurrence + 1
-        let id = "txn-" + Hash.fnv128Hex(key + "\u{1F}\(occurrence)")
+        let id = "txn-" + StableHash.fnv128Hex(key + "\u{1F}\(occurrence)")
         let envelope = JSONValue.object(JSONObject([
             "id": .string(id), "type": .string(EventType.orderPlaced.rawValue), "customer": .string(customer),
             "at": .string(date.startOfDayUTC.description),
@@ -184,26 +184,3 @@ extension String {
     }
 }
 
-/// Stable, platform-independent hashes (Swift's `Hasher` is seeded per process).
-enum Hash {
-    static func fnv64(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in s.utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        return h
-    }
-
-    /// FNV-1a, 128 bits, as 32 hex digits.
-    static func fnv128Hex(_ s: String) -> String {
-        var h: UInt128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d
-        let prime: UInt128 = 0x0000_0000_0100_0000_0000_0000_0000_013B
-        for byte in s.utf8 {
-            h ^= UInt128(byte)
-            h = h &* prime
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 32 - hex.count) + hex
-    }
-}

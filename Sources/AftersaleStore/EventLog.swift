@@ -260,6 +260,21 @@ public final class EventLog {
         return RecordedEvent(position: s.int64(0), version: s.int64(1), recorded: Timestamp(millis: s.int64(2)), event: event)
     }
 
+    /// The latest event of a type in one stream (uses the stream index, never a scan of the log).
+    public func lastEvent(of type: EventType, in stream: String) throws -> RecordedEvent? {
+        let statement = try database.prepare(
+            "SELECT \(EventLog.columns) FROM events WHERE customer = ?1 AND type = ?2 ORDER BY version DESC LIMIT 1")
+        statement.bind(stream, at: 1)
+        statement.bind(type.rawValue, at: 2)
+        return try statement.step() ? try EventLog.decodeRow(statement) : nil
+    }
+
+    /// When the latest customer event happened (engine-written events aside); nil for an empty log.
+    public func latestEventTime() throws -> Timestamp? {
+        try database.scalarInt("SELECT max(at) FROM events WHERE customer != ?1", [.text(EventType.systemCustomer)])
+            .map { Timestamp(millis: $0) }
+    }
+
     /// The position of the last event, 0 for an empty log.
     public func head() throws -> Int64 {
         try database.scalarInt("SELECT max(position) FROM events") ?? 0

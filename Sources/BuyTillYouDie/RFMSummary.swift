@@ -51,7 +51,9 @@ public struct RFMSummary: Sendable, Hashable {
         }
         guard let first = valueByDay.keys.min(), let last = valueByDay.keys.max() else { return nil }
         let repeats = valueByDay.count - 1
-        let repeatValue = valueByDay.reduce(0.0) { $0 + ($1.key == first ? 0 : $1.value) }
+        // Summed in day order: Dictionary order changes from process to process, and a floating-point
+        // sum in another order differs in its last bits, which would make fits irreproducible.
+        let repeatValue = valueByDay.sorted { $0.key < $1.key }.dropFirst().reduce(0.0) { $0 + $1.value }
         self.init(
             frequency: repeats,
             recency: Double(last - first) / unit.days,

@@ -82,9 +82,11 @@ extension Aftersale {
                 summary = try ingester.ingest(files)
             } catch let error as IngestError {
                 if showProgress { Terminal.clearProgress() }
-                throw ValidationError(error.description)
+                throw CommandFailure(error.description)
             }
             if showProgress { Terminal.clearProgress() }
+            // Read models follow the log: catch them up now so queries are current.
+            try CustomerProjection(log: log).catchUp()
             if shownRejects > maxShown {
                 Terminal.error("... and \(shownRejects - maxShown) more rejected lines")
             }

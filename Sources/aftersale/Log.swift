@@ -20,7 +20,7 @@ extension Aftersale {
             let log = try database.openLog()
             if let customer {
                 let events = try log.stream(of: customer)
-                if events.isEmpty { throw ValidationError("no events for customer '\(customer)'") }
+                if events.isEmpty { throw CommandFailure("no events for customer '\(customer)'") }
                 for recorded in events { print(recorded.event.jsonLine) }
                 return
             }

@@ -14,7 +14,7 @@ struct DatabaseOptions: ParsableArguments {
         do {
             return try EventLog(path: path)
         } catch {
-            throw ValidationError("cannot open the database \(path): \(error)")
+            throw CommandFailure("cannot open the database \(path): \(error)")
         }
     }
 }
@@ -24,7 +24,7 @@ enum WallClock {
     static func now() throws -> Timestamp {
         if let pinned = ProcessInfo.processInfo.environment["AFTERSALE_NOW"], !pinned.isEmpty {
             do { return try Timestamp.parse(pinned) } catch {
-                throw ValidationError("AFTERSALE_NOW='\(pinned)' is not an RFC 3339 timestamp: \(error.message)")
+                throw CommandFailure("AFTERSALE_NOW='\(pinned)' is not an RFC 3339 timestamp: \(error.message)")
             }
         }
         return Timestamp(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
@@ -60,4 +60,11 @@ enum Terminal {
 /// Reads a monotonic clock for throttling and rates (never for domain time).
 enum Stopwatch {
     static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// A command that cannot do its job: printed as `Error: <why>` with exit status 1, no usage text
+/// (ArgumentParser's `ValidationError` is for bad arguments and prints the usage).
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

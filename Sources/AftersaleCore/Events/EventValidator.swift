@@ -250,7 +250,7 @@ public struct EventValidator: Sendable {
 }
 
 /// A birthday: a full date, or a month and day with the year unknown (`--MM-DD`).
-public struct Birthday: Sendable, Hashable {
+public struct Birthday: Sendable, Hashable, CustomStringConvertible {
     public var year: Int?
     public var month: Int
     public var day: Int
@@ -267,5 +267,11 @@ public struct Birthday: Sendable, Hashable {
             guard text.utf8.count == 10, let date = CivilDate.parse(text) else { return nil }
             year = date.year; month = date.month; day = date.day
         }
+    }
+
+    /// `YYYY-MM-DD`, or `--MM-DD` when the year is unknown.
+    public var description: String {
+        let monthDay = "-" + pad2(Int64(month)) + "-" + pad2(Int64(day))
+        return year.map { CivilDate(year: $0, month: month, day: day).description } ?? "-" + monthDay
     }
 }

@@ -104,3 +104,9 @@ extension JSONValue {
     /// Builds a JSON number from a finite double (shortest round-trip form).
     public static func double(_ d: Double) -> JSONValue { .number(d.isFinite ? "\(d)" : "null") }
 }
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .integer(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}

@@ -106,6 +106,14 @@ public struct OrderLine: Sendable, Equatable {
     public var price: Int64
     public var category: String?
     public var name: String?
+
+    public init(sku: String, quantity: Int, price: Int64, category: String? = nil, name: String? = nil) {
+        self.sku = sku
+        self.quantity = quantity
+        self.price = price
+        self.category = category
+        self.name = name
+    }
 }
 
 extension CustomerState {

@@ -1,0 +1,141 @@
+public import AftersaleCore
+public import BuyTillYouDie
+
+/// Why the engine will not fit or predict.
+public struct ValueModelError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a customer is expected to do and be worth, from a fitted model.
+public struct CustomerPrediction: Sendable, Equatable {
+    /// P(the customer is still active).
+    public var probabilityAlive: Double
+    public var expectedPurchases30Days: Double
+    public var expectedPurchases90Days: Double
+    public var expectedPurchases365Days: Double
+    /// P(at least one purchase in the next 90 days): the repeat-purchase probability.
+    public var repeatPurchaseProbability90Days: Double
+    /// Now plus the median wait for the next purchase if the customer is active; nil when an
+    /// active customer is as likely never to buy again.
+    public var expectedNextOrder: Timestamp?
+    /// Discounted value of the next 12 months' expected purchases; nil without a spend model
+    /// or in another currency than the model's.
+    public var predictedValue12Months: Money?
+    /// Historical net value plus the predicted 12 months.
+    public var totalValue: Money?
+}
+
+/// Fits the customer-value models on the customer base and predicts per customer.
+public enum LifetimeValue {
+    /// The least data the engine fits on; below it, it says why instead of printing noise.
+    public struct Requirements: Sendable, Equatable {
+        public var minimumRepeatBuyers = 200
+        public var minimumHistoryDays = 90
+        public init(minimumRepeatBuyers: Int = 200, minimumHistoryDays: Int = 90) {
+            self.minimumRepeatBuyers = minimumRepeatBuyers
+            self.minimumHistoryDays = minimumHistoryDays
+        }
+    }
+
+    /// The model inputs of a customer as of the end of `endDay` (purchases after it are unseen).
+    ///
+    /// Occasions are distinct UTC days; values are in major units of the primary currency.
+    public static func summary(of state: CustomerState, through endDay: Int64, unit: TimeUnit) -> RFMSummary? {
+        let digits = state.primaryCurrency.flatMap(Currency.init(code:))?.minorUnitDigits ?? 2
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let purchases = state.purchaseDays.lazy.filter { $0.day <= endDay }
+            .map { Purchase(day: Int($0.day), value: Double($0.value) / scale) }
+        return RFMSummary(purchases: purchases, calibrationEnd: Int(endDay), unit: unit)
+    }
+
+    /// The currency most customers buy in: models are fitted on that currency's customers.
+    public static func dominantCurrency(_ states: [CustomerState]) -> String? {
+        var counts: [String: Int] = [:]
+        for state in states { if let c = state.primaryCurrency { counts[c, default: 0] += 1 } }
+        return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+    }
+
+    /// Fits the purchase model and Gamma-Gamma spend on purchases up to `asOf`.
+    public static func fit(_ states: [CustomerState], kind: PurchaseModelKind, asOf: CivilDate, unit: TimeUnit,
+                           requirements: Requirements = Requirements()) throws(ValueModelError) -> FittedModel {
+        guard let currency = dominantCurrency(states) else {
+            throw ValueModelError("cannot predict yet: no customer has placed an order")
+        }
+        let endDay = asOf.daysSinceEpoch
+        let summaries = states.lazy.filter { $0.primaryCurrency == currency }.compactMap { summary(of: $0, through: endDay, unit: unit) }
+        let all = Array(summaries)
+        let statistics = SufficientStatistics(all)
+        let firstDay = states.compactMap { $0.purchaseDays.first?.day }.min() ?? endDay
+        let historyDays = Int(endDay - firstDay)
+        guard statistics.repeatBuyerCount >= requirements.minimumRepeatBuyers else {
+            throw ValueModelError("cannot predict yet: \(statistics.repeatBuyerCount) repeat buyers by \(asOf) (in \(currency)); "
+                + "the models need at least \(requirements.minimumRepeatBuyers) to say anything better than noise")
+        }
+        guard historyDays >= requirements.minimumHistoryDays else {
+            throw ValueModelError("cannot predict yet: \(historyDays) days of purchase history by \(asOf); "
+                + "the models need at least \(requirements.minimumHistoryDays)")
+        }
+        var fingerprintText = "\(kind.rawValue)|\(unit.rawValue)|\(asOf)|\(currency)"
+        for row in statistics.rows { fingerprintText += "|\(row.frequency),\(row.recency),\(row.age),\(row.count)" }
+        let fingerprint = String(StableHash.fnv128Hex(fingerprintText).prefix(20))
+
+        let parameters: [String: Double]
+        let logLikelihood: Double
+        let iterations: Int
+        do {
+            switch kind {
+            case .bgnbd:
+                let fit = try BGNBD.fit(statistics)
+                parameters = ["r": fit.model.r, "alpha": fit.model.alpha, "a": fit.model.a, "b": fit.model.b]
+                (logLikelihood, iterations) = (fit.logLikelihood, fit.iterations)
+            case .paretonbd:
+                let fit = try ParetoNBD.fit(statistics)
+                parameters = ["r": fit.model.r, "alpha": fit.model.alpha, "s": fit.model.s, "beta": fit.model.beta]
+                (logLikelihood, iterations) = (fit.logLikelihood, fit.iterations)
+            }
+        } catch {
+            throw ValueModelError("the \(kind.displayName) fit failed: \(error)")
+        }
+        let spend: GammaGamma
+        do {
+            spend = try GammaGamma.fit(all).model
+        } catch {
+            throw ValueModelError("the Gamma-Gamma spend fit failed: \(error)")
+        }
+        return FittedModel(kind: kind, parameters: parameters, logLikelihood: logLikelihood, calibrationEnd: asOf, unit: unit,
+                           customers: statistics.customerCount, repeatBuyers: statistics.repeatBuyerCount,
+                           fingerprint: fingerprint, spend: spend, currency: currency, iterations: iterations)
+    }
+
+    /// Predictions for one customer with all their purchases up to `now`.
+    ///
+    /// - Parameter monthlyDiscountRate: discount applied to month k's value as 1 / (1 + rate)^k.
+    public static func predict(_ state: CustomerState, with model: FittedModel, now: Timestamp,
+                               monthlyDiscountRate: Double = 0.01) -> CustomerPrediction? {
+        guard let summary = summary(of: state, through: now.utcDay, unit: model.unit) else { return nil }
+        let purchases = model.purchaseModel
+        let perDay = 1 / model.unit.days
+        let median = purchases.medianTimeToNextPurchase(for: summary)
+        var prediction = CustomerPrediction(
+            probabilityAlive: purchases.probabilityAlive(summary),
+            expectedPurchases30Days: purchases.expectedPurchases(in: 30 * perDay, for: summary),
+            expectedPurchases90Days: purchases.expectedPurchases(in: 90 * perDay, for: summary),
+            expectedPurchases365Days: purchases.expectedPurchases(in: 365 * perDay, for: summary),
+            repeatPurchaseProbability90Days: purchases.probabilityOfPurchase(within: 90 * perDay, for: summary),
+            expectedNextOrder: median.isFinite ? now.adding(days: median * model.unit.days) : nil)
+        if let spend = model.spend, state.primaryCurrency == model.currency, let currency = Currency(code: model.currency) {
+            let value = purchases.lifetimeValue(of: summary, spend: spend, months: 12, monthlyDiscountRate: monthlyDiscountRate,
+                                                unit: model.unit)
+            var scale = 1.0
+            for _ in 0..<currency.minorUnitDigits { scale *= 10 }
+            if value.isFinite {
+                let predicted = Money(minorUnits: Int64((value * scale).rounded()), currency: currency)
+                prediction.predictedValue12Months = predicted
+                prediction.totalValue = Money(minorUnits: predicted.minorUnits + (state.netValue[model.currency] ?? 0), currency: currency)
+            }
+        }
+        return prediction
+    }
+}

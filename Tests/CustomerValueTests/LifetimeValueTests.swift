@@ -1,0 +1,74 @@
+import AftersaleCore
+import BuyTillYouDie
+import CustomerValue
+import Testing
+
+func customer(_ id: String, days: [(Int64, Int64)], currency: String = "USD") -> CustomerState {
+    var s = CustomerState(customer: id)
+    s.primaryCurrency = currency
+    s.purchaseDays = days.map { CustomerState.PurchaseDay(day: $0.0, value: $0.1) }
+    s.orderCount = days.count
+    s.placedValue = [currency: days.reduce(0) { $0 + $1.1 }]
+    return s
+}
+
+@Suite("Lifetime value from customer states")
+struct LifetimeValueTests {
+    @Test("model inputs: distinct days, first occasion excluded, purchases after the calibration end unseen")
+    func summaries() throws {
+        let s = customer("a", days: [(100, 1000), (107, 3000), (121, 5000), (200, 9900)])
+        let summary = try #require(LifetimeValue.summary(of: s, through: 128, unit: .week))
+        #expect(summary.frequency == 2)
+        #expect(abs(summary.recency - 3) < 1e-12)
+        #expect(abs(summary.age - 4) < 1e-12)
+        #expect(summary.monetaryValue == 40.00, "mean of repeat occasions in major units")
+        #expect(LifetimeValue.summary(of: s, through: 99, unit: .day) == nil, "no purchase by then")
+    }
+
+    @Test("below the minimum of data the engine says it cannot predict yet, and why")
+    func notEnoughData() {
+        let states = (0..<50).map { customer("c\($0)", days: [(0, 100), (30, 100)]) }
+        let error = #expect(throws: ValueModelError.self) {
+            try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: 200), unit: .day)
+        }
+        #expect(error?.description.contains("cannot predict yet: 50 repeat buyers") == true)
+        #expect(throws: ValueModelError.self) { try LifetimeValue.fit([], kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: 1), unit: .day) }
+    }
+
+    @Test("a fit recovers simulated parameters, is recorded as a valid model.fitted event and read back")
+    func fitAndRecord() throws {
+        let truth = BGNBD(r: 0.5, alpha: 20, a: 0.8, b: 3)
+        let simulated = truth.simulateCustomers(count: 20_000, firstPurchaseDays: 0..<90, calibrationEnd: 400, unit: .day,
+                                                spend: GammaGamma(p: 6, q: 4, gamma: 15), seed: 7)
+        // Rebuild states from the simulated summaries: first purchase, then repeats spread to the recency.
+        let states = simulated.enumerated().map { i, s -> CustomerState in
+            let first = Int64(400 - Int(s.age))
+            var days: [(Int64, Int64)] = [(first, 2000)]
+            for k in 0..<s.frequency {
+                let day = s.frequency == 1 ? first + Int64(s.recency) : first + Int64((s.recency * Double(k + 1) / Double(s.frequency)).rounded())
+                days.append((day, Int64(((s.monetaryValue ?? 20) * 100).rounded())))
+            }
+            var unique: [(Int64, Int64)] = []
+            for d in days where unique.last?.0 != d.0 { unique.append(d) }
+            return customer("c\(i)", days: unique)
+        }
+        let fitted = try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: 400), unit: .day)
+        #expect(abs(fitted.parameters["r"]! / truth.r - 1) < 0.2)
+        #expect(abs(fitted.parameters["alpha"]! / truth.alpha - 1) < 0.2)
+        let event = fitted.event()
+        let validator = EventValidator(now: Timestamp(millis: 4_000_000_000_000))
+        let line = try validator.decode(line: event.jsonLine)
+        #expect(line == event, "the event passes the catalogue's own validation")
+        #expect(FittedModel(event: event) == fitted)
+        #expect(try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: 400), unit: .day).event().id == event.id,
+                "the same data gives the same event id, so recording it twice is a duplicate")
+
+        let prediction = try #require(LifetimeValue.predict(states[0], with: fitted, now: CivilDate(daysSinceEpoch: 401).startOfDayUTC))
+        #expect((0...1).contains(prediction.probabilityAlive))
+        #expect(prediction.expectedPurchases30Days <= prediction.expectedPurchases90Days)
+        #expect(prediction.expectedPurchases90Days <= prediction.expectedPurchases365Days)
+        let predicted = try #require(prediction.predictedValue12Months)
+        #expect(predicted.currency.code == "USD" && predicted.minorUnits >= 0)
+        #expect(prediction.totalValue?.minorUnits == predicted.minorUnits + states[0].netValue["USD"]!)
+    }
+}
