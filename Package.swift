@@ -35,13 +35,15 @@ var package = Package(
         .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "CSQLite"]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
+        // Exports, cohorts, RFM, calibration and the HTML report (pure).
+        .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore"], exclude: ["EXPORTS.md"]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
         .target(name: "ShopSimulator", path: "tools/ShopSimulator"),
         // The thin command-line shell.
         .executableTarget(
             name: "aftersale",
             dependencies: [
-                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "ShopSimulator",
+                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "AftersaleAnalytics", "ShopSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +55,7 @@ var package = Package(
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator"]),
+        .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
         .testTarget(name: "AftersaleCLITests", dependencies: ["AftersaleCore", "AftersaleStore"]),

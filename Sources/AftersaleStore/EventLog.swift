@@ -232,11 +232,14 @@ public final class EventLog {
     static let columns = "position, version, recorded, id, type, customer, at, at_offset, schema, data, meta"
 
     /// Calls `body` for each event after `position`, in log order, up to `limit` events.
-    public func read(after position: Int64 = 0, limit: Int = .max, _ body: (RecordedEvent) throws -> Void) throws {
+    ///
+    /// - Parameter includeMeta: false skips parsing `meta`, which folds never read.
+    public func read(after position: Int64 = 0, limit: Int = .max, includeMeta: Bool = true,
+                     _ body: (RecordedEvent) throws -> Void) throws {
         let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")
         statement.bind(position, at: 1)
         statement.bind(Int64(limit), at: 2)
-        while try statement.step() { try body(try EventLog.decodeRow(statement)) }
+        while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
     }
 
     /// One customer's stream, in version order.
@@ -248,13 +251,16 @@ public final class EventLog {
         return events
     }
 
-    static func decodeRow(_ s: Statement) throws -> RecordedEvent {
+    static func decodeRow(_ s: Statement, includeMeta: Bool = true) throws -> RecordedEvent {
         let typeName = s.text(4) ?? ""
         guard let type = EventType(rawValue: typeName) else {
             throw SQLiteError(code: 1, message: "unknown event type '\(typeName)' at position \(s.int64(0))", sql: nil)
         }
-        let data = try JSONParser.parse(s.text(9) ?? "{}").objectValue ?? JSONObject()
-        let meta = try s.text(10).map { try JSONParser.parse($0).objectValue ?? JSONObject() }
+        func object(_ column: Int32) throws -> JSONObject {
+            try s.withBytes(column) { bytes in try JSONParser.parse(bytes).objectValue ?? JSONObject() }
+        }
+        let data = try object(9)
+        let meta = includeMeta && !s.isNull(10) ? try object(10) : nil
         let event = Event(id: s.text(3) ?? "", type: type, customer: s.text(5) ?? "",
                           at: Timestamp(millis: s.int64(6), offsetMinutes: s.int(7)), schema: s.int(8), data: data, meta: meta)
         return RecordedEvent(position: s.int64(0), version: s.int64(1), recorded: Timestamp(millis: s.int64(2)), event: event)

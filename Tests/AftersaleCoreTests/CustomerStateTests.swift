@@ -33,6 +33,7 @@ struct CustomerStateTests {
         #expect(state.orderCount == 2)
         #expect(state.purchaseDays.map(\.value) == [5980], "cancelled orders and other currencies are not purchases of the primary currency")
         #expect(state.openReturns.isEmpty && state.returnsRefunded == 1)
+        #expect(state.averageOrderValue == 5980, "the JPY order is not averaged into EUR")
     }
 
     @Test("a delivery that arrives before its order is kept and joined when the order comes")

@@ -284,10 +284,12 @@ extension CustomerState {
     public var openOrders: [OrderState] { orders.values.filter(\.isOpen).sorted { ($0.placedAt ?? .init(millis: 0)) < ($1.placedAt ?? .init(millis: 0)) } }
     public var openShipments: Int { orders.values.filter(\.isShipmentOpen).count }
 
-    /// Mean order value in the primary currency (minor units), over orders not cancelled.
+    /// Mean order value in the primary currency (minor units), over that currency's orders not cancelled.
     public var averageOrderValue: Int64? {
-        guard let code = primaryCurrency, orderCount > 0 else { return nil }
-        return (placedValue[code, default: 0] - cancelledValue[code, default: 0]) / Int64(orderCount)
+        guard let code = primaryCurrency else { return nil }
+        let count = orders.values.filter { $0.placedAt != nil && $0.cancelledAt == nil && $0.currency == code }.count
+        guard count > 0 else { return nil }
+        return (placedValue[code, default: 0] - cancelledValue[code, default: 0]) / Int64(count)
     }
 
     /// Mean days between distinct purchase days; nil with fewer than two.

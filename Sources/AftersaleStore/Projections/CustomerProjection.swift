@@ -42,7 +42,7 @@ public final class CustomerProjection {
     ///
     /// - Returns: how many events were applied.
     @discardableResult
-    public func catchUp(batchSize: Int = 20_000) throws -> Int {
+    public func catchUp(batchSize: Int = 200_000) throws -> Int {
         var applied = 0
         while true {
             let n = try database.inTransaction { () throws -> Int in
@@ -50,7 +50,7 @@ public final class CustomerProjection {
                 var states: [String: CustomerState] = [:]
                 var last = from
                 var count = 0
-                try log.read(after: from, limit: batchSize) { recorded in
+                try log.read(after: from, limit: batchSize, includeMeta: false) { recorded in
                     count += 1
                     last = recorded.position
                     let customer = recorded.event.customer
@@ -133,7 +133,7 @@ public final class CustomerProjection {
         let head = try log.head()
         var states: [String: CustomerState] = [:]
         var folded: Int64 = 0
-        try log.read(after: 0, limit: Int(head)) { recorded in
+        try log.read(after: 0, limit: Int(head), includeMeta: false) { recorded in
             folded += 1
             if folded % 50_000 == 0 { progress?(folded, head) }
             let customer = recorded.event.customer
@@ -156,7 +156,7 @@ public final class CustomerProjection {
         try database.inTransaction {
             var late: [String: CustomerState] = [:]
             var last = head
-            try log.read(after: head) { recorded in
+            try log.read(after: head, includeMeta: false) { recorded in
                 last = recorded.position
                 folded += 1
                 let customer = recorded.event.customer
