@@ -32,7 +32,9 @@ var package = Package(
         // Buy-till-you-die models (BG/NBD, Pareto/NBD, Gamma-Gamma): pure numerics.
         .target(name: "BuyTillYouDie"),
         // The storage layer: the only code that speaks SQL.
-        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "CSQLite"]),
+        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleReactor", "CSQLite"]),
+        // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).
+        .target(name: "AftersaleReactor", dependencies: ["AftersaleCore"], exclude: ["README.md"]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
         // Exports, cohorts, RFM, calibration and the HTML report (pure).
@@ -43,7 +45,8 @@ var package = Package(
         .executableTarget(
             name: "aftersale",
             dependencies: [
-                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "AftersaleAnalytics", "ShopSimulator",
+                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "AftersaleAnalytics", "AftersaleReactor",
+                "ShopSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +58,7 @@ var package = Package(
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator"]),
+        .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),

@@ -142,7 +142,13 @@ public final class EventLog {
     ///   - recorded: the ingest clock's reading, stored beside each event.
     public func append(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
                        recorded: Timestamp) throws -> [AppendOutcome] {
-        try database.inTransaction {
+        try database.inTransaction { try appendInTransaction(events, expected: expected, recorded: recorded) }
+    }
+
+    /// `append` for a caller that already holds the write transaction (the reactor's dispatch).
+    public func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
+                                    recorded: Timestamp) throws -> [AppendOutcome] {
+        do {
             try refreshVersionCacheIfOthersWrote()
             for (stream, expectation) in expected {
                 let actual = try currentVersion(of: stream)
@@ -169,6 +175,9 @@ public final class EventLog {
             return outcomes
         }
     }
+
+    /// Forgets cached stream versions: the caller's transaction rolled back.
+    public func forgetCachedVersions() { versions.removeAll() }
 
     private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
         let version = try currentVersion(of: event.customer) + 1
@@ -240,6 +249,14 @@ public final class EventLog {
         statement.bind(position, at: 1)
         statement.bind(Int64(limit), at: 2)
         while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
+    }
+
+    /// Calls `body` for each event of the given types, in log order.
+    public func read(types: [EventType], _ body: (RecordedEvent) throws -> Void) throws {
+        let placeholders = types.indices.map { "?\($0 + 1)" }.joined(separator: ",")
+        let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE type IN (\(placeholders)) ORDER BY position")
+        try statement.bind(types.map { .text($0.rawValue) })
+        while try statement.step() { try body(try EventLog.decodeRow(statement)) }
     }
 
     /// One customer's stream, in version order.

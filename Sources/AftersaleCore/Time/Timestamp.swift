@@ -24,6 +24,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Days since 1970-01-01 of this instant on the sender's local calendar.
     public var localDay: Int64 { Timestamp.floorDiv(millis + Int64(offsetMinutes) * 60_000, Timestamp.millisPerDay) }
 
+    /// 00:00 UTC of this instant's day.
+    public var startOfUTCDay: Timestamp { Timestamp(millis: utcDay * Timestamp.millisPerDay) }
+
     public func adding(days: Double) -> Timestamp {
         Timestamp(millis: millis + Int64((days * Double(Timestamp.millisPerDay)).rounded()), offsetMinutes: offsetMinutes)
     }

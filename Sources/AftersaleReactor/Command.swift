@@ -1,0 +1,166 @@
+public import AftersaleCore
+
+/// What a command asks the outside world to do. The raw values are the public names.
+public enum CommandKind: String, CaseIterable, Sendable, Hashable, Comparable {
+    case orderConfirmation = "order_confirmation"
+    case dispatchNotice = "dispatch_notice"
+    case deliveryIssueApology = "delivery_issue_apology"
+    case reviewRequest = "review_request"
+    case reviewReply = "review_reply"
+    case unboxingInvite = "unboxing_invite"
+    case unboxingReward = "unboxing_reward"
+    case returnConfirmation = "return_confirmation"
+    case returnSatisfactionCheck = "return_satisfaction_check"
+    case replenishmentReminder = "replenishment_reminder"
+    case careTips = "care_tips"
+    case crossSell = "cross_sell"
+    case birthdayOffer = "birthday_offer"
+    case anniversaryOffer = "anniversary_offer"
+    case loyaltyReward = "loyalty_reward"
+    case winBack = "win_back"
+
+    public static func < (l: CommandKind, r: CommandKind) -> Bool { l.rawValue < r.rawValue }
+
+    /// How the contact policy treats the kind.
+    ///
+    /// Transactional messages are exempt from caps and quiet hours; service messages (replies to
+    /// reviews, the post-refund satisfaction check) respect quiet hours but neither count towards nor
+    /// are stopped by marketing caps, and are not paused by an open return or complaint.
+    public var contactClass: ContactClass {
+        switch self {
+        case .orderConfirmation, .dispatchNotice, .deliveryIssueApology, .returnConfirmation: .transactional
+        case .reviewReply, .returnSatisfactionCheck: .service
+        default: .marketing
+        }
+    }
+}
+
+/// The contact policy's three classes of message.
+public enum ContactClass: String, Sendable, Hashable {
+    case transactional
+    case service
+    case marketing
+}
+
+/// A channel a command can be sent on; the names are the consent keys of `customer.*` events.
+public enum Channel: String, CaseIterable, Sendable, Hashable {
+    case email
+    case sms
+    case push
+}
+
+/// How urgently a command should be handled; a high-priority command wins every arbitration.
+public enum CommandPriority: String, Sendable, Hashable, Comparable {
+    case normal
+    case high
+
+    public static func < (l: CommandPriority, r: CommandPriority) -> Bool { l == .normal && r == .high }
+}
+
+/// Where a command stands in the outbox.
+public enum CommandStatus: Sendable, Hashable {
+    /// Waiting for its due time.
+    case pending
+    /// Made moot by a later event.
+    case cancelled(byEventID: String, reason: String)
+    /// Never to be sent: no consented channel, a frequency cap, a lost arbitration, a paused customer.
+    case suppressed(reason: String)
+    /// Handed to the outside world.
+    case dispatched
+
+    /// `pending`, `cancelled`, `suppressed` or `dispatched`: the name the outbox stores.
+    public var name: String {
+        switch self {
+        case .pending: "pending"
+        case .cancelled: "cancelled"
+        case .suppressed: "suppressed"
+        case .dispatched: "dispatched"
+        }
+    }
+}
+
+/// A next-best action for one customer, with a deterministic id.
+///
+/// The id is the idempotency key: re-processing the event (or re-running the clock over the same
+/// moment) gives the same id, so the outbox inserts it at most once.
+public struct Command: Sendable, Equatable, Identifiable {
+    /// `kind:trigger[:subkey]`, e.g. `review_request:ev-17:o-5001` or `birthday_offer:c-1001:2026`.
+    public var id: String
+    public var customer: String
+    public var kind: CommandKind
+    public var channel: Channel
+    /// When the command should go out (after quiet hours were applied).
+    public var due: Timestamp
+    /// What the message needs: order, SKUs with names and links, coupon as exact money, tracking...
+    public var payload: JSONObject
+    /// Why, in words with the figures used.
+    public var reason: String
+    public var priority: CommandPriority
+    public var status: CommandStatus
+    /// The event that caused the command, or `clock` for time-based commands.
+    public var trigger: String
+
+    public init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
+                reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
+        self.id = id
+        self.customer = customer
+        self.kind = kind
+        self.channel = channel
+        self.due = due
+        self.payload = payload
+        self.reason = reason
+        self.priority = priority
+        self.status = status
+        self.trigger = trigger
+    }
+
+    /// The order the command is about, when it is about one (`payload.order`).
+    public var order: String? { payload["order"]?.stringValue }
+
+    /// The SKUs the command is about (`payload.skus`).
+    public var skus: [String] { payload["skus"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+
+    public var isPending: Bool { status == .pending }
+}
+
+/// A pending command made moot by an event.
+public struct Cancellation: Sendable, Equatable {
+    public var commandID: String
+    public var byEventID: String
+    public var reason: String
+
+    public init(commandID: String, byEventID: String, reason: String) {
+        self.commandID = commandID
+        self.byEventID = byEventID
+        self.reason = reason
+    }
+}
+
+/// A pending command that lost its slot to a newer, more valuable one.
+public struct Suppression: Sendable, Equatable {
+    public var commandID: String
+    public var reason: String
+
+    public init(commandID: String, reason: String) {
+        self.commandID = commandID
+        self.reason = reason
+    }
+}
+
+/// What the reactor decided for one event or one tick of the clock.
+///
+/// `schedule` holds new commands, some already `suppressed` (recorded, never sent); the caller
+/// inserts them by id, ignoring ids it already has. `cancel` and `suppress` change pending commands.
+public struct ReactorDecision: Sendable, Equatable {
+    public var schedule: [Command]
+    public var cancel: [Cancellation]
+    public var suppress: [Suppression]
+
+    public init(schedule: [Command] = [], cancel: [Cancellation] = [], suppress: [Suppression] = []) {
+        self.schedule = schedule
+        self.cancel = cancel
+        self.suppress = suppress
+    }
+
+    public var isEmpty: Bool { schedule.isEmpty && cancel.isEmpty && suppress.isEmpty }
+}

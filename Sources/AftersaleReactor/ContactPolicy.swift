@@ -1,0 +1,194 @@
+public import AftersaleCore
+
+/// A command's expected value: propensity x value, the figure arbitration compares.
+///
+/// The propensity is the configured share of customers expected to act on the kind
+/// (`arbitration.propensity`); the value is the command's `payload.value` (what the reminder
+/// would sell again, the customer value a win-back is after), else the customer's average order
+/// value. Without any order history the value is one unit and the expected value is the propensity.
+public struct ExpectedValue: Sendable, Equatable, Comparable, CustomStringConvertible {
+    public var propensity: Double
+    public var value: Money?
+    /// propensity x value in minor units (or the propensity alone without a value).
+    public var score: Double
+
+    public static func < (l: ExpectedValue, r: ExpectedValue) -> Bool { l.score < r.score }
+
+    /// `0.25 x 29.80 EUR = 7.45 EUR`.
+    public var description: String {
+        guard let value else { return "\(fixed2(propensity)) (no order value)" }
+        let ev = Money(minorUnits: Int64(score.rounded()), currency: value.currency)
+        return "\(fixed2(propensity)) x \(value) = \(ev)"
+    }
+
+    /// The expected value of `command` for the customer in `state`.
+    public static func of(_ command: Command, state: CustomerState, configuration: ReactorConfiguration) -> ExpectedValue {
+        let p = configuration.arbitration.propensity[command.kind] ?? 0.05
+        let value = money(from: command.payload["value"])
+            ?? state.averageOrderValue.flatMap { aov in state.currency.map { Money(minorUnits: aov, currency: $0) } }
+        return ExpectedValue(propensity: p, value: value, score: value.map { p * Double($0.minorUnits) } ?? p)
+    }
+}
+
+/// The rules every command passes before it may go out: consent, pause, quiet hours, caps, arbitration.
+///
+/// - Consent: a command goes on its channel only if the customer consented to it; otherwise on the
+///   first consented channel in `contact.channels`; with none it is suppressed, saying which
+///   channels were refused and which never consented. This applies to every class.
+/// - Pause: no marketing while a return or a complaint (unanswered negative review) is open.
+/// - Quiet hours (marketing and service): a due time inside the window moves to its end, local time.
+/// - Caps (marketing only): one message per channel per `gap_hours`, at most
+///   `max_marketing_per_7_days` in any 7-day window, counting pending and dispatched.
+/// - Arbitration: when marketing commands compete for one slot, the higher priority, then the
+///   higher expected value, wins; the loser is suppressed with both figures in the reason.
+public enum ContactPolicy {
+    /// What `admit` decided: the commands (pending or suppressed) and the pending ones they displaced.
+    public struct Outcome: Sendable, Equatable {
+        public var commands: [Command]
+        public var displaced: [Suppression]
+    }
+
+    /// Runs the contact rules over new commands of one customer.
+    ///
+    /// - Parameters:
+    ///   - outbox: the customer's pending and recently dispatched commands (others are ignored).
+    ///   - pauseUpTo: marketing due no later than this is checked against the pause now; later
+    ///     commands are checked when released.
+    ///   - arbitrateWithPending: whether pending commands in the outbox compete (at scheduling);
+    ///     when releasing, only dispatched ones count.
+    public static func admit(_ proposals: [Command], state: CustomerState, outbox: [Command], context: ReactorContext,
+                             pauseUpTo: Timestamp?, arbitrateWithPending: Bool) -> Outcome {
+        let config = context.configuration.contact
+        let clock = LocalClock(state, context)
+        var resolved: [Command] = proposals.map { proposal in
+            var c = proposal
+            guard c.status == .pending else { return c }
+            // Consent.
+            var order = [c.channel]
+            for ch in config.channels where !order.contains(ch) { order.append(ch) }
+            if let ch = order.first(where: { state.consent[$0.rawValue] == true }) {
+                if ch != c.channel {
+                    c.reason += "; \(consentWords(c.channel, state)), sent by \(ch.rawValue)"
+                    c.channel = ch
+                }
+            } else {
+                c.status = .suppressed(reason: "no consented channel: " + order.map { consentWords($0, state) }.joined(separator: ", "))
+                return c
+            }
+            let contactClass = c.kind.contactClass
+            // Pause.
+            if contactClass == .marketing, let limit = pauseUpTo, c.due <= limit, let why = state.marketingPause {
+                c.status = .suppressed(reason: "marketing paused: \(why)")
+                return c
+            }
+            // Quiet hours.
+            if contactClass != .transactional, let quiet = config.quietHours {
+                let moved = nextAllowed(c.due, quiet, clock)
+                if moved != c.due {
+                    c.reason += "; moved from \(LocalClock.hhmm(clock.minuteOfDay(c.due))) to \(LocalClock.hhmm(clock.minuteOfDay(moved))) "
+                        + "local (quiet hours \(quiet.description) \(clock.zone))"
+                    c.due = moved
+                }
+            }
+            return c
+        }
+
+        // Caps and arbitration among marketing commands, best first.
+        let ev = { (c: Command) in ExpectedValue.of(c, state: state, configuration: context.configuration) }
+        func outranks(_ a: Command, _ b: Command) -> Bool {
+            if a.priority != b.priority { return a.priority > b.priority }
+            let (ea, eb) = (ev(a), ev(b))
+            if ea.score != eb.score { return ea.score > eb.score }
+            if a.due != b.due { return a.due < b.due }
+            return a.id < b.id
+        }
+        let contenders = resolved.indices.filter { resolved[$0].status == .pending && resolved[$0].kind.contactClass == .marketing }
+            .sorted { outranks(resolved[$0], resolved[$1]) }
+        var displaced: [Suppression] = []
+        var displacedIDs = Set<String>()
+        var admitted: [Command] = []
+        let proposalIDs = Set(proposals.map(\.id))
+        let known = outbox.filter {
+            $0.kind.contactClass == .marketing && !proposalIDs.contains($0.id)
+                && ($0.status == .dispatched || ($0.status == .pending && arbitrateWithPending))
+        }
+        for index in contenders {
+            let c = resolved[index]
+            let gap = Int64(config.gapHours[c.channel] ?? 0) * 3_600_000
+            let others = known.filter { !displacedIDs.contains($0.id) } + admitted
+            let clashes = others.filter { $0.channel == c.channel && abs($0.due.millis - c.due.millis) < gap }
+                .sorted { ($0.due, $0.id) < ($1.due, $1.id) }
+            if let sent = clashes.first(where: { $0.status == .dispatched }) {
+                resolved[index].status = .suppressed(reason: "smart sending: \(sent.kind.rawValue) \(sent.id) went out by \(c.channel.rawValue) "
+                    + "\(hoursApart(sent.due, c.due)) from this one (gap \(config.gapHours[c.channel] ?? 0) h)")
+                continue
+            }
+            if let winner = clashes.first(where: { outranks($0, c) }) {
+                resolved[index].status = .suppressed(reason: "lost the \(c.channel.rawValue) slot to \(winner.kind.rawValue) \(winner.id): "
+                    + arbitrationWords(winner, c, ev))
+                continue
+            }
+            // c outranks every clash: they are pending outbox commands (batch winners always rank higher).
+            for loser in clashes {
+                displacedIDs.insert(loser.id)
+                displaced.append(Suppression(commandID: loser.id, reason: "lost the \(c.channel.rawValue) slot to \(c.kind.rawValue) \(c.id): "
+                    + arbitrationWords(c, loser, ev)))
+            }
+            let week = 7 * Timestamp.millisPerDay
+            let near = (known.filter { !displacedIDs.contains($0.id) } + admitted).filter { abs($0.due.millis - c.due.millis) < week }
+            if let crowded = busiestWeek(around: c.due, near.map(\.due)), crowded > config.maxMarketingPer7Days {
+                resolved[index].status = .suppressed(reason: "weekly cap: \(crowded) marketing messages would fall in one 7-day window "
+                    + "(max \(config.maxMarketingPer7Days)); near this one: " + near.map(\.id).sorted().joined(separator: ", "))
+                continue
+            }
+            admitted.append(c)
+        }
+        return Outcome(commands: resolved, displaced: displaced.sorted { $0.commandID < $1.commandID })
+    }
+
+    /// The most messages any 7-day window holding `t` would hold, counting `t`; nil when only `t`.
+    static func busiestWeek(around t: Timestamp, _ others: [Timestamp]) -> Int? {
+        guard !others.isEmpty else { return nil }
+        let week = 7 * Timestamp.millisPerDay
+        let all = others.map(\.millis) + [t.millis]
+        // A busiest window can always be shifted to start at one of the messages.
+        return all.filter { $0 <= t.millis && t.millis < $0 + week }.map { start in
+            all.filter { $0 >= start && $0 < start + week }.count
+        }.max()
+    }
+
+    /// The first moment at or after `t` outside the quiet hours.
+    static func nextAllowed(_ t: Timestamp, _ quiet: ReactorConfiguration.QuietHours, _ clock: LocalClock) -> Timestamp {
+        let minute = clock.minuteOfDay(t)
+        guard quiet.contains(minuteOfDay: minute) else { return t }
+        var date = clock.localDate(t)
+        if quiet.start > quiet.end, minute >= quiet.start { date = CivilDate(daysSinceEpoch: date.daysSinceEpoch + 1) }
+        return clock.instant(date, minute: quiet.end)
+    }
+
+    static func consentWords(_ channel: Channel, _ state: CustomerState) -> String {
+        switch state.consent[channel.rawValue] {
+        case true?: "\(channel.rawValue) consented"
+        case false?: "\(channel.rawValue) refused"
+        case nil: "\(channel.rawValue) never consented"
+        }
+    }
+
+    static func arbitrationWords(_ winner: Command, _ loser: Command, _ ev: (Command) -> ExpectedValue) -> String {
+        if winner.priority != loser.priority {
+            return "\(winner.priority.rawValue) priority beats \(loser.priority.rawValue) (expected value \(ev(winner)) vs \(ev(loser)))"
+        }
+        let (w, l) = (ev(winner), ev(loser))
+        if w.score == l.score { return "equal expected value \(l), the earlier or first by id wins" }
+        return "expected value \(loser.kind.rawValue) \(l) < \(winner.kind.rawValue) \(w)"
+    }
+
+    static func hoursApart(_ a: Timestamp, _ b: Timestamp) -> String {
+        let minutes = abs(a.millis - b.millis) / 60_000
+        return minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes / 60) h \(minutes % 60) min"
+    }
+}
+
+extension LocalClock {
+    static func hhmm(_ minutes: Int) -> String { ReactorConfiguration.QuietHours.clock(minutes) }
+}

@@ -1,0 +1,51 @@
+public import AftersaleCore
+
+/// Play 11: reward order milestones (e.g. the third order) and give VIP treatment by predicted CLV.
+///
+/// A milestone reward is cancelled if the order that reached it is cancelled. VIP treatment comes
+/// from the clock, once a year, while the prediction reaches the threshold.
+public struct LoyaltyRewardPolicy: Policy {
+    public init() {}
+
+    public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
+        let config = context.configuration.loyalty
+        guard event.type == .orderPlaced, let id = event.data["order"]?.stringValue, before.orders[id]?.placedAt == nil,
+              after.orders[id]?.cancelledAt == nil else { return [] }
+        let currency = after.orders[id]?.currency ?? after.primaryCurrency ?? ""
+        return config.milestones.filter { before.orderCount < $0 && $0 <= after.orderCount }.map { milestone in
+            var payload = JSONObject(["order": .string(id), "milestone": .integer(milestone), "orders": .integer(after.orderCount)])
+            var reward = "no milestone coupon configured for \(currency)"
+            if let coupon = config.milestoneCoupon.amount(in: currency) {
+                payload["offer"] = .object(JSONObject(["type": .string("discount"), "coupon": moneyJSON(coupon)]))
+                reward = "coupon \(coupon)"
+            }
+            return .proposal(.loyaltyReward, trigger: event.id, subkey: "order-\(milestone)", customer: after.customer,
+                             due: event.at.adding(wholeDays: config.afterDays), payload: payload,
+                             reason: "order \(id) is order number \(milestone) (milestone \(milestone)); \(reward)", context: context)
+        }
+    }
+
+    public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
+        guard event.type == .orderCancelled, let order = event.data["order"]?.stringValue else { return [] }
+        return pending.filter { $0.kind == .loyaltyReward && $0.order == order }.map {
+            Cancellation(commandID: $0.id, byEventID: event.id, reason: "order \(order) cancelled: the milestone is no longer reached")
+        }
+    }
+
+    public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
+        guard to > from, let clv = context.prediction(for: state.customer)?.predictedCLV,
+              let threshold = context.configuration.loyalty.vipMinPredictedCLV.amount(in: clv.currency.code),
+              clv.minorUnits >= threshold.minorUnits else { return [] }
+        let year = LocalClock(state, context).localDate(to).year
+        let payload = JSONObject([
+            "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),
+            "offer": .object(JSONObject(["type": .string("free_shipping"), "priority_service": .bool(true)])),
+        ])
+        var command = Command.proposal(.loyaltyReward, trigger: state.customer, subkey: "vip-\(year)", customer: state.customer, due: to,
+                                       payload: payload,
+                                       reason: "VIP: predicted CLV \(clv) >= \(threshold); free shipping and priority service, once in \(year)",
+                                       context: context)
+        command.trigger = "clock"
+        return [command]
+    }
+}

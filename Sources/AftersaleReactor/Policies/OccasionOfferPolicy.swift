@@ -1,0 +1,65 @@
+public import AftersaleCore
+
+/// Play 10: a birthday offer and an account-anniversary offer (discount or free shipping), once a year each.
+///
+/// Both are moments of the clock in the customer's time zone (at the configured local hour), so a
+/// shop that runs `advance` daily never misses one; the id holds the year. A 29 February
+/// birthday is celebrated on 28 February in common years.
+public struct OccasionOfferPolicy: Policy {
+    public init() {}
+
+    public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
+        guard to > from else { return [] }
+        let clock = LocalClock(state, context)
+        let years = clock.localDate(from).year...clock.localDate(to).year
+        let earliest = to.adding(wholeDays: -context.configuration.clock.catchUpDays)
+        var out: [Command] = []
+        if let birthday = state.birthday {
+            let config = context.configuration.birthday
+            for year in years {
+                let moment = clock.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day), minute: config.hour * 60)
+                guard moment > from, moment <= to, moment >= earliest else { continue }
+                let (offer, words) = OccasionOfferPolicy.offer(config, state)
+                var payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
+                if let y = birthday.year { payload["age"] = .integer(year - y) }
+                out.append(.proposal(.birthdayOffer, trigger: state.customer, subkey: String(year), customer: state.customer, due: moment,
+                                     payload: payload,
+                                     reason: "birthday \(pad(birthday.month))-\(pad(birthday.day)) in \(clock.zone) reached at "
+                                        + "\(moment.rfc3339WithOffset); \(words), once in \(year)",
+                                     context: context))
+            }
+        }
+        if let registered = state.registeredAt {
+            let config = context.configuration.anniversary
+            let since = clock.localDate(registered)
+            for year in years where year > since.year {
+                let moment = clock.instant(OccasionOfferPolicy.date(year, since.month, since.day), minute: config.hour * 60)
+                guard moment > from, moment <= to, moment >= earliest else { continue }
+                let (offer, words) = OccasionOfferPolicy.offer(config, state)
+                let payload = JSONObject(["occasion": .string("account_anniversary"), "year": .integer(year),
+                                          "years": .integer(year - since.year), "offer": offer])
+                out.append(.proposal(.anniversaryOffer, trigger: state.customer, subkey: String(year), customer: state.customer, due: moment,
+                                     payload: payload,
+                                     reason: "\(year - since.year) year\(year - since.year == 1 ? "" : "s") since the account opened on \(since) "
+                                        + "(\(clock.zone)); \(words), once in \(year)",
+                                     context: context))
+            }
+        }
+        return out.map { var c = $0; c.trigger = "clock"; return c }
+    }
+
+    static func date(_ year: Int, _ month: Int, _ day: Int) -> CivilDate {
+        CivilDate(year: year, month: month, day: min(day, CivilDate.daysIn(month: month, year: year)))
+    }
+
+    /// The greeting's offer as JSON and in words: the configured discount, or free shipping.
+    static func offer(_ config: ReactorConfiguration.Occasion, _ state: CustomerState) -> (JSONValue, String) {
+        if config.offer == .discount, let code = state.primaryCurrency, let coupon = config.coupon.amount(in: code) {
+            return (.object(JSONObject(["type": .string("discount"), "coupon": moneyJSON(coupon)])), "discount \(coupon)")
+        }
+        let why = config.offer == .discount ? " (no discount configured for the customer's currency)" : ""
+        return (.object(JSONObject(["type": .string("free_shipping")])), "free shipping\(why)")
+    }
+}
+
+func pad(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

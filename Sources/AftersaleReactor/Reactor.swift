@@ -1,0 +1,95 @@
+public import AftersaleCore
+
+/// The reactor's pure decision layer: events and the clock in, commands out. No I/O, no wall clock.
+///
+/// The caller owns persistence. For each event, in log order, it folds the customer's state
+/// (`before` -> `after`), calls `react`, inserts `schedule` by id (ignoring ids it has), marks
+/// `cancel` and `suppress`. Periodically it calls `advance` over the time since the last run, and
+/// before handing due commands out it calls `release`. The same inputs always give the same
+/// decisions: nothing random, every list sorted.
+public enum Reactor {
+    /// The twelve plays of the post-purchase playbook, in playbook order.
+    public static let policies: [any Policy] = [
+        OrderConfirmationPolicy(), DeliveryNoticePolicy(), ReviewRequestPolicy(), ReviewReplyPolicy(), UnboxingPolicy(),
+        ReturnsPolicy(), ReplenishmentPolicy(), CareTipsPolicy(), CrossSellPolicy(), OccasionOfferPolicy(),
+        LoyaltyRewardPolicy(), WinBackPolicy(),
+    ]
+
+    /// What one event calls for: new commands, and pending commands it cancels or displaces.
+    ///
+    /// - Parameters:
+    ///   - before: the customer's state before the event; `after` includes it.
+    ///   - outbox: the customer's commands so far: pending ones (which the event may cancel) and
+    ///     recently dispatched ones (which count towards caps); others are ignored.
+    ///   - context: uses no `now`: decisions depend on event times only, so a replay decides alike.
+    public static func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command],
+                             context: ReactorContext, policies: [any Policy] = Reactor.policies) -> ReactorDecision {
+        guard event.customer == after.customer else { return ReactorDecision() }
+        let pending = outbox.filter(\.isPending).sorted { $0.id < $1.id }
+        var cancels: [Cancellation] = []
+        var cancelled = Set<String>()
+        for policy in policies {
+            for c in policy.cancellations(for: event, after: after, pending: pending, context: context) where cancelled.insert(c.commandID).inserted {
+                cancels.append(c)
+            }
+        }
+        let proposals = policies.flatMap { $0.react(to: event, before: before, after: after, outbox: outbox, context: context) }
+        let remaining = outbox.filter { !cancelled.contains($0.id) }
+        let outcome = ContactPolicy.admit(fresh(proposals, outbox: outbox, context: context), state: after, outbox: remaining,
+                                          context: context, pauseUpTo: event.at, arbitrateWithPending: true)
+        return ReactorDecision(schedule: sorted(outcome.commands), cancel: cancels.sorted { $0.commandID < $1.commandID },
+                               suppress: outcome.displaced)
+    }
+
+    /// The commands whose moment falls in `(from, to]`: birthdays, anniversaries, late deliveries, VIP treatment, win-backs.
+    ///
+    /// Conditions of state (a win-back's P(alive)) are judged at `to` and give the same id until the
+    /// episode ends, so running the clock twice over a moment schedules nothing new.
+    public static func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command],
+                               context: ReactorContext, policies: [any Policy] = Reactor.policies) -> ReactorDecision {
+        let proposals = policies.flatMap { $0.advance(state: state, from: from, to: to, outbox: outbox, context: context) }
+        let outcome = ContactPolicy.admit(fresh(proposals, outbox: outbox, context: context), state: state, outbox: outbox,
+                                          context: context, pauseUpTo: to, arbitrateWithPending: true)
+        return ReactorDecision(schedule: sorted(outcome.commands), suppress: outcome.displaced)
+    }
+
+    /// The contact rules again at hand-out time, for pending commands due by `context.now`.
+    ///
+    /// Consent may have been withdrawn, a return opened or a cap filled since the command was
+    /// scheduled; a command due more than `clock.catch_up_days` before `now` (a first run over an
+    /// old log) is too late. Returns each command either still `pending` (send it now, on the returned
+    /// channel, unless its `due` moved past `now` because `now` is in quiet hours) or `suppressed`.
+    public static func release(_ due: [Command], state: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
+        let limit = context.now.adding(wholeDays: -context.configuration.clock.catchUpDays)
+        var stale: [Command] = []
+        let candidates = sorted(due.filter(\.isPending)).compactMap { command -> Command? in
+            var c = command
+            if c.due < limit {
+                c.status = .suppressed(reason: "too late: due \(c.due), more than \(context.configuration.clock.catchUpDays) days before \(context.now)")
+                stale.append(c)
+                return nil
+            }
+            if c.due < context.now { c.due = context.now }
+            return c
+        }
+        let outcome = ContactPolicy.admit(candidates, state: state, outbox: outbox.filter { $0.status == .dispatched },
+                                          context: context, pauseUpTo: context.now, arbitrateWithPending: false)
+        let original = Dictionary(due.map { ($0.id, $0.due) }, uniquingKeysWith: { a, _ in a })
+        return sorted(stale + outcome.commands.map { released in
+            var c = released
+            // A command not moved by quiet hours keeps its own due time.
+            if c.due == context.now, let due = original[c.id], due < context.now { c.due = due }
+            return c
+        })
+    }
+
+    /// Drops disabled kinds, duplicates, and ids the outbox already has.
+    static func fresh(_ proposals: [Command], outbox: [Command], context: ReactorContext) -> [Command] {
+        var seen = Set(outbox.map(\.id))
+        return proposals.filter { !context.configuration.disabled.contains($0.kind) && seen.insert($0.id).inserted }
+    }
+
+    static func sorted(_ commands: [Command]) -> [Command] {
+        commands.sorted { ($0.due, $0.id) < ($1.due, $1.id) }
+    }
+}

@@ -1,0 +1,116 @@
+public import AftersaleCore
+import Foundation
+
+/// What a fitted customer-value model predicts for one customer (the reactor's view of it).
+public struct CustomerForecast: Sendable, Equatable {
+    /// Probability the customer is still active.
+    public var pAlive: Double
+    /// Predicted value of the next 12 months; nil without a spend model.
+    public var predictedCLV: Money?
+    /// When the model expects the next order, if it says.
+    public var expectedNextOrderAt: Timestamp?
+    /// Probability of at least one more purchase, if the model says.
+    public var repeatProbability: Double?
+
+    public init(pAlive: Double, predictedCLV: Money?, expectedNextOrderAt: Timestamp? = nil, repeatProbability: Double? = nil) {
+        self.pAlive = pAlive
+        self.predictedCLV = predictedCLV
+        self.expectedNextOrderAt = expectedNextOrderAt
+        self.repeatProbability = repeatProbability
+    }
+}
+
+/// A SKU bought after another, and by how many customers (learned from the log).
+public struct CoPurchase: Sendable, Equatable {
+    public var sku: String
+    public var count: Int
+
+    public init(sku: String, count: Int) {
+        self.sku = sku
+        self.count = count
+    }
+}
+
+/// What the shop's catalogue says about a SKU, when known.
+public struct ProductInfo: Sendable, Equatable {
+    public var name: String?
+    public var link: String?
+
+    public init(name: String? = nil, link: String? = nil) {
+        self.name = name
+        self.link = link
+    }
+}
+
+/// Everything besides the event and the customer's state that the policies read.
+///
+/// The reactor never reads a clock: `now` is used only where a policy asks "as of when" (the
+/// clock's `advance` uses its own `to`), and the time-zone offset comes from an injected closure.
+public struct ReactorContext: Sendable {
+    public var now: Timestamp
+    public var configuration: ReactorConfiguration
+    /// Customer id -> the latest fitted model's prediction; absent when no model is fitted.
+    public var predictions: [String: CustomerForecast]
+    /// SKU -> SKUs most often bought after it, with counts.
+    public var crossSell: [String: [CoPurchase]]
+    /// SKU -> median days between repurchases, learned from the log.
+    public var replenishmentDaysBySKU: [String: Double]
+    /// Category -> median days between repurchases, learned from the log.
+    public var replenishmentDaysByCategory: [String: Double]
+    /// SKU -> name and link.
+    public var products: [String: ProductInfo]
+    /// The UTC offset in minutes of an IANA zone at an instant; nil for an unknown zone.
+    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
+
+    public init(now: Timestamp, configuration: ReactorConfiguration = ReactorConfiguration(),
+                predictions: [String: CustomerForecast] = [:], crossSell: [String: [CoPurchase]] = [:],
+                replenishmentDaysBySKU: [String: Double] = [:], replenishmentDaysByCategory: [String: Double] = [:],
+                products: [String: ProductInfo] = [:],
+                timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int? = ReactorContext.foundationOffset) {
+        self.now = now
+        self.configuration = configuration
+        self.predictions = predictions
+        self.crossSell = crossSell
+        self.replenishmentDaysBySKU = replenishmentDaysBySKU
+        self.replenishmentDaysByCategory = replenishmentDaysByCategory
+        self.products = products
+        self.timeZoneOffset = timeZoneOffset
+    }
+
+    /// The offset Foundation's time-zone database gives.
+    public static let foundationOffset: @Sendable (String, Timestamp) -> Int? = { zone, at in
+        guard let tz = TimeZone(identifier: zone) else { return nil }
+        return tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(at.millis) / 1000)) / 60
+    }
+
+    /// Computes a customer's forecast on first use (the engine's path: most plays never ask).
+    public var lazyForecast: LazyForecast?
+
+    func prediction(for customer: String) -> CustomerForecast? {
+        if let known = predictions[customer] { return known }
+        guard let lazyForecast, lazyForecast.customer == customer else { return nil }
+        return lazyForecast.value
+    }
+}
+
+/// A forecast computed at most once, when a play first asks for it.
+public final class LazyForecast: @unchecked Sendable {
+    public let customer: String
+    private let compute: () -> CustomerForecast?
+    private var computed = false
+    private var cached: CustomerForecast?
+
+    /// Used from one thread at a time: the engine builds one per decision and drops it after.
+    public init(customer: String, _ compute: @escaping () -> CustomerForecast?) {
+        self.customer = customer
+        self.compute = compute
+    }
+
+    public var value: CustomerForecast? {
+        if !computed {
+            cached = compute()
+            computed = true
+        }
+        return cached
+    }
+}

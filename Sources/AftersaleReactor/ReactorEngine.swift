@@ -1,0 +1,245 @@
+public import AftersaleCore
+
+/// The reactor as a deterministic machine: events in log order and clock ticks in, an outbox out.
+///
+/// Live runs and `replay` drive this same engine, so a replay of the log decides exactly what the
+/// live runs decided. What makes that hold:
+/// - The clock ticks at 00:00 UTC of each day, per customer, interleaved with that customer's
+///   events by their time: time-based plays (birthdays, win-back, ...) are judged on the same
+///   days whenever the runs happened.
+/// - What the engine learns from the log (co-purchase counts, the fitted model) is as of each
+///   event, never from the future.
+/// - `action.dispatched` events mark their commands dispatched, so contact caps replay too.
+public struct ReactorEngine: Sendable {
+    /// A customer as the reactor knows them: their folded state and the last tick judged.
+    public struct Customer: Sendable, Equatable {
+        public var state: CustomerState
+        /// The last day boundary (00:00 UTC) whose time-based plays were judged; nil before any.
+        public var clock: Timestamp?
+        public init(state: CustomerState, clock: Timestamp?) {
+            self.state = state
+            self.clock = clock
+        }
+    }
+
+    /// Why a command exists or changed: for `replay` and the `actions` reasons.
+    public struct Record: Sendable, Equatable {
+        public var commandID: String
+        /// The event id, or `clock <day>`.
+        public var cause: String
+        public var change: String
+    }
+
+    public var configuration: ReactorConfiguration
+    public var customers: [String: Customer] = [:]
+    /// Each customer's commands, in the order they were scheduled.
+    public private(set) var commandsByCustomer: [String: [Command]] = [:]
+    /// Where each command is: customer and index in `commandsByCustomer`.
+    private var location: [String: (customer: String, index: Int)] = [:]
+    /// SKU -> SKU bought later by the same customer -> how many customers did so.
+    public var coPurchases: [String: [String: Int]] = [:]
+    /// Turns the fitted model in force into a forecast for a customer at a moment.
+    public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?
+    /// Builds a forecaster from a `model.fitted` event.
+    public var makeForecaster: @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?
+    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
+
+    /// What changed since the last `takeChanges()`: for persistence.
+    public private(set) var changedCommands: Set<String> = []
+    public private(set) var changedCustomers: Set<String> = []
+    public private(set) var coPurchasesChanged = false
+    /// Changes in order, when `recording` is on.
+    public private(set) var records: [Record] = []
+    public var recording = false
+
+    public init(configuration: ReactorConfiguration,
+                makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
+                timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int? = ReactorContext.foundationOffset) {
+        self.configuration = configuration
+        self.makeForecaster = makeForecaster
+        self.timeZoneOffset = timeZoneOffset
+    }
+
+    static let day = Timestamp.millisPerDay
+
+    /// Folds one event, judging the customer's clock up to the event's day first.
+    public mutating func apply(_ event: Event) {
+        switch event.type {
+        case .modelFitted:
+            forecaster = makeForecaster(event)
+            return
+        case .actionDispatched:
+            if let id = event.data["action"]?.stringValue, var command = self.command(id), command.status == .pending {
+                command.status = .dispatched
+                store(command, cause: event.id, change: "dispatched")
+            }
+        default:
+            break
+        }
+        guard event.customer != EventType.systemCustomer else { return }
+        var customer = customers[event.customer] ?? Customer(state: CustomerState(customer: event.customer), clock: nil)
+        if customer.clock == nil {
+            // A new customer's clock starts on the day of their first event.
+            customer.clock = event.at.startOfUTCDay
+        } else {
+            tick(&customer, through: event.at)
+        }
+        let before = customer.state
+        customer.state.apply(event)
+        let context = self.context(for: customer.state, at: event.at, skus: event.type == .orderPlaced || event.type == .shipmentDelivered
+                                   ? Array(customer.state.ownedSKUs) : [])
+        let decision = Reactor.react(to: event, before: before, after: customer.state, outbox: outbox(of: event.customer),
+                                     context: context)
+        record(decision, cause: event.id)
+        if event.type == .orderPlaced { learnCoPurchases(before: before, after: customer.state, order: event.data["order"]?.stringValue) }
+        customers[event.customer] = customer
+        changedCustomers.insert(event.customer)
+    }
+
+    /// Judges every customer's time-based plays up to `now`.
+    public mutating func advance(to now: Timestamp) {
+        for id in customers.keys.sorted() {
+            var customer = customers[id]!
+            let before = customer.clock
+            tick(&customer, through: now)
+            if customer.clock != before {
+                customers[id] = customer
+                changedCustomers.insert(id)
+            }
+        }
+    }
+
+    /// Judges the customer's time-based plays at each tick from their clock up to `t`.
+    ///
+    /// Ticks fall at 00:00 UTC: every day while an order is in flight (placed in the last 30 days,
+    /// neither delivered nor cancelled), so a late delivery is noticed the next day; otherwise every
+    /// Monday. Birthdays and anniversaries keep their exact due times (their moment falls inside the
+    /// tick's window); win-back and VIP are judged weekly. The rule depends only on the state, so
+    /// live runs and replays tick alike.
+    mutating func tick(_ customer: inout Customer, through t: Timestamp) {
+        guard var clock = customer.clock else { return }
+        let last = t.startOfUTCDay.millis
+        var box = outbox(of: customer.state.customer)
+        while clock.millis < last {
+            let next = Timestamp(millis: min(last, ReactorEngine.nextTick(after: clock, state: customer.state).millis))
+            let context = self.context(for: customer.state, at: next, skus: [])
+            let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context)
+            if !decision.isEmpty {
+                record(decision, cause: "clock \(next.dateString)")
+                box = outbox(of: customer.state.customer)
+            }
+            clock = next
+        }
+        customer.clock = clock
+    }
+
+    /// The next tick after `clock`: the next day while an order is in flight, else the next Monday.
+    static func nextTick(after clock: Timestamp, state: CustomerState) -> Timestamp {
+        let nextDay = clock.millis + day
+        let inFlight = state.orders.values.contains { order in
+            guard let placed = order.placedAt, order.cancelledAt == nil, order.deliveredAt == nil else { return false }
+            return clock.millis - placed.millis < 30 * day
+        }
+        if inFlight { return Timestamp(millis: nextDay) }
+        // 1970-01-05 was a Monday: day numbers d with (d - 4) % 7 == 0 are Mondays.
+        var d = nextDay / day
+        while (d - 4) % 7 != 0 { d += 1 }
+        return Timestamp(millis: d * day)
+    }
+
+    /// The context for one customer at a moment: their forecast and what sells after their SKUs.
+    func context(for state: CustomerState, at moment: Timestamp, skus: [String]) -> ReactorContext {
+        let lazy = forecaster.map { forecaster in LazyForecast(customer: state.customer) { forecaster(state, moment) } }
+        var crossSell: [String: [CoPurchase]] = [:]
+        for sku in skus.sorted() {
+            guard let after = coPurchases[sku] else { continue }
+            crossSell[sku] = after.map { CoPurchase(sku: $0.key, count: $0.value) }
+                .sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
+        }
+        var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
+        context.lazyForecast = lazy
+        return context
+    }
+
+    /// The customer's commands, oldest first.
+    public func outbox(of customer: String) -> [Command] { commandsByCustomer[customer] ?? [] }
+
+    /// A command by id.
+    public func command(_ id: String) -> Command? {
+        location[id].map { commandsByCustomer[$0.customer]![$0.index] }
+    }
+
+    /// How many commands the engine holds.
+    public var commandCount: Int { location.count }
+
+    /// Adds a command loaded from storage, or scheduled now.
+    public mutating func insert(_ command: Command) {
+        guard location[command.id] == nil else { return }
+        location[command.id] = (command.customer, commandsByCustomer[command.customer, default: []].count)
+        commandsByCustomer[command.customer, default: []].append(command)
+    }
+
+    /// Counts, once per customer, each SKU bought after another SKU they already owned.
+    mutating func learnCoPurchases(before: CustomerState, after: CustomerState, order: String?) {
+        guard let order, let placed = after.orders[order], placed.cancelledAt == nil else { return }
+        let earlier = before.ownedSKUs
+        for sku in Set(placed.lines.map(\.sku)) where !earlier.contains(sku) {
+            for previous in earlier.sorted() {
+                coPurchases[previous, default: [:]][sku, default: 0] += 1
+                coPurchasesChanged = true
+            }
+        }
+    }
+
+    mutating func record(_ decision: ReactorDecision, cause: String) {
+        for command in decision.schedule where location[command.id] == nil {
+            insert(command)
+            store(command, cause: cause, change: command.status == .pending ? "scheduled" : "scheduled as \(command.status.name)")
+        }
+        for cancellation in decision.cancel {
+            guard var command = self.command(cancellation.commandID), command.status == .pending else { continue }
+            command.status = .cancelled(byEventID: cancellation.byEventID, reason: cancellation.reason)
+            store(command, cause: cause, change: "cancelled: \(cancellation.reason)")
+        }
+        for suppression in decision.suppress {
+            guard var command = self.command(suppression.commandID), command.status == .pending else { continue }
+            command.status = .suppressed(reason: suppression.reason)
+            store(command, cause: cause, change: "suppressed: \(suppression.reason)")
+        }
+    }
+
+    mutating func store(_ command: Command, cause: String, change: String) {
+        guard let at = location[command.id] else { return }
+        commandsByCustomer[at.customer]![at.index] = command
+        changedCommands.insert(command.id)
+        if recording { records.append(Record(commandID: command.id, cause: cause, change: change)) }
+    }
+
+    /// Hands out what changed since the last call, and forgets it.
+    public mutating func takeChanges() -> (commands: [Command], customers: [Customer], coPurchasesChanged: Bool) {
+        let changed = (changedCommands.sorted().compactMap { command($0) }, changedCustomers.sorted().compactMap { customers[$0] },
+                       coPurchasesChanged)
+        changedCommands = []
+        changedCustomers = []
+        coPurchasesChanged = false
+        return changed
+    }
+
+    /// Commands due by `now` and still pending, released through the contact policy
+    /// (consent, quiet hours, caps, the pause while a return or complaint is open).
+    public func release(dueBy now: Timestamp) -> [Command] {
+        var released: [Command] = []
+        for customer in commandsByCustomer.keys.sorted() {
+            let due = outbox(of: customer).filter { $0.isPending && $0.due <= now }
+            guard !due.isEmpty, let state = customers[customer]?.state else { continue }
+            let context = self.context(for: state, at: now, skus: [])
+            released += Reactor.release(due, state: state, outbox: outbox(of: customer), context: context)
+        }
+        return released
+    }
+
+    /// Marks a command handed to the outside world, or suppressed at hand-off.
+    public mutating func settle(_ command: Command) {
+        store(command, cause: "dispatch", change: command.status.name)
+    }
+}

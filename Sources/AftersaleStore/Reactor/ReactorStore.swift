@@ -1,0 +1,255 @@
+public import AftersaleCore
+public import AftersaleReactor
+
+/// The reactor's persistence: the outbox, the reactor's own customer states and its checkpoint,
+/// always written in one transaction, in the log's file.
+///
+/// A run loads the engine, feeds it every event after the checkpoint and the clock up to `now`,
+/// and commits what changed with the new checkpoint. Re-running is a no-op; a run killed half-way
+/// leaves the previous commit, and the next run redoes the rest with the same ids.
+public final class ReactorStore {
+    public let log: EventLog
+    var database: Database { log.database }
+
+    public init(log: EventLog) throws {
+        self.log = log
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state TEXT NOT NULL, clock INTEGER) STRICT;
+            CREATE TABLE IF NOT EXISTS outbox (
+                id            TEXT PRIMARY KEY,
+                customer      TEXT NOT NULL,
+                kind          TEXT NOT NULL,
+                channel       TEXT NOT NULL,
+                due           INTEGER NOT NULL,
+                payload       TEXT NOT NULL,
+                reason        TEXT NOT NULL,
+                priority      TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                status_reason TEXT,
+                cancelled_by  TEXT,
+                trigger       TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX IF NOT EXISTS outbox_customer ON outbox(customer);
+            CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, due);
+            CREATE TABLE IF NOT EXISTS reactor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+            """)
+    }
+
+    /// What a run did.
+    public struct RunSummary: Sendable {
+        public var events = 0
+        public var scheduled = 0
+        public var changed = 0
+        public var checkpoint: Int64 = 0
+    }
+
+    /// The position of the last event the reactor processed.
+    public func checkpoint() throws -> Int64 {
+        try meta("checkpoint").flatMap { Int64($0) } ?? 0
+    }
+
+    private func meta(_ key: String) throws -> String? {
+        let s = try database.cached("SELECT value FROM reactor_meta WHERE key = ?1")
+        s.bind(key, at: 1)
+        defer { s.reset() }
+        return try s.step() ? s.text(0) : nil
+    }
+
+    private func setMeta(_ key: String, _ value: String) throws {
+        try database.cached("INSERT INTO reactor_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .run([.text(key), .text(value)])
+    }
+
+    /// Brings the reactor up to `now`: every event after the checkpoint, then the clock.
+    @discardableResult
+    public func run(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
+        try database.inTransaction {
+            var engine = try load(prototype)
+            let summary = try advance(&engine, until: now)
+            try save(&engine)
+            return summary
+        }
+    }
+
+    /// Loads the persisted engine (call inside a transaction).
+    func load(_ prototype: ReactorEngine) throws -> ReactorEngine {
+        var engine = prototype
+        let checkpoint = try self.checkpoint()
+        let states = try database.prepare("SELECT state, clock FROM reactor_customers")
+        while try states.step() {
+            let state = try CustomerStateCodec.decode(states.text(0) ?? "")
+            engine.customers[state.customer] = ReactorEngine.Customer(
+                state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
+        }
+        let commands = try database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox ORDER BY rowid")
+        while try commands.step() {
+            engine.insert(ReactorStore.decodeCommand(commands))
+        }
+        if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
+            for member in object.members {
+                var after: [String: Int] = [:]
+                for pair in member.value.objectValue?.members ?? [] { after[pair.key] = pair.value.intValue }
+                engine.coPurchases[member.key] = after
+            }
+        }
+        // The model in force is the latest one fitted at or before the checkpoint.
+        let model = try database.prepare("""
+            SELECT \(EventLog.columns) FROM events WHERE customer = ?1 AND type = ?2 AND position <= ?3 ORDER BY version DESC LIMIT 1
+            """)
+        try model.bind([.text(EventType.systemCustomer), .text(EventType.modelFitted.rawValue), .int(checkpoint)])
+        if try model.step() { engine.forecaster = engine.makeForecaster(try EventLog.decodeRow(model).event) }
+        _ = engine.takeChanges()
+        return engine
+    }
+
+    /// Feeds the engine every event after the checkpoint, then ticks the clock to `now`.
+    func advance(_ engine: inout ReactorEngine, until now: Timestamp) throws -> RunSummary {
+        var summary = RunSummary()
+        let before = engine.commandCount
+        var last = try checkpoint()
+        try log.read(after: last, includeMeta: false) { recorded in
+            engine.apply(recorded.event)
+            last = recorded.position
+            summary.events += 1
+        }
+        engine.advance(to: now)
+        summary.scheduled = engine.commandCount - before
+        summary.checkpoint = last
+        try setMeta("checkpoint", String(last))
+        return summary
+    }
+
+    /// Writes what changed (call inside the transaction that advanced the engine).
+    func save(_ engine: inout ReactorEngine) throws {
+        let changes = engine.takeChanges()
+        let upsertCustomer = try database.cached("""
+            INSERT INTO reactor_customers (customer, state, clock) VALUES (?1, ?2, ?3)
+            ON CONFLICT(customer) DO UPDATE SET state = excluded.state, clock = excluded.clock
+            """)
+        for customer in changes.customers {
+            upsertCustomer.bind(customer.state.customer, at: 1)
+            upsertCustomer.bind(CustomerStateCodec.encode(customer.state), at: 2)
+            if let clock = customer.clock { upsertCustomer.bind(clock.millis, at: 3) } else { upsertCustomer.bindNull(at: 3) }
+            try upsertCustomer.step()
+            upsertCustomer.reset()
+        }
+        let upsertCommand = try database.cached("""
+            INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            ON CONFLICT(id) DO UPDATE SET channel = excluded.channel, due = excluded.due, status = excluded.status,
+                status_reason = excluded.status_reason, cancelled_by = excluded.cancelled_by
+            """)
+        for command in changes.commands {
+            let (status, reason, by) = ReactorStore.statusColumns(command.status)
+            try upsertCommand.bind([
+                .text(command.id), .text(command.customer), .text(command.kind.rawValue), .text(command.channel.rawValue),
+                .int(command.due.millis), .text(JSONValue.object(command.payload).compactText), .text(command.reason),
+                .text(command.priority.rawValue), .text(status), reason.map(SQLValue.text) ?? .null, by.map(SQLValue.text) ?? .null,
+                .text(command.trigger),
+            ])
+            try upsertCommand.step()
+            upsertCommand.reset()
+        }
+        if changes.coPurchasesChanged {
+            let object = JSONObject(engine.coPurchases.sorted { $0.key < $1.key }.map { sku, after in
+                .init(key: sku, value: .object(JSONObject(after.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) })))
+            })
+            try setMeta("co_purchases", JSONValue.object(object).compactText)
+        }
+    }
+
+    // MARK: - Reading the outbox
+
+    static let commandColumns = "id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger"
+
+    static func statusColumns(_ status: CommandStatus) -> (String, String?, String?) {
+        switch status {
+        case .pending: ("pending", nil, nil)
+        case .dispatched: ("dispatched", nil, nil)
+        case .cancelled(let by, let reason): ("cancelled", reason, by)
+        case .suppressed(let reason): ("suppressed", reason, nil)
+        }
+    }
+
+    static func decodeCommand(_ s: Statement) -> Command {
+        let status: CommandStatus
+        switch s.text(8) ?? "" {
+        case "dispatched": status = .dispatched
+        case "cancelled": status = .cancelled(byEventID: s.text(10) ?? "", reason: s.text(9) ?? "")
+        case "suppressed": status = .suppressed(reason: s.text(9) ?? "")
+        default: status = .pending
+        }
+        let payload = (try? JSONParser.parse(s.text(5) ?? "{}"))?.objectValue ?? JSONObject()
+        return Command(id: s.text(0) ?? "", customer: s.text(1) ?? "", kind: CommandKind(rawValue: s.text(2) ?? "") ?? .orderConfirmation,
+                       channel: Channel(rawValue: s.text(3) ?? "") ?? .email, due: Timestamp(millis: s.int64(4)), payload: payload,
+                       reason: s.text(6) ?? "", priority: CommandPriority(rawValue: s.text(7) ?? "") ?? .normal, status: status,
+                       trigger: s.text(11) ?? "")
+    }
+
+    /// Commands in due order, optionally one customer's, optionally only pending ones due by a time
+    /// (and not before `dueFrom`).
+    public func commands(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> [Command] {
+        var sql = "SELECT \(ReactorStore.commandColumns) FROM outbox WHERE 1"
+        var values: [SQLValue] = []
+        if let customer {
+            values.append(.text(customer))
+            sql += " AND customer = ?\(values.count)"
+        }
+        if let pendingDueBy {
+            values.append(.int(pendingDueBy.millis))
+            sql += " AND status = 'pending' AND due <= ?\(values.count)"
+        }
+        if let dueFrom {
+            values.append(.int(dueFrom.millis))
+            sql += " AND due >= ?\(values.count)"
+        }
+        let statement = try database.prepare(sql + " ORDER BY due, id")
+        try statement.bind(values)
+        var commands: [Command] = []
+        while try statement.step() { commands.append(ReactorStore.decodeCommand(statement)) }
+        return commands
+    }
+
+    // MARK: - Dispatch
+
+    /// Hands due commands to `deliver`, then records each hand-off as an `action.dispatched` event
+    /// and marks it dispatched, in one transaction.
+    ///
+    /// At least once: if the process dies after `deliver` and before the commit, the next dispatch
+    /// hands out the same commands with the same ids (the receiver's idempotency keys).
+    public func dispatch(now: Timestamp, engine prototype: ReactorEngine, deliver: ([Command]) throws -> Void)
+        throws -> (dispatched: [Command], suppressed: [Command]) {
+        do {
+            return try database.inTransaction {
+                var engine = try load(prototype)
+                _ = try advance(&engine, until: now)
+                let released = engine.release(dueBy: now)
+                let sendNow = released.filter { $0.isPending && $0.due <= now }
+                let suppressed = released.filter { !$0.isPending }
+                try deliver(sendNow)
+                var events: [EncodedEvent] = []
+                for var command in sendNow {
+                    command.status = .dispatched
+                    engine.settle(command)
+                    var data = JSONObject(["action": .string(command.id), "kind": .string(command.kind.rawValue),
+                                           "channel": .string(command.channel.rawValue)])
+                    data["due"] = .string(command.due.description)
+                    events.append(EncodedEvent(Event(id: "dispatched:\(command.id)", type: .actionDispatched, customer: command.customer,
+                                                     at: now, data: data, meta: JSONObject(["source": .string("aftersale dispatch")]))))
+                }
+                for command in suppressed { engine.settle(command) }
+                // Commands whose release only moved them (quiet hours) keep their new due time.
+                for command in released where command.isPending && command.due > now { engine.settle(command) }
+                _ = try log.appendInTransaction(events, recorded: now)
+                try save(&engine)
+                return (sendNow, suppressed)
+            }
+        } catch {
+            log.forgetCachedVersions()
+            throw error
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ReactorStore: Sendable {}

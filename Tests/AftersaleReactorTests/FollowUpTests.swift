@@ -1,0 +1,201 @@
+import AftersaleCore
+import AftersaleReactor
+import Testing
+
+@Suite("Replenishment, care, cross-sell, rewards")
+struct FollowUpTests {
+    @Test("cosmetics are replenished at the start of the 8-12 week cadence and the reminder is cancelled when the customer rebuys")
+    func replenishment() throws {
+        var j = Journey()
+        j.register()
+        let first = j.order("o-1", "2025-02-03T10:00:00Z", total: "24.00", lines: [("CREAM-1", 2, "12.00", "cosmetics")], id: "ev-o1")
+        let reminder = try #require(first.schedule.first { $0.kind == .replenishmentReminder })
+        #expect(reminder.id == "replenishment_reminder:ev-o1:cosmetics")
+        #expect(reminder.due == at("2025-03-31T10:00:00Z"))  // + 56 days
+        #expect(reminder.payload["value"]?.moneyText == "24.00 EUR")
+        #expect(reminder.reason.contains("cosmetics cadence 56-84 days"))
+
+        let rebuy = j.order("o-2", "2025-03-20T10:00:00Z", total: "12.00", lines: [("CREAM-1", 1, "12.00", "cosmetics")], id: "ev-o2")
+        #expect(rebuy.cancel.first?.commandID == reminder.id)
+        #expect(rebuy.cancel.first?.reason == "rebought CREAM-1 in order o-2")
+        #expect(rebuy.schedule.contains { $0.id == "replenishment_reminder:ev-o2:cosmetics" })
+    }
+
+    @Test("a median repurchase interval learned for the SKU wins over the category cadence")
+    func learnedInterval() throws {
+        var j = Journey()
+        j.context.replenishmentDaysBySKU = ["CREAM-1": 30]
+        j.register()
+        let decision = j.order("o-1", "2025-02-03T10:00:00Z", total: "12.00", lines: [("CREAM-1", 1, "12.00", "cosmetics")])
+        let reminder = try #require(decision.schedule.first { $0.kind == .replenishmentReminder })
+        #expect(reminder.due == at("2025-03-05T10:00:00Z"))
+        #expect(reminder.reason.contains("learned from the log: 30 days"))
+    }
+
+    @Test("durable goods get care tips after delivery; other categories do not")
+    func careTips() throws {
+        var j = Journey()
+        j.register()
+        j.order("o-1", "2025-02-03T10:00:00Z", lines: [("SHOE-1", 1, "89.00", "footwear"), ("TEA-1", 1, "9.00", "tea")])
+        let delivered = j.happen(.shipmentDelivered, "2025-02-06T12:00:00Z", id: "ev-delivered", ["order": "o-1"])
+        let tips = delivered.schedule.filter { $0.kind == .careTips }
+        #expect(tips.map(\.id) == ["care_tips:ev-delivered:footwear"])
+        #expect(tips.first?.skus == ["SHOE-1"])
+        #expect(tips.first?.due == at("2025-02-09T12:00:00Z"))
+    }
+
+    @Test("cross-sell recommends what is most often bought next, leaving out what the customer owns")
+    func crossSell() throws {
+        var j = Journey()
+        j.context.crossSell = ["KNIFE-1": [CoPurchase(sku: "BOARD-1", count: 40), CoPurchase(sku: "SHARPENER-1", count: 37),
+                                           CoPurchase(sku: "APRON-1", count: 12), CoPurchase(sku: "RARE-1", count: 1)]]
+        j.context.products = ["SHARPENER-1": ProductInfo(name: "Whetstone", link: "https://shop.example/p/sharpener-1")]
+        j.register()
+        j.order("o-0", "2025-01-13T10:00:00Z", lines: [("BOARD-1", 1, "20.00", "kitchen")])
+        j.order("o-1", "2025-02-03T10:00:00Z", lines: [("KNIFE-1", 1, "49.00", "kitchen")])
+        let delivered = j.happen(.shipmentDelivered, "2025-02-06T12:00:00Z", id: "ev-delivered", ["order": "o-1"])
+        let offer = try #require(delivered.schedule.first { $0.kind == .crossSell })
+        let recommended = offer.payload["recommendations"]?.arrayValue ?? []
+        #expect(recommended.compactMap { $0["sku"]?.stringValue } == ["SHARPENER-1", "APRON-1"])
+        #expect(recommended.first?["link"] == .string("https://shop.example/p/sharpener-1"))
+        #expect(recommended.first?["bought_after_by"] == .integer(37))
+        #expect(offer.due == at("2025-02-16T12:00:00Z"))
+        #expect(offer.reason.contains("SHARPENER-1 (bought after KNIFE-1 by 37)"))
+    }
+
+    @Test("the third order earns a milestone reward, taken back if that order is cancelled")
+    func milestone() throws {
+        var j = Journey()
+        j.register()
+        j.order("o-1", "2025-01-13T10:00:00Z")
+        j.order("o-2", "2025-02-03T10:00:00Z")
+        let third = j.order("o-3", "2025-03-03T10:00:00Z", id: "ev-o3")
+        let reward = try #require(third.schedule.first { $0.kind == .loyaltyReward })
+        #expect(reward.id == "loyalty_reward:ev-o3:order-3")
+        #expect(reward.payload["offer"]?["coupon"]?.moneyText == "10.00 EUR")
+        #expect(reward.due == at("2025-03-04T10:00:00Z"))
+        let cancelled = j.happen(.orderCancelled, "2025-03-03T12:00:00Z", ["order": "o-3"])
+        #expect(cancelled.cancel.map(\.commandID) == [reward.id])
+    }
+
+    @Test("a predicted CLV above the VIP threshold brings VIP treatment once a year")
+    func vip() throws {
+        var j = Journey(predictions: ["c-1": CustomerForecast(pAlive: 0.95, predictedCLV: .eur("812.00"))])
+        j.register()
+        j.order("o-1", "2025-01-13T10:00:00Z")
+        j.happen(.shipmentDelivered, "2025-01-15T10:00:00Z", ["order": "o-1"])
+        let tick = j.tick(from: "2025-04-01T03:00:00Z", to: "2025-04-02T03:00:00Z")
+        let vip = try #require(tick.schedule.first { $0.kind == .loyaltyReward })
+        #expect(vip.id == "loyalty_reward:c-1:vip-2025")
+        #expect(vip.reason.hasPrefix("VIP: predicted CLV 812.00 EUR >= 500.00 EUR"))
+        #expect(j.tick(from: "2025-04-02T03:00:00Z", to: "2025-04-03T03:00:00Z").schedule.isEmpty)
+    }
+}
+
+@Suite("The clock: birthdays, anniversaries, win-back")
+struct ClockTests {
+    @Test("a birthday fires once, at 09:00 in the customer's time zone, when the clock passes it")
+    func birthdayInTokyo() throws {
+        var j = Journey(customer: "c-7")
+        j.register("2025-02-20T01:00:00Z", timezone: "Asia/Tokyo", birthday: "--07-21")
+        // 09:00 in Tokyo on 21 July is 00:00 UTC: not yet at 23:00 UTC on the 20th...
+        #expect(j.tick(from: "2025-07-20T00:00:00Z", to: "2025-07-20T23:00:00Z").schedule.isEmpty)
+        // ... and due in the next run.
+        let next = j.tick(from: "2025-07-20T23:00:00Z", to: "2025-07-21T23:00:00Z")
+        let offer = try #require(next.schedule.first)
+        #expect(offer.id == "birthday_offer:c-7:2025")
+        #expect(offer.due == at("2025-07-21T00:00:00Z"))
+        #expect(offer.payload["offer"]?["type"] == .string("free_shipping"))
+        // Running the same window again schedules nothing new.
+        #expect(j.tick(from: "2025-07-20T23:00:00Z", to: "2025-07-21T23:00:00Z").schedule.isEmpty)
+    }
+
+    @Test("a daily cron over a year yields exactly one birthday and one anniversary, with the year in the id")
+    func dailyCron() {
+        var j = Journey(customer: "c-7")
+        j.register("2025-02-20T01:00:00Z", timezone: "Asia/Tokyo", birthday: "--07-21")
+        var day = at("2025-02-21T03:00:00Z")
+        while day < at("2026-02-25T03:00:00Z") {
+            let next = day.adding(millis: Timestamp.millisPerDay)
+            j.tick(from: day.description, to: next.description)
+            day = next
+        }
+        #expect(j.outbox.filter { $0.kind == .birthdayOffer }.map(\.id) == ["birthday_offer:c-7:2025"])
+        #expect(j.outbox.filter { $0.kind == .anniversaryOffer }.map(\.id) == ["anniversary_offer:c-7:2026"])
+        #expect(j.command("anniversary_offer:c-7:2026")?.due == at("2026-02-20T00:00:00Z"))
+    }
+
+    @Test("Berlin summer time: the birthday is due at 07:00 UTC, with the customer's discount")
+    func birthdayInBerlin() throws {
+        var j = Journey()
+        j.register(birthday: "1988-06-14")
+        j.order("o-1", "2025-02-03T10:00:00Z")
+        let tick = j.tick(from: "2025-06-13T12:00:00Z", to: "2025-06-14T12:00:00Z")
+        let offer = try #require(tick.schedule.first { $0.kind == .birthdayOffer })
+        #expect(offer.due == at("2025-06-14T07:00:00Z"))
+        #expect(offer.payload["age"] == .integer(37))
+        #expect(offer.payload["offer"]?["coupon"]?.moneyText == "10.00 EUR")
+    }
+
+    @Test("a birthday long past is not sent late when the clock first runs")
+    func noStaleBirthdays() {
+        var j = Journey()
+        j.register(birthday: "1988-06-14")
+        #expect(j.tick(from: "2025-01-01T00:00:00Z", to: "2025-07-01T00:00:00Z").schedule.isEmpty)
+    }
+
+    func lapsing(pAlive: Double, clv: String) -> Journey {
+        var j = Journey(predictions: ["c-1": CustomerForecast(pAlive: pAlive, predictedCLV: .eur(clv))])
+        j.register()
+        j.order("o-1", "2025-01-13T10:00:00Z")
+        j.happen(.shipmentDelivered, "2025-01-15T10:00:00Z", ["order": "o-1"])
+        j.order("o-2", "2025-06-01T10:00:00Z")
+        return j
+    }
+
+    @Test("win-back never while an order is open, then for a customer worth it when P(alive) is low")
+    func winBack() throws {
+        var j = lapsing(pAlive: 0.31, clv: "412.00")
+        #expect(!j.tick(from: "2025-06-10T12:00:00Z", to: "2025-06-11T12:00:00Z").schedule.contains { $0.kind == .winBack })
+        j.happen(.shipmentDelivered, "2025-06-04T10:00:00Z", ["order": "o-2"])
+        let tick = j.tick(from: "2025-06-11T12:00:00Z", to: "2025-06-12T16:00:00Z")
+        let winBack = try #require(tick.schedule.first { $0.kind == .winBack })
+        #expect(winBack.id == "win_back:c-1:since-2025-06-01")
+        #expect(winBack.reason.hasPrefix("P(alive) 0.31 < 0.40, predicted CLV 412.00 EUR >= 100.00 EUR; no open order"))
+        #expect(winBack.payload["offer"]?["coupon"]?.moneyText == "10.00 EUR")
+        #expect(winBack.status == .pending)
+        // A new order makes it moot.
+        let order = j.order("o-3", "2025-06-13T09:00:00Z", id: "ev-o3")
+        #expect(order.cancel.contains(Cancellation(commandID: winBack.id, byEventID: "ev-o3", reason: "new order o-3 placed")))
+    }
+
+    @Test("an undelivered order stops counting as open after open_order_days")
+    func staleOpenOrder() {
+        var j = lapsing(pAlive: 0.2, clv: "412.00")
+        #expect(j.tick(from: "2025-06-29T12:00:00Z", to: "2025-06-30T12:00:00Z").schedule.isEmpty)
+        #expect(j.tick(from: "2025-07-01T12:00:00Z", to: "2025-07-02T12:00:00Z").schedule.map(\.kind) == [.winBack])
+    }
+
+    @Test("customers not worth it get no win-back")
+    func notWorthIt() {
+        var j = lapsing(pAlive: 0.1, clv: "20.00")
+        j.happen(.shipmentDelivered, "2025-06-04T10:00:00Z", ["order": "o-2"])
+        // Historical 119.60 EUR is above the 100.00 threshold: raise it.
+        j.context.configuration.winBack.minValue = MoneyTable(minorUnits: ["EUR": 20000])
+        #expect(j.tick(from: "2025-06-11T12:00:00Z", to: "2025-06-12T12:00:00Z").schedule.isEmpty)
+    }
+
+    @Test("without a model, a single order overdue by the default gap plus grace triggers the win-back")
+    func overdueWithoutModel() throws {
+        var j = Journey()
+        j.register()
+        j.order("o-1", "2025-01-13T10:00:00Z", total: "150.00", lines: [("BAG-1", 1, "150.00", "bags")])
+        j.happen(.shipmentDelivered, "2025-01-15T10:00:00Z", ["order": "o-1"])
+        // 90 + 14 days after 13 January is 27 April.
+        #expect(j.tick(from: "2025-04-25T12:00:00Z", to: "2025-04-26T12:00:00Z").schedule.isEmpty)
+        let tick = j.tick(from: "2025-04-27T08:00:00Z", to: "2025-04-27T12:00:00Z")
+        let winBack = try #require(tick.schedule.first)
+        #expect(winBack.reason.hasPrefix("expected next order 2025-04-13 (single order + default gap 90 days) is 14 days overdue"))
+        #expect(winBack.reason.contains("historical net value 150.00 EUR >= 100.00 EUR"))
+    }
+}
