@@ -283,43 +283,50 @@ public struct ReturnRow: ExportRow, Equatable {
 public struct ActionRow: ExportRow, Equatable {
     public static let exportName = "actions"
     public static let columns = [
-        "action_id", "customer_id", "kind", "channel", "status", "reason", "created_at", "due", "dispatched_at",
-        "payload",
+        "action_id", "customer_id", "kind", "channel", "status", "status_reason", "cancelled_by", "reason", "trigger", "due",
+        "dispatched_at", "payload",
     ]
 
     public var action: String
     public var customer: String
-    /// What the action does: `review_request`, `win_back`, `birthday_voucher`, ...
+    /// What the command does: `review_request`, `win_back`, ...
     public var kind: String
-    /// `email`, `sms`, `push`, ...
+    /// `email`, `sms` or `push`.
     public var channel: String
-    /// The engine's word for where the action stands: `planned`, `dispatched`, `suppressed`, ...
+    /// `pending`, `cancelled`, `suppressed` or `dispatched`.
     public var status: String
-    /// Why it was planned or suppressed, in words.
+    /// Why it was cancelled or suppressed.
+    public var statusReason: String?
+    /// The event that made it moot.
+    public var cancelledBy: String?
+    /// Why it was decided, in words with the figures used.
     public var reason: String?
-    public var createdAt: Timestamp?
+    /// The triggering event id, or `clock`.
+    public var trigger: String?
     public var due: Timestamp?
     public var dispatchedAt: Timestamp?
-    /// The action's parameters; exported as compact JSON (keys in their order).
+    /// The command's parameters; exported as compact JSON (keys in their order).
     public var payload: JSONObject?
 
-    public init(action: String, customer: String, kind: String, channel: String, status: String, reason: String? = nil,
-                createdAt: Timestamp? = nil, due: Timestamp? = nil, dispatchedAt: Timestamp? = nil,
-                payload: JSONObject? = nil) {
+    public init(action: String, customer: String, kind: String, channel: String, status: String, statusReason: String? = nil,
+                cancelledBy: String? = nil, reason: String? = nil, trigger: String? = nil, due: Timestamp? = nil,
+                dispatchedAt: Timestamp? = nil, payload: JSONObject? = nil) {
         self.action = action
         self.customer = customer
         self.kind = kind
         self.channel = channel
         self.status = status
+        self.statusReason = statusReason
+        self.cancelledBy = cancelledBy
         self.reason = reason
-        self.createdAt = createdAt
+        self.trigger = trigger
         self.due = due
         self.dispatchedAt = dispatchedAt
         self.payload = payload
     }
 
     public var values: [ExportValue] {
-        [.text(action), .text(customer), .text(kind), .text(channel), .text(status), .text(reason),
-         .timestamp(createdAt), .timestamp(due), .timestamp(dispatchedAt), payload.map { .json(.object($0)) } ?? .missing]
+        [.text(action), .text(customer), .text(kind), .text(channel), .text(status), .text(statusReason), .text(cancelledBy),
+         .text(reason), .text(trigger), .timestamp(due), .timestamp(dispatchedAt), payload.map { .json(.object($0)) } ?? .missing]
     }
 }

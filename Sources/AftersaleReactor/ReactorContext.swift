@@ -79,7 +79,7 @@ public struct ReactorContext: Sendable {
 
     /// The offset Foundation's time-zone database gives.
     public static let foundationOffset: @Sendable (String, Timestamp) -> Int? = { zone, at in
-        guard let tz = TimeZone(identifier: zone) else { return nil }
+        guard let tz = TimeZones.shared.zone(zone) else { return nil }
         return tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(at.millis) / 1000)) / 60
     }
 
@@ -112,5 +112,21 @@ public final class LazyForecast: @unchecked Sendable {
             computed = true
         }
         return cached
+    }
+}
+
+/// Time zones by name, looked up in Foundation's database once each.
+final class TimeZones: @unchecked Sendable {
+    static let shared = TimeZones()
+    private let lock = NSLock()
+    private var zones: [String: TimeZone?] = [:]
+
+    func zone(_ name: String) -> TimeZone? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = zones[name] { return known }
+        let zone = TimeZone(identifier: name)
+        zones[name] = zone
+        return zone
     }
 }

@@ -86,8 +86,10 @@ public struct ReactorEngine: Sendable {
         }
         let before = customer.state
         customer.state.apply(event)
-        let context = self.context(for: customer.state, at: event.at, skus: event.type == .orderPlaced || event.type == .shipmentDelivered
-                                   ? Array(customer.state.ownedSKUs) : [])
+        // Cross-sell looks at what sells after the SKUs of the order this event is about.
+        let orderSKUs = event.type == .orderPlaced || event.type == .shipmentDelivered
+            ? (event.data["order"]?.stringValue).flatMap { customer.state.orders[$0]?.lines.map(\.sku) } ?? [] : []
+        let context = self.context(for: customer.state, at: event.at, skus: orderSKUs)
         let decision = Reactor.react(to: event, before: before, after: customer.state, outbox: outbox(of: event.customer),
                                      context: context)
         record(decision, cause: event.id)
@@ -151,10 +153,12 @@ public struct ReactorEngine: Sendable {
     func context(for state: CustomerState, at moment: Timestamp, skus: [String]) -> ReactorContext {
         let lazy = forecaster.map { forecaster in LazyForecast(customer: state.customer) { forecaster(state, moment) } }
         var crossSell: [String: [CoPurchase]] = [:]
-        for sku in skus.sorted() {
+        let limit = max(configuration.crossSell.maxItems * 4, 8)
+        for sku in Set(skus).sorted() {
             guard let after = coPurchases[sku] else { continue }
-            crossSell[sku] = after.map { CoPurchase(sku: $0.key, count: $0.value) }
-                .sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
+            // The most bought-after SKUs, enough to fill the play after excluding what the customer owns.
+            crossSell[sku] = Array(after.map { CoPurchase(sku: $0.key, count: $0.value) }
+                .sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }.prefix(limit))
         }
         var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
         context.lazyForecast = lazy

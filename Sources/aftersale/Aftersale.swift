@@ -10,6 +10,6 @@ struct Aftersale: ParsableCommand {
             next-best-action commands are derived from it. The database is --db, else $AFTERSALE_DB,
             else ./aftersale.db.
             """,
-        subcommands: [Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Replay.self, Export.self, Report.self, Simulate.self]
+        subcommands: [Demo.self, Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Replay.self, Export.self, Report.self, Simulate.self]
     )
 }

@@ -1,5 +1,6 @@
 import AftersaleAnalytics
 import AftersaleCore
+import AftersaleReactor
 import AftersaleStore
 import CustomerValue
 import Foundation
@@ -151,9 +152,25 @@ struct ShopAnalytics {
 }
 
 extension ShopAnalytics {
-    /// The reactor's outbox as export rows (empty until the reactor has run).
+    /// The reactor's outbox as export rows, with when each command was dispatched (empty before the
+    /// reactor's first run).
     func actionRows() throws -> [ActionRow] {
-        []
+        var dispatchedAt: [String: Timestamp] = [:]
+        try log.read(types: [.actionDispatched]) { recorded in
+            if let id = recorded.event.data["action"]?.stringValue, dispatchedAt[id] == nil { dispatchedAt[id] = recorded.event.at }
+        }
+        return try ReactorStore(log: log).commands().map { c in
+            var statusReason: String?
+            var cancelledBy: String?
+            switch c.status {
+            case .cancelled(let by, let reason): (statusReason, cancelledBy) = (reason, by)
+            case .suppressed(let reason): statusReason = reason
+            default: break
+            }
+            return ActionRow(action: c.id, customer: c.customer, kind: c.kind.rawValue, channel: c.channel.rawValue, status: c.status.name,
+                             statusReason: statusReason, cancelledBy: cancelledBy, reason: c.reason, trigger: c.trigger, due: c.due,
+                             dispatchedAt: dispatchedAt[c.id], payload: c.payload)
+        }
     }
 }
 

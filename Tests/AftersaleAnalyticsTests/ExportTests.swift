@@ -60,8 +60,8 @@ enum Samples {
                                      refundedAt: CustomerBuilder.at("2025-04-22"), refund: Money(minorUnits: 2000, currency: Currency(code: "EUR")!))
 
     static let action = ActionRow(action: "a-1", customer: "c-1001", kind: "win_back", channel: "email", status: "suppressed",
-                                  reason: "no consent, quiet hours", createdAt: CustomerBuilder.at("2025-06-01"),
-                                  due: CustomerBuilder.at("2025-06-02T09:00:00Z"),
+                                  statusReason: "no consent, quiet hours", reason: "P(alive) 0.31 < 0.4, predicted CLV 412.00 EUR",
+                                  trigger: "clock", due: CustomerBuilder.at("2025-06-02T09:00:00Z"),
                                   payload: JSONObject(["voucher": .string("WB-10"), "percent": .integer(10), "note": .string("line\nbreak")]))
 
     static let cohort = CohortRow(cohort: Month(year: 2025, month: 2), monthOffset: 2, cohortSize: 3, activeCustomers: 1)

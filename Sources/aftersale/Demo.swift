@@ -1,0 +1,130 @@
+import AftersaleAnalytics
+import AftersaleCore
+import AftersaleIngest
+import AftersaleReactor
+import AftersaleStore
+import ArgumentParser
+import CustomerValue
+import Foundation
+import ShopSimulator
+
+extension Aftersale {
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Simulate a believable shop, run the whole engine on it, and write the report.",
+            discussion: """
+                Simulates customers over two years (purchases, deliveries, unboxings, returns, reviews
+                and replies), ingests them into the database, fits the customer-value models, runs the
+                projections and the reactor up to the end of the simulated period, writes the HTML
+                report and prints a summary. Running it again appends nothing: every event is a duplicate.
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: "Customers to simulate.")
+        var customers = 10_000
+
+        @Option(help: "Random seed of the simulated shop.")
+        var seed: UInt64 = 42
+
+        @Option(help: ArgumentHelp("Where to write the report.", valueName: "FILE"))
+        var out = "report.html"
+
+        func run() throws {
+            let started = Stopwatch.seconds()
+            var steps: [(String, Double)] = []
+            func step(_ name: String, _ since: inout Double) {
+                let now = Stopwatch.seconds()
+                steps.append((name, now - since))
+                since = now
+            }
+            var mark = started
+
+            // 1. A simulated shop, written to a scratch file.
+            var simulation = SimulationConfiguration.demo(seed: seed)
+            simulation.customers = customers
+            let shop = ShopSimulation(simulation)
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-demo-\(seed)-\(customers).ndjson").path
+            guard FileManager.default.createFile(atPath: scratch, contents: nil), let handle = FileHandle(forWritingAtPath: scratch) else {
+                throw CommandFailure("cannot write \(scratch)")
+            }
+            let events = try shop.writeNDJSON { try handle.write(contentsOf: Data($0)) }
+            try handle.close()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let end = Timestamp(millis: (simulation.start + Int64(simulation.days) * 86_400) * 1000)
+            // The demo's present: noon on the last simulated day.
+            let now = end.adding(millis: -12 * 3_600_000)
+            step("simulate \(events) events", &mark)
+
+            // 2. Ingest, with the projections caught up.
+            let log = try database.openLog()
+            var options = IngestOptions(now: max(try WallClock.now(), end))
+            options.isKnownTimeZone = WallClock.isKnownTimeZone
+            options.rejectsPath = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-demo.rejects.ndjson").path
+            let ingest = try Ingester(log: log, options: options).ingest([scratch])
+            let customersProjection = try CustomerProjection(log: log)
+            try customersProjection.catchUp()
+            step("ingest (\(ingest))", &mark)
+
+            // 3. Fit the customer-value models on everything up to the present.
+            let states = try customersProjection.allStates()
+            let fitted = try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: now.utcDay), unit: .week)
+            _ = try log.append([EncodedEvent(fitted.event())], recorded: options.now)
+            step("fit BG/NBD + Gamma-Gamma", &mark)
+
+            // 4. The reactor, up to the present.
+            let reactor = try ReactorStore(log: log)
+            let engine = ReactorEngine(configuration: ReactorConfiguration(), makeForecaster: ReactorOptions.forecaster(from:))
+            try reactor.run(until: now, engine: engine)
+            step("reactor", &mark)
+
+            // 5. The report.
+            let analytics = try ShopAnalytics(log: log, now: now)
+            let html = ReportRenderer.render(try analytics.reportData(shopName: "Demo shop (simulated)"))
+            try html.write(toFile: out, atomically: true, encoding: .utf8)
+            step("report", &mark)
+
+            try printSummary(states: states, model: fitted, reactor: reactor, now: now, ingest: ingest)
+            print("")
+            print("Report: \(URL(fileURLWithPath: out).standardizedFileURL.path)  (open it in a browser)")
+            print("Database: \(database.path) — try `aftersale customer \(topCustomer ?? "c-000001") --now \(now)` or `aftersale actions --now \(now)`")
+            print(String(format: "Done in %.1f s: ", Stopwatch.seconds() - started)
+                + steps.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: "; "))
+        }
+
+        /// Set while printing the summary: the most valuable customer, for the hint at the end.
+        private var topCustomer: String? { Demo.top }
+        nonisolated(unsafe) static var top: String?
+
+        func printSummary(states: [CustomerState], model: FittedModel, reactor: ReactorStore, now: Timestamp, ingest: IngestSummary) throws {
+            print("Demo shop: \(states.count) customers, \(ingest.appended + ingest.duplicates) events, as of \(now.dateString)")
+            print(String(format: "Model: %@ r %.3f alpha %.3f a %.3f b %.3f (per week), Gamma-Gamma p %.2f q %.2f gamma %.2f",
+                         model.kind.displayName, model.parameters["r"] ?? 0, model.parameters["alpha"] ?? 0, model.parameters["a"] ?? 0,
+                         model.parameters["b"] ?? 0, model.spend?.p ?? 0, model.spend?.q ?? 0, model.spend?.gamma ?? 0))
+
+            var stages: [LifecycleStage: Int] = [:]
+            for state in states { stages[LifecycleStage.classify(state, at: now), default: 0] += 1 }
+            print("\nCustomers by stage")
+            for stage in LifecycleStage.allCases { print("  " + stage.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(stages[stage] ?? 0)) }
+
+            let predicted = states.compactMap { s in LifetimeValue.predict(s, with: model, now: now).map { (s, $0) } }
+                .filter { $0.1.predictedValue12Months != nil }
+                .sorted { ($0.1.predictedValue12Months!.minorUnits, $1.0.customer) > ($1.1.predictedValue12Months!.minorUnits, $0.0.customer) }
+            Demo.top = predicted.first?.0.customer
+            print("\nTop customers by predicted 12-month value")
+            for (state, p) in predicted.prefix(5) {
+                print("  \(state.customer)  \(p.predictedValue12Months!)  (P(alive) \(String(format: "%.2f", p.probabilityAlive)), \(state.orderCount) orders, net so far \(state.netValue[model.currency].map { Money(minorUnits: $0, currency: Currency(code: model.currency)!).description } ?? "-"))")
+            }
+
+            let window = now.adding(days: -7)
+            let due = try reactor.commands(pendingDueBy: now, dueFrom: window)
+            var byKind: [String: Int] = [:]
+            for command in due { byKind[command.kind.rawValue, default: 0] += 1 }
+            print("\nActions due by \(now) (\(due.count), from the last 7 days)")
+            for (kind, count) in byKind.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+                print("  " + kind.padding(toLength: 26, withPad: " ", startingAt: 0) + String(count))
+            }
+        }
+    }
+}
