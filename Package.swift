@@ -17,6 +17,8 @@ var package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Tests only: an independent RFC 4180 parser to read exports back with.
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // Debian's libsqlite3, the only C this package imports (only AftersaleStore imports it).
@@ -62,7 +64,9 @@ var package = Package(
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
-        .testTarget(name: "AftersaleCLITests", dependencies: ["AftersaleCore", "AftersaleStore"]),
+        .testTarget(name: "AftersaleCLITests", dependencies: [
+            "AftersaleCore", "AftersaleStore", .product(name: "CSV", package: "CSV.swift"),
+        ]),
     ]
 )
 

@@ -68,11 +68,28 @@ public struct ReactorEngine: Sendable {
         case .modelFitted:
             forecaster = makeForecaster(event)
             return
-        case .actionDispatched:
-            if let id = event.data["action"]?.stringValue, var command = self.command(id), command.status == .pending {
-                command.status = .dispatched
-                store(command, cause: event.id, change: "dispatched")
+        case .actionDispatched, .actionSuppressed:
+            // The hand-off happened after the dispatch brought this customer's clock up to it:
+            // tick first, so commands the clock created by then exist here too.
+            if var customer = customers[event.customer] {
+                tick(&customer, through: event.at)
+                customers[event.customer] = customer
+                changedCustomers.insert(event.customer)
             }
+            if let id = event.data["action"]?.stringValue, var command = self.command(id), command.status == .pending {
+                // The hand-off may have moved the command (quiet hours): the event says where it went.
+                if let due = event.data["due"]?.stringValue.flatMap({ try? Timestamp.parse($0) }) { command.due = due }
+                if event.type == .actionDispatched {
+                    command.status = .dispatched
+                    if let channel = event.data["channel"]?.stringValue.flatMap(Channel.init(rawValue:)) { command.channel = channel }
+                    store(command, cause: event.id, change: "dispatched")
+                } else {
+                    let reason = event.data["reason"]?.stringValue ?? "suppressed at hand-off"
+                    command.status = .suppressed(reason: reason)
+                    store(command, cause: event.id, change: "suppressed at hand-off: \(reason)")
+                }
+            }
+            return
         default:
             break
         }

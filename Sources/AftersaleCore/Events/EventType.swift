@@ -16,6 +16,8 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
     case modelFitted = "model.fitted"
     /// Written by the engine: a next-best-action command was handed to the outside world.
     case actionDispatched = "action.dispatched"
+    /// Written by the engine: a due command was held back at hand-off (consent, caps, too late...).
+    case actionSuppressed = "action.suppressed"
 
     /// The schema version new events of this type are written in.
     public var currentSchemaVersion: Int {
@@ -96,6 +98,8 @@ extension EventType {
                     opt("iterations", .integer), opt("fit_ms", .number)]
         case .actionDispatched:
             return [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]
+        case .actionSuppressed:
+            return [req("action"), req("kind"), req("channel"), req("reason", .text), opt("due", .timestamp)]
         }
     }
 }

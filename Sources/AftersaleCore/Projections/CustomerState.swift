@@ -224,7 +224,7 @@ extension CustomerState {
             unansweredReviews[review] = nil
             unansweredNegativeReviews.remove(review)
 
-        case .modelFitted, .actionDispatched:
+        case .modelFitted, .actionDispatched, .actionSuppressed:
             break
         }
     }

@@ -227,19 +227,21 @@ public final class ReactorStore {
                 let sendNow = released.filter { $0.isPending && $0.due <= now }
                 let suppressed = released.filter { !$0.isPending }
                 try deliver(sendNow)
+                // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
                 var events: [EncodedEvent] = []
-                for var command in sendNow {
-                    command.status = .dispatched
-                    engine.settle(command)
+                for var command in sendNow + suppressed {
+                    let sent = command.isPending
                     var data = JSONObject(["action": .string(command.id), "kind": .string(command.kind.rawValue),
                                            "channel": .string(command.channel.rawValue)])
+                    if case .suppressed(let reason) = command.status { data["reason"] = .string(reason) }
                     data["due"] = .string(command.due.description)
-                    events.append(EncodedEvent(Event(id: "dispatched:\(command.id)", type: .actionDispatched, customer: command.customer,
+                    if sent { command.status = .dispatched }
+                    engine.settle(command)
+                    events.append(EncodedEvent(Event(id: "\(sent ? "dispatched" : "suppressed"):\(command.id)",
+                                                     type: sent ? .actionDispatched : .actionSuppressed, customer: command.customer,
                                                      at: now, data: data, meta: JSONObject(["source": .string("aftersale dispatch")]))))
                 }
-                for command in suppressed { engine.settle(command) }
-                // Commands whose release only moved them (quiet hours) keep their new due time.
-                for command in released where command.isPending && command.due > now { engine.settle(command) }
+                // Commands that quiet hours move stay as they are: the next dispatch moves them again.
                 _ = try log.appendInTransaction(events, recorded: now)
                 try save(&engine)
                 return (sendNow, suppressed)
