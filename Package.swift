@@ -65,6 +65,7 @@ var package = Package(
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
         .testTarget(name: "AftersaleCLITests", dependencies: [
+            "AftersaleAnalytics",
             "AftersaleCore", "AftersaleStore", .product(name: "CSV", package: "CSV.swift"),
         ]),
     ]

@@ -69,8 +69,13 @@ extension Aftersale {
 
             // 3. Fit the customer-value models on everything up to the present.
             let states = try customersProjection.allStates()
-            let fitted = try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: now.utcDay), unit: .week)
-            _ = try log.append([EncodedEvent(fitted.event())], recorded: options.now)
+            var fitted: FittedModel?
+            do {
+                fitted = try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: now.utcDay), unit: .week)
+                _ = try log.append([EncodedEvent(fitted!.event())], recorded: options.now)
+            } catch let error as ValueModelError {
+                print("Model: \(error) (try more --customers)")
+            }
             step("fit BG/NBD + Gamma-Gamma", &mark)
 
             // 4. The reactor, up to the present.
@@ -97,24 +102,25 @@ extension Aftersale {
         private var topCustomer: String? { Demo.top }
         nonisolated(unsafe) static var top: String?
 
-        func printSummary(states: [CustomerState], model: FittedModel, reactor: ReactorStore, now: Timestamp, ingest: IngestSummary) throws {
+        func printSummary(states: [CustomerState], model: FittedModel?, reactor: ReactorStore, now: Timestamp, ingest: IngestSummary) throws {
             print("Demo shop: \(states.count) customers, \(ingest.appended + ingest.duplicates) events, as of \(now.dateString)")
-            print(String(format: "Model: %@ r %.3f alpha %.3f a %.3f b %.3f (per week), Gamma-Gamma p %.2f q %.2f gamma %.2f",
+            if let model { print(String(format: "Model: %@ r %.3f alpha %.3f a %.3f b %.3f (per week), Gamma-Gamma p %.2f q %.2f gamma %.2f",
                          model.kind.displayName, model.parameters["r"] ?? 0, model.parameters["alpha"] ?? 0, model.parameters["a"] ?? 0,
-                         model.parameters["b"] ?? 0, model.spend?.p ?? 0, model.spend?.q ?? 0, model.spend?.gamma ?? 0))
+                         model.parameters["b"] ?? 0, model.spend?.p ?? 0, model.spend?.q ?? 0, model.spend?.gamma ?? 0)) }
 
             var stages: [LifecycleStage: Int] = [:]
             for state in states { stages[LifecycleStage.classify(state, at: now), default: 0] += 1 }
             print("\nCustomers by stage")
             for stage in LifecycleStage.allCases { print("  " + stage.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(stages[stage] ?? 0)) }
 
-            let predicted = states.compactMap { s in LifetimeValue.predict(s, with: model, now: now).map { (s, $0) } }
+            let predicted = states.compactMap { s in model.flatMap { LifetimeValue.predict(s, with: $0, now: now) }.map { (s, $0) } }
                 .filter { $0.1.predictedValue12Months != nil }
                 .sorted { ($0.1.predictedValue12Months!.minorUnits, $1.0.customer) > ($1.1.predictedValue12Months!.minorUnits, $0.0.customer) }
             Demo.top = predicted.first?.0.customer
-            print("\nTop customers by predicted 12-month value")
+            print("\nTop customers by predicted 12-month value" + (model == nil ? ": no model fitted" : ""))
             for (state, p) in predicted.prefix(5) {
-                print("  \(state.customer)  \(p.predictedValue12Months!)  (P(alive) \(String(format: "%.2f", p.probabilityAlive)), \(state.orderCount) orders, net so far \(state.netValue[model.currency].map { Money(minorUnits: $0, currency: Currency(code: model.currency)!).description } ?? "-"))")
+                let net = state.primaryCurrency.flatMap { code in state.netValue[code].map { Money(minorUnits: $0, currency: Currency(code: code)!) } }
+                print("  \(state.customer)  \(p.predictedValue12Months!)  (P(alive) \(String(format: "%.2f", p.probabilityAlive)), \(state.orderCount) orders, net so far \(net?.description ?? "-"))")
             }
 
             let window = now.adding(days: -7)
