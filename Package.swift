@@ -54,7 +54,7 @@ var package = Package(
         ),
         .executableTarget(
             name: "aftersale-bench",
-            dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleIngest", "ShopSimulator", "CSQLite"],
+            dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleIngest", "ShopSimulator", "BuyTillYouDie", "CSQLite"],
             path: "tools/bench"
         ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),

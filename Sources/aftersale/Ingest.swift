@@ -36,6 +36,9 @@ extension Aftersale {
         @Flag(help: "No progress bar.")
         var quiet = false
 
+        @Flag(help: "Append only: leave the read models to catch up at the next command that reads them (or run rebuild).")
+        var deferProjections = false
+
         enum Format: String, ExpressibleByArgument, CaseIterable {
             case ndjson, transactions
         }
@@ -86,7 +89,7 @@ extension Aftersale {
             }
             if showProgress { Terminal.clearProgress() }
             // Read models follow the log: catch them up now so queries are current.
-            try CustomerProjection(log: log).catchUp()
+            if !deferProjections { try CustomerProjection(log: log).catchUp() }
             if shownRejects > maxShown {
                 Terminal.error("... and \(shownRejects - maxShown) more rejected lines")
             }

@@ -4,6 +4,7 @@
 import AftersaleCore
 import AftersaleIngest
 import AftersaleStore
+import BuyTillYouDie
 import Foundation
 import ShopSimulator
 
@@ -15,6 +16,9 @@ struct Arguments {
     var sizes = [100_000, 1_000_000]
     var directory = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-bench").path
     var keep = false
+    var python = "python3"
+    var cdnow = "Tests/BuyTillYouDieTests/Fixtures/cdnow_sample.txt"
+    var fitCustomers = 1_000_000
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -23,8 +27,11 @@ struct Arguments {
             case "--sizes": sizes = (args.next() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--dir": directory = args.next() ?? directory
             case "--keep": keep = true
+            case "--python": python = args.next() ?? python
+            case "--cdnow": cdnow = args.next() ?? cdnow
+            case "--fit-customers": fitCustomers = Int(args.next() ?? "") ?? fitCustomers
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N]")
                 exit(2)
             }
         }
@@ -84,6 +91,8 @@ print("          same pragmas and bulk-load checkpointing, same batch size), pre
 print("          no reading, no JSON, no validation, no version look-ups")
 print("")
 var rows: [[String]] = []
+var rebuildDatabase: String?
+var rebuildEvents = 0
 for size in args.sizes {
     let file = "\(args.directory)/events-\(size).ndjson"
     // 1. Generate realistic events with the shop simulator.
@@ -100,12 +109,22 @@ for size in args.sizes {
     //    on Linux a child's peak RSS counts from the parent's size when it was spawned.
     let db = "\(args.directory)/aftersale-\(size).db"
     removeDatabase(db)
-    let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", db, file])
+    let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--defer-projections", "--db", db, file])
     guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
         print("ingest failed (status \(run.status)): \(run.stdout)")
         exit(1)
     }
-    if !args.keep { removeDatabase(db) }
+    // The same file into a fresh database, with the customers projection caught up as ingest does by default.
+    let withProjectionsDB = "\(args.directory)/aftersale-projections-\(size).db"
+    removeDatabase(withProjectionsDB)
+    let withProjections = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", withProjectionsDB, file])
+    removeDatabase(withProjectionsDB)
+    if size == args.sizes.max() {
+        rebuildDatabase = db
+        rebuildEvents = written
+    } else if !args.keep {
+        removeDatabase(db)
+    }
 
     // 3. Decode only (one thread): what the JSON reading and validation costs.
     let validator = EventValidator(now: clock)
@@ -138,12 +157,12 @@ for size in args.sizes {
     rows.append([
         "\(written)", String(format: "%.0f MB", Double(bytes) / 1e6), rate(generateSeconds), rate(decodeSeconds),
         rate(baselineSeconds), rate(run.seconds), String(format: "%.2f", baselineSeconds / run.seconds),
-        "\(run.maxRSSKiB / 1024) MiB",
+        "\(run.maxRSSKiB / 1024) MiB", rate(withProjections.seconds), "\(withProjections.maxRSSKiB / 1024) MiB",
     ])
 }
 
 let header = ["events", "file", "generate/s", "decode/s (1 thread)", "raw sqlite/s (baseline)", "aftersale ingest/s",
-              "ingest / baseline", "ingest peak RSS"]
+              "ingest / baseline", "ingest peak RSS", "ingest + projection catch-up/s", "its peak RSS"]
 let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
 func line(_ cells: [String]) -> String {
     "| " + cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
@@ -151,3 +170,77 @@ func line(_ cells: [String]) -> String {
 print(line(header))
 print("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
 for row in rows { print(line(row)) }
+
+// MARK: - Projections and models (issue 3)
+
+print("")
+print("projections and customer-value models")
+var modelRows: [[String]] = []
+
+// Rebuild of the customers projection from position 0, against a raw scan of the same table.
+if let db = rebuildDatabase {
+    let scanRate = RawSQLiteBaseline.scan(path: db)
+    let run = runChild(aftersale, ["rebuild", "--quiet", "--db", db])
+    let rate = run.stdout.split(separator: "(").last.flatMap { Double($0.split(separator: " ").first ?? "") } ?? 0
+    modelRows.append(["rebuild customers projection, \(rebuildEvents) events", String(format: "%.0fk events/s", rate / 1000),
+                      String(format: "raw SQLite scan of the events %.0fk rows/s", scanRate / 1000), "peak RSS \(run.maxRSSKiB / 1024) MiB"])
+    if !args.keep { removeDatabase(db) }
+}
+
+// BG/NBD on CDNOW, against Python lifetimes in the same run.
+func cdnowStatistics() throws -> SufficientStatistics {
+    let text = try String(contentsOfFile: args.cdnow, encoding: .utf8)
+    var byCustomer: [Int: [Purchase]] = [:]
+    for line in text.split(whereSeparator: \.isNewline) {
+        let f = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count == 5, let id = Int(f[1]), let date = CivilDate.parse(String(f[2])), let value = Double(f[4]) else { continue }
+        byCustomer[id, default: []].append(Purchase(day: Int(date.daysSinceEpoch), value: value))
+    }
+    let end = Int(CivilDate(year: 1997, month: 9, day: 30).daysSinceEpoch)
+    return SufficientStatistics(byCustomer.keys.sorted().compactMap { RFMSummary(purchases: byCustomer[$0]!, calibrationEnd: end, unit: .week) })
+}
+
+func bestOf(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var best = Double.infinity
+    for _ in 0..<runs {
+        let started = Stopwatch.seconds()
+        try body()
+        best = min(best, Stopwatch.seconds() - started)
+    }
+    return best
+}
+
+if FileManager.default.fileExists(atPath: args.cdnow) {
+    let statistics = try cdnowStatistics()
+    let ours = try bestOf(20) { _ = try BGNBD.fit(statistics) } * 1000
+    let python = runChild("/usr/bin/env", [args.python, "tools/baselines/lifetimes_cdnow.py", args.cdnow, "5"])
+    let baseline = python.stdout.split(separator: "\n").last.flatMap { line -> Double? in
+        guard let object = try? JSONParser.parse(String(line)), let ms = object["bgnbd"]?["fit_ms"]?.doubleValue else { return nil }
+        return ms
+    }
+    let baselineText = baseline.map { String(format: "Python lifetimes %.1f ms (%.0fx)", $0, $0 / ours) }
+        ?? "Python lifetimes not available (\(args.python) -m pip install lifetimes; --python PATH)"
+    modelRows.append(["fit BG/NBD on CDNOW (\(statistics.customerCount) customers)", String(format: "%.2f ms", ours), baselineText, ""])
+} else {
+    modelRows.append(["fit BG/NBD on CDNOW", "skipped", "no \(args.cdnow) (--cdnow FILE)", ""])
+}
+
+// BG/NBD on a million simulated customers: summaries to sufficient statistics to a fit.
+do {
+    let truth = BGNBD(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426)
+    let customers = truth.simulateCustomers(count: args.fitCustomers, firstPurchaseDays: 0..<84, calibrationEnd: 273, unit: .week,
+                                            spend: nil, seed: 1)
+    var statistics = SufficientStatistics([])
+    let collapse = bestOf(1) { statistics = SufficientStatistics(customers) }
+    var fitted: Fit<BGNBD>?
+    let fit = try bestOf(1) { fitted = try BGNBD.fit(statistics) }
+    let m = fitted!.model
+    modelRows.append(["fit BG/NBD on \(args.fitCustomers) simulated customers", String(format: "%.2f s", collapse + fit),
+                      String(format: "collapse %.2f s to %d rows, fit %.2f s", collapse, statistics.rows.count, fit),
+                      String(format: "r %.3f alpha %.2f a %.3f b %.3f (truth 0.243 4.41 0.793 2.426)", m.r, m.alpha, m.a, m.b)])
+}
+
+let modelWidths = (0..<4).map { i in modelRows.map { $0[i].count }.max() ?? 0 }
+for row in modelRows {
+    print("| " + row.enumerated().map { $0.element.padding(toLength: modelWidths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |")
+}
