@@ -42,7 +42,7 @@ var package = Package(
         // Exports, cohorts, RFM, calibration and the HTML report (pure).
         .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore"], exclude: ["EXPORTS.md"]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
-        .target(name: "ShopSimulator", path: "tools/ShopSimulator"),
+        .target(name: "ShopSimulator", dependencies: ["AftersaleCore"], path: "tools/ShopSimulator"),
         // The thin command-line shell.
         .executableTarget(
             name: "aftersale",

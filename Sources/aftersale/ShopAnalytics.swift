@@ -89,11 +89,7 @@ struct ShopAnalytics {
                                       reason: d["reason"]?.stringValue, lines: lines))
             } else {
                 let currency = d["currency"]?.stringValue.flatMap(Currency.init(code:))
-                let amount = currency.flatMap { c in
-                    d["amount"].flatMap { v -> Int64? in
-                        switch v { case .string(let t), .number(let t): try? Money.parseMinorUnits(t, digits: c.minorUnitDigits); default: nil }
-                    }.map { Money(minorUnits: $0, currency: c) }
-                }
+                let amount = currency.flatMap { c in d["amount"]?.minorUnits(digits: c.minorUnitDigits).map { Money(minorUnits: $0, currency: c) } }
                 if let i = index[id] {
                     rows[i].refundedAt = e.at
                     rows[i].refund = amount

@@ -1,31 +1,21 @@
-/// Proleptic Gregorian calendar arithmetic in UTC (Howard Hinnant's civil-date algorithms).
+internal import AftersaleCore
+
+/// Calendar helpers in UTC for the simulator: day numbers and fast RFC 3339 writing.
 ///
 /// Used instead of `DateFormatter`, which is far too slow for millions of timestamps.
 public enum CivilTime {
     /// Seconds in one day.
     public static let secondsPerDay: Int64 = 86_400
 
-    /// Days since 1970-01-01 for a civil date.
+    /// Days since 1970-01-01 for a civil date (the core's `CivilDate` does the arithmetic).
     public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        Int(CivilDate(year: year, month: month, day: day).daysSinceEpoch)
     }
 
     /// The civil date of a day number (days since 1970-01-01).
     public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        let date = CivilDate(daysSinceEpoch: Int64(days))
+        return (date.year, date.month, date.day)
     }
 
     /// Unix seconds for a UTC civil date and time.

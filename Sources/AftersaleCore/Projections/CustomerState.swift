@@ -143,10 +143,10 @@ extension CustomerState {
             let digits = Currency(code: currencyCode)?.minorUnitDigits ?? 2
             o.placedAt = event.at
             o.currency = currencyCode
-            o.total = data["total"].flatMap { amountText($0) }.flatMap { try? Money.parseMinorUnits($0, digits: digits) }
+            o.total = data["total"]?.minorUnits(digits: digits)
             o.lines = (data["lines"]?.arrayValue ?? []).compactMap { line in
                 guard let sku = line["sku"]?.stringValue else { return nil }
-                let price = line["price"].flatMap { amountText($0) }.flatMap { try? Money.parseMinorUnits($0, digits: digits) } ?? 0
+                let price = line["price"]?.minorUnits(digits: digits) ?? 0
                 return OrderLine(sku: sku, quantity: line["quantity"]?.intValue ?? 1, price: price,
                                  category: line["category"]?.stringValue, name: line["name"]?.stringValue)
             }
@@ -202,7 +202,7 @@ extension CustomerState {
             returnsRefunded += 1
             let code = data["currency"]?.stringValue ?? ""
             let digits = Currency(code: code)?.minorUnitDigits ?? 2
-            if let amount = data["amount"].flatMap({ amountText($0) }).flatMap({ try? Money.parseMinorUnits($0, digits: digits) }) {
+            if let amount = data["amount"]?.minorUnits(digits: digits) {
                 refundedValue[code, default: 0] += amount
             }
             if let id = orderID {
@@ -299,10 +299,13 @@ extension CustomerState {
     }
 }
 
-/// The amount text of a number or string value.
-func amountText(_ value: JSONValue) -> String? {
-    switch value {
-    case .number(let t), .string(let t): t
-    default: nil
+extension JSONValue {
+    /// A decimal amount (number or string) in minor units of a currency with `digits` decimals;
+    /// nil when it is not one (the validator has refused such events already).
+    public func minorUnits(digits: Int) -> Int64? {
+        switch self {
+        case .number(let text), .string(let text): try? Money.parseMinorUnits(text, digits: digits)
+        default: nil
+        }
     }
 }
