@@ -9,19 +9,25 @@ public struct EncodedEvent: Sendable, Equatable {
     public var customer: String
     public var at: Timestamp
     public var schema: Int
-    /// Canonical JSON of `data` (sorted keys): what identity is judged on.
+    /// JSON of `data`: canonical (sorted keys) when encoded from an `Event`, or exactly as sent.
+    /// Identity is judged on the canonical form either way.
     public var data: String
     /// Compact JSON of `meta`, or nil.
     public var meta: String?
 
     public init(_ event: Event) {
+        self.init(event, dataText: JSONValue.object(event.data).canonicalText, metaText: event.meta.map { JSONValue.object($0).compactText })
+    }
+
+    /// An event whose `data` and `meta` text are taken as they were sent (already validated JSON objects).
+    public init(_ event: Event, dataText: String, metaText: String?) {
         id = event.id
         type = event.type
         customer = event.customer
         at = event.at
         schema = event.schema
-        data = JSONValue.object(event.data).canonicalText
-        meta = event.meta.map { JSONValue.object($0).compactText }
+        data = dataText
+        meta = metaText
     }
 
     /// The event as one NDJSON line in the catalogue's envelope, equivalent to what was sent.
@@ -211,9 +217,13 @@ public final class EventLog {
             throw SQLiteError(code: 1, message: "event \(event.id) was refused but is not in the log", sql: nil)
         }
         let position = lookup.int64(0)
-        let same = lookup.text(1) == event.type.rawValue && lookup.text(2) == event.customer
-            && lookup.int64(3) == event.at.millis && lookup.int(4) == event.schema && lookup.text(5) == event.data
+        let storedData = lookup.text(5) ?? ""
+        let sameEnvelope = lookup.text(1) == event.type.rawValue && lookup.text(2) == event.customer
+            && lookup.int64(3) == event.at.millis && lookup.int(4) == event.schema
         lookup.reset()
+        // Text as sent may differ in key order or spacing: judge the canonical forms.
+        let same = sameEnvelope && (storedData == event.data
+            || (try? JSONParser.parse(storedData).canonicalText) == (try? JSONParser.parse(event.data).canonicalText))
         return same ? .duplicate(position: position) : .conflict(position: position)
     }
 

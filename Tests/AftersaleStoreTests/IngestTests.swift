@@ -74,6 +74,21 @@ struct IngestTests {
         #expect(try log.head() == 50)
     }
 
+    @Test("data is kept as sent, and a re-sent event with other key order and spacing is still a duplicate")
+    func resentWithOtherFormatting() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let first = scratch.write("a.ndjson", #"{"id":"r","type":"review.posted","customer":"c","at":"2025-01-01T12:00:00Z","data":{"review":"r-1", "sku":"s","rating":5,"text":"Great"},"meta":{"try":1}}"# + "\n")
+        #expect(try ingest([first], into: log).0.appended == 1)
+        #expect(try log.database.scalarText("SELECT data FROM events") == #"{"review":"r-1", "sku":"s","rating":5,"text":"Great"}"#)
+        let again = scratch.write("b.ndjson", #"{ "type": "review.posted", "id": "r", "customer": "c", "at": "2025-01-01T13:00:00+01:00", "data": { "text": "Great", "rating": 5, "sku": "s", "review": "r-1" }, "meta": {"try": 2} }"# + "\n")
+        let (resent, _) = try ingest([again], into: log)
+        #expect(resent.duplicates == 1 && resent.conflicts == 0)
+        let changed = scratch.write("c.ndjson", #"{"id":"r","type":"review.posted","customer":"c","at":"2025-01-01T12:00:00Z","data":{"review":"r-1","sku":"s","rating":4,"text":"Great"}}"# + "\n")
+        let (conflict, _) = try ingest([changed], into: log)
+        #expect(conflict.conflicts == 1 && conflict.duplicates == 0)
+    }
+
     @Test("a transactions CSV imports once; identical rows in it are separate purchases")
     func transactionsCSV() throws {
         let scratch = Scratch()

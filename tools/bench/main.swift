@@ -127,15 +127,20 @@ for size in args.sizes {
     }
 
     // 3. Decode only (one thread): what the JSON reading and validation costs.
-    let validator = EventValidator(now: clock)
+    let decoder = NDJSONDecoder(validator: EventValidator(now: clock))
     var encoded: [EncodedEvent] = []
     encoded.reserveCapacity(written)
+    var fileBytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
     let decodeStarted = Stopwatch.seconds()
-    let text = try String(contentsOfFile: file, encoding: .utf8)
-    for line in text.split(separator: "\n") {
-        encoded.append(EncodedEvent(try validator.decode(line: String(line))))
+    try fileBytes.withUnsafeMutableBufferPointer { buffer in
+        var start = 0
+        for i in 0..<buffer.count where buffer[i] == 0x0A {
+            if let event = try decoder.encode(UnsafeBufferPointer(rebasing: buffer[start..<i])) { encoded.append(event) }
+            start = i + 1
+        }
     }
     let decodeSeconds = Stopwatch.seconds() - decodeStarted
+    fileBytes = []
 
     // 4. The baseline: the same rows, raw libsqlite3.
     var versions: [String: Int64] = [:]

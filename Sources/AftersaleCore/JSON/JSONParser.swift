@@ -16,6 +16,20 @@ public enum JSONParser {
         return try result.get()
     }
 
+    /// Parses one complete JSON text and, when it is an object, where each member's value is in the bytes.
+    ///
+    /// Lets a caller keep a member's text exactly as sent instead of writing it again.
+    public static func parseWithMemberRanges(_ bytes: UnsafeBufferPointer<UInt8>)
+        throws(JSONSyntaxError) -> (value: JSONValue, ranges: [String: Range<Int>]) {
+        var reader = Reader(bytes: bytes)
+        reader.recordRanges = true
+        reader.skipWhitespace()
+        let value = try reader.parseValue(depth: 0)
+        reader.skipWhitespace()
+        if reader.index != bytes.count { throw reader.error("unexpected text after the value") }
+        return (value, reader.ranges)
+    }
+
     /// Parses one complete JSON text from raw bytes.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         var reader = Reader(bytes: bytes)
@@ -31,6 +45,9 @@ private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     static let maxDepth = 64
+    /// Whether to note where the top-level object's member values are.
+    var recordRanges = false
+    var ranges: [String: Range<Int>] = [:]
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -97,7 +114,9 @@ private struct Reader {
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
             index += 1
             skipWhitespace()
+            let start = index
             let value = try parseValue(depth: depth)
+            if recordRanges && depth == 1 { ranges[key] = start..<index }
             members.append(JSONObject.Member(key: key, value: value))
             skipWhitespace()
             switch current {
