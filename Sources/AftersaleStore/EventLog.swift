@@ -154,32 +154,30 @@ public final class EventLog {
     /// `append` for a caller that already holds the write transaction (the reactor's dispatch).
     public func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
                                     recorded: Timestamp) throws -> [AppendOutcome] {
-        do {
-            try refreshVersionCacheIfOthersWrote()
-            for (stream, expectation) in expected {
-                let actual = try currentVersion(of: stream)
-                switch expectation {
-                case .noStream where actual != 0, .exactly(_) where expectation != .exactly(actual):
-                    throw VersionConflict(stream: stream, expected: expectation, actual: actual)
-                default: break
-                }
+        try refreshVersionCacheIfOthersWrote()
+        for (stream, expectation) in expected {
+            let actual = try currentVersion(of: stream)
+            switch expectation {
+            case .noStream where actual != 0, .exactly(_) where expectation != .exactly(actual):
+                throw VersionConflict(stream: stream, expected: expectation, actual: actual)
+            default: break
             }
-            var outcomes: [AppendOutcome] = []
-            outcomes.reserveCapacity(events.count)
-            var touched: [String: Int64] = [:]
-            do {
-                for event in events {
-                    let outcome = try insert(event, recorded: recorded)
-                    if case .appended(_, let version) = outcome { touched[event.customer] = version }
-                    outcomes.append(outcome)
-                }
-            } catch {
-                // Versions handed out inside a rolled-back transaction are not real.
-                for stream in touched.keys { versions[stream] = nil }
-                throw error
-            }
-            return outcomes
         }
+        var outcomes: [AppendOutcome] = []
+        outcomes.reserveCapacity(events.count)
+        var touched: [String: Int64] = [:]
+        do {
+            for event in events {
+                let outcome = try insert(event, recorded: recorded)
+                if case .appended(_, let version) = outcome { touched[event.customer] = version }
+                outcomes.append(outcome)
+            }
+        } catch {
+            // Versions handed out inside a rolled-back transaction are not real.
+            for stream in touched.keys { versions[stream] = nil }
+            throw error
+        }
+        return outcomes
     }
 
     /// Forgets cached stream versions: the caller's transaction rolled back.

@@ -90,19 +90,16 @@ extension Aftersale {
             try html.write(toFile: out, atomically: true, encoding: .utf8)
             step("report", &mark)
 
-            try printSummary(states: states, model: fitted, reactor: reactor, now: now, ingest: ingest)
+            let top = try printSummary(states: states, model: fitted, reactor: reactor, now: now, ingest: ingest)
             print("")
             print("Report: \(URL(fileURLWithPath: out).standardizedFileURL.path)  (open it in a browser)")
-            print("Database: \(database.path) — try `aftersale customer \(topCustomer ?? "c-000001") --now \(now)` or `aftersale actions --now \(now)`")
+            print("Database: \(database.path) — try `aftersale customer \(top ?? states.first?.customer ?? "ID") --now \(now)` or `aftersale actions --now \(now)`")
             print(String(format: "Done in %.1f s: ", Stopwatch.seconds() - started)
                 + steps.map { String(format: "%@ %.1f s", $0.0, $0.1) }.joined(separator: "; "))
         }
 
-        /// Set while printing the summary: the most valuable customer, for the hint at the end.
-        private var topCustomer: String? { Demo.top }
-        nonisolated(unsafe) static var top: String?
-
-        func printSummary(states: [CustomerState], model: FittedModel?, reactor: ReactorStore, now: Timestamp, ingest: IngestSummary) throws {
+        /// Prints the summary; returns the customer with the highest predicted value, if any.
+        func printSummary(states: [CustomerState], model: FittedModel?, reactor: ReactorStore, now: Timestamp, ingest: IngestSummary) throws -> String? {
             print("Demo shop: \(states.count) customers, \(ingest.appended + ingest.duplicates) events, as of \(now.dateString)")
             if let model { print(String(format: "Model: %@ r %.3f alpha %.3f a %.3f b %.3f (per week), Gamma-Gamma p %.2f q %.2f gamma %.2f",
                          model.kind.displayName, model.parameters["r"] ?? 0, model.parameters["alpha"] ?? 0, model.parameters["a"] ?? 0,
@@ -116,7 +113,6 @@ extension Aftersale {
             let predicted = states.compactMap { s in model.flatMap { LifetimeValue.predict(s, with: $0, now: now) }.map { (s, $0) } }
                 .filter { $0.1.predictedValue12Months != nil }
                 .sorted { ($0.1.predictedValue12Months!.minorUnits, $1.0.customer) > ($1.1.predictedValue12Months!.minorUnits, $0.0.customer) }
-            Demo.top = predicted.first?.0.customer
             print("\nTop customers by predicted 12-month value" + (model == nil ? ": no model fitted" : ""))
             for (state, p) in predicted.prefix(5) {
                 let net = state.primaryCurrency.flatMap { code in state.netValue[code].map { Money(minorUnits: $0, currency: Currency(code: code)!) } }
@@ -131,6 +127,7 @@ extension Aftersale {
             for (kind, count) in byKind.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
                 print("  " + kind.padding(toLength: 26, withPad: " ", startingAt: 0) + String(count))
             }
+            return predicted.first?.0.customer
         }
     }
 }
