@@ -44,7 +44,7 @@ public struct NDJSONDecoder: LineDecoder {
     /// The line as an event ready to append; nil for a blank line or a `#` comment.
     public func encode(_ line: UnsafeBufferPointer<UInt8>) throws(EventError) -> EncodedEvent? {
         if isBlankOrComment(line) { return nil }
-        let parsed: (value: JSONValue, ranges: [String: Range<Int>])
+        let parsed: (value: JSONValue, ranges: [(key: String, range: Range<Int>)])
         do {
             parsed = try JSONParser.parseWithMemberRanges(line)
         } catch {
@@ -53,7 +53,7 @@ public struct NDJSONDecoder: LineDecoder {
         let event = try validator.validate(parsed.value)
         // Keep data and meta as sent: writing them again is a quarter of the decoding time.
         func text(_ key: String) -> String? {
-            parsed.ranges[key].map { String(decoding: UnsafeBufferPointer(rebasing: line[$0]), as: UTF8.self) }
+            parsed.ranges.first { $0.key == key }.map { String(decoding: UnsafeBufferPointer(rebasing: line[$0.range]), as: UTF8.self) }
         }
         return EncodedEvent(event, dataText: text("data") ?? JSONValue.object(event.data).canonicalText,
                             metaText: event.meta == nil ? nil : text("meta"))

@@ -20,7 +20,7 @@ public enum JSONParser {
     ///
     /// Lets a caller keep a member's text exactly as sent instead of writing it again.
     public static func parseWithMemberRanges(_ bytes: UnsafeBufferPointer<UInt8>)
-        throws(JSONSyntaxError) -> (value: JSONValue, ranges: [String: Range<Int>]) {
+        throws(JSONSyntaxError) -> (value: JSONValue, ranges: [(key: String, range: Range<Int>)]) {
         var reader = Reader(bytes: bytes)
         reader.recordRanges = true
         reader.skipWhitespace()
@@ -47,7 +47,8 @@ private struct Reader {
     static let maxDepth = 64
     /// Whether to note where the top-level object's member values are.
     var recordRanges = false
-    var ranges: [String: Range<Int>] = [:]
+    /// In order; an array, not a dictionary: objects are small and hashing every key costs more.
+    var ranges: [(key: String, range: Range<Int>)] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -116,7 +117,7 @@ private struct Reader {
             skipWhitespace()
             let start = index
             let value = try parseValue(depth: depth)
-            if recordRanges && depth == 1 { ranges[key] = start..<index }
+            if recordRanges && depth == 1 { ranges.append((key, start..<index)) }
             members.append(JSONObject.Member(key: key, value: value))
             skipWhitespace()
             switch current {
