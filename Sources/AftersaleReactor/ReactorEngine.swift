@@ -39,7 +39,11 @@ public struct ReactorEngine: Sendable {
     /// SKU -> SKU bought later by the same customer -> how many customers did so.
     public var coPurchases: [String: [String: Int]] = [:]
     /// Turns the fitted model in force into a forecast for a customer at a moment.
-    public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?
+    public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
+        didSet { forecasts = ForecastCache() }
+    }
+    /// Forecasts already computed under the model in force.
+    var forecasts = ForecastCache()
     /// Builds a forecaster from a `model.fitted` event.
     public var makeForecaster: @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?
     public var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
@@ -168,7 +172,19 @@ public struct ReactorEngine: Sendable {
 
     /// The context for one customer at a moment: their forecast and what sells after their SKUs.
     func context(for state: CustomerState, at moment: Timestamp, skus: [String]) -> ReactorContext {
-        let lazy = forecaster.map { forecaster in LazyForecast(customer: state.customer) { forecaster(state, moment) } }
+        // Forecasts are judged at 4-week boundaries (a pure function of the state and the boundary, so
+        // live runs and replays agree), and each is computed once per state and boundary.
+        let boundary = Timestamp(millis: Timestamp.floorDiv(moment.millis, 28 * ReactorEngine.day) * 28 * ReactorEngine.day)
+        let key = ForecastKey(customer: state.customer, events: state.eventCount, boundary: boundary.millis)
+        let cache = forecasts
+        let lazy = forecaster.map { forecaster in
+            LazyForecast(customer: state.customer) {
+                if let known = cache.value(key) { return known }
+                let forecast = forecaster(state, boundary)
+                cache.store(key, forecast)
+                return forecast
+            }
+        }
         var crossSell: [String: [CoPurchase]] = [:]
         let limit = max(configuration.crossSell.maxItems * 4, 8)
         for sku in Set(skus).sorted() {
@@ -262,5 +278,27 @@ public struct ReactorEngine: Sendable {
     /// Marks a command handed to the outside world, or suppressed at hand-off.
     public mutating func settle(_ command: Command) {
         store(command, cause: "dispatch", change: command.status.name)
+    }
+}
+
+struct ForecastKey: Hashable {
+    var customer: String
+    /// The state's event count: the forecast is for this state.
+    var events: Int
+    var boundary: Int64
+}
+
+/// Forecasts computed under one model; a reference so contexts can fill it lazily.
+final class ForecastCache: @unchecked Sendable {
+    private var values: [ForecastKey: CustomerForecast?] = [:]
+    private var keysByCustomer: [String: ForecastKey] = [:]
+
+    func value(_ key: ForecastKey) -> CustomerForecast?? { values[key] }
+
+    /// Keeps one forecast per customer: the newest state and boundary replace the last.
+    func store(_ key: ForecastKey, _ forecast: CustomerForecast?) {
+        if let old = keysByCustomer[key.customer] { values[old] = nil }
+        keysByCustomer[key.customer] = key
+        values[key] = .some(forecast)
     }
 }

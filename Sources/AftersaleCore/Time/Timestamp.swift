@@ -44,7 +44,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// The UTC calendar date, `YYYY-MM-DD`.
     public var dateString: String { CivilDate(daysSinceEpoch: utcDay).description }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    /// Division rounding towards negative infinity.
+    public static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
