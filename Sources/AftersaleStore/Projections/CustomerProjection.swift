@@ -42,7 +42,7 @@ public final class CustomerProjection {
     ///
     /// - Returns: how many events were applied.
     @discardableResult
-    public func catchUp(batchSize: Int = 200_000) throws -> Int {
+    public func catchUp(batchSize: Int = 500_000) throws -> Int {
         var applied = 0
         while true {
             let n = try database.inTransaction { () throws -> Int in
