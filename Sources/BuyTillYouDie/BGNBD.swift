@@ -31,12 +31,7 @@ public struct BGNBD: PurchaseModel, Hashable {
         startingAt start: BGNBD = BGNBD(r: 1, alpha: 1, a: 1, b: 1),
         options: FitOptions = FitOptions()
     ) throws(FitError) -> Fit<BGNBD> {
-        guard statistics.customerCount >= 4 else {
-            throw .insufficientData(model: name, reason: "\(statistics.customerCount) customers for 4 parameters")
-        }
-        guard statistics.repeatBuyerCount > 0 else {
-            throw .insufficientData(model: name, reason: "no repeat buyers")
-        }
+        try statistics.requireFittable(model: name, parameters: 4)
         let likelihood = BGNBDLikelihood(statistics)
         let scale = -1 / Double(statistics.customerCount)
         let optimizer = QuasiNewton(model: name, parameterNames: parameterNames, options: options)

@@ -38,12 +38,7 @@ public struct ParetoNBD: PurchaseModel, Hashable {
         startingAt start: ParetoNBD = ParetoNBD(r: 1, alpha: 1, s: 1, beta: 1),
         options: FitOptions = FitOptions()
     ) throws(FitError) -> Fit<ParetoNBD> {
-        guard statistics.customerCount >= 4 else {
-            throw .insufficientData(model: name, reason: "\(statistics.customerCount) customers for 4 parameters")
-        }
-        guard statistics.repeatBuyerCount > 0 else {
-            throw .insufficientData(model: name, reason: "no repeat buyers")
-        }
+        try statistics.requireFittable(model: name, parameters: 4)
         let scale = -1 / Double(statistics.customerCount)
         func value(_ theta: [Double]) -> Double {
             ParetoNBD(r: exp(theta[0]), alpha: exp(theta[1]), s: exp(theta[2]), beta: exp(theta[3]))

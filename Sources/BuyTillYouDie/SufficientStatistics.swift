@@ -70,3 +70,16 @@ public struct SufficientStatistics: Sendable, Hashable {
         repeatBuyerCount = merged.reduce(0) { $0 + ($1.frequency > 0 ? $1.count : 0) }
     }
 }
+
+extension SufficientStatistics {
+    /// Throws unless a purchase model with `parameters` parameters can be fitted: at least as many
+    /// customers as parameters, and someone who bought again.
+    func requireFittable(model: String, parameters: Int) throws(FitError) {
+        guard customerCount >= parameters else {
+            throw .insufficientData(model: model, reason: "\(customerCount) customers for \(parameters) parameters")
+        }
+        guard repeatBuyerCount > 0 else {
+            throw .insufficientData(model: model, reason: "no repeat buyers")
+        }
+    }
+}
