@@ -183,12 +183,18 @@ public final class EventLog {
     /// Forgets cached stream versions: the caller's transaction rolled back.
     public func forgetCachedVersions() { versions.removeAll() }
 
-    private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
-        let version = try currentVersion(of: event.customer) + 1
-        let statement = try database.cached("""
+    /// The append statement, prepared once: looking it up by its SQL text for every event costs a hash of the text.
+    private lazy var insertStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
+        try database.prepare("""
             INSERT INTO events (id, type, customer, version, at, at_offset, schema, data, meta, recorded)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO NOTHING
             """)
+    }
+
+    private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
+        let version = try currentVersion(of: event.customer) + 1
+        let statement = try insertStatement.get()
+        defer { statement.reset() }
         statement.bind(event.id, at: 1)
         statement.bind(event.type.rawValue, at: 2)
         statement.bind(event.customer, at: 3)
