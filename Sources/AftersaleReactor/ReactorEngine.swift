@@ -136,15 +136,18 @@ public struct ReactorEngine: Sendable {
     ///
     /// Ticks fall at 00:00 UTC: every day while an order is in flight (placed in the last 30 days,
     /// neither delivered nor cancelled), so a late delivery is noticed the next day; otherwise every
-    /// Monday. Birthdays and anniversaries keep their exact due times (their moment falls inside the
-    /// tick's window); win-back and VIP are judged weekly. The rule depends only on the state, so
-    /// live runs and replays tick alike.
+    /// Monday. Only those boundaries are ticks, so live runs and replays tick alike whenever the runs
+    /// happen. Birthdays and anniversaries are scheduled more than a week ahead, due at their moment;
+    /// win-back and VIP are judged weekly.
     mutating func tick(_ customer: inout Customer, through t: Timestamp) {
         guard var clock = customer.clock else { return }
         let last = t.startOfUTCDay.millis
         var box = outbox(of: customer.state.customer)
-        while clock.millis < last {
-            let next = Timestamp(millis: min(last, ReactorEngine.nextTick(after: clock, state: customer.state).millis))
+        while true {
+            // Only the schedule's boundaries are ticks, never the day a run happens to stop at:
+            // otherwise decisions would depend on when the runs happened.
+            let next = ReactorEngine.nextTick(after: clock, state: customer.state)
+            guard next.millis <= last else { break }
             let context = self.context(for: customer.state, at: next, skus: [])
             let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context)
             if !decision.isEmpty {

@@ -56,7 +56,7 @@ struct ContactPolicyTests {
         j.happen(.shipmentDelivered, "2025-06-01T07:00:00Z", id: "ev-delivered", ["order": "o-1"])
         let crossSell = try #require(j.command("cross_sell:ev-delivered:o-1"))
         #expect(crossSell.due == at("2025-06-11T07:00:00Z"))
-        let tick = j.tick(from: "2025-06-10T12:00:00Z", to: "2025-06-11T12:00:00Z")
+        let tick = j.tick(from: "2025-06-02T12:00:00Z", to: "2025-06-03T12:00:00Z")  // the birthday is announced 8 days ahead
         let birthday = try #require(tick.schedule.first { $0.kind == .birthdayOffer })
         #expect(birthday.due == at("2025-06-11T07:00:00Z"))
         #expect(birthday.status == .pending)
@@ -70,7 +70,7 @@ struct ContactPolicyTests {
         j.register(birthday: "1990-06-11")
         j.outbox.append(Command(id: "cross_sell:ev-x:o-9", customer: "c-1", kind: .crossSell, channel: .email,
                                 due: at("2025-06-11T04:00:00Z"), payload: JSONObject(), reason: "test", status: .dispatched, trigger: "ev-x"))
-        let tick = j.tick(from: "2025-06-10T12:00:00Z", to: "2025-06-11T12:00:00Z")
+        let tick = j.tick(from: "2025-06-02T12:00:00Z", to: "2025-06-03T12:00:00Z")  // the birthday is announced 8 days ahead
         let birthday = try #require(tick.schedule.first)
         #expect(birthday.status.suppressionReason == "smart sending: cross_sell cross_sell:ev-x:o-9 went out by email 3 h from this one (gap 16 h)")
     }

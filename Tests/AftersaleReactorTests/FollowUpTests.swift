@@ -94,20 +94,21 @@ struct FollowUpTests {
 
 @Suite("The clock: birthdays, anniversaries, win-back")
 struct ClockTests {
-    @Test("a birthday fires once, at 09:00 in the customer's time zone, when the clock passes it")
+    @Test("a birthday is scheduled once, 8 days ahead, due at 09:00 in the customer's time zone")
     func birthdayInTokyo() throws {
         var j = Journey(customer: "c-7")
         j.register("2025-02-20T01:00:00Z", timezone: "Asia/Tokyo", birthday: "--07-21")
-        // 09:00 in Tokyo on 21 July is 00:00 UTC: not yet at 23:00 UTC on the 20th...
-        #expect(j.tick(from: "2025-07-20T00:00:00Z", to: "2025-07-20T23:00:00Z").schedule.isEmpty)
-        // ... and due in the next run.
-        let next = j.tick(from: "2025-07-20T23:00:00Z", to: "2025-07-21T23:00:00Z")
+        // 09:00 in Tokyo on 21 July is 00:00 UTC; it is announced 8 days ahead, at 00:00 UTC on the 13th:
+        // not yet at 23:00 UTC on the 12th...
+        #expect(j.tick(from: "2025-07-12T00:00:00Z", to: "2025-07-12T23:00:00Z").schedule.isEmpty)
+        // ... and in the next run, due at the moment itself.
+        let next = j.tick(from: "2025-07-12T23:00:00Z", to: "2025-07-13T23:00:00Z")
         let offer = try #require(next.schedule.first)
         #expect(offer.id == "birthday_offer:c-7:2025")
         #expect(offer.due == at("2025-07-21T00:00:00Z"))
         #expect(offer.payload["offer"]?["type"] == .string("free_shipping"))
         // Running the same window again schedules nothing new.
-        #expect(j.tick(from: "2025-07-20T23:00:00Z", to: "2025-07-21T23:00:00Z").schedule.isEmpty)
+        #expect(j.tick(from: "2025-07-12T23:00:00Z", to: "2025-07-13T23:00:00Z").schedule.isEmpty)
     }
 
     @Test("a daily cron over a year yields exactly one birthday and one anniversary, with the year in the id")
@@ -130,7 +131,7 @@ struct ClockTests {
         var j = Journey()
         j.register(birthday: "1988-06-14")
         j.order("o-1", "2025-02-03T10:00:00Z")
-        let tick = j.tick(from: "2025-06-13T12:00:00Z", to: "2025-06-14T12:00:00Z")
+        let tick = j.tick(from: "2025-06-05T12:00:00Z", to: "2025-06-06T12:00:00Z")  // 8 days ahead
         let offer = try #require(tick.schedule.first { $0.kind == .birthdayOffer })
         #expect(offer.due == at("2025-06-14T07:00:00Z"))
         #expect(offer.payload["age"] == .integer(37))

@@ -2,29 +2,36 @@ public import AftersaleCore
 
 /// Play 10: a birthday offer and an account-anniversary offer (discount or free shipping), once a year each.
 ///
-/// Both are moments of the clock in the customer's time zone (at the configured local hour), so a
-/// shop that runs `advance` daily never misses one; the id holds the year. A 29 February
-/// birthday is celebrated on 28 February in common years.
+/// Both are moments of the clock in the customer's time zone (at the configured local hour). They are
+/// scheduled `lead` ahead (longer than the engine's longest tick), due exactly at the moment, so the
+/// greeting is pending in the outbox before its day whenever the clock ticks; the id holds the year.
+/// A 29 February birthday is celebrated on 28 February in common years.
 public struct OccasionOfferPolicy: Policy {
     public init() {}
 
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
         guard to > from else { return [] }
         let clock = LocalClock(state, context)
-        let years = clock.localDate(from).year...clock.localDate(to).year
+        let lead = OccasionOfferPolicy.leadDays
+        let years = clock.localDate(from.adding(wholeDays: lead)).year...clock.localDate(to.adding(wholeDays: lead)).year
         let earliest = to.adding(wholeDays: -context.configuration.clock.catchUpDays)
+        // Scheduled when the window reaches `lead` days before the moment.
+        func due(_ moment: Timestamp) -> Bool {
+            let announced = moment.adding(wholeDays: -lead)
+            return announced > from && announced <= to && moment >= earliest
+        }
         var out: [Command] = []
         if let birthday = state.birthday {
             let config = context.configuration.birthday
             for year in years {
                 let moment = clock.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day), minute: config.hour * 60)
-                guard moment > from, moment <= to, moment >= earliest else { continue }
+                guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
                 var payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
                 if let y = birthday.year { payload["age"] = .integer(year - y) }
                 out.append(.proposal(.birthdayOffer, trigger: state.customer, subkey: String(year), customer: state.customer, due: moment,
                                      payload: payload,
-                                     reason: "birthday \(pad(birthday.month))-\(pad(birthday.day)) in \(clock.zone) reached at "
+                                     reason: "birthday \(pad(birthday.month))-\(pad(birthday.day)) in \(clock.zone), due at "
                                         + "\(moment.rfc3339WithOffset); \(words), once in \(year)",
                                      context: context))
             }
@@ -34,7 +41,7 @@ public struct OccasionOfferPolicy: Policy {
             let since = clock.localDate(registered)
             for year in years where year > since.year {
                 let moment = clock.instant(OccasionOfferPolicy.date(year, since.month, since.day), minute: config.hour * 60)
-                guard moment > from, moment <= to, moment >= earliest else { continue }
+                guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
                 let payload = JSONObject(["occasion": .string("account_anniversary"), "year": .integer(year),
                                           "years": .integer(year - since.year), "offer": offer])
@@ -47,6 +54,9 @@ public struct OccasionOfferPolicy: Policy {
         }
         return out.map { var c = $0; c.trigger = "clock"; return c }
     }
+
+    /// How far ahead an occasion is scheduled: more than the engine's weekly tick.
+    public static let leadDays = 8
 
     static func date(_ year: Int, _ month: Int, _ day: Int) -> CivilDate {
         CivilDate(year: year, month: month, day: min(day, CivilDate.daysIn(month: month, year: year)))
