@@ -54,9 +54,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Next-best-action commands due by --now, after bringing the reactor up to it.",
             discussion: """
-                The reactor follows the log from its checkpoint, folds each customer's state, and applies
-                the post-purchase playbook's policies; time-based plays (birthdays, anniversaries,
-                replenishment, win-back) fire as the clock passes them, so a daily run from cron misses
+                The reactor follows the log from its checkpoint, folds each customer's state, and applies \
+                the post-purchase playbook's policies; time-based plays (birthdays, anniversaries, \
+                replenishment, win-back) fire as the clock passes them, so a daily run from cron misses \
                 nothing. --status all also lists cancelled, suppressed and dispatched commands.
                 """
         )
@@ -105,10 +105,10 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Hand due commands to the outside world as NDJSON and record each hand-off in the log.",
             discussion: """
-                Each line is one command with its id (the idempotency key). The hand-off is recorded as
-                an action.dispatched event and the command marked dispatched in the same transaction:
-                at least once, never silently lost; a crash between writing and recording re-sends the
-                same ids. Before a command goes out, consent, quiet hours, caps and the pause while a
+                Each line is one command with its id (the idempotency key). The hand-off is recorded as \
+                an action.dispatched event and the command marked dispatched in the same transaction: \
+                at least once, never silently lost; a crash between writing and recording re-sends the \
+                same ids. Before a command goes out, consent, quiet hours, caps and the pause while a \
                 return or complaint is open are checked again; what fails is recorded as suppressed.
                 """
         )

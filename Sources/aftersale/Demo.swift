@@ -13,9 +13,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Simulate a believable shop, run the whole engine on it, and write the report.",
             discussion: """
-                Simulates customers over two years (purchases, deliveries, unboxings, returns, reviews
-                and replies), ingests them into the database, fits the customer-value models, runs the
-                projections and the reactor up to the end of the simulated period, writes the HTML
+                Simulates customers over two years (purchases, deliveries, unboxings, returns, reviews \
+                and replies), ingests them into the database, fits the customer-value models, runs the \
+                projections and the reactor up to the end of the simulated period, writes the HTML \
                 report and prints a summary. Running it again appends nothing: every event is a duplicate.
                 """
         )

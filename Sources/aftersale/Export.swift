@@ -10,9 +10,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Stream a table for analysis: customers, orders, reviews, returns, actions, cohorts, products, calibration.",
             discussion: """
-                Stable snake_case columns (documented in Sources/AftersaleAnalytics/EXPORTS.md), ISO dates,
-                exact money as decimal strings beside a currency column. CSV follows RFC 4180.
-                --as-of judges stages and predictions at the end of that day; for calibration it is the
+                Stable snake_case columns (documented in Sources/AftersaleAnalytics/EXPORTS.md), ISO dates, \
+                exact money as decimal strings beside a currency column. CSV follows RFC 4180. \
+                --as-of judges stages and predictions at the end of that day; for calibration it is the \
                 split between the calibration period and the holdout.
                 """
         )

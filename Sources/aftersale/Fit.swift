@@ -10,8 +10,8 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Fit the customer-value models on the log and record the fit as a model.fitted event.",
             discussion: """
-                Fits the purchase process (BG/NBD or Pareto/NBD) and Gamma-Gamma spend by maximum
-                likelihood on purchases up to --as-of (default: the day of the last event). Purchase
+                Fits the purchase process (BG/NBD or Pareto/NBD) and Gamma-Gamma spend by maximum \
+                likelihood on purchases up to --as-of (default: the day of the last event). Purchase \
                 occasions are distinct days. Below a minimum of data it says it cannot predict yet, and why.
                 """
         )

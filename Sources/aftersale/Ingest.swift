@@ -9,9 +9,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Append events from NDJSON (or a transactions CSV) to the log.",
             discussion: """
-                Re-sent events (same id, same content) are counted as duplicates and skipped, so a
-                rerun after a crash finishes the job with no duplicates. Rejected lines are reported
-                as FILE:LINE: field: why and written, under that comment, to a rejects file you can fix
+                Re-sent events (same id, same content) are counted as duplicates and skipped, so a \
+                rerun after a crash finishes the job with no duplicates. Rejected lines are reported \
+                as FILE:LINE: field: why and written, under that comment, to a rejects file you can fix \
                 and ingest again. Exit status 1 when anything was rejected.
                 """
         )

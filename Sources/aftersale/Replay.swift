@@ -9,9 +9,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Re-run the reactor over the log up to a point and print what it decided, and why.",
             discussion: """
-                The answer to "why did this customer get this message?". Replay opens the database
-                read-only and runs the same engine as live runs in memory: it cannot touch the live
-                outbox and never dispatches. --until takes a log position (an integer) or a time
+                The answer to "why did this customer get this message?". Replay opens the database \
+                read-only and runs the same engine as live runs in memory: it cannot touch the live \
+                outbox and never dispatches. --until takes a log position (an integer) or a time \
                 (RFC 3339): events that happened by then, and the clock up to then.
                 """
         )

@@ -7,8 +7,8 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Write one self-contained HTML report (inline SVG charts, no network).",
             discussion: """
-                Cohort retention, customer value distribution, lifecycle stages over time, calibration of
-                the latest model (predicted against actual purchases after its calibration end), actions
+                Cohort retention, customer value distribution, lifecycle stages over time, calibration of \
+                the latest model (predicted against actual purchases after its calibration end), actions \
                 by kind and status, review ratings and reply times.
                 """
         )

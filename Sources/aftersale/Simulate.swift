@@ -8,9 +8,9 @@ extension Aftersale {
         static let configuration = CommandConfiguration(
             abstract: "Write a simulated shop's events as NDJSON, from known buy-till-you-die parameters.",
             discussion: """
-                Purchases follow BG/NBD (rates per day) and spend Gamma-Gamma; deliveries, unboxings,
-                returns, reviews and replies follow realistic rates and delays. The same options and seed
-                give the same bytes. --truth writes each customer's true rate, dropout probability and
+                Purchases follow BG/NBD (rates per day) and spend Gamma-Gamma; deliveries, unboxings, \
+                returns, reviews and replies follow realistic rates and delays. The same options and seed \
+                give the same bytes. --truth writes each customer's true rate, dropout probability and \
                 spend as NDJSON, to check what a fit recovers.
                 """
         )
