@@ -76,10 +76,10 @@ extension Aftersale {
         enum Filter: String, ExpressibleByArgument, CaseIterable { case pending, all }
 
         func run() throws {
+            let engine = try reactor.engine()  // a bad configuration is the first error
+            let now = try reactor.clock()
             let log = try database.openLog()
             let store = try ReactorStore(log: log)
-            let now = try reactor.clock()
-            let engine = try reactor.engine()
             try store.run(until: now, engine: engine)
             // Pending commands older than the catch-up window are not sent late: dispatch records them
             // as suppressed. Listing them as due would be noise after importing years of history.
@@ -120,12 +120,13 @@ extension Aftersale {
         var out = "-"
 
         func run() throws {
+            let engine = try reactor.engine()  // a bad configuration is the first error
+            let now = try reactor.clock()
             let log = try database.openLog()
             let store = try ReactorStore(log: log)
-            let now = try reactor.clock()
             let sink = try OutputSink(path: out)
             defer { sink.close() }
-            let result = try store.dispatch(now: now, engine: try reactor.engine()) { commands in
+            let result = try store.dispatch(now: now, engine: engine) { commands in
                 var bytes: [UInt8] = []
                 for command in commands { bytes += Array((CommandFormat.json(command, status: "dispatched") + "\n").utf8) }
                 try sink.write(bytes)

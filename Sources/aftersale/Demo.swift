@@ -58,7 +58,7 @@ extension Aftersale {
             step("simulate \(events) events", &mark)
 
             // 2. Ingest, with the projections caught up.
-            let log = try database.openLog()
+            let log = try database.openLog(creating: true)
             var options = IngestOptions(now: max(try WallClock.now(), end))
             options.isKnownTimeZone = WallClock.isKnownTimeZone
             options.rejectsPath = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-demo.rejects.ndjson").path

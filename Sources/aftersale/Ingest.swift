@@ -50,7 +50,7 @@ extension Aftersale {
         }
 
         func run() throws {
-            let log = try database.openLog()
+            let log = try database.openLog(creating: true)
             var options = IngestOptions(now: try WallClock.now())
             options.format = format == .ndjson ? .ndjson : .transactions
             options.rejectsPath = rejects

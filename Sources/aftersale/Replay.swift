@@ -31,6 +31,9 @@ extension Aftersale {
         var json = false
 
         func run() throws {
+            guard FileManager.default.fileExists(atPath: database.path) else {
+                throw CommandFailure("no database at \(database.path): ingest events first, or name it with --db or $AFTERSALE_DB")
+            }
             let log = try EventLog(database: Database(path: database.path, readOnly: true))
             var options = ReactorOptions()
             options.config = config

@@ -10,7 +10,11 @@ struct DatabaseOptions: ParsableArguments {
 
     var path: String { db ?? ProcessInfo.processInfo.environment["AFTERSALE_DB"] ?? "./aftersale.db" }
 
-    func openLog() throws -> EventLog {
+    /// Opens the log; only `ingest` and `demo` may create the file, the others say it is missing.
+    func openLog(creating: Bool = false) throws -> EventLog {
+        if !creating && !FileManager.default.fileExists(atPath: path) {
+            throw CommandFailure("no database at \(path): ingest events first (aftersale ingest FILE), or name it with --db or $AFTERSALE_DB")
+        }
         do {
             return try EventLog(path: path)
         } catch {

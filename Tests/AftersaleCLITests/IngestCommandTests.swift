@@ -108,6 +108,17 @@ struct IngestCommandTests {
         #expect(try reader.database.scalarInt("SELECT count(*) FROM events") == Int64(total), "positions 1...N, no gaps")
     }
 
+    @Test("commands that read the log refuse a database that does not exist, instead of creating an empty one")
+    func missingDatabase() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        for command in [["log"], ["customer", "c-1"], ["fit"], ["actions"], ["export", "orders"], ["report"], ["replay"], ["rebuild"]] {
+            let result = try cli.run(command + ["--db", cli.path("typo.db")])
+            #expect(result.status != 0 && result.stderr.contains("no database at \(cli.path("typo.db"))"), "\(command): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: cli.path("typo.db")))
+    }
+
     @Test("help names the commands")
     func help() throws {
         let cli = CLI()
