@@ -265,6 +265,17 @@ public final class EventLog {
         while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
     }
 
+    /// Calls `body` for each event whose customer passes `customer`, in log order, up to `position`;
+    /// other rows are skipped before their JSON is parsed.
+    public func read(through position: Int64, customer: (String) -> Bool, _ body: (RecordedEvent) throws -> Void) throws {
+        let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE position <= ?1 ORDER BY position")
+        statement.bind(position, at: 1)
+        while try statement.step() {
+            guard customer(statement.text(5) ?? "") else { continue }
+            try body(try EventLog.decodeRow(statement, includeMeta: false))
+        }
+    }
+
     /// Calls `body` for each event of the given types, in log order.
     public func read(types: [EventType], _ body: (RecordedEvent) throws -> Void) throws {
         let placeholders = types.indices.map { "?\($0 + 1)" }.joined(separator: ",")
