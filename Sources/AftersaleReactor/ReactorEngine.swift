@@ -160,7 +160,7 @@ public struct ReactorEngine: Sendable {
     }
 
     /// The next tick after `clock`: the next day while an order is in flight, else the next Monday.
-    static func nextTick(after clock: Timestamp, state: CustomerState) -> Timestamp {
+    public static func nextTick(after clock: Timestamp, state: CustomerState) -> Timestamp {
         let nextDay = clock.millis + day
         let inFlight = state.orders.values.contains { order in
             guard let placed = order.placedAt, order.cancelledAt == nil, order.deliveredAt == nil else { return false }

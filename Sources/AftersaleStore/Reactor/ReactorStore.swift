@@ -10,11 +10,14 @@ public import AftersaleReactor
 public final class ReactorStore {
     public let log: EventLog
     var database: Database { log.database }
+    /// Set by a load that read every customer: the save then records every next tick.
+    private var loadedAll = false
 
     public init(log: EventLog) throws {
         self.log = log
         try database.execute("""
-            CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state TEXT NOT NULL, clock INTEGER) STRICT;
+            CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state TEXT NOT NULL, clock INTEGER,
+                next_tick INTEGER) STRICT;
             CREATE TABLE IF NOT EXISTS outbox (
                 id            TEXT PRIMARY KEY,
                 customer      TEXT NOT NULL,
@@ -33,6 +36,11 @@ public final class ReactorStore {
             CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, due);
             CREATE TABLE IF NOT EXISTS reactor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
             """)
+        // Databases from before the next-tick column: NULL means "load it", so they just work.
+        if try database.scalarInt("SELECT count(*) FROM pragma_table_info('reactor_customers') WHERE name = 'next_tick'") == 0 {
+            try database.execute("ALTER TABLE reactor_customers ADD COLUMN next_tick INTEGER")
+        }
+        try database.execute("CREATE INDEX IF NOT EXISTS reactor_customers_next_tick ON reactor_customers(next_tick)")
     }
 
     /// What a run did.
@@ -64,26 +72,37 @@ public final class ReactorStore {
     @discardableResult
     public func run(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
         try database.inTransaction {
-            var engine = try load(prototype)
+            var engine = try load(prototype, until: now, withDueCommands: false)
             let summary = try advance(&engine, until: now)
             try save(&engine)
             return summary
         }
     }
 
-    /// Loads the persisted engine (call inside a transaction).
-    func load(_ prototype: ReactorEngine) throws -> ReactorEngine {
+    /// Loads the persisted engine (call inside a transaction) with the customers a run up to `now`
+    /// needs: those with events after the checkpoint, those whose next tick is due, and (for a
+    /// dispatch) those with a command due. Customers are independent, so the others can stay on disk;
+    /// when most are needed anyway, all are loaded in one pass.
+    func load(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool) throws -> ReactorEngine {
         var engine = prototype
         let checkpoint = try self.checkpoint()
-        let states = try database.prepare("SELECT state, clock FROM reactor_customers")
-        while try states.step() {
-            let state = try CustomerStateCodec.decode(states.text(0) ?? "")
-            engine.customers[state.customer] = ReactorEngine.Customer(
-                state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
+        var needed = Set<String>()
+        func collect(_ sql: String, _ values: [SQLValue]) throws {
+            let statement = try database.prepare(sql)
+            try statement.bind(values)
+            while try statement.step() { if let customer = statement.text(0) { needed.insert(customer) } }
         }
-        let commands = try database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox ORDER BY rowid")
-        while try commands.step() {
-            engine.insert(ReactorStore.decodeCommand(commands))
+        try collect("SELECT DISTINCT customer FROM events WHERE position > ?1", [.int(checkpoint)])
+        try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
+        if withDueCommands {
+            try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
+        }
+        let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
+        loadedAll = Int64(needed.count) * 2 >= known
+        if loadedAll {
+            try loadCustomers(into: &engine, customer: nil)
+        } else {
+            for customer in needed.sorted() { try loadCustomers(into: &engine, customer: customer) }
         }
         if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
             for member in object.members {
@@ -100,6 +119,23 @@ public final class ReactorStore {
         if try model.step() { engine.forecaster = engine.makeForecaster(try EventLog.decodeRow(model).event) }
         _ = engine.takeChanges()
         return engine
+    }
+
+    /// Loads one customer's (or every customer's) state and commands, commands in the order they were written.
+    private func loadCustomers(into engine: inout ReactorEngine, customer: String?) throws {
+        let filter = customer == nil ? "" : " WHERE customer = ?1"
+        let states = try database.prepare("SELECT state, clock FROM reactor_customers" + filter)
+        let commands = try database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox" + filter + " ORDER BY rowid")
+        if let customer {
+            states.bind(customer, at: 1)
+            commands.bind(customer, at: 1)
+        }
+        while try states.step() {
+            let state = try CustomerStateCodec.decode(states.text(0) ?? "")
+            engine.customers[state.customer] = ReactorEngine.Customer(
+                state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
+        }
+        while try commands.step() { engine.insert(ReactorStore.decodeCommand(commands)) }
     }
 
     /// Feeds the engine every event after the checkpoint, then ticks the clock to `now`.
@@ -122,14 +158,28 @@ public final class ReactorStore {
     /// Writes what changed (call inside the transaction that advanced the engine).
     func save(_ engine: inout ReactorEngine) throws {
         let changes = engine.takeChanges()
+        if loadedAll {
+            // Every customer was in memory: record each one's next tick, so later runs load only those due.
+            let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
+            for (id, customer) in engine.customers.sorted(by: { $0.key < $1.key }) {
+                guard let clock = customer.clock else { continue }
+                try setNextTick.run([.text(id), .int(ReactorEngine.nextTick(after: clock, state: customer.state).millis)])
+            }
+        }
         let upsertCustomer = try database.cached("""
-            INSERT INTO reactor_customers (customer, state, clock) VALUES (?1, ?2, ?3)
-            ON CONFLICT(customer) DO UPDATE SET state = excluded.state, clock = excluded.clock
+            INSERT INTO reactor_customers (customer, state, clock, next_tick) VALUES (?1, ?2, ?3, ?4)
+            ON CONFLICT(customer) DO UPDATE SET state = excluded.state, clock = excluded.clock, next_tick = excluded.next_tick
             """)
         for customer in changes.customers {
             upsertCustomer.bind(customer.state.customer, at: 1)
             upsertCustomer.bind(CustomerStateCodec.encode(customer.state), at: 2)
-            if let clock = customer.clock { upsertCustomer.bind(clock.millis, at: 3) } else { upsertCustomer.bindNull(at: 3) }
+            if let clock = customer.clock {
+                upsertCustomer.bind(clock.millis, at: 3)
+                upsertCustomer.bind(ReactorEngine.nextTick(after: clock, state: customer.state).millis, at: 4)
+            } else {
+                upsertCustomer.bindNull(at: 3)
+                upsertCustomer.bindNull(at: 4)
+            }
             try upsertCustomer.step()
             upsertCustomer.reset()
         }
@@ -221,7 +271,7 @@ public final class ReactorStore {
         throws -> (dispatched: [Command], suppressed: [Command]) {
         do {
             return try database.inTransaction {
-                var engine = try load(prototype)
+                var engine = try load(prototype, until: now, withDueCommands: true)
                 _ = try advance(&engine, until: now)
                 let released = engine.release(dueBy: now)
                 let sendNow = released.filter { $0.isPending && $0.due <= now }
