@@ -1,3 +1,4 @@
+import AftersaleCore
 import AftersaleStore
 import Foundation
 import Testing
@@ -120,6 +121,29 @@ struct ReactorCommandTests {
         #expect(try store.commands().isEmpty || store.checkpoint() > 0, "a run commits whole or not at all")
         let resumed = try cli.run(["actions", "--db", cli.path("copy.db"), "--now", now, "--status", "all", "--json"]).stdout
         #expect(resumed == once)
+    }
+
+    @Test("runs that load only the customers they need give the outbox of one run that loads everyone")
+    func partialLoads() throws {
+        let cli = CLI()
+        defer { cli.cleanUp() }
+        try cli.run(["simulate", "--customers", "200", "--days", "120", "--seed", "4", "--out", cli.path("shop.ndjson")])
+        try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")])
+        try FileManager.default.copyItem(atPath: cli.path("aftersale.db"), toPath: cli.path("once.db"))
+        // Every third day for two months after the shop's period: after the first run, each run
+        // loads only the customers with a tick or a command due.
+        var day = CivilDate(year: 2024, month: 4, day: 30).daysSinceEpoch
+        let end = CivilDate(year: 2024, month: 6, day: 30).daysSinceEpoch
+        while day <= end {
+            let now = "\(CivilDate(daysSinceEpoch: day))T09:30:00Z"
+            #expect(try cli.run(["actions", "--now", now]).status == 0)
+            day += 3
+        }
+        let final = "2024-07-01T09:30:00Z"
+        let stepwise = try cli.run(["actions", "--now", final, "--status", "all", "--json"]).stdout
+        let once = try cli.run(["actions", "--db", cli.path("once.db"), "--now", final, "--status", "all", "--json"]).stdout
+        #expect(stepwise.split(separator: "\n").count > 300)
+        #expect(stepwise == once)
     }
 
     @Test("a replay of a shop equals the live decisions for the same period, and never touches the live outbox")
