@@ -131,7 +131,18 @@ struct ShopAnalytics {
             }
         } else {
             guard let recorded = try latestModel() else { return nil }
-            model = recorded
+            if recorded.calibrationEnd.daysSinceEpoch < lastDay {
+                model = recorded
+            } else {
+                // The latest fit saw everything: check the model on the last third of the history
+                // (at least 90 days) with a fit on the rest, which is not recorded.
+                guard let firstDay = states.compactMap({ $0.purchaseDays.first?.day }).min() else { return nil }
+                let split = lastDay - max(90, (lastDay - firstDay) / 3)
+                guard split > firstDay,
+                      let fitted = try? LifetimeValue.fit(states, kind: recorded.kind, asOf: CivilDate(daysSinceEpoch: split),
+                                                          unit: recorded.unit) else { return nil }
+                model = fitted
+            }
         }
         let end = model.calibrationEnd.daysSinceEpoch
         let holdoutDays = Int(lastDay - end)
