@@ -64,7 +64,7 @@ extension Aftersale {
                     throw CommandFailure("no calibration split: pass --as-of YYYY-MM-DD before the last event, or fit a model first")
                 }
                 Terminal.error("calibration: \(result.model.kind.displayName) through \(result.model.calibrationEnd), holdout \(result.holdoutDays) days")
-                try stream(CalibrationRow.self, sink) { write in result.rows.forEach { try? write($0) } }
+                try stream(CalibrationRow.self, sink) { write in for row in result.rows { try write(row) } }
             }
         }
 

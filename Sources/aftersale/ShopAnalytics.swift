@@ -119,8 +119,9 @@ struct ShopAnalytics {
     /// Predicted against actual purchases after a calibration day, per calibration frequency.
     ///
     /// Uses the model fitted through `asOf` if the log has one, else fits one (not recorded).
-    func calibration(asOf: CivilDate?) throws -> (model: FittedModel, holdoutDays: Int, rows: [CalibrationRow])? {
-        let states = try customers.allStates()
+    func calibration(asOf: CivilDate?, states known: [CustomerState]? = nil) throws
+        -> (model: FittedModel, holdoutDays: Int, rows: [CalibrationRow])? {
+        let states = try known ?? customers.allStates()
         guard let lastDay = try log.latestEventTime()?.utcDay else { return nil }
         let model: FittedModel
         if let asOf {
@@ -204,7 +205,7 @@ extension ShopAnalytics {
         var cohorts = CohortRetention()
         for state in states { cohorts.add(state) }
         var calibration: CalibrationSection?
-        if let result = try self.calibration(asOf: nil) {
+        if let result = try self.calibration(asOf: nil, states: states) {
             calibration = CalibrationSection(model: result.model.kind.displayName, calibrationEnd: result.model.calibrationEnd,
                                              holdoutDays: result.holdoutDays, rows: result.rows)
         }

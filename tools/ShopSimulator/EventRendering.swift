@@ -23,6 +23,14 @@ extension ShopEventStream {
     }
 
     /// Writes a quoted reference such as `"o-000042-0003"` (with `-<suffix>` when given).
+    /// `"order":"o-…","shipment":"s-…"`: the references every shipment event starts with.
+    private func writeOrderAndShipment(_ event: PendingEvent, into buffer: inout LineWriter) {
+        buffer.write("\"order\":")
+        writeReference("o-", event, into: &buffer)
+        buffer.write(",\"shipment\":")
+        writeReference("s-", event, into: &buffer)
+    }
+
     private func writeReference(
         _ prefix: StaticString, _ event: PendingEvent, suffix: Int? = nil, into buffer: inout LineWriter
     ) {
@@ -106,10 +114,7 @@ extension ShopEventStream {
         case .dispatched:
             var random = detailRandom(event)
             let carrier = random.integer(below: ProfileData.carriers.count)
-            buffer.write("\"order\":")
-            writeReference("o-", event, into: &buffer)
-            buffer.write(",\"shipment\":")
-            writeReference("s-", event, into: &buffer)
+            writeOrderAndShipment(event, into: &buffer)
             buffer.write(",\"carrier\":")
             buffer.writeJSONString(ProfileData.carriers[carrier])
             buffer.write(",\"tracking\":\"")
@@ -120,17 +125,11 @@ extension ShopEventStream {
             buffer.writeTimestamp(estimate - estimate % CivilTime.secondsPerDay + 18 * 3600)
         case .failed:
             var random = detailRandom(event)
-            buffer.write("\"order\":")
-            writeReference("o-", event, into: &buffer)
-            buffer.write(",\"shipment\":")
-            writeReference("s-", event, into: &buffer)
+            writeOrderAndShipment(event, into: &buffer)
             buffer.write(",\"reason\":")
             pick(ProfileData.failureReasons, &random, into: &buffer)
         case .delivered:
-            buffer.write("\"order\":")
-            writeReference("o-", event, into: &buffer)
-            buffer.write(",\"shipment\":")
-            writeReference("s-", event, into: &buffer)
+            writeOrderAndShipment(event, into: &buffer)
         case .unboxing:
             buffer.write("\"order\":")
             writeReference("o-", event, into: &buffer)
