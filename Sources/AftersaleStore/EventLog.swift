@@ -14,6 +14,8 @@ public struct EncodedEvent: Sendable, Equatable {
     public var data: String
     /// Compact JSON of `meta`, or nil.
     public var meta: String?
+    /// What projections fold (`EventFacts`), stored beside the event so a rebuild never parses JSON.
+    public var facts: [UInt8]
 
     public init(_ event: Event) {
         self.init(event, dataText: JSONValue.object(event.data).canonicalText, metaText: event.meta.map { JSONValue.object($0).compactText })
@@ -28,6 +30,7 @@ public struct EncodedEvent: Sendable, Equatable {
         schema = event.schema
         data = dataText
         meta = metaText
+        facts = EventFacts.encode(event)
     }
 
     /// The event as one NDJSON line in the catalogue's envelope, equivalent to what was sent.
@@ -98,13 +101,26 @@ public struct VersionConflict: Error, Sendable, Equatable, CustomStringConvertib
 ///
 /// Positions are assigned by SQLite's rowid inside the single writer's `BEGIN IMMEDIATE`
 /// transaction and nothing is ever deleted, so the global order is gapless by construction.
+///
+/// Tables: `events` (one row per event, its JSON as sent), `streams` (one row per customer: a
+/// dense integer stream id) and `stream_facts` (per stream and version: the event's position and
+/// its `EventFacts`, clustered by stream). The primary key of `stream_facts` is the uniqueness of
+/// (stream, version); scanning it in key order hands a rebuild every customer's events together,
+/// already decoded to what the fold reads, without touching the JSON.
 public final class EventLog {
     public let database: Database
-    /// Last known version per stream, valid while no other connection has written.
-    private var versions: [String: Int64] = [:]
+    /// Last known stream id and version per customer, valid while no other connection has written.
+    private var versions: [String: StreamHead] = [:]
     private var seenDataVersion: Int64 = -1
 
-    public static let schemaVersion = 1
+    struct StreamHead {
+        /// nil until the customer's first event is appended.
+        var stream: Int64?
+        var version: Int64
+    }
+
+    /// 1: events with a (customer, version) index. 2: streams and stream_facts.
+    public static let schemaVersion = 2
 
     public convenience init(path: String) throws {
         try self.init(database: Database(path: path))
@@ -116,7 +132,14 @@ public final class EventLog {
     }
 
     func migrate() throws {
-        guard database.userVersion < EventLog.schemaVersion else { return }
+        let stored = database.userVersion
+        if stored == EventLog.schemaVersion, try storedFactsFormat() == EventFacts.formatVersion { return }
+        guard !database.isReadOnly else {
+            throw SQLiteError(code: 1, message: "\(database.path) was written by an earlier version of aftersale and needs an upgrade: run `aftersale log` once with write access", sql: nil)
+        }
+        guard stored <= EventLog.schemaVersion else {
+            throw SQLiteError(code: 1, message: "\(database.path) has log schema \(stored), newer than this build's \(EventLog.schemaVersion): upgrade aftersale", sql: nil)
+        }
         try database.inTransaction {
             try database.execute("""
                 CREATE TABLE IF NOT EXISTS events (
@@ -133,9 +156,55 @@ public final class EventLog {
                     recorded  INTEGER NOT NULL
                 ) STRICT;
                 CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id);
-                CREATE UNIQUE INDEX IF NOT EXISTS events_stream ON events(customer, version);
+                CREATE TABLE IF NOT EXISTS streams (
+                    stream   INTEGER PRIMARY KEY,
+                    customer TEXT NOT NULL UNIQUE
+                ) STRICT;
+                CREATE TABLE IF NOT EXISTS stream_facts (
+                    stream   INTEGER NOT NULL,
+                    version  INTEGER NOT NULL,
+                    position INTEGER NOT NULL,
+                    facts    BLOB    NOT NULL,
+                    PRIMARY KEY (stream, version)
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
                 """)
+            if stored == 1 {
+                // Schema 1 kept no facts: number the streams in order of appearance, then derive the facts.
+                try database.execute("""
+                    INSERT INTO streams (customer) SELECT customer FROM events GROUP BY customer ORDER BY min(position);
+                    DROP INDEX IF EXISTS events_stream;
+                    """)
+            }
+            if stored >= 1, try storedFactsFormat() != EventFacts.formatVersion { try deriveFacts() }
+            try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_format', ?1) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+                .run([.int(Int64(EventFacts.formatVersion))])
             try database.setUserVersion(EventLog.schemaVersion)
+        }
+    }
+
+    private func storedFactsFormat() throws -> Int? {
+        guard try database.tableExists("log_settings") else { return nil }
+        return try database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_format'").map(Int.init)
+    }
+
+    /// Derives every event's facts again from its JSON (the log's source of truth): after an
+    /// upgrade from schema 1, or when `EventFacts.formatVersion` changed.
+    private func deriveFacts() throws {
+        var streamIDs: [String: Int64] = [:]
+        let streams = try database.prepare("SELECT stream, customer FROM streams")
+        while try streams.step() { streamIDs[streams.text(1) ?? ""] = streams.int64(0) }
+        let upsert = try database.prepare("INSERT OR REPLACE INTO stream_facts (stream, version, position, facts) VALUES (?1, ?2, ?3, ?4)")
+        try read(includeMeta: false) { recorded in
+            guard let stream = streamIDs[recorded.event.customer] else {
+                throw SQLiteError(code: 1, message: "event at position \(recorded.position) has no stream", sql: nil)
+            }
+            upsert.bind(stream, at: 1)
+            upsert.bind(recorded.version, at: 2)
+            upsert.bind(recorded.position, at: 3)
+            upsert.bind(bytes: EventFacts.encode(recorded.event), at: 4)
+            try upsert.step()
+            upsert.reset()
         }
     }
 
@@ -165,16 +234,16 @@ public final class EventLog {
         }
         var outcomes: [AppendOutcome] = []
         outcomes.reserveCapacity(events.count)
-        var touched: [String: Int64] = [:]
+        var touched: Set<String> = []
         do {
             for event in events {
                 let outcome = try insert(event, recorded: recorded)
-                if case .appended(_, let version) = outcome { touched[event.customer] = version }
+                if case .appended = outcome { touched.insert(event.customer) }
                 outcomes.append(outcome)
             }
         } catch {
-            // Versions handed out inside a rolled-back transaction are not real.
-            for stream in touched.keys { versions[stream] = nil }
+            // Versions and stream ids handed out inside a rolled-back transaction are not real.
+            for customer in touched { versions[customer] = nil }
             throw error
         }
         return outcomes
@@ -191,8 +260,17 @@ public final class EventLog {
             """)
     }
 
+    private lazy var insertStream: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
+        try database.prepare("INSERT INTO streams (customer) VALUES (?1)")
+    }
+
+    private lazy var insertFacts: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
+        try database.prepare("INSERT INTO stream_facts (stream, version, position, facts) VALUES (?1, ?2, ?3, ?4)")
+    }
+
     private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
-        let version = try currentVersion(of: event.customer) + 1
+        var head = try streamHead(of: event.customer)
+        let version = head.version + 1
         let statement = try insertStatement.get()
         defer { statement.reset() }
         statement.bind(event.id, at: 1)
@@ -206,11 +284,28 @@ public final class EventLog {
         statement.bind(optional: event.meta, at: 9)
         statement.bind(recorded.millis, at: 10)
         try statement.step()
-        if database.changes == 1 {
-            versions[event.customer] = version
-            return .appended(position: database.lastInsertRowID, version: version)
+        guard database.changes == 1 else { return try classifyResent(event) }
+        let position = database.lastInsertRowID
+        let stream: Int64
+        if let known = head.stream {
+            stream = known
+        } else {
+            let create = try insertStream.get()
+            defer { create.reset() }
+            create.bind(event.customer, at: 1)
+            try create.step()
+            stream = database.lastInsertRowID
         }
-        return try classifyResent(event)
+        let facts = try insertFacts.get()
+        defer { facts.reset() }
+        facts.bind(stream, at: 1)
+        facts.bind(version, at: 2)
+        facts.bind(position, at: 3)
+        facts.bind(bytes: event.facts, at: 4)
+        try facts.step()
+        head = StreamHead(stream: stream, version: version)
+        versions[event.customer] = head
+        return .appended(position: position, version: version)
     }
 
     /// A re-sent id: the same content is a duplicate, anything else a conflict.
@@ -233,13 +328,28 @@ public final class EventLog {
 
     /// The stream's last version, 0 when it has no events.
     public func currentVersion(of stream: String) throws -> Int64 {
-        if let v = versions[stream] { return v }
-        let statement = try database.cached("SELECT max(version) FROM events WHERE customer = ?1")
-        statement.bind(stream, at: 1)
-        let v = try statement.step() && !statement.isNull(0) ? statement.int64(0) : 0
-        statement.reset()
-        versions[stream] = v
-        return v
+        try streamHead(of: stream).version
+    }
+
+    private func streamHead(of customer: String) throws -> StreamHead {
+        if let head = versions[customer] { return head }
+        var head = StreamHead(stream: try streamID(of: customer), version: 0)
+        if let stream = head.stream {
+            let statement = try database.cached("SELECT max(version) FROM stream_facts WHERE stream = ?1")
+            defer { statement.reset() }
+            statement.bind(stream, at: 1)
+            head.version = try statement.step() && !statement.isNull(0) ? statement.int64(0) : 0
+        }
+        versions[customer] = head
+        return head
+    }
+
+    /// The customer's stream id, nil when the log has no events of theirs.
+    public func streamID(of customer: String) throws -> Int64? {
+        let statement = try database.cached("SELECT stream FROM streams WHERE customer = ?1")
+        defer { statement.reset() }
+        statement.bind(customer, at: 1)
+        return try statement.step() ? statement.int64(0) : nil
     }
 
     private func refreshVersionCacheIfOthersWrote() throws {
@@ -253,6 +363,8 @@ public final class EventLog {
     // MARK: - Reading
 
     static let columns = "position, version, recorded, id, type, customer, at, at_offset, schema, data, meta"
+    /// `columns` of the `events` table aliased `e`, for joins.
+    static let qualifiedColumns = "e.position, e.version, e.recorded, e.id, e.type, e.customer, e.at, e.at_offset, e.schema, e.data, e.meta"
 
     /// Calls `body` for each event after `position`, in log order, up to `limit` events.
     ///
@@ -265,14 +377,46 @@ public final class EventLog {
         while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
     }
 
-    /// Calls `body` for each event whose customer passes `customer`, in log order, up to `position`;
-    /// other rows are skipped before their JSON is parsed.
-    public func read(through position: Int64, customer: (String) -> Bool, _ body: (RecordedEvent) throws -> Void) throws {
-        let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE position <= ?1 ORDER BY position")
+    /// Calls `body` with each event's position, stream id, customer and stored facts after `position`, in log order.
+    public func readFacts(after position: Int64, limit: Int = .max,
+                          _ body: (_ position: Int64, _ stream: Int64, _ customer: String, _ facts: UnsafeRawBufferPointer) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT e.position, e.customer, f.facts, s.stream FROM events e
+            JOIN streams s ON s.customer = e.customer
+            JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version
+            WHERE e.position > ?1 ORDER BY e.position LIMIT ?2
+            """)
         statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
         while try statement.step() {
-            guard customer(statement.text(5) ?? "") else { continue }
-            try body(try EventLog.decodeRow(statement, includeMeta: false))
+            let customer = statement.text(1) ?? ""
+            try statement.withBytes(2) { try body(statement.int64(0), statement.int64(3), customer, UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    /// The highest stream id, 0 for an empty log. Stream ids are dense: 1...`lastStreamID()`.
+    public func lastStreamID() throws -> Int64 {
+        try database.scalarInt("SELECT max(stream) FROM streams") ?? 0
+    }
+
+    /// Streams `streams` (ids), each customer's facts up to `position` in version order, one
+    /// customer at a time: `body` gets the customer and their facts, in stream id order.
+    public func readStreams(_ streams: Range<Int64>, through position: Int64,
+                            _ body: (_ stream: Int64, _ customer: String, inout StreamFactsCursor) throws -> Void) throws {
+        let names = try database.prepare("SELECT stream, customer FROM streams WHERE stream >= ?1 AND stream < ?2 ORDER BY stream")
+        names.bind(streams.lowerBound, at: 1)
+        names.bind(streams.upperBound, at: 2)
+        let facts = try database.prepare("""
+            SELECT stream, facts FROM stream_facts WHERE stream >= ?1 AND stream < ?2 AND position <= ?3 ORDER BY stream, version
+            """)
+        facts.bind(streams.lowerBound, at: 1)
+        facts.bind(streams.upperBound, at: 2)
+        facts.bind(position, at: 3)
+        var cursor = StreamFactsCursor(statement: facts, hasRow: try facts.step())
+        while try names.step() {
+            cursor.stream = names.int64(0)
+            try body(cursor.stream, names.text(1) ?? "", &cursor)
+            while try cursor.next() != nil {}  // facts the body did not read
         }
     }
 
@@ -286,7 +430,10 @@ public final class EventLog {
 
     /// One customer's stream, in version order.
     public func stream(of customer: String) throws -> [RecordedEvent] {
-        let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE customer = ?1 ORDER BY version")
+        let statement = try database.prepare("""
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            JOIN events e ON e.position = f.position WHERE s.customer = ?1 ORDER BY f.version
+            """)
         statement.bind(customer, at: 1)
         var events: [RecordedEvent] = []
         while try statement.step() { events.append(try EventLog.decodeRow(statement)) }
@@ -308,12 +455,17 @@ public final class EventLog {
         return RecordedEvent(position: s.int64(0), version: s.int64(1), recorded: Timestamp(millis: s.int64(2)), event: event)
     }
 
-    /// The latest event of a type in one stream (uses the stream index, never a scan of the log).
-    public func lastEvent(of type: EventType, in stream: String) throws -> RecordedEvent? {
-        let statement = try database.prepare(
-            "SELECT \(EventLog.columns) FROM events WHERE customer = ?1 AND type = ?2 ORDER BY version DESC LIMIT 1")
+    /// The latest event of a type in one stream, at or before `position` (walks the stream backwards,
+    /// never scans the log).
+    public func lastEvent(of type: EventType, in stream: String, through position: Int64 = .max) throws -> RecordedEvent? {
+        let statement = try database.prepare("""
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            JOIN events e ON e.position = f.position
+            WHERE s.customer = ?1 AND e.type = ?2 AND f.position <= ?3 ORDER BY f.version DESC LIMIT 1
+            """)
         statement.bind(stream, at: 1)
         statement.bind(type.rawValue, at: 2)
+        statement.bind(position, at: 3)
         return try statement.step() ? try EventLog.decodeRow(statement) : nil
     }
 
@@ -337,9 +489,36 @@ public final class EventLog {
     }
 
     public func customerCount() throws -> Int64 {
-        try database.scalarInt("SELECT count(DISTINCT customer) FROM events WHERE customer != ?1", [.text(EventType.systemCustomer)]) ?? 0
+        try database.scalarInt("SELECT count(*) FROM streams WHERE customer != ?1", [.text(EventType.systemCustomer)]) ?? 0
     }
 }
 
 @available(*, unavailable)
 extension EventLog: Sendable {}
+
+/// One customer's stored facts during `EventLog.readStreams`, in version order.
+public struct StreamFactsCursor {
+    let statement: Statement
+    var hasRow: Bool
+    var stream: Int64 = 0
+    /// The current row was handed out: step before looking again.
+    private var handedOut = false
+
+    init(statement: Statement, hasRow: Bool) {
+        self.statement = statement
+        self.hasRow = hasRow
+    }
+
+    /// The next event's facts of the current customer (valid until the next call), nil after the last.
+    public mutating func next() throws -> UnsafeRawBufferPointer? {
+        if handedOut {
+            hasRow = try statement.step()
+            handedOut = false
+        }
+        // Facts of a stream below the current one were left by the body: skip them.
+        while hasRow, statement.int64(0) < stream { hasRow = try statement.step() }
+        guard hasRow, statement.int64(0) == stream else { return nil }
+        handedOut = true
+        return statement.withBytes(1) { UnsafeRawBufferPointer($0) }
+    }
+}

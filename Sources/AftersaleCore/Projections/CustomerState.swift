@@ -118,109 +118,111 @@ public struct OrderLine: Sendable, Equatable {
 
 extension CustomerState {
     /// Folds one event into the state. Events of other customers are ignored.
-    public mutating func apply(_ recorded: Event) {
-        guard recorded.customer == customer, let event = try? Upcaster.upcast(recorded) else { return }
-        let data = event.data
-        eventCount += 1
-        if lastEventAt.map({ event.at > $0 }) ?? true { lastEventAt = event.at }
-        let orderID = data["order"]?.stringValue
+    public mutating func apply(_ event: Event) {
+        guard event.customer == customer else { return }
+        let facts = EventFacts.encode(event)
+        // Facts just encoded always decode.
+        facts.withUnsafeBytes { bytes in
+            do { try apply(facts: bytes) } catch { preconditionFailure("facts just encoded do not decode: \(error)") }
+        }
+    }
 
-        switch event.type {
+    /// Folds one event given as its stored facts (`EventFacts`): the whole projection.
+    public mutating func apply(facts: UnsafeRawBufferPointer) throws(BinaryDecodingError) {
+        var r = ByteReader(facts)
+        let code = try r.byte()
+        guard code != 0 else { return }  // an event whose schema cannot be upcast: the fold ignores it
+        guard let type = EventFacts.type(code: code) else { throw BinaryDecodingError("unknown event code \(code)") }
+        let at = Timestamp(millis: try r.signed(), offsetMinutes: try r.int())
+        eventCount += 1
+        if lastEventAt.map({ at > $0 }) ?? true { lastEventAt = at }
+
+        switch type {
         case .customerRegistered, .customerUpdated:
-            if event.type == .customerRegistered, registeredAt == nil { registeredAt = event.at }
-            if let v = data["email"]?.stringValue { email = v }
-            if let v = data["name"]?.stringValue { name = v }
-            if let v = data["birthday"]?.stringValue { birthday = Birthday(v) }
-            if let v = data["timezone"]?.stringValue { timeZone = v }
-            if let flags = data["consent"]?.objectValue {
-                for member in flags.members { if let b = member.value.boolValue { consent[member.key] = b } }
+            if type == .customerRegistered, registeredAt == nil { registeredAt = at }
+            if let v = try r.optionalString() { email = v }
+            if let v = try r.optionalString() { name = v }
+            if let v = try r.optionalString() { birthday = Birthday(v) }
+            if let v = try r.optionalString() { timeZone = v }
+            for _ in 0..<(try r.unsigned()) {
+                let channel = try r.string()
+                consent[channel] = try r.bool()
             }
 
         case .orderPlaced:
+            let orderID = try r.optionalString()
             guard let id = orderID, orders[id]?.placedAt == nil else { return }  // a second placement of one order is ignored
             var o = orders[id] ?? OrderState(id: id)
-            let currencyCode = data["currency"]?.stringValue ?? ""
-            let digits = Currency(code: currencyCode)?.minorUnitDigits ?? 2
-            o.placedAt = event.at
-            o.currency = currencyCode
-            o.total = data["total"]?.minorUnits(digits: digits)
-            o.lines = (data["lines"]?.arrayValue ?? []).compactMap { line in
-                guard let sku = line["sku"]?.stringValue else { return nil }
-                let price = line["price"]?.minorUnits(digits: digits) ?? 0
-                return OrderLine(sku: sku, quantity: line["quantity"]?.intValue ?? 1, price: price,
-                                 category: line["category"]?.stringValue, name: line["name"]?.stringValue)
+            o.placedAt = at
+            o.currency = try r.string()
+            o.total = try r.optionalSigned()
+            let count = try r.unsigned()
+            var lines: [OrderLine] = []
+            lines.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                lines.append(OrderLine(sku: try r.string(), quantity: try r.int(), price: try r.signed(),
+                                       category: try r.optionalString(), name: try r.optionalString()))
             }
+            o.lines = lines
             orders[id] = o
             if o.cancelledAt == nil { countOrder(o) }
 
         case .orderCancelled:
-            guard let id = orderID else { return }
+            guard let id = try r.optionalString() else { return }
             var o = orders[id] ?? OrderState(id: id)
             guard o.cancelledAt == nil else { return }
-            o.cancelledAt = event.at
+            o.cancelledAt = at
             orders[id] = o
             if o.placedAt != nil { uncountOrder(o) }
 
         case .shipmentDispatched:
-            guard let id = orderID else { return }
+            guard let id = try r.optionalString() else { return }
             var o = orders[id] ?? OrderState(id: id)
-            if o.dispatchedAt == nil { o.dispatchedAt = event.at }
-            o.carrier = data["carrier"]?.stringValue ?? o.carrier
-            o.tracking = data["tracking"]?.stringValue ?? o.tracking
-            o.estimatedDelivery = data["estimated_delivery"]?.stringValue ?? o.estimatedDelivery
+            if o.dispatchedAt == nil { o.dispatchedAt = at }
+            o.carrier = try r.optionalString() ?? o.carrier
+            o.tracking = try r.optionalString() ?? o.tracking
+            o.estimatedDelivery = try r.optionalString() ?? o.estimatedDelivery
             orders[id] = o
 
         case .shipmentDelivered:
-            guard let id = orderID else { return }
-            var o = orders[id] ?? OrderState(id: id)
-            if o.deliveredAt == nil { o.deliveredAt = event.at }
-            orders[id] = o
+            guard let id = try r.optionalString() else { return }
+            if orders[id]?.deliveredAt == nil { orders[id, default: OrderState(id: id)].deliveredAt = at }
 
         case .shipmentFailed:
-            guard let id = orderID else { return }
-            var o = orders[id] ?? OrderState(id: id)
-            o.failedAt = event.at
-            orders[id] = o
+            guard let id = try r.optionalString() else { return }
+            orders[id, default: OrderState(id: id)].failedAt = at
             deliveryFailures += 1
 
         case .unboxingRecorded:
-            if let shared = data["shared_on"]?.stringValue, !shared.isEmpty { unboxingsShared += 1 }
+            if try r.bool() { unboxingsShared += 1 }
 
         case .returnRequested:
-            guard let returnID = data["return"]?.stringValue, !openReturns.contains(returnID) else { return }
+            guard let returnID = try r.optionalString(), !openReturns.contains(returnID) else { return }
             returnsRequested += 1
             openReturns.insert(returnID)
-            if let id = orderID {
-                var o = orders[id] ?? OrderState(id: id)
-                if o.returnRequestedAt == nil { o.returnRequestedAt = event.at }
-                orders[id] = o
+            if let id = try r.optionalString(), orders[id]?.returnRequestedAt == nil {
+                orders[id, default: OrderState(id: id)].returnRequestedAt = at
             }
 
         case .returnRefunded:
-            let returnID = data["return"]?.stringValue ?? ""
-            openReturns.remove(returnID)
+            openReturns.remove(try r.optionalString() ?? "")
             returnsRefunded += 1
-            let code = data["currency"]?.stringValue ?? ""
-            let digits = Currency(code: code)?.minorUnitDigits ?? 2
-            if let amount = data["amount"]?.minorUnits(digits: digits) {
-                refundedValue[code, default: 0] += amount
-            }
-            if let id = orderID {
-                var o = orders[id] ?? OrderState(id: id)
-                o.refundedAt = event.at
-                orders[id] = o
-            }
+            let code = try r.string()
+            if let amount = try r.optionalSigned() { refundedValue[code, default: 0] += amount }
+            if let id = try r.optionalString() { orders[id, default: OrderState(id: id)].refundedAt = at }
 
         case .reviewPosted:
-            guard let review = data["review"]?.stringValue, let rating = data["rating"]?.intValue else { return }
+            let reviewID = try r.optionalString()
+            let rating = try r.optionalSigned()
+            guard let review = reviewID, let rating = rating.map({ Int($0) }) else { return }
             reviewCount += 1
             lastRating = rating
-            if let sku = data["sku"]?.stringValue { reviewedSKUs.insert(sku) }
+            if let sku = try r.optionalString() { reviewedSKUs.insert(sku) }
             unansweredReviews[review] = rating
             if rating <= 2 { unansweredNegativeReviews.insert(review) }
 
         case .reviewReplied:
-            guard let review = data["review"]?.stringValue else { return }
+            guard let review = try r.optionalString() else { return }
             unansweredReviews[review] = nil
             unansweredNegativeReviews.remove(review)
 

@@ -15,14 +15,30 @@ public final class CustomerProjection {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) STRICT;
             """)
+        // Before log schema 2 the table was keyed by customer and held JSON: rebuilt from the log.
+        if try database.tableExists(CustomerProjection.name), try !hasStreamColumn(CustomerProjection.name) {
+            try database.inTransaction {
+                try database.execute("DROP TABLE \(CustomerProjection.name)")
+                try database.cached("DELETE FROM projection_checkpoints WHERE name = ?1").run([.text(CustomerProjection.name)])
+            }
+        }
         try CustomerProjection.createTable(named: CustomerProjection.name, in: database)
     }
 
+    private func hasStreamColumn(_ table: String) throws -> Bool {
+        let columns = try database.prepare("SELECT name FROM pragma_table_info(?1)")
+        columns.bind(table, at: 1)
+        while try columns.step() { if columns.text(0) == "stream" { return true } }
+        return false
+    }
+
+    /// One row per customer, keyed by the log's stream id; `state` is `CustomerStateBinaryCodec`.
     static func createTable(named table: String, in database: Database) throws {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS \(table) (
-                customer      TEXT PRIMARY KEY,
-                state         TEXT NOT NULL,
+                stream        INTEGER PRIMARY KEY,
+                customer      TEXT NOT NULL,
+                state         BLOB NOT NULL,
                 order_count   INTEGER NOT NULL,
                 last_order_at INTEGER
             ) STRICT;
@@ -41,29 +57,22 @@ public final class CustomerProjection {
 
     /// Applies every event after the checkpoint, `batchSize` events per transaction.
     ///
+    /// A backlog of most of a large log (a first import, an upgrade) is folded by `rebuild`
+    /// instead, which streams one customer at a time in bounded memory; the result is the same.
+    ///
     /// - Returns: how many events were applied.
     @discardableResult
-    public func catchUp(batchSize: Int = 500_000) throws -> Int {
+    public func catchUp(batchSize: Int = 500_000, rebuildThreshold: Int64 = 200_000,
+                        clock: () -> Double = { 0 }) throws -> Int {
+        let from = try checkpoint()
+        let head = try log.head()
+        if head - from >= rebuildThreshold, (head - from) * 2 >= head {
+            return Int(try rebuild(clock: clock).events - from)
+        }
         var applied = 0
         while true {
             let n = try database.inTransaction { () throws -> Int in
-                let from = try checkpoint()
-                var states: [String: CustomerState] = [:]
-                var last = from
-                var count = 0
-                try log.read(after: from, limit: batchSize, includeMeta: false) { recorded in
-                    count += 1
-                    last = recorded.position
-                    let customer = recorded.event.customer
-                    guard customer != EventType.systemCustomer else { return }
-                    if states[customer] == nil {
-                        states[customer] = try state(of: customer, in: CustomerProjection.name) ?? CustomerState(customer: customer)
-                    }
-                    states[customer]!.apply(recorded.event)
-                }
-                guard count > 0 else { return 0 }
-                try store(states.values, in: CustomerProjection.name)
-                try setCheckpoint(last)
+                let count = try apply(after: try checkpoint(), limit: batchSize, into: CustomerProjection.name)
                 return count
             }
             applied += n
@@ -71,60 +80,70 @@ public final class CustomerProjection {
         }
     }
 
+    /// Folds up to `limit` events after `position` into `table`'s rows and moves the checkpoint
+    /// (inside the caller's transaction). Returns how many events were read.
+    private func apply(after position: Int64, limit: Int = .max, into table: String) throws -> Int {
+        var states: [Int64: CustomerState] = [:]
+        var last = position
+        var count = 0
+        try log.readFacts(after: position, limit: limit) { position, stream, customer, facts in
+            count += 1
+            last = position
+            guard customer != EventType.systemCustomer else { return }
+            if states[stream] == nil {
+                states[stream] = try state(ofStream: stream, in: table) ?? CustomerState(customer: customer)
+            }
+            try states[stream]!.apply(facts: facts)
+        }
+        guard count > 0 else { return 0 }
+        try store(rows: states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: table)
+        try setCheckpoint(last)
+        return count
+    }
+
     /// One customer's state, nil when the log has no events for them.
     public func state(of customer: String) throws -> CustomerState? {
-        try state(of: customer, in: CustomerProjection.name)
+        guard let stream = try log.streamID(of: customer) else { return nil }
+        return try state(ofStream: stream, in: CustomerProjection.name)
     }
 
-    private func state(of customer: String, in table: String) throws -> CustomerState? {
-        let statement = try database.cached("SELECT state FROM \(table) WHERE customer = ?1")
-        statement.bind(customer, at: 1)
+    private func state(ofStream stream: Int64, in table: String) throws -> CustomerState? {
+        let statement = try database.cached("SELECT state FROM \(table) WHERE stream = ?1")
+        statement.bind(stream, at: 1)
         defer { statement.reset() }
-        guard try statement.step(), let text = statement.text(0) else { return nil }
-        return try CustomerStateCodec.decode(text)
+        guard try statement.step() else { return nil }
+        return try statement.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
     }
 
-    /// A customer's row, encoded (off the writer's thread during a rebuild).
+    /// A customer's row, encoded (on a worker thread during a rebuild).
     struct StoredCustomer: Sendable {
+        var stream: Int64
         var customer: String
-        var state: String
+        var state: [UInt8]
         var orderCount: Int64
         var lastOrderAt: Int64?
 
-        init(_ state: CustomerState) {
+        init(stream: Int64, state: CustomerState) {
+            self.stream = stream
             customer = state.customer
-            self.state = CustomerStateCodec.encode(state)
+            self.state = CustomerStateBinaryCodec.encode(state)
             orderCount = Int64(state.orderCount)
             lastOrderAt = state.lastOrderAt?.millis
         }
     }
 
-    /// Encodes states to rows on `workers` threads, keeping their order.
-    static func encode(_ states: [CustomerState], workers: Int) -> [StoredCustomer] {
-        let parts = EncodedParts(count: workers)
-        let size = (states.count + workers - 1) / max(workers, 1)
-        DispatchQueue.concurrentPerform(iterations: workers) { part in
-            let range = min(part * size, states.count)..<min((part + 1) * size, states.count)
-            parts.set(part, states[range].map(StoredCustomer.init))
-        }
-        return parts.joined()
-    }
-
-    private func store(_ states: some Sequence<CustomerState>, in table: String) throws {
-        try store(rows: states.map(StoredCustomer.init), in: table)
-    }
-
     private func store(rows: some Sequence<StoredCustomer>, in table: String) throws {
         let statement = try database.cached("""
-            INSERT INTO \(table) (customer, state, order_count, last_order_at) VALUES (?1, ?2, ?3, ?4)
-            ON CONFLICT(customer) DO UPDATE SET state = excluded.state, order_count = excluded.order_count,
+            INSERT INTO \(table) (stream, customer, state, order_count, last_order_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT(stream) DO UPDATE SET state = excluded.state, order_count = excluded.order_count,
                 last_order_at = excluded.last_order_at
             """)
         for row in rows {
-            statement.bind(row.customer, at: 1)
-            statement.bind(row.state, at: 2)
-            statement.bind(row.orderCount, at: 3)
-            if let last = row.lastOrderAt { statement.bind(last, at: 4) } else { statement.bindNull(at: 4) }
+            statement.bind(row.stream, at: 1)
+            statement.bind(row.customer, at: 2)
+            statement.bind(bytes: row.state, at: 3)
+            statement.bind(row.orderCount, at: 4)
+            if let last = row.lastOrderAt { statement.bind(last, at: 5) } else { statement.bindNull(at: 5) }
             try statement.step()
             statement.reset()
         }
@@ -132,9 +151,11 @@ public final class CustomerProjection {
 
     /// Calls `body` with every customer's state, in customer id order.
     public func forEachState(_ body: (CustomerState) throws -> Void) throws {
-        let statement = try database.prepare("SELECT state FROM \(CustomerProjection.name) ORDER BY customer")
+        let statement = try database.prepare("""
+            SELECT c.state FROM streams s JOIN \(CustomerProjection.name) c ON c.stream = s.stream ORDER BY s.customer
+            """)
         while try statement.step() {
-            if let text = statement.text(0) { try body(try CustomerStateCodec.decode(text)) }
+            try body(try statement.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) })
         }
     }
 
@@ -158,132 +179,129 @@ public final class CustomerProjection {
     /// Rebuilds from position 0 into a table beside the live one, then swaps them in one
     /// transaction: readers see the old model or the new one, never a half-built one.
     ///
+    /// Workers on their own read-only connections take chunks of stream ids, read each
+    /// customer's facts together (the `stream_facts` key order), fold and encode one customer
+    /// at a time; this thread writes the chunks' rows in order. Memory is bounded by the chunks
+    /// in flight, whatever the size of the log.
+    ///
     /// - Parameter progress: called with (events folded, head) now and then.
     public func rebuild(clock: () -> Double, progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
         let started = clock()
         let head = try log.head()
+        let lastStream = try log.lastStreamID()
         progress?(0, head)
-        // Fold on every core: each worker reads the log through its own connection and folds the
-        // customers of its partition (customers are independent), then encodes their rows.
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
-        let results = RebuildResults(count: workers)
-        let path = database.path
-        let group = DispatchGroup()
-        for worker in 0..<workers {
-            DispatchQueue.global().async(group: group) {
-                do {
-                    let connection = try Database(path: path, readOnly: true)
-                    try connection.execute("PRAGMA cache_size=-4096")  // one sequential pass: a big page cache buys nothing
-                    let reader = try EventLog(database: connection)
-                    var states: [String: CustomerState] = [:]
-                    var seen: Int64 = 0
-                    try reader.read(through: head, customer: { customer in
-                        seen += 1
-                        // Every worker sees every row; the first one reports how far they are.
-                        if worker == 0, seen % 20_000 == 0 { results.setProgress(seen) }
-                        return customer != EventType.systemCustomer && Int(StableHash.fnv64(customer) % UInt64(workers)) == worker
-                    }) { recorded in
-                        states[recorded.event.customer, default: CustomerState(customer: recorded.event.customer)].apply(recorded.event)
-                    }
-                    results.set(worker, .success(Array(states.values)))
-                } catch {
-                    results.set(worker, .failure(error))
-                }
-            }
-        }
-        while group.wait(timeout: .now() + 0.1) == .timedOut { progress?(results.progress, head) }
-        var states: [CustomerState] = []
-        for result in results.takeAll() { states += try result.get() }
-        states.sort { $0.customer < $1.customer }
-        progress?(head, head)
-        var folded = head
         let next = "\(CustomerProjection.name)_rebuild"
         try database.execute("DROP TABLE IF EXISTS \(next)")
         try CustomerProjection.createTable(named: next, in: database)
-        // Encoded a chunk at a time, on every core, so the encoded rows are never all in memory at once.
-        var index = 0
-        while index < states.count {
-            let chunk = Array(states[index..<min(index + 20_000, states.count)])
-            try database.inTransaction { try store(rows: CustomerProjection.encode(chunk, workers: workers), in: next) }
-            index += chunk.count
+
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+        let chunkSize = max(512, lastStream / Int64(workers * 64))
+        let chunkCount = Int((lastStream + chunkSize - 1) / chunkSize)
+        let chunks = RebuildChunks(count: chunkCount, maxAhead: workers * 4)
+        let path = database.path
+        let group = DispatchGroup()
+        for _ in 0..<(chunkCount == 0 ? 0 : workers) {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    let connection = try Database(path: path, readOnly: true)
+                    try connection.execute("PRAGMA cache_size=-8192")  // one sequential pass: a big page cache buys nothing
+                    let reader = try EventLog(database: connection)
+                    while let index = chunks.take() {
+                        let low = 1 + Int64(index) * chunkSize
+                        var rows: [StoredCustomer] = []
+                        var events: Int64 = 0
+                        try reader.readStreams(low..<min(low + chunkSize, lastStream + 1), through: head) { stream, customer, facts in
+                            var state = CustomerState(customer: customer)
+                            var any = false
+                            while let bytes = try facts.next() {
+                                any = true
+                                events += 1
+                                try state.apply(facts: bytes)
+                            }
+                            if any, customer != EventType.systemCustomer { rows.append(StoredCustomer(stream: stream, state: state)) }
+                        }
+                        chunks.finish(index, .success((rows, events)))
+                    }
+                } catch {
+                    chunks.fail(error)
+                }
+            }
         }
-        let customerCount = states.count
-        states = []
+        var folded: Int64 = 0
+        do {
+            for index in 0..<chunkCount {
+                let (rows, events) = try chunks.wait(for: index)
+                try database.inTransaction { try store(rows: rows, in: next) }
+                folded += events
+                progress?(folded, head)
+            }
+        } catch {
+            chunks.fail(error)
+            group.wait()
+            throw error
+        }
+        group.wait()
         // Events appended meanwhile are applied under the write lock, then the tables swap.
         try database.inTransaction {
-            var late: [String: CustomerState] = [:]
-            var last = head
-            try log.read(after: head, includeMeta: false) { recorded in
-                last = recorded.position
-                folded += 1
-                let customer = recorded.event.customer
-                guard customer != EventType.systemCustomer else { return }
-                if late[customer] == nil { late[customer] = try state(of: customer, in: next) ?? CustomerState(customer: customer) }
-                late[customer]!.apply(recorded.event)
-            }
-            try store(late.values, in: next)
+            folded += Int64(try apply(after: head, into: next))
+            if try checkpoint() < head { try setCheckpoint(head) }
             try database.execute("DROP TABLE \(CustomerProjection.name); ALTER TABLE \(next) RENAME TO \(CustomerProjection.name);")
-            try setCheckpoint(last)
         }
-        return RebuildStatistics(events: folded, customers: customerCount, seconds: clock() - started)
+        progress?(folded, folded)
+        return RebuildStatistics(events: folded, customers: Int(try self.customerCount()), seconds: clock() - started)
     }
 }
 
 @available(*, unavailable)
 extension CustomerProjection: Sendable {}
 
-/// The workers' folded states in a rebuild, one slot each.
-final class RebuildResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<[CustomerState], any Error>?]
-    private var rowsRead: Int64 = 0
+/// The chunks of a rebuild: handed to workers in order, their rows handed back to the writer in
+/// order, with at most `maxAhead` chunks taken and not yet written.
+final class RebuildChunks: @unchecked Sendable {
+    typealias Output = (rows: [CustomerProjection.StoredCustomer], events: Int64)
+    private let condition = NSCondition()
+    private let count: Int
+    private let maxAhead: Int
+    private var nextToTake = 0
+    private var written = 0
+    private var done: [Int: Output] = [:]
+    private var failure: (any Error)?
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func setProgress(_ rows: Int64) {
-        lock.lock()
-        rowsRead = rows
-        lock.unlock()
+    init(count: Int, maxAhead: Int) {
+        self.count = count
+        self.maxAhead = maxAhead
     }
 
-    var progress: Int64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return rowsRead
+    /// The next chunk to fold, nil when all are taken or the rebuild failed. Waits while too far ahead.
+    func take() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil, nextToTake < count, nextToTake - written >= maxAhead { condition.wait() }
+        guard failure == nil, nextToTake < count else { return nil }
+        nextToTake += 1
+        return nextToTake - 1
     }
 
-    func set(_ index: Int, _ result: Result<[CustomerState], any Error>) {
-        lock.lock()
-        slots[index] = result
-        lock.unlock()
+    func finish(_ index: Int, _ result: Result<Output, any Error>) {
+        condition.lock()
+        switch result {
+        case .success(let output): done[index] = output
+        case .failure(let error): failure = failure ?? error
+        }
+        condition.broadcast()
+        condition.unlock()
     }
 
-    /// Hands the results over and forgets them, so they are not held twice.
-    func takeAll() -> [Result<[CustomerState], any Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = slots.map { $0 ?? .failure(SQLiteError(code: 1, message: "a rebuild worker did not finish", sql: nil)) }
-        slots = Array(repeating: nil, count: slots.count)
-        return taken
-    }
-}
+    func fail(_ error: any Error) { finish(-1, .failure(error)) }
 
-/// Encoded rows from parallel parts, joined in part order.
-final class EncodedParts: @unchecked Sendable {
-    private let lock = NSLock()
-    private var parts: [[CustomerProjection.StoredCustomer]]
-
-    init(count: Int) { parts = Array(repeating: [], count: count) }
-
-    func set(_ index: Int, _ rows: [CustomerProjection.StoredCustomer]) {
-        lock.lock()
-        parts[index] = rows
-        lock.unlock()
-    }
-
-    func joined() -> [CustomerProjection.StoredCustomer] {
-        lock.lock()
-        defer { lock.unlock() }
-        return parts.flatMap { $0 }
+    /// Chunk `index`'s rows, once folded; the chunk counts as written.
+    func wait(for index: Int) throws -> Output {
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil, done[index] == nil { condition.wait() }
+        if let failure { throw failure }
+        written = index + 1
+        condition.broadcast()
+        return done.removeValue(forKey: index)!
     }
 }

@@ -113,7 +113,9 @@ public final class ReactorStore {
         }
         // The model in force is the latest one fitted at or before the checkpoint.
         let model = try database.prepare("""
-            SELECT \(EventLog.columns) FROM events WHERE customer = ?1 AND type = ?2 AND position <= ?3 ORDER BY version DESC LIMIT 1
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            JOIN events e ON e.position = f.position
+            WHERE s.customer = ?1 AND e.type = ?2 AND f.position <= ?3 ORDER BY f.version DESC LIMIT 1
             """)
         try model.bind([.text(EventType.systemCustomer), .text(EventType.modelFitted.rawValue), .int(checkpoint)])
         if try model.step() { engine.forecaster = engine.makeForecaster(try EventLog.decodeRow(model).event) }

@@ -22,6 +22,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 public final class Database {
     let handle: OpaquePointer
     public let path: String
+    public let isReadOnly: Bool
     private var statementCache: [String: Statement] = [:]
 
     /// Opens (creating if needed) the file, in WAL mode, checked rather than assumed.
@@ -36,6 +37,7 @@ public final class Database {
         }
         self.handle = db
         self.path = path
+        self.isReadOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 10_000)
         if !readOnly {

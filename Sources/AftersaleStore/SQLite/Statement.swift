@@ -69,6 +69,13 @@ public final class Statement {
 
     public func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
 
+    /// Binds a BLOB (SQLite copies the bytes).
+    public func bind(bytes: [UInt8], at index: Int32) {
+        bytes.withUnsafeBytes { raw in
+            _ = sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), aftersale_sqlite_transient())
+        }
+    }
+
     private func bindText(_ value: String, at index: Int32) -> Int32 {
         var value = value
         return value.withUTF8 { buffer in
@@ -90,8 +97,9 @@ public final class Statement {
 
     /// The column's bytes, valid until the next step or reset.
     public func withBytes<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
-        let count = Int(sqlite3_column_bytes(handle, column))
+        // The pointer first, then its size: the order SQLite documents.
         guard let p = sqlite3_column_blob(handle, column) else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        let count = Int(sqlite3_column_bytes(handle, column))
         return try body(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: count))
     }
 }

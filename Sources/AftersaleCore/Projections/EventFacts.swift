@@ -1,0 +1,109 @@
+/// What a projection folds from an event, in a compact binary form stored beside the event.
+///
+/// The log keeps each event's JSON exactly as sent; at ingest it also stores these facts: the
+/// type, the time and the few data fields the customer fold reads, already upcast to the current
+/// schema and with money already in minor units. A rebuild reads the facts and never parses JSON.
+/// The facts are derived data: when `formatVersion` changes, the log derives them again from the
+/// JSON it keeps (see `EventLog`).
+public enum EventFacts {
+    /// Bump when the encoding or what it holds changes; stored facts are then derived again.
+    public static let formatVersion = 1
+
+    /// Stable one-byte codes; 0 marks an event the fold ignores (its schema cannot be upcast).
+    static func code(_ type: EventType) -> UInt8 {
+        switch type {
+        case .customerRegistered: 1
+        case .customerUpdated: 2
+        case .orderPlaced: 3
+        case .orderCancelled: 4
+        case .shipmentDispatched: 5
+        case .shipmentDelivered: 6
+        case .shipmentFailed: 7
+        case .unboxingRecorded: 8
+        case .returnRequested: 9
+        case .returnRefunded: 10
+        case .reviewPosted: 11
+        case .reviewReplied: 12
+        case .modelFitted: 13
+        case .actionDispatched: 14
+        case .actionSuppressed: 15
+        }
+    }
+
+    static let types: [EventType?] = {
+        var table = [EventType?](repeating: nil, count: 16)
+        for type in EventType.allCases { table[Int(code(type))] = type }
+        return table
+    }()
+
+    static func type(code: UInt8) -> EventType? { Int(code) < types.count ? types[Int(code)] : nil }
+
+    /// The facts of one event.
+    public static func encode(_ recorded: Event) -> [UInt8] {
+        var w = ByteWriter(capacity: 48)
+        guard let event = try? Upcaster.upcast(recorded) else {
+            w.byte(0)
+            return w.bytes
+        }
+        let data = event.data
+        func text(_ key: String) -> String? { data[key]?.stringValue }
+        w.byte(code(event.type))
+        w.signed(event.at.millis)
+        w.int(event.at.offsetMinutes)
+        switch event.type {
+        case .customerRegistered, .customerUpdated:
+            w.optionalString(text("email"))
+            w.optionalString(text("name"))
+            w.optionalString(text("birthday"))
+            w.optionalString(text("timezone"))
+            let flags = (data["consent"]?.objectValue?.members ?? []).compactMap { m in m.value.boolValue.map { (m.key, $0) } }
+            w.unsigned(UInt64(flags.count))
+            for (channel, consented) in flags {
+                w.string(channel)
+                w.bool(consented)
+            }
+        case .orderPlaced:
+            let currency = text("currency") ?? ""
+            let digits = Currency(code: currency)?.minorUnitDigits ?? 2
+            w.optionalString(text("order"))
+            w.string(currency)
+            w.optionalSigned(data["total"]?.minorUnits(digits: digits))
+            let lines = (data["lines"]?.arrayValue ?? []).filter { $0["sku"]?.stringValue != nil }
+            w.unsigned(UInt64(lines.count))
+            for line in lines {
+                w.string(line["sku"]?.stringValue ?? "")
+                w.int(line["quantity"]?.intValue ?? 1)
+                w.signed(line["price"]?.minorUnits(digits: digits) ?? 0)
+                w.optionalString(line["category"]?.stringValue)
+                w.optionalString(line["name"]?.stringValue)
+            }
+        case .orderCancelled, .shipmentDelivered, .shipmentFailed:
+            w.optionalString(text("order"))
+        case .shipmentDispatched:
+            w.optionalString(text("order"))
+            w.optionalString(text("carrier"))
+            w.optionalString(text("tracking"))
+            w.optionalString(text("estimated_delivery"))
+        case .unboxingRecorded:
+            w.bool(!(text("shared_on") ?? "").isEmpty)
+        case .returnRequested:
+            w.optionalString(text("return"))
+            w.optionalString(text("order"))
+        case .returnRefunded:
+            let currency = text("currency") ?? ""
+            w.optionalString(text("return"))
+            w.string(currency)
+            w.optionalSigned(data["amount"]?.minorUnits(digits: Currency(code: currency)?.minorUnitDigits ?? 2))
+            w.optionalString(text("order"))
+        case .reviewPosted:
+            w.optionalString(text("review"))
+            w.optionalSigned(data["rating"]?.intValue.map(Int64.init))
+            w.optionalString(text("sku"))
+        case .reviewReplied:
+            w.optionalString(text("review"))
+        case .modelFitted, .actionDispatched, .actionSuppressed:
+            break
+        }
+        return w.bytes
+    }
+}

@@ -1,0 +1,206 @@
+public import AftersaleCore
+
+/// How the `customers` read model stores a `CustomerState`: compact binary, about a fifth of the
+/// JSON's size and an order of magnitude faster to write and read back. Maps and sets are written
+/// in sorted order, so the same state is always the same bytes.
+public enum CustomerStateBinaryCodec {
+    /// The first byte of every stored state; bump on any change (a rebuild rewrites the rows).
+    public static let formatVersion: UInt8 = 1
+
+    public static func encode(_ s: CustomerState) -> [UInt8] {
+        var w = ByteWriter(capacity: 256 + 96 * s.orders.count)
+        w.byte(formatVersion)
+        w.string(s.customer)
+        w.optionalString(s.email)
+        w.optionalString(s.name)
+        w.optionalString(s.birthday?.description)
+        w.optionalString(s.timeZone)
+        let consent = s.consent.sorted { $0.key < $1.key }
+        w.unsigned(UInt64(consent.count))
+        for (channel, consented) in consent {
+            w.string(channel)
+            w.bool(consented)
+        }
+        timestamp(s.registeredAt, &w)
+        let orders = s.orders.values.sorted { $0.id < $1.id }
+        w.unsigned(UInt64(orders.count))
+        for order in orders { encode(order, &w) }
+        w.int(s.orderCount)
+        w.int(s.itemCount)
+        timestamp(s.firstOrderAt, &w)
+        timestamp(s.lastOrderAt, &w)
+        money(s.placedValue, &w)
+        money(s.cancelledValue, &w)
+        money(s.refundedValue, &w)
+        w.unsigned(UInt64(s.purchaseDays.count))
+        for day in s.purchaseDays {
+            w.signed(day.day)
+            w.signed(day.value)
+        }
+        w.optionalString(s.primaryCurrency)
+        strings(s.ownedSKUs, &w)
+        w.int(s.returnsRequested)
+        w.int(s.returnsRefunded)
+        strings(s.openReturns, &w)
+        w.int(s.reviewCount)
+        w.optionalSigned(s.lastRating.map(Int64.init))
+        strings(s.reviewedSKUs, &w)
+        strings(s.unansweredNegativeReviews, &w)
+        let unanswered = s.unansweredReviews.sorted { $0.key < $1.key }
+        w.unsigned(UInt64(unanswered.count))
+        for (review, rating) in unanswered {
+            w.string(review)
+            w.int(rating)
+        }
+        w.int(s.unboxingsShared)
+        w.int(s.deliveryFailures)
+        timestamp(s.lastEventAt, &w)
+        w.int(s.eventCount)
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> CustomerState {
+        var r = ByteReader(bytes)
+        let version = try r.byte()
+        guard version == formatVersion else {
+            throw BinaryDecodingError("customer state format \(version), this build reads \(formatVersion): run `aftersale rebuild`")
+        }
+        var s = CustomerState(customer: try r.string())
+        s.email = try r.optionalString()
+        s.name = try r.optionalString()
+        s.birthday = try r.optionalString().flatMap(Birthday.init)
+        s.timeZone = try r.optionalString()
+        for _ in 0..<(try r.unsigned()) {
+            let channel = try r.string()
+            s.consent[channel] = try r.bool()
+        }
+        s.registeredAt = try timestamp(&r)
+        let orderCount = Int(try r.unsigned())
+        s.orders.reserveCapacity(orderCount)
+        for _ in 0..<orderCount {
+            let order = try decodeOrder(&r)
+            s.orders[order.id] = order
+        }
+        s.orderCount = try r.int()
+        s.itemCount = try r.int()
+        s.firstOrderAt = try timestamp(&r)
+        s.lastOrderAt = try timestamp(&r)
+        s.placedValue = try money(&r)
+        s.cancelledValue = try money(&r)
+        s.refundedValue = try money(&r)
+        let days = Int(try r.unsigned())
+        s.purchaseDays.reserveCapacity(days)
+        for _ in 0..<days { s.purchaseDays.append(CustomerState.PurchaseDay(day: try r.signed(), value: try r.signed())) }
+        s.primaryCurrency = try r.optionalString()
+        s.ownedSKUs = try strings(&r)
+        s.returnsRequested = try r.int()
+        s.returnsRefunded = try r.int()
+        s.openReturns = try strings(&r)
+        s.reviewCount = try r.int()
+        s.lastRating = try r.optionalSigned().map { Int($0) }
+        s.reviewedSKUs = try strings(&r)
+        s.unansweredNegativeReviews = try strings(&r)
+        for _ in 0..<(try r.unsigned()) {
+            let review = try r.string()
+            s.unansweredReviews[review] = try r.int()
+        }
+        s.unboxingsShared = try r.int()
+        s.deliveryFailures = try r.int()
+        s.lastEventAt = try timestamp(&r)
+        s.eventCount = try r.int()
+        guard r.isAtEnd else { throw BinaryDecodingError("trailing bytes after a customer state") }
+        return s
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(BinaryDecodingError) -> CustomerState {
+        var result: Result<CustomerState, BinaryDecodingError>!
+        bytes.withUnsafeBytes { raw in result = Result { () throws(BinaryDecodingError) in try decode(raw) } }
+        return try result.get()
+    }
+
+    static func encode(_ o: OrderState, _ w: inout ByteWriter) {
+        w.string(o.id)
+        timestamp(o.placedAt, &w)
+        w.optionalSigned(o.total)
+        w.optionalString(o.currency)
+        w.unsigned(UInt64(o.lines.count))
+        for line in o.lines {
+            w.string(line.sku)
+            w.int(line.quantity)
+            w.signed(line.price)
+            w.optionalString(line.category)
+            w.optionalString(line.name)
+        }
+        timestamp(o.cancelledAt, &w)
+        timestamp(o.dispatchedAt, &w)
+        w.optionalString(o.estimatedDelivery)
+        w.optionalString(o.carrier)
+        w.optionalString(o.tracking)
+        timestamp(o.deliveredAt, &w)
+        timestamp(o.failedAt, &w)
+        timestamp(o.returnRequestedAt, &w)
+        timestamp(o.refundedAt, &w)
+    }
+
+    static func decodeOrder(_ r: inout ByteReader) throws(BinaryDecodingError) -> OrderState {
+        var o = OrderState(id: try r.string())
+        o.placedAt = try timestamp(&r)
+        o.total = try r.optionalSigned()
+        o.currency = try r.optionalString()
+        let lines = Int(try r.unsigned())
+        o.lines.reserveCapacity(lines)
+        for _ in 0..<lines {
+            o.lines.append(OrderLine(sku: try r.string(), quantity: try r.int(), price: try r.signed(),
+                                     category: try r.optionalString(), name: try r.optionalString()))
+        }
+        o.cancelledAt = try timestamp(&r)
+        o.dispatchedAt = try timestamp(&r)
+        o.estimatedDelivery = try r.optionalString()
+        o.carrier = try r.optionalString()
+        o.tracking = try r.optionalString()
+        o.deliveredAt = try timestamp(&r)
+        o.failedAt = try timestamp(&r)
+        o.returnRequestedAt = try timestamp(&r)
+        o.refundedAt = try timestamp(&r)
+        return o
+    }
+
+    static func timestamp(_ t: Timestamp?, _ w: inout ByteWriter) {
+        w.optionalSigned(t?.millis)
+        if let t { w.int(t.offsetMinutes) }
+    }
+
+    static func timestamp(_ r: inout ByteReader) throws(BinaryDecodingError) -> Timestamp? {
+        guard let millis = try r.optionalSigned() else { return nil }
+        return Timestamp(millis: millis, offsetMinutes: try r.int())
+    }
+
+    static func money(_ m: [String: Int64], _ w: inout ByteWriter) {
+        w.unsigned(UInt64(m.count))
+        for (code, value) in m.sorted(by: { $0.key < $1.key }) {
+            w.string(code)
+            w.signed(value)
+        }
+    }
+
+    static func money(_ r: inout ByteReader) throws(BinaryDecodingError) -> [String: Int64] {
+        var m: [String: Int64] = [:]
+        for _ in 0..<(try r.unsigned()) {
+            let code = try r.string()
+            m[code] = try r.signed()
+        }
+        return m
+    }
+
+    static func strings(_ set: Set<String>, _ w: inout ByteWriter) {
+        w.unsigned(UInt64(set.count))
+        for s in set.sorted() { w.string(s) }
+    }
+
+    static func strings(_ r: inout ByteReader) throws(BinaryDecodingError) -> Set<String> {
+        let n = Int(try r.unsigned())
+        var set = Set<String>(minimumCapacity: n)
+        for _ in 0..<n { set.insert(try r.string()) }
+        return set
+    }
+}
