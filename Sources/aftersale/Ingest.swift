@@ -36,6 +36,9 @@ extension Aftersale {
         @Flag(help: "No progress bar.")
         var quiet = false
 
+        @Option(help: ArgumentHelp("Events per transaction: a crash loses at most the batch in flight, never part of one.", valueName: "N"))
+        var batchSize = IngestOptions(now: Timestamp(millis: 0)).batchSize
+
         @Flag(help: "Append only: leave the read models to catch up at the next command that reads them (or run rebuild).")
         var deferProjections = false
 
@@ -44,6 +47,7 @@ extension Aftersale {
         }
 
         func validate() throws {
+            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
             if let currency, Currency(code: currency) == nil {
                 throw ValidationError("--currency \(currency) is not an ISO 4217 currency code")
             }
@@ -55,6 +59,7 @@ extension Aftersale {
             options.format = format == .ndjson ? .ndjson : .transactions
             options.rejectsPath = rejects
             options.defaultCurrency = currency
+            options.batchSize = batchSize
             options.isKnownTimeZone = WallClock.isKnownTimeZone
             let ingester = Ingester(log: log, options: options)
             let showProgress = !quiet && Terminal.stderrIsTerminal
@@ -89,7 +94,7 @@ extension Aftersale {
             }
             if showProgress { Terminal.clearProgress() }
             // Read models follow the log: catch them up now so queries are current.
-            if !deferProjections { try CustomerProjection(log: log).catchUp() }
+            if !deferProjections { try CustomerProjection(log: log).catchUp(clock: Stopwatch.seconds) }
             if shownRejects > maxShown {
                 Terminal.error("... and \(shownRejects - maxShown) more rejected lines")
             }

@@ -80,7 +80,7 @@ struct IngestCommandTests {
         let total = 200_000
         let input = cli.write("big.ndjson", generatedEvents(total))
         let db = cli.path("crash.db")
-        let (process, _, _) = try cli.start(["ingest", "--db", db, "--quiet", input])
+        let (process, _, _) = try cli.start(["ingest", "--db", db, "--quiet", "--batch-size", "4096", input])
         // Wait until some batches are committed, then kill without warning.
         let reader = try EventLog(path: db)
         var seen: Int64 = 0
@@ -97,6 +97,12 @@ struct IngestCommandTests {
         #expect(afterKill > 0 && afterKill < Int64(total))
         #expect(afterKill % 4096 == 0, "only whole batches were committed")
         #expect(try reader.database.scalarText("PRAGMA integrity_check") == "ok")
+        // Every committed event has its facts row, and nothing else does.
+        #expect(try reader.database.scalarInt("SELECT count(*) FROM stream_facts") == afterKill)
+        #expect(try reader.database.scalarInt("""
+            SELECT count(*) FROM events e JOIN streams s ON s.customer = e.customer
+            JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version AND f.position = e.position
+            """) == afterKill)
 
         let rerun = try cli.run(["ingest", "--db", db, "--json", input])
         #expect(rerun.status == 0, "\(rerun.stderr)")
@@ -106,6 +112,7 @@ struct IngestCommandTests {
         #expect(try reader.head() == Int64(total))
         #expect(try reader.database.scalarInt("SELECT count(DISTINCT id) FROM events") == Int64(total))
         #expect(try reader.database.scalarInt("SELECT count(*) FROM events") == Int64(total), "positions 1...N, no gaps")
+        #expect(try reader.database.scalarInt("SELECT count(*) FROM stream_facts") == Int64(total))
     }
 
     @Test("commands that read the log refuse a database that does not exist, instead of creating an empty one")

@@ -35,13 +35,16 @@ struct SeededGenerator: RandomNumberGenerator {
 struct BatchSplit: Sendable, CustomStringConvertible {
     var seed: UInt64
     var sizes: [Int]
-    var description: String { "seed \(seed), batches \(sizes)" }
+    /// Catch up by a rebuild whenever the backlog is most of the log (as a first import does).
+    var viaRebuild = false
+    var description: String { "seed \(seed), batches \(sizes)\(viaRebuild ? ", large backlogs by rebuild" : "")" }
 }
 
 @Suite("The customers projection")
 struct ProjectionTests {
     @Test("incremental catch-up in any batch split gives exactly the read model a rebuild from 0 gives",
-          arguments: [BatchSplit(seed: 1, sizes: [1, 7, 50]), BatchSplit(seed: 2, sizes: [3, 1000]), BatchSplit(seed: 3, sizes: [10_000])])
+          arguments: [BatchSplit(seed: 1, sizes: [1, 7, 50]), BatchSplit(seed: 2, sizes: [3, 1000]), BatchSplit(seed: 3, sizes: [10_000]),
+                      BatchSplit(seed: 4, sizes: [20, 500], viaRebuild: true)])
     func catchUpEqualsRebuild(split: BatchSplit) throws {
         let (seed, splits) = (split.seed, split.sizes)
         let scratch = Scratch()
@@ -56,14 +59,15 @@ struct ProjectionTests {
             // Append a chunk, then catch up with a batch size drawn from `splits`.
             let chunk = events[index..<min(index + 1 + Int(rng.next() % 300), events.count)]
             _ = try log.append(Array(chunk), recorded: testClock)
-            try projection.catchUp(batchSize: splits[step % splits.count])
+            try projection.catchUp(batchSize: splits[step % splits.count], rebuildThreshold: split.viaRebuild ? 1 : .max, chunkSize: 3)
             index += chunk.count
             step += 1
         }
         let incremental = try projection.allStates()
         #expect(try projection.checkpoint() == log.head())
 
-        let stats = try projection.rebuild(clock: { 0 })
+        // Small chunks: many of them, folded by several workers and written in order.
+        let stats = try projection.rebuild(clock: { 0 }, chunkSize: 7)
         let rebuilt = try projection.allStates()
         #expect(stats.events == (try log.head()))
         #expect(incremental.count == rebuilt.count && rebuilt.count > 0)
@@ -88,6 +92,10 @@ struct ProjectionTests {
         #expect(states.count == 20)
         for state in states.values {
             #expect(try CustomerStateCodec.decode(CustomerStateCodec.encode(state)) == state)
+            let bytes = CustomerStateBinaryCodec.encode(state)
+            #expect(try CustomerStateBinaryCodec.decode(bytes) == state)
+            #expect(CustomerStateBinaryCodec.encode(try CustomerStateBinaryCodec.decode(bytes)) == bytes, "the same state is the same bytes")
+            #expect(throws: BinaryDecodingError.self) { try CustomerStateBinaryCodec.decode(Array(bytes.dropLast())) }
         }
     }
 

@@ -64,9 +64,9 @@ public struct SimulationConfiguration: Sendable, Equatable {
     ///
     /// The defaults produce about 11 events per customer over two years; this sizes the customer
     /// base (`events / 6`) for roughly twice the requested count, so the cap ends the stream early.
-    public static func benchmark(events: Int, seed: UInt64 = 42) -> SimulationConfiguration {
+    public static func benchmark(events: Int, customers: Int? = nil, seed: UInt64 = 42) -> SimulationConfiguration {
         precondition(events > 0, "events must be positive")
-        var configuration = SimulationConfiguration(seed: seed, customers: Swift.max(100, events / 6))
+        var configuration = SimulationConfiguration(seed: seed, customers: customers ?? Swift.max(100, events / 6))
         configuration.maxEvents = events
         return configuration
     }

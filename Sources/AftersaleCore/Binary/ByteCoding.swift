@@ -3,16 +3,16 @@
 /// Used for the fold facts stored beside each event and for projection rows: formats the engine
 /// both writes and reads, so they carry their own version and need no self-description.
 public struct ByteWriter: Sendable {
-    public private(set) var bytes: [UInt8]
+    public var bytes: [UInt8]
 
     public init(capacity: Int = 64) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func byte(_ b: UInt8) { bytes.append(b) }
+    @inlinable public mutating func byte(_ b: UInt8) { bytes.append(b) }
 
-    public mutating func unsigned(_ value: UInt64) {
+    @inlinable public mutating func unsigned(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -21,13 +21,13 @@ public struct ByteWriter: Sendable {
         bytes.append(UInt8(v))
     }
 
-    public mutating func signed(_ value: Int64) {
+    @inlinable public mutating func signed(_ value: Int64) {
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    public mutating func int(_ value: Int) { signed(Int64(value)) }
+    @inlinable public mutating func int(_ value: Int) { signed(Int64(value)) }
 
-    public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    @inlinable public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
     public mutating func string(_ value: String) {
         var value = value
@@ -47,7 +47,7 @@ public struct ByteWriter: Sendable {
     }
 
     /// nil is written as 0, a value as its zigzag + 1.
-    public mutating func optionalSigned(_ value: Int64?) {
+    @inlinable public mutating func optionalSigned(_ value: Int64?) {
         guard let value else { return bytes.append(0) }
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)) &+ 1)
     }

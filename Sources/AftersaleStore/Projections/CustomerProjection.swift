@@ -62,12 +62,12 @@ public final class CustomerProjection {
     ///
     /// - Returns: how many events were applied.
     @discardableResult
-    public func catchUp(batchSize: Int = 500_000, rebuildThreshold: Int64 = 200_000,
+    public func catchUp(batchSize: Int = 500_000, rebuildThreshold: Int64 = 200_000, chunkSize: Int64? = nil,
                         clock: () -> Double = { 0 }) throws -> Int {
         let from = try checkpoint()
         let head = try log.head()
         if head - from >= rebuildThreshold, (head - from) * 2 >= head {
-            return Int(try rebuild(clock: clock).events - from)
+            return Int(try rebuild(clock: clock, chunkSize: chunkSize).events - from)
         }
         var applied = 0
         while true {
@@ -184,8 +184,11 @@ public final class CustomerProjection {
     /// at a time; this thread writes the chunks' rows in order. Memory is bounded by the chunks
     /// in flight, whatever the size of the log.
     ///
-    /// - Parameter progress: called with (events folded, head) now and then.
-    public func rebuild(clock: () -> Double, progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
+    /// - Parameters:
+    ///   - chunkSize: stream ids per chunk (default: enough chunks to keep every worker busy).
+    ///   - progress: called with (events folded, head) now and then.
+    public func rebuild(clock: () -> Double, chunkSize: Int64? = nil,
+                        progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
         let started = clock()
         let head = try log.head()
         let lastStream = try log.lastStreamID()
@@ -195,7 +198,7 @@ public final class CustomerProjection {
         try CustomerProjection.createTable(named: next, in: database)
 
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
-        let chunkSize = max(512, lastStream / Int64(workers * 64))
+        let chunkSize = max(1, chunkSize ?? max(512, lastStream / Int64(workers * 64)))
         let chunkCount = Int((lastStream + chunkSize - 1) / chunkSize)
         let chunks = RebuildChunks(count: chunkCount, maxAhead: workers * 4)
         let path = database.path

@@ -1,0 +1,86 @@
+import AftersaleCore
+import AftersaleStore
+import Testing
+
+@Suite("Upgrading a log written by an earlier version")
+struct UpgradeTests {
+    /// A log file as schema 1 wrote it: events with a (customer, version) index, no facts, and a
+    /// customers read model holding JSON states.
+    func writeSchemaOneLog(at path: String, _ events: [EncodedEvent]) throws {
+        let database = try Database(path: path)
+        try database.execute("""
+            CREATE TABLE events (position INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, customer TEXT NOT NULL,
+                version INTEGER NOT NULL, at INTEGER NOT NULL, at_offset INTEGER NOT NULL, schema INTEGER NOT NULL,
+                data TEXT NOT NULL, meta TEXT, recorded INTEGER NOT NULL) STRICT;
+            CREATE UNIQUE INDEX events_id ON events(id);
+            CREATE UNIQUE INDEX events_stream ON events(customer, version);
+            CREATE TABLE projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) STRICT;
+            CREATE TABLE customers (customer TEXT PRIMARY KEY, state TEXT NOT NULL, order_count INTEGER NOT NULL, last_order_at INTEGER) STRICT;
+            INSERT INTO customers VALUES ('stale', '{"c":"stale"}', 0, NULL);
+            INSERT INTO projection_checkpoints VALUES ('customers', 1);
+            PRAGMA user_version=1;
+            """)
+        let insert = try database.prepare("""
+            INSERT INTO events (id, type, customer, version, at, at_offset, schema, data, meta, recorded)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, 0)
+            """)
+        var versions: [String: Int64] = [:]
+        var seen: Set<String> = []
+        for e in events where seen.insert(e.id).inserted {
+            versions[e.customer, default: 0] += 1
+            try insert.bind([.text(e.id), .text(e.type.rawValue), .text(e.customer), .int(versions[e.customer]!), .int(e.at.millis),
+                             .int(Int64(e.at.offsetMinutes)), .int(Int64(e.schema)), .text(e.data)])
+            try insert.step()
+            insert.reset()
+        }
+    }
+
+    @Test("a schema 1 log gains streams and facts derived from its JSON; the customers model is rebuilt from them")
+    func upgradeFromSchemaOne() throws {
+        let scratch = Scratch()
+        let path = scratch.path("old.db")
+        let events = try messyShopEvents(seed: 5, customers: 40)
+        try writeSchemaOneLog(at: path, events)
+
+        // A read-only opening cannot upgrade: it says what to do.
+        let readOnly = try Database(path: path, readOnly: true)
+        #expect { try EventLog(database: readOnly) } throws: { error in
+            "\(error)".contains("needs an upgrade")
+        }
+
+        let log = try EventLog(path: path)
+        #expect(log.database.userVersion == EventLog.schemaVersion)
+        let head = try log.head()
+        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == head)
+        #expect(try log.database.scalarInt("SELECT count(*) FROM streams") == log.database.scalarInt("SELECT count(DISTINCT customer) FROM events"))
+        #expect(try log.database.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'events_stream'") == 0)
+        // Each event's stored facts are what encoding its JSON gives.
+        var checked = 0
+        try log.read { recorded in
+            let stored = try log.database.prepare("""
+                SELECT f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream WHERE s.customer = ?1 AND f.version = ?2
+                """)
+            try stored.bind([.text(recorded.event.customer), .int(recorded.version)])
+            #expect(try stored.step())
+            #expect(stored.withBytes(0) { Array($0) } == EventFacts.encode(recorded.event))
+            checked += 1
+        }
+        #expect(checked == Int(head))
+
+        // The old JSON read model is dropped and folded again from the facts.
+        let projection = try CustomerProjection(log: log)
+        #expect(try projection.checkpoint() == 0)
+        try projection.catchUp()
+        var folded: [String: CustomerState] = [:]
+        try log.read { folded[$0.event.customer, default: CustomerState(customer: $0.event.customer)].apply($0.event) }
+        #expect(try projection.allStates() == folded.values.sorted { $0.customer < $1.customer })
+        #expect(try projection.state(of: "stale") == nil)
+
+        // Appends continue each stream's versions.
+        let customer = folded.keys.sorted()[0]
+        let before = try log.currentVersion(of: customer)
+        let outcome = try log.append([event("after-upgrade", customer: customer)], recorded: testClock)
+        #expect(outcome == [.appended(position: head + 1, version: before + 1)])
+        #expect(try log.stream(of: customer).last?.event.id == "after-upgrade")
+    }
+}
