@@ -80,6 +80,10 @@ public final class Ingester {
         var summary = IngestSummary()
         var shared: RejectsFile?
         if let path = options.rejectsPath { shared = RejectsFile(path: path) }
+        // Facts stay pending between batches and are merged in key order every million events
+        // and at the end (see `EventLog`); a kill leaves them committed, for the next writer to merge.
+        log.defersFactsMerge = true
+        defer { log.defersFactsMerge = false }
         try log.database.bulkLoad {
             for path in paths {
                 let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
@@ -87,6 +91,7 @@ public final class Ingester {
                 if rejects.count > 0, !summary.rejectsFiles.contains(rejects.path) { summary.rejectsFiles.append(rejects.path) }
                 if shared == nil { try rejects.close() }
             }
+            try log.database.inTransaction { try log.mergePendingFacts() }
         }
         try shared?.close()
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

@@ -107,11 +107,25 @@ public struct VersionConflict: Error, Sendable, Equatable, CustomStringConvertib
 /// its `EventFacts`, clustered by stream). The primary key of `stream_facts` is the uniqueness of
 /// (stream, version); scanning it in key order hands a rebuild every customer's events together,
 /// already decoded to what the fold reads, without touching the JSON.
+///
+/// Appending into `stream_facts` directly would touch a page per customer in every batch (its key
+/// is random in arrival order), so new facts are appended in position order to `pending_facts` and
+/// merged into `stream_facts` in key order, touching each page once per merge: at the end of every
+/// append, or for a bulk load (`defersFactsMerge`) every `factsMergeInterval` events and at the end.
+/// Pending facts are committed with their events; a process killed before the merge leaves them
+/// for the next writer, which merges them first.
 public final class EventLog {
     public let database: Database
     /// Last known stream id and version per customer, valid while no other connection has written.
     private var versions: [String: StreamHead] = [:]
     private var seenDataVersion: Int64 = -1
+    /// Facts appended to `pending_facts` and not merged yet (by this connection).
+    private var pendingFacts = 0
+    /// A bulk load's setting: leave facts pending across appends, merging every `factsMergeInterval`.
+    public var defersFactsMerge = false
+    public var factsMergeInterval = 1_000_000
+    /// Stream heads kept in memory (about 100 bytes each) before the cache starts over.
+    public var maxCachedStreams = 250_000
 
     struct StreamHead {
         /// nil until the customer's first event is appended.
@@ -133,7 +147,13 @@ public final class EventLog {
 
     func migrate() throws {
         let stored = database.userVersion
-        if stored == EventLog.schemaVersion, try storedFactsFormat() == EventFacts.formatVersion { return }
+        if stored == EventLog.schemaVersion, try storedFactsFormat() == EventFacts.formatVersion {
+            // Facts a killed bulk load left pending are merged by the next writer.
+            if !database.isReadOnly, try database.scalarInt("SELECT EXISTS (SELECT 1 FROM pending_facts)") == 1 {
+                try database.inTransaction { try mergePendingFacts() }
+            }
+            return
+        }
         guard !database.isReadOnly else {
             throw SQLiteError(code: 1, message: "\(database.path) was written by an earlier version of aftersale and needs an upgrade: run `aftersale log` once with write access", sql: nil)
         }
@@ -167,6 +187,12 @@ public final class EventLog {
                     facts    BLOB    NOT NULL,
                     PRIMARY KEY (stream, version)
                 ) STRICT, WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS pending_facts (
+                    position INTEGER PRIMARY KEY,
+                    stream   INTEGER NOT NULL,
+                    version  INTEGER NOT NULL,
+                    facts    BLOB    NOT NULL
+                ) STRICT;
                 CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
                 """)
             if stored == 1 {
@@ -176,7 +202,10 @@ public final class EventLog {
                     DROP INDEX IF EXISTS events_stream;
                     """)
             }
-            if stored >= 1, try storedFactsFormat() != EventFacts.formatVersion { try deriveFacts() }
+            if stored >= 1, try storedFactsFormat() != EventFacts.formatVersion {
+                try mergePendingFacts()
+                try deriveFacts()
+            }
             try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_format', ?1) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
                 .run([.int(Int64(EventFacts.formatVersion))])
             try database.setUserVersion(EventLog.schemaVersion)
@@ -224,6 +253,12 @@ public final class EventLog {
     public func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
                                     recorded: Timestamp) throws -> [AppendOutcome] {
         try refreshVersionCacheIfOthersWrote()
+        if versions.count > maxCachedStreams {
+            // Bounded memory over millions of customers: forget, after merging what is pending,
+            // since versions are then read from `stream_facts`.
+            try mergePendingFacts()
+            versions.removeAll(keepingCapacity: true)
+        }
         for (stream, expectation) in expected {
             let actual = try currentVersion(of: stream)
             switch expectation {
@@ -241,16 +276,65 @@ public final class EventLog {
                 if case .appended = outcome { touched.insert(event.customer) }
                 outcomes.append(outcome)
             }
+            if !defersFactsMerge || pendingFacts >= factsMergeInterval { try mergePendingFacts() }
         } catch {
-            // Versions and stream ids handed out inside a rolled-back transaction are not real.
+            // Versions and stream ids handed out inside a rolled-back transaction are not real,
+            // nor are facts pending in it.
             for customer in touched { versions[customer] = nil }
+            pendingFacts = 0
             throw error
         }
         return outcomes
     }
 
     /// Forgets cached stream versions: the caller's transaction rolled back.
-    public func forgetCachedVersions() { versions.removeAll() }
+    public func forgetCachedVersions() {
+        versions.removeAll()
+        pendingFacts = 0
+    }
+
+    /// Moves pending facts into `stream_facts` in key order (call inside a write transaction).
+    /// The primary key refuses a (stream, version) given twice: the merge fails rather than lose one.
+    public func mergePendingFacts() throws {
+        // Sorted here rather than by SQLite's sorter: with temporary storage in memory its spill
+        // files grew the process by ~50 MiB per merge; these buffers are reused from merge to merge.
+        mergeKeys.removeAll(keepingCapacity: true)
+        mergeBytes.removeAll(keepingCapacity: true)
+        let pending = try database.cached("SELECT stream, version, position, facts FROM pending_facts")
+        defer { pending.reset() }
+        while try pending.step() {
+            let offset = mergeBytes.count
+            pending.withBytes(3) { mergeBytes.append(contentsOf: $0) }
+            mergeKeys.append(MergeKey(stream: pending.int64(0), version: pending.int64(1), position: pending.int64(2),
+                                      offset: Int32(offset), count: Int32(mergeBytes.count - offset)))
+        }
+        pendingFacts = 0
+        guard !mergeKeys.isEmpty else { return }
+        mergeKeys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) }
+        let insert = try database.cached("INSERT INTO stream_facts (stream, version, position, facts) VALUES (?1, ?2, ?3, ?4)")
+        try mergeBytes.withUnsafeBytes { bytes in
+            for key in mergeKeys {
+                insert.bind(key.stream, at: 1)
+                insert.bind(key.version, at: 2)
+                insert.bind(key.position, at: 3)
+                insert.bind(bytes: UnsafeRawBufferPointer(rebasing: bytes[Int(key.offset)..<Int(key.offset + key.count)]), at: 4)
+                defer { insert.reset() }
+                try insert.step()
+            }
+        }
+        try database.execute("DELETE FROM pending_facts")
+    }
+
+    private struct MergeKey {
+        var stream: Int64
+        var version: Int64
+        var position: Int64
+        var offset: Int32
+        var count: Int32
+    }
+
+    private var mergeKeys: [MergeKey] = []
+    private var mergeBytes: [UInt8] = []
 
     /// The append statement, prepared once: looking it up by its SQL text for every event costs a hash of the text.
     private lazy var insertStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
@@ -265,7 +349,7 @@ public final class EventLog {
     }
 
     private lazy var insertFacts: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
-        try database.prepare("INSERT INTO stream_facts (stream, version, position, facts) VALUES (?1, ?2, ?3, ?4)")
+        try database.prepare("INSERT INTO pending_facts (position, stream, version, facts) VALUES (?3, ?1, ?2, ?4)")
     }
 
     private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
@@ -303,6 +387,7 @@ public final class EventLog {
         facts.bind(position, at: 3)
         facts.bind(bytes: event.facts, at: 4)
         try facts.step()
+        pendingFacts += 1
         head = StreamHead(stream: stream, version: version)
         versions[event.customer] = head
         return .appended(position: position, version: version)
@@ -355,6 +440,9 @@ public final class EventLog {
     private func refreshVersionCacheIfOthersWrote() throws {
         let dataVersion = try database.dataVersion()
         if dataVersion != seenDataVersion {
+            // Another connection wrote: versions are read again from `stream_facts`, so every fact
+            // must be there (this runs inside the append's write transaction).
+            try mergePendingFacts()
             versions.removeAll(keepingCapacity: true)
             seenDataVersion = dataVersion
         }
@@ -363,6 +451,8 @@ public final class EventLog {
     // MARK: - Reading
 
     static let columns = "position, version, recorded, id, type, customer, at, at_offset, schema, data, meta"
+    /// Merged and pending facts together, for readers that may run while a bulk load has facts pending.
+    static let allFacts = "(SELECT stream, version, position, facts FROM stream_facts UNION ALL SELECT stream, version, position, facts FROM pending_facts)"
     /// `columns` of the `events` table aliased `e`, for joins.
     static let qualifiedColumns = "e.position, e.version, e.recorded, e.id, e.type, e.customer, e.at, e.at_offset, e.schema, e.data, e.meta"
 
@@ -383,7 +473,7 @@ public final class EventLog {
         let statement = try database.prepare("""
             SELECT e.position, e.customer, f.facts, s.stream FROM events e
             JOIN streams s ON s.customer = e.customer
-            JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version
+            JOIN \(EventLog.allFacts) f ON f.stream = s.stream AND f.version = e.version
             WHERE e.position > ?1 ORDER BY e.position LIMIT ?2
             """)
         statement.bind(position, at: 1)
@@ -401,6 +491,7 @@ public final class EventLog {
 
     /// Streams `streams` (ids), each customer's facts up to `position` in version order, one
     /// customer at a time: `body` gets the customer and their facts, in stream id order.
+    /// Reads merged facts only: a writer merges pending ones first (`mergePendingFacts`).
     public func readStreams(_ streams: Range<Int64>, through position: Int64,
                             _ body: (_ stream: Int64, _ customer: String, inout StreamFactsCursor) throws -> Void) throws {
         let names = try database.prepare("SELECT stream, customer FROM streams WHERE stream >= ?1 AND stream < ?2 ORDER BY stream")
@@ -431,7 +522,7 @@ public final class EventLog {
     /// One customer's stream, in version order.
     public func stream(of customer: String) throws -> [RecordedEvent] {
         let statement = try database.prepare("""
-            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN \(EventLog.allFacts) f ON f.stream = s.stream
             JOIN events e ON e.position = f.position WHERE s.customer = ?1 ORDER BY f.version
             """)
         statement.bind(customer, at: 1)
@@ -459,7 +550,7 @@ public final class EventLog {
     /// never scans the log).
     public func lastEvent(of type: EventType, in stream: String, through position: Int64 = .max) throws -> RecordedEvent? {
         let statement = try database.prepare("""
-            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN \(EventLog.allFacts) f ON f.stream = s.stream
             JOIN events e ON e.position = f.position
             WHERE s.customer = ?1 AND e.type = ?2 AND f.position <= ?3 ORDER BY f.version DESC LIMIT 1
             """)

@@ -61,6 +61,40 @@ struct EventLogTests {
         #expect(try one.stream(of: "c-1").map(\.version) == [1, 2, 3])
     }
 
+    @Test("a bulk load keeps facts pending; readers and a second writer still see every event, and versions stay unique")
+    func pendingFacts() throws {
+        let scratch = Scratch()
+        let bulk = try EventLog(path: scratch.path("log.db"))
+        bulk.defersFactsMerge = true
+        _ = try bulk.append([event("1"), event("2", customer: "c-2")], recorded: testClock)
+        _ = try bulk.append([event("3")], recorded: testClock)
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM pending_facts") == 3)
+        // A reader sees the whole stream while its facts are pending.
+        let reader = try EventLog(database: try Database(path: scratch.path("log.db"), readOnly: true))
+        #expect(try reader.stream(of: "c-1").map(\.version) == [1, 2])
+        #expect(try reader.lastEvent(of: .orderPlaced, in: "c-1")?.event.id == "3")
+
+        // A second writer merges what is pending before it reads versions.
+        let other = try EventLog(path: scratch.path("log.db"))
+        #expect(try other.database.scalarInt("SELECT count(*) FROM pending_facts") == 0, "merged when a writer opens")
+        #expect(try other.append([event("4")], recorded: testClock) == [.appended(position: 4, version: 3)])
+        // And the bulk writer, seeing another connection wrote, reads versions again.
+        #expect(try bulk.append([event("5")], recorded: testClock) == [.appended(position: 5, version: 4)])
+        bulk.factsMergeInterval = 1
+        _ = try bulk.append([event("6", customer: "c-2")], recorded: testClock)
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM pending_facts") == 0, "merged at the interval")
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM stream_facts") == 6)
+        #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "3", "4", "5"])
+
+        // A full cache of stream heads starts over without losing a version.
+        bulk.factsMergeInterval = 1_000_000
+        bulk.maxCachedStreams = 1
+        _ = try bulk.append([event("7", customer: "c-3"), event("8", customer: "c-4")], recorded: testClock)
+        #expect(try bulk.append([event("9", customer: "c-2"), event("10")], recorded: testClock)
+            == [.appended(position: 9, version: 3), .appended(position: 10, version: 5)])
+        #expect(try bulk.append([event("11", customer: "c-3")], recorded: testClock) == [.appended(position: 11, version: 2)])
+    }
+
     @Test("events about an order not seen yet are accepted: webhooks arrive out of order")
     func outOfOrder() throws {
         let scratch = Scratch()

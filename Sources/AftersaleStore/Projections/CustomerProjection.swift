@@ -190,6 +190,8 @@ public final class CustomerProjection {
     public func rebuild(clock: () -> Double, chunkSize: Int64? = nil,
                         progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
         let started = clock()
+        // The workers read merged facts only.
+        try database.inTransaction { try log.mergePendingFacts() }
         let head = try log.head()
         let lastStream = try log.lastStreamID()
         progress?(0, head)

@@ -113,7 +113,7 @@ public final class ReactorStore {
         }
         // The model in force is the latest one fitted at or before the checkpoint.
         let model = try database.prepare("""
-            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN \(EventLog.allFacts) f ON f.stream = s.stream
             JOIN events e ON e.position = f.position
             WHERE s.customer = ?1 AND e.type = ?2 AND f.position <= ?3 ORDER BY f.version DESC LIMIT 1
             """)

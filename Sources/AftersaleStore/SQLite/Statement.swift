@@ -71,9 +71,13 @@ public final class Statement {
 
     /// Binds a BLOB (SQLite copies the bytes).
     public func bind(bytes: [UInt8], at index: Int32) {
-        bytes.withUnsafeBytes { raw in
-            _ = sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), aftersale_sqlite_transient())
-        }
+        bytes.withUnsafeBytes { bind(bytes: $0, at: index) }
+    }
+
+    /// Binds a BLOB (SQLite copies the bytes).
+    public func bind(bytes raw: UnsafeRawBufferPointer, at index: Int32) {
+        // A zero-length BLOB still needs a non-null pointer, or SQLite binds NULL.
+        _ = sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), aftersale_sqlite_transient())
     }
 
     private func bindText(_ value: String, at index: Int32) -> Int32 {

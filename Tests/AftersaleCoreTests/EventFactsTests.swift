@@ -1,0 +1,82 @@
+import AftersaleCore
+import Testing
+
+@Suite("Event facts: what the fold reads, stored beside each event")
+struct EventFactsTests {
+    /// Folds the stored form of each event, as a rebuild does.
+    func foldFacts(_ events: [Event], customer: String = "c-1") throws -> CustomerState {
+        var state = CustomerState(customer: customer)
+        for event in events {
+            let facts = EventFacts.encode(event)
+            try facts.withUnsafeBytes { try state.apply(facts: $0) }
+        }
+        return state
+    }
+
+    @Test("money in facts is in minor units of each currency's own digits")
+    func minorUnits() throws {
+        let state = try foldFacts([
+            placed("1", "o-1", "2025-01-10T10:00:00Z", total: "1200", currency: "JPY"),
+            placed("2", "o-2", "2025-01-11T10:00:00Z", total: "12.345", currency: "KWD"),
+            placed("3", "o-3", "2025-01-12T10:00:00Z", total: "0.10", currency: "EUR"),
+        ])
+        #expect(state.placedValue == ["JPY": 1200, "KWD": 12345, "EUR": 10])
+        #expect(state.orders["o-2"]?.lines.first?.price == 12345)
+    }
+
+    @Test("a version-1 consent list is upcast before its facts are written")
+    func upcastBeforeFacts() throws {
+        let v1 = Event(id: "r", type: .customerRegistered, customer: "c-1", at: try Timestamp.parse("2025-01-01T00:00:00Z"), schema: 1,
+                       data: JSONObject(["consent": .array(["email"]), "timezone": "Europe/Berlin", "birthday": "--04-12"]))
+        let state = try foldFacts([v1])
+        #expect(state.consent == ["email": true, "sms": false, "push": false])
+        #expect(state.timeZone == "Europe/Berlin" && state.birthday?.month == 4 && state.registeredAt != nil)
+    }
+
+    @Test("an event whose schema cannot be upcast is ignored by the fold, as before facts existed")
+    func unupcastable() throws {
+        let broken = Event(id: "u", type: .customerUpdated, customer: "c-1", at: try Timestamp.parse("2025-01-01T00:00:00Z"), schema: 1,
+                           data: JSONObject(["consent": "email"]))
+        #expect(EventFacts.encode(broken) == [0])
+        #expect(try foldFacts([broken]).eventCount == 0)
+    }
+
+    @Test("the time and its offset survive; an unknown type code or cut bytes are errors, not silence")
+    func timeAndCorruption() throws {
+        let event = journeyEvent("d", .shipmentDelivered, "2025-06-01T18:30:00+02:00", ["order": "o-9"])
+        let state = try foldFacts([event])
+        #expect(state.orders["o-9"]?.deliveredAt == (try Timestamp.parse("2025-06-01T18:30:00+02:00")))
+        #expect(state.orders["o-9"]?.deliveredAt?.offsetMinutes == 120)
+
+        var facts = EventFacts.encode(event)
+        var state2 = CustomerState(customer: "c-1")
+        let cut = Array(facts.dropLast())
+        #expect(throws: BinaryDecodingError.self) { try cut.withUnsafeBytes { try state2.apply(facts: $0) } }
+        facts[0] = 200
+        #expect(throws: BinaryDecodingError.self) { try facts.withUnsafeBytes { try state2.apply(facts: $0) } }
+    }
+
+    @Test("varints and strings round-trip at their edges")
+    func byteCoding() throws {
+        var w = ByteWriter()
+        let numbers: [Int64] = [0, -1, 1, 63, -64, 64, Int64.max, Int64.min, 1_735_689_600_000]
+        for n in numbers { w.signed(n) }
+        w.optionalSigned(nil)
+        w.optionalSigned(-5)
+        w.optionalString(nil)
+        w.optionalString("")
+        w.string("Grüße, 東京 🎁")
+        let bytes = w.bytes
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            for n in numbers { #expect(try r.signed() == n) }
+            #expect(try r.optionalSigned() == nil)
+            #expect(try r.optionalSigned() == -5)
+            #expect(try r.optionalString() == nil)
+            #expect(try r.optionalString() == "")
+            #expect(try r.string() == "Grüße, 東京 🎁")
+            #expect(r.isAtEnd)
+            #expect(throws: BinaryDecodingError.self) { try r.byte() }
+        }
+    }
+}
