@@ -30,7 +30,12 @@ struct EventFactsTests {
                        data: JSONObject(["consent": .array(["email"]), "timezone": "Europe/Berlin", "birthday": "--04-12"]))
         let state = try foldFacts([v1])
         #expect(state.consent == ["email": true, "sms": false, "push": false])
-        #expect(state.timeZone == "Europe/Berlin" && state.birthday?.month == 4 && state.registeredAt != nil)
+        #expect(state.timeZone == "Europe/Berlin" && state.birthday == Birthday("--04-12") && state.registeredAt != nil)
+        #expect(state.birthday?.year == nil)
+
+        let dated = journeyEvent("u", .customerUpdated, "2025-02-01T00:00:00Z", ["birthday": "1990-02-28"])
+        let later = try foldFacts([v1, dated])
+        #expect(later.birthday == Birthday(year: 1990, month: 2, day: 28) && later.birthday?.description == "1990-02-28")
     }
 
     @Test("an event whose schema cannot be upcast is ignored by the fold, as before facts existed")

@@ -255,6 +255,13 @@ public struct Birthday: Sendable, Hashable, CustomStringConvertible {
     public var month: Int
     public var day: Int
 
+    /// A birthday already checked (stored forms).
+    public init(year: Int?, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     public init?(_ text: String) {
         if text.hasPrefix("--") {
             let rest = Array(text.utf8.dropFirst(2))

@@ -142,9 +142,11 @@ extension CustomerState {
             if type == .customerRegistered, registeredAt == nil { registeredAt = at }
             if let v = try r.optionalString() { email = v }
             if let v = try r.optionalString() { name = v }
-            if let v = try r.optionalString() { birthday = Birthday(v) }
+            if let v = try EventFacts.birthday(&r) { birthday = v }
             if let v = try r.optionalString() { timeZone = v }
-            for _ in 0..<(try r.unsigned()) {
+            let channels = try r.unsigned()
+            if channels > 0 { consent.reserveCapacity(consent.count + Int(channels)) }
+            for _ in 0..<channels {
                 let channel = try r.string()
                 consent[channel] = try r.bool()
             }

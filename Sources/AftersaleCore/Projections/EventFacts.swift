@@ -54,7 +54,7 @@ public enum EventFacts {
         case .customerRegistered, .customerUpdated:
             w.optionalString(text("email"))
             w.optionalString(text("name"))
-            w.optionalString(text("birthday"))
+            writeBirthday(text: text("birthday"), &w)
             w.optionalString(text("timezone"))
             let flags = (data["consent"]?.objectValue?.members ?? []).compactMap { m in m.value.boolValue.map { (m.key, $0) } }
             w.unsigned(UInt64(flags.count))
@@ -105,5 +105,33 @@ public enum EventFacts {
             break
         }
         return w.bytes
+    }
+
+    /// A birthday as the fold reads it, parsed once here: 0 absent, 1 given but not a date (the
+    /// fold clears what it knew), 2 followed by year (0 when unknown), month and day.
+    public static func writeBirthday(text: String?, _ w: inout ByteWriter) {
+        guard let text else { return w.byte(0) }
+        writeBirthday(Birthday(text), &w)
+    }
+
+    /// A parsed birthday in the same form (nil is written as "not a date").
+    public static func writeBirthday(_ birthday: Birthday?, _ w: inout ByteWriter) {
+        guard let b = birthday else { return w.byte(1) }
+        w.byte(2)
+        w.int(b.year ?? 0)
+        w.int(b.month)
+        w.int(b.day)
+    }
+
+    /// Reads what `writeBirthday` wrote: nil when absent, `.some(nil)` when given but not a date.
+    public static func birthday(_ r: inout ByteReader) throws(BinaryDecodingError) -> Birthday?? {
+        switch try r.byte() {
+        case 0: return nil
+        case 1: return .some(nil)
+        case 2:
+            let year = try r.int()
+            return .some(Birthday(year: year == 0 ? nil : year, month: try r.int(), day: try r.int()))
+        case let tag: throw BinaryDecodingError("unknown birthday tag \(tag)")
+        }
     }
 }

@@ -13,13 +13,12 @@ public enum CustomerStateBinaryCodec {
         w.string(s.customer)
         w.optionalString(s.email)
         w.optionalString(s.name)
-        w.optionalString(s.birthday?.description)
+        EventFacts.writeBirthday(s.birthday, &w)
         w.optionalString(s.timeZone)
-        let consent = s.consent.sorted { $0.key < $1.key }
-        w.unsigned(UInt64(consent.count))
-        for (channel, consented) in consent {
+        w.unsigned(UInt64(s.consent.count))
+        for channel in s.consent.keys.sorted() {
             w.string(channel)
-            w.bool(consented)
+            w.bool(s.consent[channel]!)
         }
         timestamp(s.registeredAt, &w)
         let orders = s.orders.values.sorted { $0.id < $1.id }
@@ -68,9 +67,11 @@ public enum CustomerStateBinaryCodec {
         var s = CustomerState(customer: try r.string())
         s.email = try r.optionalString()
         s.name = try r.optionalString()
-        s.birthday = try r.optionalString().flatMap(Birthday.init)
+        s.birthday = try EventFacts.birthday(&r) ?? nil
         s.timeZone = try r.optionalString()
-        for _ in 0..<(try r.unsigned()) {
+        let channels = Int(try r.unsigned())
+        s.consent.reserveCapacity(channels)
+        for _ in 0..<channels {
             let channel = try r.string()
             s.consent[channel] = try r.bool()
         }
