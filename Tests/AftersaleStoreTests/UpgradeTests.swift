@@ -83,4 +83,34 @@ struct UpgradeTests {
         #expect(outcome == [.appended(position: head + 1, version: before + 1)])
         #expect(try log.stream(of: customer).last?.event.id == "after-upgrade")
     }
+
+    @Test("facts stored in an older facts format are derived again from the JSON at the next writer's opening")
+    func factsFormatChange() throws {
+        let scratch = Scratch()
+        let path = scratch.path("log.db")
+        let events = try messyShopEvents(seed: 6, customers: 30)
+        do {
+            let log = try EventLog(path: path)
+            _ = try log.append(events, recorded: testClock)
+            // As an older build would have left it: another format number and other bytes.
+            try log.database.execute("UPDATE stream_facts SET facts = x'00'; UPDATE log_settings SET value = 1 WHERE name = 'facts_format'")
+        }
+        let readOnly = try Database(path: path, readOnly: true)
+        #expect { try EventLog(database: readOnly) } throws: { "\($0)".contains("needs an upgrade") }
+
+        let log = try EventLog(path: path)
+        #expect(try log.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_format'") == Int64(EventFacts.formatVersion))
+        var checked = 0
+        try log.read { recorded in
+            let stored = try log.database.prepare("""
+                SELECT f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream WHERE s.customer = ?1 AND f.version = ?2
+                """)
+            try stored.bind([.text(recorded.event.customer), .int(recorded.version)])
+            #expect(try stored.step())
+            #expect(stored.withBytes(0) { Array($0) } == EventFacts.encode(recorded.event))
+            checked += 1
+        }
+        #expect(checked == Int(try log.head()))
+        #expect(checked > 50, "\(checked) events")
+    }
 }

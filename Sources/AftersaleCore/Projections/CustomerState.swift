@@ -313,3 +313,38 @@ extension JSONValue {
         }
     }
 }
+
+extension CustomerState {
+    /// Starts over as a new customer's empty state, keeping small collections' storage: a rebuild
+    /// folds customers one after another, and not allocating and freeing a dozen collections per
+    /// customer saves 3.5% of its instructions (callgrind). Large ones are let go: iterating a map
+    /// costs its capacity, not its count.
+    public mutating func reset(customer: String) {
+        var next = CustomerState(customer: customer)
+        func recycle<K, V>(_ map: inout [K: V], into slot: inout [K: V]) {
+            guard map.capacity <= 32 else { return }
+            map.removeAll(keepingCapacity: true)
+            slot = map
+        }
+        func recycle<E>(_ set: inout Set<E>, into slot: inout Set<E>) {
+            guard set.capacity <= 32 else { return }
+            set.removeAll(keepingCapacity: true)
+            slot = set
+        }
+        recycle(&consent, into: &next.consent)
+        recycle(&orders, into: &next.orders)
+        recycle(&placedValue, into: &next.placedValue)
+        recycle(&cancelledValue, into: &next.cancelledValue)
+        recycle(&refundedValue, into: &next.refundedValue)
+        recycle(&ownedSKUs, into: &next.ownedSKUs)
+        recycle(&openReturns, into: &next.openReturns)
+        recycle(&reviewedSKUs, into: &next.reviewedSKUs)
+        recycle(&unansweredNegativeReviews, into: &next.unansweredNegativeReviews)
+        recycle(&unansweredReviews, into: &next.unansweredReviews)
+        if purchaseDays.capacity <= 32 {
+            purchaseDays.removeAll(keepingCapacity: true)
+            next.purchaseDays = purchaseDays
+        }
+        self = next
+    }
+}

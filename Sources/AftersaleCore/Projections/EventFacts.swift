@@ -7,7 +7,8 @@
 /// JSON it keeps (see `EventLog`).
 public enum EventFacts {
     /// Bump when the encoding or what it holds changes; stored facts are then derived again.
-    public static let formatVersion = 1
+    /// 1: birthdays as text. 2: birthdays parsed.
+    public static let formatVersion = 2
 
     /// Stable one-byte codes; 0 marks an event the fold ignores (its schema cannot be upcast).
     static func code(_ type: EventType) -> UInt8 {

@@ -215,8 +215,9 @@ public final class CustomerProjection {
                         let low = 1 + Int64(index) * chunkSize
                         var rows: [StoredCustomer] = []
                         var events: Int64 = 0
+                        var state = CustomerState(customer: "")
                         try reader.readStreams(low..<min(low + chunkSize, lastStream + 1), through: head) { stream, customer, facts in
-                            var state = CustomerState(customer: customer)
+                            state.reset(customer: customer)
                             var any = false
                             while let bytes = try facts.next() {
                                 any = true
