@@ -215,12 +215,15 @@ var modelRows: [[String]] = []
     let eventScan = RawSQLiteBaseline.scan(path: db, table: "events",
                                            columns: ["position", "id", "type", "customer", "version", "at", "at_offset", "schema", "data", "meta", "recorded"])
     let factScan = RawSQLiteBaseline.scan(path: db, table: "stream_facts", columns: ["stream", "version", "position", "facts"])
-    let run = runChild(aftersale, ["rebuild", "--quiet", "--db", db])
-    let rate = run.stdout.split(separator: "(").last.flatMap { Double($0.split(separator: " ").first ?? "") } ?? 0
-    modelRows.append(["rebuild customers projection, \(events) events, \(customers) customers",
-                      String(format: "%.0fk events/s (%.1f s)", rate / 1000, run.seconds),
-                      String(format: "raw scan: events %.0fk rows/s, stream_facts %.0fk rows/s", eventScan / 1000, factScan / 1000),
-                      "peak RSS \(run.maxRSSKiB / 1024) MiB"])
+    // The first build, over an empty read model, then a rebuild that replaces a full one.
+    for pass in ["rebuild", "rebuild again (replacing the built table)"] {
+        let run = runChild(aftersale, ["rebuild", "--quiet", "--db", db])
+        let rate = run.stdout.split(separator: "(").last.flatMap { Double($0.split(separator: " ").first ?? "") } ?? 0
+        modelRows.append(["\(pass), \(events) events, \(customers) customers",
+                          String(format: "%.0fk events/s (%.1f s)", rate / 1000, run.seconds),
+                          String(format: "raw scan: events %.0fk rows/s, stream_facts %.0fk rows/s", eventScan / 1000, factScan / 1000),
+                          "peak RSS \(run.maxRSSKiB / 1024) MiB"])
+    }
 }
 
 if let db = rebuildDatabase {

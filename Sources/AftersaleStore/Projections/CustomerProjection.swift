@@ -169,6 +169,14 @@ public final class CustomerProjection {
         try database.scalarInt("SELECT count(*) FROM \(CustomerProjection.name)") ?? 0
     }
 
+    /// Drops a table on its own, outside any other statement's transaction. Dropping the replaced
+    /// table inside the swap transaction grew the process by about 70 MiB per 10^6 rows here (778
+    /// MiB peak for a rebuild at 10^7 events); dropped alone, after the swap, memory stays flat.
+    private func dropTable(_ table: String) throws {
+        guard try database.tableExists(table) else { return }
+        try database.execute("DROP TABLE \(table)")
+    }
+
     /// What a rebuild did.
     public struct RebuildStatistics: Sendable {
         public var events: Int64
@@ -196,7 +204,10 @@ public final class CustomerProjection {
         let lastStream = try log.lastStreamID()
         progress?(0, head)
         let next = "\(CustomerProjection.name)_rebuild"
-        try database.execute("DROP TABLE IF EXISTS \(next)")
+        let replaced = "\(CustomerProjection.name)_replaced"
+        // Left by a rebuild that was stopped.
+        try dropTable(next)
+        try dropTable(replaced)
         try CustomerProjection.createTable(named: next, in: database)
 
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
@@ -251,8 +262,12 @@ public final class CustomerProjection {
         try database.inTransaction {
             folded += Int64(try apply(after: head, into: next))
             if try checkpoint() < head { try setCheckpoint(head) }
-            try database.execute("DROP TABLE \(CustomerProjection.name); ALTER TABLE \(next) RENAME TO \(CustomerProjection.name);")
+            try database.execute("""
+                ALTER TABLE \(CustomerProjection.name) RENAME TO \(replaced);
+                ALTER TABLE \(next) RENAME TO \(CustomerProjection.name);
+                """)
         }
+        try dropTable(replaced)
         progress?(folded, folded)
         return RebuildStatistics(events: folded, customers: Int(try self.customerCount()), seconds: clock() - started)
     }
