@@ -1,82 +1,8 @@
 public import AftersaleCore
 
-/// How a `CustomerState` is stored in the `customers` read model: compact JSON.
+/// The JSON form in which earlier versions stored a `CustomerState` (the customers read model
+/// and the reactor's states); read once, to convert a reactor's states to `CustomerStateBinaryCodec`.
 public enum CustomerStateCodec {
-    public static func encode(_ s: CustomerState) -> String {
-        var o = JSONObject()
-        func set(_ key: String, _ value: JSONValue?) { if let value { o[key] = value } }
-        func ts(_ t: Timestamp?) -> JSONValue? { t.map { .array([.number(String($0.millis)), .integer($0.offsetMinutes)]) } }
-        func money(_ m: [String: Int64]) -> JSONValue? {
-            m.isEmpty ? nil : .object(JSONObject(m.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .number(String($0.value))) }))
-        }
-        func strings(_ set: Set<String>) -> JSONValue? { set.isEmpty ? nil : .array(set.sorted().map(JSONValue.string)) }
-        set("c", .string(s.customer))
-        set("email", s.email.map(JSONValue.string))
-        set("name", s.name.map(JSONValue.string))
-        set("birthday", s.birthday.map { .string($0.description) })
-        set("tz", s.timeZone.map(JSONValue.string))
-        if !s.consent.isEmpty {
-            set("consent", .object(JSONObject(s.consent.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .bool($0.value)) })))
-        }
-        set("reg", ts(s.registeredAt))
-        if !s.orders.isEmpty { set("orders", .array(s.orders.values.sorted { $0.id < $1.id }.map(encodeOrder))) }
-        set("n", .integer(s.orderCount))
-        set("items", .integer(s.itemCount))
-        set("first", ts(s.firstOrderAt))
-        set("last", ts(s.lastOrderAt))
-        set("placed", money(s.placedValue))
-        set("cancelled", money(s.cancelledValue))
-        set("refunded", money(s.refundedValue))
-        if !s.purchaseDays.isEmpty {
-            set("days", .array(s.purchaseDays.map { .array([.number(String($0.day)), .number(String($0.value))]) }))
-        }
-        set("cur", s.primaryCurrency.map(JSONValue.string))
-        set("owned", strings(s.ownedSKUs))
-        set("rq", .integer(s.returnsRequested))
-        set("rf", .integer(s.returnsRefunded))
-        set("openReturns", strings(s.openReturns))
-        set("reviews", .integer(s.reviewCount))
-        set("lastRating", s.lastRating.map(JSONValue.integer))
-        set("reviewed", strings(s.reviewedSKUs))
-        set("unansweredNegative", strings(s.unansweredNegativeReviews))
-        if !s.unansweredReviews.isEmpty {
-            set("unanswered", .object(JSONObject(s.unansweredReviews.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) })))
-        }
-        set("shared", .integer(s.unboxingsShared))
-        set("failures", .integer(s.deliveryFailures))
-        set("lastEvent", ts(s.lastEventAt))
-        set("events", .integer(s.eventCount))
-        return JSONValue.object(o).compactText
-    }
-
-    static func encodeOrder(_ order: OrderState) -> JSONValue {
-        var o = JSONObject()
-        func set(_ key: String, _ value: JSONValue?) { if let value { o[key] = value } }
-        func ts(_ t: Timestamp?) -> JSONValue? { t.map { .array([.number(String($0.millis)), .integer($0.offsetMinutes)]) } }
-        set("id", .string(order.id))
-        set("placed", ts(order.placedAt))
-        set("total", order.total.map { .number(String($0)) })
-        set("cur", order.currency.map(JSONValue.string))
-        if !order.lines.isEmpty {
-            set("lines", .array(order.lines.map { l in
-                var line = JSONObject(["sku": .string(l.sku), "q": .integer(l.quantity), "p": .number(String(l.price))])
-                if let c = l.category { line["cat"] = .string(c) }
-                if let n = l.name { line["name"] = .string(n) }
-                return .object(line)
-            }))
-        }
-        set("cancelled", ts(order.cancelledAt))
-        set("dispatched", ts(order.dispatchedAt))
-        set("eta", order.estimatedDelivery.map(JSONValue.string))
-        set("carrier", order.carrier.map(JSONValue.string))
-        set("tracking", order.tracking.map(JSONValue.string))
-        set("delivered", ts(order.deliveredAt))
-        set("failed", ts(order.failedAt))
-        set("returned", ts(order.returnRequestedAt))
-        set("refunded", ts(order.refundedAt))
-        return .object(o)
-    }
-
     public static func decode(_ text: String) throws -> CustomerState {
         guard case .object(let o) = try JSONParser.parse(text), let customer = o["c"]?.stringValue else {
             throw SQLiteError(code: 1, message: "a stored customer state is not readable", sql: nil)

@@ -16,7 +16,7 @@ public final class ReactorStore {
     public init(log: EventLog) throws {
         self.log = log
         try database.execute("""
-            CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state TEXT NOT NULL, clock INTEGER,
+            CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state BLOB NOT NULL, clock INTEGER,
                 next_tick INTEGER) STRICT;
             CREATE TABLE IF NOT EXISTS outbox (
                 id            TEXT PRIMARY KEY,
@@ -40,7 +40,35 @@ public final class ReactorStore {
         if try database.scalarInt("SELECT count(*) FROM pragma_table_info('reactor_customers') WHERE name = 'next_tick'") == 0 {
             try database.execute("ALTER TABLE reactor_customers ADD COLUMN next_tick INTEGER")
         }
+        if try database.scalarInt("SELECT count(*) FROM pragma_table_info('reactor_customers') WHERE name = 'state' AND type = 'TEXT'") == 1 {
+            try convertJSONStates()
+        }
         try database.execute("CREATE INDEX IF NOT EXISTS reactor_customers_next_tick ON reactor_customers(next_tick)")
+    }
+
+    /// Databases from before the binary state codec stored the reactor's states as JSON text:
+    /// converted once, row by row, into the binary form the customers read model uses.
+    private func convertJSONStates() throws {
+        try database.inTransaction {
+            try database.execute("""
+                CREATE TABLE reactor_customers_binary (customer TEXT PRIMARY KEY, state BLOB NOT NULL, clock INTEGER,
+                    next_tick INTEGER) STRICT;
+                """)
+            let rows = try database.prepare("SELECT customer, state, clock, next_tick FROM reactor_customers")
+            let insert = try database.prepare("INSERT INTO reactor_customers_binary VALUES (?1, ?2, ?3, ?4)")
+            while try rows.step() {
+                insert.bind(rows.text(0) ?? "", at: 1)
+                insert.bind(bytes: CustomerStateBinaryCodec.encode(try CustomerStateCodec.decode(rows.text(1) ?? "")), at: 2)
+                if rows.isNull(2) { insert.bindNull(at: 3) } else { insert.bind(rows.int64(2), at: 3) }
+                if rows.isNull(3) { insert.bindNull(at: 4) } else { insert.bind(rows.int64(3), at: 4) }
+                try insert.step()
+                insert.reset()
+            }
+            try database.execute("""
+                DROP TABLE reactor_customers;
+                ALTER TABLE reactor_customers_binary RENAME TO reactor_customers;
+                """)
+        }
     }
 
     /// What a run did.
@@ -133,7 +161,7 @@ public final class ReactorStore {
             commands.bind(customer, at: 1)
         }
         while try states.step() {
-            let state = try CustomerStateCodec.decode(states.text(0) ?? "")
+            let state = try states.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
             engine.customers[state.customer] = ReactorEngine.Customer(
                 state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
         }
@@ -174,7 +202,7 @@ public final class ReactorStore {
             """)
         for customer in changes.customers {
             upsertCustomer.bind(customer.state.customer, at: 1)
-            upsertCustomer.bind(CustomerStateCodec.encode(customer.state), at: 2)
+            upsertCustomer.bind(bytes: CustomerStateBinaryCodec.encode(customer.state), at: 2)
             if let clock = customer.clock {
                 upsertCustomer.bind(clock.millis, at: 3)
                 upsertCustomer.bind(ReactorEngine.nextTick(after: clock, state: customer.state).millis, at: 4)
