@@ -237,7 +237,7 @@ public final class CustomerProjection {
                             }
                             if any, customer != EventType.systemCustomer { rows.append(StoredCustomer(stream: stream, state: state)) }
                         }
-                        chunks.finish(index, .success((rows, events)))
+                        chunks.finish(index, (rows, events))
                     }
                 } catch {
                     chunks.fail(error)
@@ -303,17 +303,20 @@ final class RebuildChunks: @unchecked Sendable {
         return nextToTake - 1
     }
 
-    func finish(_ index: Int, _ result: Result<Output, any Error>) {
+    func finish(_ index: Int, _ output: Output) {
         condition.lock()
-        switch result {
-        case .success(let output): done[index] = output
-        case .failure(let error): failure = failure ?? error
-        }
+        done[index] = output
         condition.broadcast()
         condition.unlock()
     }
 
-    func fail(_ error: any Error) { finish(-1, .failure(error)) }
+    /// Stops the rebuild: workers take no more chunks and the writer's wait throws the first error.
+    func fail(_ error: any Error) {
+        condition.lock()
+        failure = failure ?? error
+        condition.broadcast()
+        condition.unlock()
+    }
 
     /// Chunk `index`'s rows, once folded; the chunk counts as written.
     func wait(for index: Int) throws -> Output {
