@@ -84,4 +84,65 @@ struct EventFactsTests {
             #expect(throws: BinaryDecodingError.self) { try r.byte() }
         }
     }
+
+    @Test("a writer grows past its first capacity without losing a byte")
+    func writerGrows() throws {
+        var w = ByteWriter(capacity: 1)
+        let words = (0..<500).map { "sku-\($0)-" + String(repeating: "x", count: $0 % 40) }
+        for (i, word) in words.enumerated() {
+            w.string(word)
+            w.unsigned(UInt64(i) << 50)
+            w.byte(UInt8(i % 256))
+        }
+        try w.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            for (i, word) in words.enumerated() {
+                #expect(try r.string() == word)
+                #expect(try r.unsigned() == UInt64(i) << 50)
+                #expect(try r.byte() == UInt8(i % 256))
+            }
+            #expect(r.isAtEnd)
+        }
+    }
+
+    @Test("an order's lines are kept as their facts bytes and read back as the lines that were placed")
+    func orderLines() throws {
+        let lines = [OrderLine(sku: "TEA-1", quantity: 2, price: 1250, category: "tea", name: "Sencha, 100 g"),
+                     OrderLine(sku: "CUP-9", quantity: 1, price: 0, category: nil, name: "Becher für Tee ☕"),
+                     OrderLine(sku: "GIFT", quantity: -1, price: -500)]
+        var order = OrderState(id: "o-1")
+        #expect(order.lines.isEmpty && order.encodedLines.isEmpty)
+        order.lines = lines
+        #expect(order.lines == lines)
+        #expect(order.itemQuantity == 2)
+        var items: [String] = []
+        order.forEachItem { sku, quantity in items.append("\(sku)x\(quantity)") }
+        #expect(items == ["TEA-1x2", "CUP-9x1", "GIFTx-1"])
+
+        // What the fold keeps equals what setting the lines keeps: one canonical form.
+        var w = ByteWriter()
+        order.writeLines(&w)
+        w.byte(42)
+        let written = w.bytes
+        var copy = OrderState(id: "o-1")
+        try written.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            try copy.readLines(&r)
+            #expect(try r.byte() == 42, "reading lines stops where they end")
+        }
+        #expect(copy == order)
+
+        // Lines cut short are an error when read, never later.
+        for cut in [1, 5, written.count - 2] {
+            var broken = OrderState(id: "o-1")
+            #expect(throws: BinaryDecodingError.self) {
+                try Array(written.prefix(cut)).withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+                    var r = ByteReader(raw)
+                    try broken.readLines(&r)
+                }
+            }
+        }
+        order.lines = []
+        #expect(order.encodedLines.isEmpty && order == OrderState(id: "o-1"))
+    }
 }

@@ -74,6 +74,10 @@ struct ProjectionTests {
         #expect(incremental == rebuilt)
         #expect(rebuilt.contains { $0.orderCount > 1 } && rebuilt.contains { !$0.orders.values.filter { $0.cancelledAt != nil }.isEmpty })
 
+        // Chunks of 45 streams: rows inserted 32 to a statement and the rest one by one.
+        _ = try projection.rebuild(clock: { 0 }, chunkSize: 45)
+        #expect(try projection.allStates() == rebuilt)
+
         // And both equal a pure fold of the log in memory.
         var folded: [String: CustomerState] = [:]
         try log.read { recorded in folded[recorded.event.customer, default: CustomerState(customer: recorded.event.customer)].apply(recorded.event) }

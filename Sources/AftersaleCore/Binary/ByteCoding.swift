@@ -2,23 +2,53 @@
 ///
 /// Used for the fold facts stored beside each event and for projection rows: formats the engine
 /// both writes and reads, so they carry their own version and need no self-description.
-public struct ByteWriter: Sendable {
-    public var bytes: [UInt8]
+public struct ByteWriter: ~Copyable {
+    // A buffer of its own rather than an `[UInt8]`: appending to an array checks uniqueness and
+    // capacity per byte, and encoding a customer's state cost 15k instructions that way.
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var count = 0
+    @usableFromInline var capacity: Int
 
     public init(capacity: Int = 64) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(16, capacity)
+        base = .allocate(capacity: self.capacity)
     }
 
-    @inlinable public mutating func byte(_ b: UInt8) { bytes.append(b) }
+    deinit { base.deallocate() }
+
+    /// What was written.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Makes room for `n` more bytes.
+    @inlinable mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(n) }
+    }
+
+    @usableFromInline mutating func grow(_ n: Int) {
+        let larger = max(capacity * 2, count + n)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        buffer.update(from: base, count: count)
+        base.deallocate()
+        base = buffer
+        capacity = larger
+    }
+
+    @inlinable public mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
 
     @inlinable public mutating func unsigned(_ value: UInt64) {
+        reserve(10)
         var v = value
         while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            base[count] = UInt8(truncatingIfNeeded: v) | 0x80
+            count += 1
             v >>= 7
         }
-        bytes.append(UInt8(v))
+        base[count] = UInt8(v)
+        count += 1
     }
 
     @inlinable public mutating func signed(_ value: Int64) {
@@ -27,28 +57,39 @@ public struct ByteWriter: Sendable {
 
     @inlinable public mutating func int(_ value: Int) { signed(Int64(value)) }
 
-    @inlinable public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    @inlinable public mutating func bool(_ value: Bool) { byte(value ? 1 : 0) }
 
     public mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             unsigned(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
+            append(utf8)
         }
     }
 
     /// nil is written as length 0, a string as its length + 1.
     public mutating func optionalString(_ value: String?) {
-        guard var value else { return bytes.append(0) }
+        guard var value else { return byte(0) }
         value.withUTF8 { utf8 in
             unsigned(UInt64(utf8.count) + 1)
-            bytes.append(contentsOf: utf8)
+            append(utf8)
         }
+    }
+
+    public mutating func append(_ raw: [UInt8]) {
+        raw.withUnsafeBufferPointer { append($0) }
+    }
+
+    @usableFromInline mutating func append(_ raw: UnsafeBufferPointer<UInt8>) {
+        guard let source = raw.baseAddress, raw.count > 0 else { return }
+        reserve(raw.count)
+        (base + count).update(from: source, count: raw.count)
+        count += raw.count
     }
 
     /// nil is written as 0, a value as its zigzag + 1.
     @inlinable public mutating func optionalSigned(_ value: Int64?) {
-        guard let value else { return bytes.append(0) }
+        guard let value else { return byte(0) }
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)) &+ 1)
     }
 }
@@ -110,6 +151,27 @@ public struct ByteReader {
         guard u > 0 else { return nil }
         let z = u - 1
         return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+    }
+
+    /// How many bytes have been read.
+    public var offset: Int { index }
+
+    /// A copy of the bytes read since `offset` `start`.
+    public func bytes(from start: Int) -> [UInt8] { Array(UnsafeRawBufferPointer(rebasing: base[start..<index])) }
+
+    /// Steps over a string (checking that its bytes are there) without making a `String` of it.
+    public mutating func skipString() throws(BinaryDecodingError) {
+        try skip(count: Int(try unsigned()))
+    }
+
+    public mutating func skipOptionalString() throws(BinaryDecodingError) {
+        let n = try unsigned()
+        if n > 0 { try skip(count: Int(n - 1)) }
+    }
+
+    private mutating func skip(count: Int) throws(BinaryDecodingError) {
+        guard count >= 0, index + count <= base.count else { throw BinaryDecodingError("truncated string at byte \(index)") }
+        index += count
     }
 
     private mutating func utf8(count: Int) throws(BinaryDecodingError) -> String {

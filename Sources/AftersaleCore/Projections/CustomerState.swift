@@ -80,7 +80,11 @@ public struct OrderState: Sendable, Equatable {
     public var placedAt: Timestamp?
     public var total: Int64?
     public var currency: String?
-    public var lines: [OrderLine] = []
+    /// The lines as `EventFacts` writes them (a count, then each line's sku, quantity, price,
+    /// category and name), empty for none. A fold copies an order's lines as these bytes instead
+    /// of making Strings of every line (a rebuild's largest cost), and the codec stores them as
+    /// they are; `lines` decodes them. The encoding is canonical: equal lines, equal bytes.
+    public private(set) var encodedLines: [UInt8] = []
     public var cancelledAt: Timestamp?
     public var dispatchedAt: Timestamp?
     public var estimatedDelivery: String?
@@ -92,6 +96,88 @@ public struct OrderState: Sendable, Equatable {
     public var refundedAt: Timestamp?
 
     public init(id: String) { self.id = id }
+
+    /// The order's lines.
+    public var lines: [OrderLine] {
+        get {
+            guard !encodedLines.isEmpty else { return [] }
+            return encodedLines.withUnsafeBytes { raw in
+                var r = ByteReader(raw)
+                do {
+                    let count = try r.unsigned()
+                    var lines: [OrderLine] = []
+                    lines.reserveCapacity(Int(count))
+                    for _ in 0..<count {
+                        lines.append(OrderLine(sku: try r.string(), quantity: try r.int(), price: try r.signed(),
+                                               category: try r.optionalString(), name: try r.optionalString()))
+                    }
+                    return lines
+                } catch {
+                    preconditionFailure("order lines checked when read do not decode: \(error)")
+                }
+            }
+        }
+        set {
+            guard !newValue.isEmpty else { return encodedLines = [] }
+            var w = ByteWriter(capacity: 48 * newValue.count)
+            w.unsigned(UInt64(newValue.count))
+            for line in newValue {
+                w.string(line.sku)
+                w.int(line.quantity)
+                w.signed(line.price)
+                w.optionalString(line.category)
+                w.optionalString(line.name)
+            }
+            encodedLines = w.bytes
+        }
+    }
+
+    /// Reads a block of lines in `EventFacts`' form from `r` (checking every field is there) and
+    /// keeps its bytes as this order's lines.
+    public mutating func readLines(_ r: inout ByteReader) throws(BinaryDecodingError) {
+        let start = r.offset
+        let count = try r.unsigned()
+        for _ in 0..<count {
+            try r.skipString()
+            _ = try r.unsigned()
+            _ = try r.unsigned()
+            try r.skipOptionalString()
+            try r.skipOptionalString()
+        }
+        encodedLines = count == 0 ? [] : r.bytes(from: start)
+    }
+
+    /// Writes the lines in the form `readLines` reads.
+    public func writeLines(_ w: inout ByteWriter) {
+        if encodedLines.isEmpty { w.unsigned(0) } else { w.append(encodedLines) }
+    }
+
+    /// Calls `body` with each line's SKU and quantity (without decoding prices, categories, names).
+    public func forEachItem(_ body: (_ sku: String, _ quantity: Int) -> Void) {
+        guard !encodedLines.isEmpty else { return }
+        encodedLines.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            do {
+                for _ in 0..<(try r.unsigned()) {
+                    let sku = try r.string()
+                    let quantity = try r.int()
+                    _ = try r.unsigned()
+                    try r.skipOptionalString()
+                    try r.skipOptionalString()
+                    body(sku, quantity)
+                }
+            } catch {
+                preconditionFailure("order lines checked when read do not decode: \(error)")
+            }
+        }
+    }
+
+    /// The sum of the lines' quantities.
+    public var itemQuantity: Int {
+        var total = 0
+        forEachItem { _, quantity in total += quantity }
+        return total
+    }
 
     /// Placed and not cancelled, and not yet delivered (or returned).
     public var isOpen: Bool { placedAt != nil && cancelledAt == nil && deliveredAt == nil && returnRequestedAt == nil }
@@ -158,14 +244,7 @@ extension CustomerState {
             o.placedAt = at
             o.currency = try r.string()
             o.total = try r.optionalSigned()
-            let count = try r.unsigned()
-            var lines: [OrderLine] = []
-            lines.reserveCapacity(Int(count))
-            for _ in 0..<count {
-                lines.append(OrderLine(sku: try r.string(), quantity: try r.int(), price: try r.signed(),
-                                       category: try r.optionalString(), name: try r.optionalString()))
-            }
-            o.lines = lines
+            try o.readLines(&r)
             orders[id] = o
             if o.cancelledAt == nil { countOrder(o) }
 
@@ -236,8 +315,10 @@ extension CustomerState {
     private mutating func countOrder(_ o: OrderState) {
         guard let at = o.placedAt else { return }
         orderCount += 1
-        itemCount += o.lines.reduce(0) { $0 + $1.quantity }
-        for line in o.lines { ownedSKUs.insert(line.sku) }
+        o.forEachItem { sku, quantity in
+            itemCount += quantity
+            ownedSKUs.insert(sku)
+        }
         if firstOrderAt.map({ at < $0 }) ?? true { firstOrderAt = at }
         if lastOrderAt.map({ at > $0 }) ?? true { lastOrderAt = at }
         let code = o.currency ?? ""
@@ -249,7 +330,7 @@ extension CustomerState {
     private mutating func uncountOrder(_ o: OrderState) {
         guard let at = o.placedAt else { return }
         orderCount -= 1
-        itemCount -= o.lines.reduce(0) { $0 + $1.quantity }
+        itemCount -= o.itemQuantity
         let code = o.currency ?? ""
         cancelledValue[code, default: 0] += o.total ?? 0
         if code == primaryCurrency { addPurchase(day: at.utcDay, value: -(o.total ?? 0), cancelling: true) }

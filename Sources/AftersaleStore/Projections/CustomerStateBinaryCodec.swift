@@ -16,14 +16,17 @@ public enum CustomerStateBinaryCodec {
         EventFacts.writeBirthday(s.birthday, &w)
         w.optionalString(s.timeZone)
         w.unsigned(UInt64(s.consent.count))
-        for channel in s.consent.keys.sorted() {
+        for (channel, consented) in sortedByKey(s.consent) {
             w.string(channel)
-            w.bool(s.consent[channel]!)
+            w.bool(consented)
         }
         timestamp(s.registeredAt, &w)
-        let orders = s.orders.values.sorted { $0.id < $1.id }
-        w.unsigned(UInt64(orders.count))
-        for order in orders { encode(order, &w) }
+        w.unsigned(UInt64(s.orders.count))
+        if s.orders.count == 1 {
+            encode(s.orders.first!.value, &w)
+        } else {
+            for id in s.orders.keys.sorted() { encode(s.orders[id]!, &w) }
+        }
         w.int(s.orderCount)
         w.int(s.itemCount)
         timestamp(s.firstOrderAt, &w)
@@ -45,9 +48,8 @@ public enum CustomerStateBinaryCodec {
         w.optionalSigned(s.lastRating.map(Int64.init))
         strings(s.reviewedSKUs, &w)
         strings(s.unansweredNegativeReviews, &w)
-        let unanswered = s.unansweredReviews.sorted { $0.key < $1.key }
-        w.unsigned(UInt64(unanswered.count))
-        for (review, rating) in unanswered {
+        w.unsigned(UInt64(s.unansweredReviews.count))
+        for (review, rating) in sortedByKey(s.unansweredReviews) {
             w.string(review)
             w.int(rating)
         }
@@ -124,14 +126,7 @@ public enum CustomerStateBinaryCodec {
         timestamp(o.placedAt, &w)
         w.optionalSigned(o.total)
         w.optionalString(o.currency)
-        w.unsigned(UInt64(o.lines.count))
-        for line in o.lines {
-            w.string(line.sku)
-            w.int(line.quantity)
-            w.signed(line.price)
-            w.optionalString(line.category)
-            w.optionalString(line.name)
-        }
+        o.writeLines(&w)
         timestamp(o.cancelledAt, &w)
         timestamp(o.dispatchedAt, &w)
         w.optionalString(o.estimatedDelivery)
@@ -148,12 +143,7 @@ public enum CustomerStateBinaryCodec {
         o.placedAt = try timestamp(&r)
         o.total = try r.optionalSigned()
         o.currency = try r.optionalString()
-        let lines = Int(try r.unsigned())
-        o.lines.reserveCapacity(lines)
-        for _ in 0..<lines {
-            o.lines.append(OrderLine(sku: try r.string(), quantity: try r.int(), price: try r.signed(),
-                                     category: try r.optionalString(), name: try r.optionalString()))
-        }
+        try o.readLines(&r)
         o.cancelledAt = try timestamp(&r)
         o.dispatchedAt = try timestamp(&r)
         o.estimatedDelivery = try r.optionalString()
@@ -178,10 +168,15 @@ public enum CustomerStateBinaryCodec {
 
     static func money(_ m: [String: Int64], _ w: inout ByteWriter) {
         w.unsigned(UInt64(m.count))
-        for (code, value) in m.sorted(by: { $0.key < $1.key }) {
+        for (code, value) in sortedByKey(m) {
             w.string(code)
             w.signed(value)
         }
+    }
+
+    /// A map's entries in key order (most maps here hold zero or one entry: no sort for those).
+    static func sortedByKey<V>(_ map: [String: V]) -> [(key: String, value: V)] {
+        map.count < 2 ? Array(map) : map.sorted { $0.key < $1.key }
     }
 
     static func money(_ r: inout ByteReader) throws(BinaryDecodingError) -> [String: Int64] {
@@ -195,7 +190,11 @@ public enum CustomerStateBinaryCodec {
 
     static func strings(_ set: Set<String>, _ w: inout ByteWriter) {
         w.unsigned(UInt64(set.count))
-        for s in set.sorted() { w.string(s) }
+        if set.count == 1 {
+            w.string(set.first!)
+        } else {
+            for s in set.sorted() { w.string(s) }
+        }
     }
 
     static func strings(_ r: inout ByteReader) throws(BinaryDecodingError) -> Set<String> {

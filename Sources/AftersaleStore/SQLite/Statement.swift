@@ -22,6 +22,12 @@ public final class Statement {
         sqlite3_clear_bindings(handle)
     }
 
+    /// Ready to step again, keeping the bindings (for a statement whose every parameter is bound
+    /// again before the next step).
+    public func rewind() {
+        sqlite3_reset(handle)
+    }
+
     /// Steps once: true when a row is ready, false when done.
     @discardableResult
     public func step() throws(SQLiteError) -> Bool {
