@@ -84,7 +84,8 @@ public final class Ingester {
         // and at the end (see `EventLog`); a kill leaves them committed, for the next writer to merge.
         log.defersFactsMerge = true
         defer { log.defersFactsMerge = false }
-        try log.database.bulkLoad {
+        // WAL checkpoints run on a thread of their own meanwhile: this one only appends.
+        try log.database.withBackgroundCheckpoints {
             for path in paths {
                 let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
                 try ingest(path, into: &summary, rejects: rejects)

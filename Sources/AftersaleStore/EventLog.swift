@@ -269,18 +269,13 @@ public final class EventLog {
         }
         var outcomes: [AppendOutcome] = []
         outcomes.reserveCapacity(events.count)
-        var touched: Set<String> = []
         do {
-            for event in events {
-                let outcome = try insert(event, recorded: recorded)
-                if case .appended = outcome { touched.insert(event.customer) }
-                outcomes.append(outcome)
-            }
+            for event in events { outcomes.append(try insert(event, recorded: recorded)) }
             if !defersFactsMerge || pendingFacts >= factsMergeInterval { try mergePendingFacts() }
         } catch {
             // Versions and stream ids handed out inside a rolled-back transaction are not real,
             // nor are facts pending in it.
-            for customer in touched { versions[customer] = nil }
+            for event in events { versions[event.customer] = nil }
             pendingFacts = 0
             throw error
         }

@@ -49,18 +49,13 @@ public final class Database {
         try execute(Database.connectionPragmas)
     }
 
-    /// For a bulk load: checkpoint the WAL every ~400 MB instead of every 4 MB, so hot index pages
-    /// are copied into the database once per checkpoint rather than hundreds of times.
+    /// For a raw bulk load (the benchmark's baseline): checkpoint the WAL every ~400 MB instead of
+    /// every 4 MB, so hot index pages are copied into the database once per checkpoint rather than
+    /// hundreds of times. The engine's own long writers checkpoint on a background thread instead
+    /// (`withBackgroundCheckpoints`).
     public static let bulkLoadPragmas = "PRAGMA wal_autocheckpoint=100000;"
-    /// After a bulk load: back to the default interval, and the WAL folded in and truncated.
+    /// After a raw bulk load: back to the default interval, and the WAL folded in and truncated.
     public static let afterBulkLoadPragmas = "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(TRUNCATE);"
-
-    /// Runs `body` with bulk-load settings, restoring the defaults and checkpointing after it.
-    public func bulkLoad<T>(_ body: () throws -> T) throws -> T {
-        try execute(Database.bulkLoadPragmas)
-        defer { try? execute(Database.afterBulkLoadPragmas) }
-        return try body()
-    }
 
     /// Settings every connection gets (the benchmark's raw baseline uses the same).
     ///
