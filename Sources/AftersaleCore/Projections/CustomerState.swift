@@ -84,7 +84,7 @@ public struct OrderState: Sendable, Equatable {
     /// category and name), empty for none. A fold copies an order's lines as these bytes instead
     /// of making Strings of every line (a rebuild's largest cost), and the codec stores them as
     /// they are; `lines` decodes them. The encoding is canonical: equal lines, equal bytes.
-    public private(set) var encodedLines: [UInt8] = []
+    public fileprivate(set) var encodedLines: [UInt8] = []
     public var cancelledAt: Timestamp?
     public var dispatchedAt: Timestamp?
     public var estimatedDelivery: String?
@@ -135,6 +135,11 @@ public struct OrderState: Sendable, Equatable {
     /// Reads a block of lines in `EventFacts`' form from `r` (checking every field is there) and
     /// keeps its bytes as this order's lines.
     public mutating func readLines(_ r: inout ByteReader) throws(BinaryDecodingError) {
+        encodedLines = try OrderState.readEncodedLines(&r)
+    }
+
+    /// A block of lines in `EventFacts`' form read from `r`, checked, as bytes (empty for none).
+    static func readEncodedLines(_ r: inout ByteReader) throws(BinaryDecodingError) -> [UInt8] {
         let start = r.offset
         let count = try r.unsigned()
         for _ in 0..<count {
@@ -144,7 +149,7 @@ public struct OrderState: Sendable, Equatable {
             try r.skipOptionalString()
             try r.skipOptionalString()
         }
-        encodedLines = count == 0 ? [] : r.bytes(from: start)
+        return count == 0 ? [] : r.bytes(from: start)
     }
 
     /// Writes the lines in the form `readLines` reads.
@@ -154,6 +159,10 @@ public struct OrderState: Sendable, Equatable {
 
     /// Calls `body` with each line's SKU and quantity (without decoding prices, categories, names).
     public func forEachItem(_ body: (_ sku: String, _ quantity: Int) -> Void) {
+        OrderState.forEachItem(in: encodedLines, body)
+    }
+
+    static func forEachItem(in encodedLines: [UInt8], _ body: (_ sku: String, _ quantity: Int) -> Void) {
         guard !encodedLines.isEmpty else { return }
         encodedLines.withUnsafeBytes { raw in
             var r = ByteReader(raw)
@@ -238,15 +247,20 @@ extension CustomerState {
             }
 
         case .orderPlaced:
-            let orderID = try r.optionalString()
-            guard let id = orderID, orders[id]?.placedAt == nil else { return }  // a second placement of one order is ignored
-            var o = orders[id] ?? OrderState(id: id)
-            o.placedAt = at
-            o.currency = try r.string()
-            o.total = try r.optionalSigned()
-            try o.readLines(&r)
-            orders[id] = o
-            if o.cancelledAt == nil { countOrder(o) }
+            guard let id = try r.optionalString() else { return }
+            let currency = try r.string()
+            let total = try r.optionalSigned()
+            let lines = try OrderState.readEncodedLines(&r)
+            // The order is changed where it is stored: one lookup, no copy of it.
+            let counted = modify(&orders[id, default: OrderState(id: id)]) { o -> Bool in
+                guard o.placedAt == nil else { return false }  // a second placement of one order is ignored
+                o.placedAt = at
+                o.currency = currency
+                o.total = total
+                o.encodedLines = lines
+                return o.cancelledAt == nil
+            }
+            if counted { countOrder(placedAt: at, currency: currency, total: total, lines: lines) }
 
         case .orderCancelled:
             guard let id = try r.optionalString() else { return }
@@ -258,12 +272,15 @@ extension CustomerState {
 
         case .shipmentDispatched:
             guard let id = try r.optionalString() else { return }
-            var o = orders[id] ?? OrderState(id: id)
-            if o.dispatchedAt == nil { o.dispatchedAt = at }
-            o.carrier = try r.optionalString() ?? o.carrier
-            o.tracking = try r.optionalString() ?? o.tracking
-            o.estimatedDelivery = try r.optionalString() ?? o.estimatedDelivery
-            orders[id] = o
+            let carrier = try r.optionalString()
+            let tracking = try r.optionalString()
+            let estimatedDelivery = try r.optionalString()
+            modify(&orders[id, default: OrderState(id: id)]) { o in
+                if o.dispatchedAt == nil { o.dispatchedAt = at }
+                if let carrier { o.carrier = carrier }
+                if let tracking { o.tracking = tracking }
+                if let estimatedDelivery { o.estimatedDelivery = estimatedDelivery }
+            }
 
         case .shipmentDelivered:
             guard let id = try r.optionalString() else { return }
@@ -312,20 +329,23 @@ extension CustomerState {
         }
     }
 
-    private mutating func countOrder(_ o: OrderState) {
-        guard let at = o.placedAt else { return }
+    private mutating func countOrder(placedAt at: Timestamp, currency: String, total: Int64?, lines: [UInt8]) {
         orderCount += 1
-        o.forEachItem { sku, quantity in
+        OrderState.forEachItem(in: lines) { sku, quantity in
             itemCount += quantity
             ownedSKUs.insert(sku)
         }
         if firstOrderAt.map({ at < $0 }) ?? true { firstOrderAt = at }
         if lastOrderAt.map({ at > $0 }) ?? true { lastOrderAt = at }
-        let code = o.currency ?? ""
-        placedValue[code, default: 0] += o.total ?? 0
-        if primaryCurrency == nil { primaryCurrency = code }
-        if code == primaryCurrency { addPurchase(day: at.utcDay, value: o.total ?? 0) }
+        placedValue[currency, default: 0] += total ?? 0
+        if primaryCurrency == nil { primaryCurrency = currency }
+        if currency == primaryCurrency { addPurchase(day: at.utcDay, value: total ?? 0) }
     }
+
+    /// Applies `body` to a value in place (a dictionary entry through its `default:` subscript is
+    /// changed where it is stored, with one lookup).
+    @inline(__always)
+    private func modify<T, R>(_ value: inout T, _ body: (inout T) -> R) -> R { body(&value) }
 
     private mutating func uncountOrder(_ o: OrderState) {
         guard let at = o.placedAt else { return }
