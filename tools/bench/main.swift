@@ -43,6 +43,13 @@ struct Arguments {
     }
 }
 
+/// Flushes what earlier steps wrote before a measured step starts: otherwise the kernel writes a
+/// 10^7-event ingest's 3 GB back to disk while the rebuild after it is timed (seen here: the
+/// same rebuild with 8.6 s of system time instead of 2.5-3.3 s).
+func settle() {
+    sync()
+}
+
 /// Marks the line a runner appends after its child's output: "status maxRSSKiB".
 let runnerTrailer = "\u{1}aftersale-bench-runner "
 
@@ -52,6 +59,7 @@ let runnerTrailer = "\u{1}aftersale-bench-runner "
 /// child's peak RSS starts from its parent's size at the spawn, and this benchmark's own process
 /// is large by then; the runner is small, so its child's figure is the child's own.
 func runChild(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
+    settle()
     let started = Stopwatch.seconds()
     let run = spawnAndWait(CommandLine.arguments[0], ["--runner", path] + arguments)
     let seconds = Stopwatch.seconds() - started
@@ -179,6 +187,7 @@ for size in args.sizes {
     encoded = []
     let baselineDB = "\(args.directory)/baseline-\(size).db"
     removeDatabase(baselineDB)
+    settle()
     let baselineSeconds = RawSQLiteBaseline.insert(baselineRows, path: baselineDB, batchSize: IngestOptions(now: clock).batchSize,
                                                    pragmas: "PRAGMA journal_mode=WAL; " + Database.connectionPragmas + Database.bulkLoadPragmas,
                                                    afterLoad: Database.afterBulkLoadPragmas)

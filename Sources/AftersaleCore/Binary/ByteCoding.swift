@@ -19,6 +19,12 @@ public struct ByteWriter: ~Copyable {
     /// What was written.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// How many bytes were written.
+    public var byteCount: Int { count }
+
+    /// Starts over, keeping the buffer.
+    public mutating func removeAll() { count = 0 }
+
     /// Makes room for `n` more bytes.
     @inlinable mutating func reserve(_ n: Int) {
         if count + n > capacity { grow(n) }
@@ -117,6 +123,15 @@ public struct ByteReader {
     }
 
     @inlinable public mutating func unsigned() throws(BinaryDecodingError) -> UInt64 {
+        // Most varints here (lengths, counts, quantities) are one byte.
+        if index < base.count, base[index] < 0x80 {
+            index += 1
+            return UInt64(base[index - 1])
+        }
+        return try multiByteUnsigned()
+    }
+
+    @usableFromInline mutating func multiByteUnsigned() throws(BinaryDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {

@@ -83,7 +83,7 @@ public struct OrderState: Sendable, Equatable {
     /// The lines as `EventFacts` writes them (a count, then each line's sku, quantity, price,
     /// category and name), empty for none. A fold copies an order's lines as these bytes instead
     /// of making Strings of every line (a rebuild's largest cost), and the codec stores them as
-    /// they are; `lines` decodes them. The encoding is canonical: equal lines, equal bytes.
+    /// they are; `lines` decodes them. `ByteWriter`'s encoding is canonical: equal lines, equal bytes.
     public fileprivate(set) var encodedLines: [UInt8] = []
     public var cancelledAt: Timestamp?
     public var dispatchedAt: Timestamp?

@@ -105,31 +105,42 @@ public final class CustomerProjection {
     /// to bind, step, halt and reset) is paid once for many rows.
     static let rowsPerInsert = 32
 
-    /// Inserts rows into a table being rebuilt, which holds none of them yet.
-    private func insert(rows: [StoredCustomer], into table: String) throws {
+    /// A customer's row as a rebuild worker encoded it: its state is `bytes` of its chunk's buffer.
+    struct RebuiltRow: Sendable {
+        var stream: Int64
+        var customer: String
+        var orderCount: Int64
+        var lastOrderAt: Int64?
+        var bytes: Range<Int>
+    }
+
+    /// Inserts a chunk's rows into a table being rebuilt, which holds none of them yet.
+    private func insert(rows: [RebuiltRow], states: [UInt8], into table: String) throws {
         let columns = "(stream, customer, state, order_count, last_order_at)"
         let many = try database.cached("INSERT INTO \(table) \(columns) VALUES "
             + (0..<Self.rowsPerInsert).map { i in "(?\(i * 5 + 1), ?\(i * 5 + 2), ?\(i * 5 + 3), ?\(i * 5 + 4), ?\(i * 5 + 5))" }.joined(separator: ", "))
         let one = try database.cached("INSERT INTO \(table) \(columns) VALUES (?1, ?2, ?3, ?4, ?5)")
-        var index = rows.startIndex
-        func bind(_ statement: Statement, _ row: StoredCustomer, at base: Int32) {
-            statement.bind(row.stream, at: base + 1)
-            statement.bind(row.customer, at: base + 2)
-            statement.bind(bytes: row.state, at: base + 3)
-            statement.bind(row.orderCount, at: base + 4)
-            if let last = row.lastOrderAt { statement.bind(last, at: base + 5) } else { statement.bindNull(at: base + 5) }
-        }
-        while rows.endIndex - index >= Self.rowsPerInsert {
-            for i in 0..<Self.rowsPerInsert { bind(many, rows[index + i], at: Int32(i * 5)) }
-            try many.step()
-            many.rewind()
-            index += Self.rowsPerInsert
-        }
-        while index < rows.endIndex {
-            bind(one, rows[index], at: 0)
-            try one.step()
-            one.rewind()
-            index += 1
+        try states.withUnsafeBytes { states in
+            func bind(_ statement: Statement, _ row: RebuiltRow, at base: Int32) {
+                statement.bind(row.stream, at: base + 1)
+                statement.bind(row.customer, at: base + 2)
+                statement.bind(bytes: UnsafeRawBufferPointer(rebasing: states[row.bytes]), at: base + 3)
+                statement.bind(row.orderCount, at: base + 4)
+                if let last = row.lastOrderAt { statement.bind(last, at: base + 5) } else { statement.bindNull(at: base + 5) }
+            }
+            var index = rows.startIndex
+            while rows.endIndex - index >= Self.rowsPerInsert {
+                for i in 0..<Self.rowsPerInsert { bind(many, rows[index + i], at: Int32(i * 5)) }
+                try many.step()
+                many.rewind()
+                index += Self.rowsPerInsert
+            }
+            while index < rows.endIndex {
+                bind(one, rows[index], at: 0)
+                try one.step()
+                one.rewind()
+                index += 1
+            }
         }
     }
 
@@ -254,9 +265,12 @@ public final class CustomerProjection {
                     let connection = try Database(path: path, readOnly: true)
                     try connection.execute("PRAGMA cache_size=-8192")  // one sequential pass: a big page cache buys nothing
                     let reader = try EventLog(database: connection)
+                    // One buffer for a chunk's states: no allocation per customer.
+                    var buffer = ByteWriter(capacity: 1 << 20)
                     while let index = chunks.take() {
                         let low = 1 + Int64(index) * chunkSize
-                        var rows: [StoredCustomer] = []
+                        var rows: [RebuiltRow] = []
+                        buffer.removeAll()
                         var events: Int64 = 0
                         var state = CustomerState(customer: "")
                         try reader.readStreams(low..<min(low + chunkSize, lastStream + 1), through: head) { stream, customer, facts in
@@ -267,9 +281,13 @@ public final class CustomerProjection {
                                 events += 1
                                 try state.apply(facts: bytes)
                             }
-                            if any, customer != EventType.systemCustomer { rows.append(StoredCustomer(stream: stream, state: state)) }
+                            guard any, customer != EventType.systemCustomer else { return }
+                            let start = buffer.byteCount
+                            CustomerStateBinaryCodec.encode(state, into: &buffer)
+                            rows.append(RebuiltRow(stream: stream, customer: customer, orderCount: Int64(state.orderCount),
+                                                   lastOrderAt: state.lastOrderAt?.millis, bytes: start..<buffer.byteCount))
                         }
-                        chunks.finish(index, (rows, events))
+                        chunks.finish(index, (rows, buffer.bytes, events))
                     }
                 } catch {
                     chunks.fail(error)
@@ -281,8 +299,8 @@ public final class CustomerProjection {
             // Pages are copied into the file on another thread meanwhile: this one only writes rows.
             try database.withBackgroundCheckpoints {
                 for index in 0..<chunkCount {
-                    let (rows, events) = try chunks.wait(for: index)
-                    try database.inTransaction { try insert(rows: rows, into: next) }
+                    let (rows, states, events) = try chunks.wait(for: index)
+                    try database.inTransaction { try insert(rows: rows, states: states, into: next) }
                     folded += events
                     progress?(folded, head)
                 }
@@ -314,7 +332,7 @@ extension CustomerProjection: Sendable {}
 /// The chunks of a rebuild: handed to workers in order, their rows handed back to the writer in
 /// order, with at most `maxAhead` chunks taken and not yet written.
 final class RebuildChunks: @unchecked Sendable {
-    typealias Output = (rows: [CustomerProjection.StoredCustomer], events: Int64)
+    typealias Output = (rows: [CustomerProjection.RebuiltRow], states: [UInt8], events: Int64)
     private let condition = NSCondition()
     private let count: Int
     private let maxAhead: Int

@@ -9,6 +9,12 @@ public enum CustomerStateBinaryCodec {
 
     public static func encode(_ s: CustomerState) -> [UInt8] {
         var w = ByteWriter(capacity: 256 + 96 * s.orders.count)
+        encode(s, into: &w)
+        return w.bytes
+    }
+
+    /// Appends the state's bytes to `w` (a rebuild writes a whole chunk of customers into one buffer).
+    public static func encode(_ s: CustomerState, into w: inout ByteWriter) {
         w.byte(formatVersion)
         w.string(s.customer)
         w.optionalString(s.email)
@@ -57,7 +63,6 @@ public enum CustomerStateBinaryCodec {
         w.int(s.deliveryFailures)
         timestamp(s.lastEventAt, &w)
         w.int(s.eventCount)
-        return w.bytes
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> CustomerState {

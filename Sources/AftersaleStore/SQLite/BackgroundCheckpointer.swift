@@ -16,7 +16,6 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var stopped = false
     private var finished = false
     private var failure: SQLiteError?
-    private(set) var checkpoints = 0
 
     /// Starts checkpointing `path` every `interval` seconds until `stop()`.
     init(path: String, interval: Double) {
@@ -46,9 +45,7 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             condition.unlock()
             if stop { return }
             let rc = sqlite3_wal_checkpoint_v2(database.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            if rc == SQLITE_OK {
-                checkpoints += 1
-            } else if rc & 0xFF != SQLITE_BUSY, rc & 0xFF != SQLITE_LOCKED {
+            if rc != SQLITE_OK, rc & 0xFF != SQLITE_BUSY, rc & 0xFF != SQLITE_LOCKED {
                 record(database.error(rc, sql: "PRAGMA wal_checkpoint(PASSIVE)"))
                 return
             }
