@@ -85,7 +85,7 @@ public final class Ingester {
         log.defersFactsMerge = true
         defer { log.defersFactsMerge = false }
         // WAL checkpoints run on a thread of their own meanwhile: this one only appends.
-        try log.database.withBackgroundCheckpoints {
+        try log.database.withBackgroundCheckpoints(everyFrames: 100_000) {
             for path in paths {
                 let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
                 try ingest(path, into: &summary, rejects: rejects)

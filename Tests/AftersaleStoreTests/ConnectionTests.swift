@@ -19,7 +19,7 @@ struct ConnectionTests {
         try database.execute("CREATE TABLE t (x BLOB NOT NULL)")
         func fileSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         let before = fileSize()
-        try database.withBackgroundCheckpoints(interval: 0.001) {
+        try database.withBackgroundCheckpoints(everyFrames: 100) {
             #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 0, "the writer does not checkpoint itself")
             for _ in 0..<20 {
                 try database.inTransaction {
