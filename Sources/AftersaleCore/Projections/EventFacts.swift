@@ -72,11 +72,9 @@ public enum EventFacts {
             let lines = (data["lines"]?.arrayValue ?? []).filter { $0["sku"]?.stringValue != nil }
             w.unsigned(UInt64(lines.count))
             for line in lines {
-                w.string(line["sku"]?.stringValue ?? "")
-                w.int(line["quantity"]?.intValue ?? 1)
-                w.signed(line["price"]?.minorUnits(digits: digits) ?? 0)
-                w.optionalString(line["category"]?.stringValue)
-                w.optionalString(line["name"]?.stringValue)
+                OrderLine.write(sku: line["sku"]?.stringValue ?? "", quantity: line["quantity"]?.intValue ?? 1,
+                                price: line["price"]?.minorUnits(digits: digits) ?? 0,
+                                category: line["category"]?.stringValue, name: line["name"]?.stringValue, &w)
             }
         case .orderCancelled, .shipmentDelivered, .shipmentFailed:
             w.optionalString(text("order"))
