@@ -23,7 +23,6 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var requested = false
     private var stopped = false
     private var finished = false
-    private var failure: SQLiteError?
 
     /// Starts a thread that checkpoints `path` whenever `walGrew` reports `threshold` frames.
     init(path: String, threshold: Int32) {
@@ -49,13 +48,9 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        let database: Database
-        do {
-            database = try Database(path: path)
-        } catch {
-            record(error)
-            return
-        }
+        // A checkpoint that cannot run loses nothing: like SQLite's own automatic checkpoint, whose
+        // failures never fail the commit, it is left to the next one (the writer's, after `stop`).
+        guard let database = try? Database(path: path) else { return }
         while true {
             condition.lock()
             while !requested, !stopped { condition.wait() }
@@ -63,30 +58,17 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             requested = false
             condition.unlock()
             if stop { return }
-            let rc = sqlite3_wal_checkpoint_v2(database.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            if rc != SQLITE_OK, rc & 0xFF != SQLITE_BUSY, rc & 0xFF != SQLITE_LOCKED {
-                record(database.error(rc, sql: "PRAGMA wal_checkpoint(PASSIVE)"))
-                return
-            }
+            _ = sqlite3_wal_checkpoint_v2(database.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
         }
     }
 
-    private func record(_ error: SQLiteError) {
-        condition.lock()
-        failure = failure ?? error
-        condition.unlock()
-    }
-
-    /// Stops and waits for the thread; throws what made a checkpoint fail (nothing committed is
-    /// lost by that: the writer's own checkpoints take over).
-    func stop() throws(SQLiteError) {
+    /// Stops and waits for the thread.
+    func stop() {
         condition.lock()
         stopped = true
         condition.broadcast()
         while !finished { condition.wait() }
-        let failure = failure
         condition.unlock()
-        if let failure { throw failure }
     }
 }
 
@@ -108,14 +90,7 @@ extension Database {
             try? execute("PRAGMA wal_autocheckpoint=\(previous)")
             withExtendedLifetime(checkpointer) {}
         }
-        let result: T
-        do {
-            result = try body()
-        } catch {
-            try? checkpointer.stop()
-            throw error
-        }
-        try checkpointer.stop()
-        return result
+        defer { checkpointer.stop() }
+        return try body()
     }
 }
