@@ -55,16 +55,7 @@ struct UpgradeTests {
         #expect(try log.database.scalarInt("SELECT count(*) FROM streams") == log.database.scalarInt("SELECT count(DISTINCT customer) FROM events"))
         #expect(try log.database.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'events_stream'") == 0)
         // Each event's stored facts are what encoding its JSON gives.
-        var checked = 0
-        try log.read { recorded in
-            let stored = try log.database.prepare("""
-                SELECT f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream WHERE s.customer = ?1 AND f.version = ?2
-                """)
-            try stored.bind([.text(recorded.event.customer), .int(recorded.version)])
-            #expect(try stored.step())
-            #expect(stored.withBytes(0) { Array($0) } == EventFacts.encode(recorded.event))
-            checked += 1
-        }
+        let checked = try expectStoredFactsEqualEncodedJSON(log)
         #expect(checked == Int(head))
 
         // The old JSON read model is dropped and folded again from the facts.
@@ -100,17 +91,24 @@ struct UpgradeTests {
 
         let log = try EventLog(path: path)
         #expect(try log.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_format'") == Int64(EventFacts.formatVersion))
-        var checked = 0
-        try log.read { recorded in
-            let stored = try log.database.prepare("""
-                SELECT f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream WHERE s.customer = ?1 AND f.version = ?2
-                """)
-            try stored.bind([.text(recorded.event.customer), .int(recorded.version)])
-            #expect(try stored.step())
-            #expect(stored.withBytes(0) { Array($0) } == EventFacts.encode(recorded.event))
-            checked += 1
-        }
+        let checked = try expectStoredFactsEqualEncodedJSON(log)
         #expect(checked == Int(try log.head()))
         #expect(checked > 50, "\(checked) events")
     }
+}
+
+/// Checks that each event's stored facts are what encoding its JSON gives; returns how many were checked.
+func expectStoredFactsEqualEncodedJSON(_ log: EventLog) throws -> Int {
+    let stored = try log.database.prepare("""
+        SELECT f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream WHERE s.customer = ?1 AND f.version = ?2
+        """)
+    var checked = 0
+    try log.read { recorded in
+        stored.reset()
+        try stored.bind([.text(recorded.event.customer), .int(recorded.version)])
+        #expect(try stored.step())
+        #expect(stored.withBytes(0) { Array($0) } == EventFacts.encode(recorded.event))
+        checked += 1
+    }
+    return checked
 }
