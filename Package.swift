@@ -59,7 +59,7 @@ var package = Package(
         ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
-        .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator"]),
+        .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator", "CSQLite"]),
         .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),

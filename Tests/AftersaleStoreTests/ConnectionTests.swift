@@ -1,4 +1,5 @@
 import AftersaleStore
+import CSQLite
 import Foundation
 import Testing
 
@@ -9,6 +10,24 @@ struct ConnectionTests {
         let scratch = Scratch()
         let database = try Database(path: scratch.path("c.db"))
         #expect(try database.scalarInt("PRAGMA secure_delete") == 2)  // 2 = FAST
+    }
+
+    @Test("a new file gets 16 KiB pages; a file made with SQLite's 4 KiB default keeps them and is written as before")
+    func pageSize() throws {
+        let scratch = Scratch()
+        let fresh = try Database(path: scratch.path("new.db"))
+        #expect(try fresh.scalarInt("PRAGMA page_size") == Int64(Database.pageSize) && Database.pageSize == 16384)
+
+        let path = scratch.path("old.db")
+        var handle: OpaquePointer?
+        #expect(sqlite3_open(path, &handle) == SQLITE_OK)
+        #expect(sqlite3_exec(handle, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER) STRICT;", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(handle)
+        let old = try Database(path: path)
+        try old.execute("INSERT INTO t VALUES (1)")
+        #expect(try old.scalarInt("PRAGMA page_size") == 4096)
+        #expect(try old.scalarInt("SELECT count(*) FROM t") == 1)
+        #expect(try old.scalarText("PRAGMA journal_mode") == "wal")
     }
 
     @Test("a long writer's checkpoints run beside it on their own thread, and its own interval comes back after")

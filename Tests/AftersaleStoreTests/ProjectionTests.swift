@@ -70,6 +70,7 @@ struct ProjectionTests {
         let stats = try projection.rebuild(clock: { 0 }, chunkSize: 7)
         let rebuilt = try projection.allStates()
         #expect(stats.events == (try log.head()))
+        #expect(stats.customers == rebuilt.count, "the customers counted as their rows were written")
         #expect(incremental.count == rebuilt.count && rebuilt.count > 0)
         #expect(incremental == rebuilt)
         #expect(rebuilt.contains { $0.orderCount > 1 } && rebuilt.contains { !$0.orders.values.filter { $0.cancelledAt != nil }.isEmpty })
@@ -117,6 +118,28 @@ struct ProjectionTests {
         #expect(try reader.state(of: "c-1")?.orderCount == 1)
         #expect(try projection.checkpoint() == 3)
         #expect(try projection.catchUp() == 0)
+    }
+
+    @Test("events another writer appends while a rebuild runs are folded before the swap, new customers counted")
+    func rebuildWithConcurrentAppend() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let projection = try CustomerProjection(log: log)
+        _ = try log.append((1...40).map { event("e\($0)", customer: "c-\($0 % 20)") }, recorded: testClock)
+        let other = try EventLog(path: scratch.path("log.db"))
+        var appended = false
+        let stats = try projection.rebuild(clock: { 0 }, chunkSize: 3) { _, _ in
+            // Between two chunks the rebuild holds no lock: another writer can append.
+            guard !appended else { return }
+            appended = true
+            _ = try? other.append([event("late-1", customer: "c-new"), event("late-2", customer: "c-1")], recorded: testClock)
+        }
+        #expect(appended)
+        #expect(stats.events == 42 && stats.customers == 21)
+        #expect(try projection.customerCount() == 21)
+        #expect(try projection.state(of: "c-new")?.orderCount == 1)
+        #expect(try projection.state(of: "c-1")?.orderCount == 3)
+        #expect(try projection.checkpoint() == 42)
     }
 
     @Test("reactor states stored as JSON by an earlier version are converted to the binary codec once")

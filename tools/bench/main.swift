@@ -189,7 +189,7 @@ for size in args.sizes {
     removeDatabase(baselineDB)
     settle()
     let baselineSeconds = RawSQLiteBaseline.insert(baselineRows, path: baselineDB, batchSize: IngestOptions(now: clock).batchSize,
-                                                   pragmas: "PRAGMA journal_mode=WAL; " + Database.connectionPragmas + Database.bulkLoadPragmas,
+                                                   pragmas: Database.newFilePragmas + " PRAGMA journal_mode=WAL; " + Database.connectionPragmas + Database.bulkLoadPragmas,
                                                    afterLoad: Database.afterBulkLoadPragmas)
     removeDatabase(baselineDB)
     if !args.keep { try? FileManager.default.removeItem(atPath: file) }

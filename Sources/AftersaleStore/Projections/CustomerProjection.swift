@@ -209,7 +209,11 @@ public final class CustomerProjection {
     }
 
     public func customerCount() throws -> Int64 {
-        try database.scalarInt("SELECT count(*) FROM \(CustomerProjection.name)") ?? 0
+        try customerCount(in: CustomerProjection.name)
+    }
+
+    private func customerCount(in table: String) throws -> Int64 {
+        try database.scalarInt("SELECT count(*) FROM \(table)") ?? 0
     }
 
     /// Drops a table on its own, outside any other statement's transaction. Dropping the replaced
@@ -295,12 +299,14 @@ public final class CustomerProjection {
             }
         }
         var folded: Int64 = 0
+        var written = 0
         do {
             // Pages are copied into the file on another thread meanwhile: this one only writes rows.
             try database.withBackgroundCheckpoints {
                 for index in 0..<chunkCount {
                     let (rows, states, events) = try chunks.wait(for: index)
                     try database.inTransaction { try insert(rows: rows, states: states, into: next) }
+                    written += rows.count
                     folded += events
                     progress?(folded, head)
                 }
@@ -313,7 +319,11 @@ public final class CustomerProjection {
         group.wait()
         // Events appended meanwhile are applied under the write lock, then the tables swap.
         try database.inTransaction {
-            folded += Int64(try apply(after: head, into: next))
+            let appended = try apply(after: head, into: next)
+            folded += Int64(appended)
+            // The rows just written are the customers, unless events appended meanwhile added some
+            // (counting them otherwise reads the whole table: 0.2-0.4 s at 10^6 customers).
+            if appended > 0 { written = Int(try customerCount(in: next)) }
             if try checkpoint() < head { try setCheckpoint(head) }
             try database.execute("""
                 ALTER TABLE \(CustomerProjection.name) RENAME TO \(replaced);
@@ -322,7 +332,7 @@ public final class CustomerProjection {
         }
         try dropTable(replaced)
         progress?(folded, folded)
-        return RebuildStatistics(events: folded, customers: Int(try self.customerCount()), seconds: clock() - started)
+        return RebuildStatistics(events: folded, customers: written, seconds: clock() - started)
     }
 }
 

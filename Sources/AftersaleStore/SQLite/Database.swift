@@ -41,6 +41,8 @@ public final class Database {
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 10_000)
         if !readOnly {
+            // Only a file with no pages yet takes it: it must come before WAL mode is set.
+            try execute(Database.newFilePragmas)
             let mode = try scalarText("PRAGMA journal_mode=WAL")
             guard mode?.lowercased() == "wal" else {
                 throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not 'wal': \(path)", sql: nil)
@@ -48,6 +50,15 @@ public final class Database {
         }
         try execute(Database.connectionPragmas)
     }
+
+    /// The page size of a new file (an existing one keeps its own: a file in WAL mode cannot change
+    /// it). SQLite's default is 4 KiB; with 16 KiB pages a file is read and written in a quarter
+    /// of the system calls and WAL frames. Measured here on a 10^7-event, 10^6-customer log, each
+    /// file a fresh ingest of the same events: ingest 89 s against 114 s, and rebuilds of the
+    /// customers projection 5.3-7.4 s against 6.1-7.7 s (three runs each, alternating).
+    public static let pageSize = 16384
+    /// Settings only a new, empty file takes (the benchmark's raw baseline uses the same).
+    public static let newFilePragmas = "PRAGMA page_size=\(pageSize);"
 
     /// For a raw bulk load (the benchmark's baseline): checkpoint the WAL every ~400 MB instead of
     /// every 4 MB, so hot index pages are copied into the database once per checkpoint rather than
