@@ -73,6 +73,12 @@ public struct ByteWriter: ~Copyable {
         }
     }
 
+    /// Appends a string's UTF-8 bytes alone, with no length.
+    public mutating func utf8(_ value: String) {
+        var value = value
+        value.withUTF8 { append($0) }
+    }
+
     /// nil is written as length 0, a string as its length + 1.
     public mutating func optionalString(_ value: String?) {
         guard var value else { return byte(0) }

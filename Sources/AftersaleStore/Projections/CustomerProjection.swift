@@ -105,10 +105,11 @@ public final class CustomerProjection {
     /// to bind, step, halt and reset) is paid once for many rows.
     static let rowsPerInsert = 32
 
-    /// A customer's row as a rebuild worker encoded it: its state is `bytes` of its chunk's buffer.
+    /// A customer's row as a rebuild worker encoded it: its customer id (UTF-8) and its state are
+    /// ranges of its chunk's buffer.
     struct RebuiltRow: Sendable {
         var stream: Int64
-        var customer: String
+        var customer: Range<Int>
         var orderCount: Int64
         var lastOrderAt: Int64?
         var bytes: Range<Int>
@@ -120,11 +121,16 @@ public final class CustomerProjection {
         let many = try database.cached("INSERT INTO \(table) \(columns) VALUES "
             + (0..<Self.rowsPerInsert).map { i in "(?\(i * 5 + 1), ?\(i * 5 + 2), ?\(i * 5 + 3), ?\(i * 5 + 4), ?\(i * 5 + 5))" }.joined(separator: ", "))
         let one = try database.cached("INSERT INTO \(table) \(columns) VALUES (?1, ?2, ?3, ?4, ?5)")
+        // The chunk's buffer outlives the statements' steps: bound where it is, not copied.
+        defer {
+            many.clearBindings()
+            one.clearBindings()
+        }
         try states.withUnsafeBytes { states in
             func bind(_ statement: Statement, _ row: RebuiltRow, at base: Int32) {
                 statement.bind(row.stream, at: base + 1)
-                statement.bind(row.customer, at: base + 2)
-                statement.bind(bytes: UnsafeRawBufferPointer(rebasing: states[row.bytes]), at: base + 3)
+                statement.bind(borrowedUTF8: UnsafeRawBufferPointer(rebasing: states[row.customer]), at: base + 2)
+                statement.bind(borrowedBytes: UnsafeRawBufferPointer(rebasing: states[row.bytes]), at: base + 3)
                 statement.bind(row.orderCount, at: base + 4)
                 if let last = row.lastOrderAt { statement.bind(last, at: base + 5) } else { statement.bindNull(at: base + 5) }
             }
@@ -286,9 +292,11 @@ public final class CustomerProjection {
                                 try state.apply(facts: bytes)
                             }
                             guard any, customer != EventType.systemCustomer else { return }
+                            let id = buffer.byteCount
+                            buffer.utf8(customer)
                             let start = buffer.byteCount
                             CustomerStateBinaryCodec.encode(state, into: &buffer)
-                            rows.append(RebuiltRow(stream: stream, customer: customer, orderCount: Int64(state.orderCount),
+                            rows.append(RebuiltRow(stream: stream, customer: id..<start, orderCount: Int64(state.orderCount),
                                                    lastOrderAt: state.lastOrderAt?.millis, bytes: start..<buffer.byteCount))
                         }
                         chunks.finish(index, (rows, buffer.bytes, events))

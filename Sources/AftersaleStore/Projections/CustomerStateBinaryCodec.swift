@@ -28,10 +28,10 @@ public enum CustomerStateBinaryCodec {
         }
         timestamp(s.registeredAt, &w)
         w.unsigned(UInt64(s.orders.count))
-        if s.orders.count == 1 {
-            encode(s.orders.first!.value, &w)
+        if s.orders.count < 2 {
+            for order in s.orders.values { encode(order, &w) }
         } else {
-            for id in s.orders.keys.sorted() { encode(s.orders[id]!, &w) }
+            for (_, order) in s.orders.sorted(by: { $0.key < $1.key }) { encode(order, &w) }
         }
         w.int(s.orderCount)
         w.int(s.itemCount)

@@ -86,6 +86,21 @@ public final class Statement {
         _ = sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), aftersale_sqlite_transient())
     }
 
+    /// Binds a BLOB without copying it: the bytes must stay where they are until the statement has
+    /// been stepped and its bindings replaced or cleared (`clearBindings`).
+    public func bind(borrowedBytes raw: UnsafeRawBufferPointer, at index: Int32) {
+        _ = sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), nil)
+    }
+
+    /// Binds UTF-8 text without copying it, on the terms of `bind(borrowedBytes:at:)`.
+    public func bind(borrowedUTF8 raw: UnsafeRawBufferPointer, at index: Int32) {
+        let text = (raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+        _ = sqlite3_bind_text(handle, index, text, Int32(raw.count), nil)
+    }
+
+    /// Sets every parameter to NULL (and lets go of borrowed bytes).
+    public func clearBindings() { sqlite3_clear_bindings(handle) }
+
     private func bindText(_ value: String, at index: Int32) -> Int32 {
         var value = value
         return value.withUTF8 { buffer in
