@@ -22,17 +22,13 @@ public enum CustomerStateBinaryCodec {
         EventFacts.writeBirthday(s.birthday, &w)
         w.optionalString(s.timeZone)
         w.unsigned(UInt64(s.consent.count))
-        for (channel, consented) in sortedByKey(s.consent) {
+        forEachSortedByKey(s.consent) { channel, consented in
             w.string(channel)
             w.bool(consented)
         }
         timestamp(s.registeredAt, &w)
         w.unsigned(UInt64(s.orders.count))
-        if s.orders.count < 2 {
-            for order in s.orders.values { encode(order, &w) }
-        } else {
-            for (_, order) in s.orders.sorted(by: { $0.key < $1.key }) { encode(order, &w) }
-        }
+        forEachSortedByKey(s.orders) { _, order in encode(order, &w) }
         w.int(s.orderCount)
         w.int(s.itemCount)
         timestamp(s.firstOrderAt, &w)
@@ -55,7 +51,7 @@ public enum CustomerStateBinaryCodec {
         strings(s.reviewedSKUs, &w)
         strings(s.unansweredNegativeReviews, &w)
         w.unsigned(UInt64(s.unansweredReviews.count))
-        for (review, rating) in sortedByKey(s.unansweredReviews) {
+        forEachSortedByKey(s.unansweredReviews) { review, rating in
             w.string(review)
             w.int(rating)
         }
@@ -173,15 +169,20 @@ public enum CustomerStateBinaryCodec {
 
     static func money(_ m: [String: Int64], _ w: inout ByteWriter) {
         w.unsigned(UInt64(m.count))
-        for (code, value) in sortedByKey(m) {
+        forEachSortedByKey(m) { code, value in
             w.string(code)
             w.signed(value)
         }
     }
 
-    /// A map's entries in key order (most maps here hold zero or one entry: no sort for those).
-    static func sortedByKey<V>(_ map: [String: V]) -> [(key: String, value: V)] {
-        map.count < 2 ? Array(map) : map.sorted { $0.key < $1.key }
+    /// Calls `body` with a map's entries in key order. Most maps here hold zero or one entry: those
+    /// are neither sorted nor copied into an array.
+    static func forEachSortedByKey<V>(_ map: [String: V], _ body: (String, V) -> Void) {
+        if map.count < 2 {
+            for (key, value) in map { body(key, value) }
+        } else {
+            for (key, value) in map.sorted(by: { $0.key < $1.key }) { body(key, value) }
+        }
     }
 
     static func money(_ r: inout ByteReader) throws(BinaryDecodingError) -> [String: Int64] {
