@@ -17,7 +17,7 @@ public struct CustomerState: Sendable, Equatable {
 
     // Orders
     /// Orders still in flight or recently closed, by order id (see `OrderState.isSettled`).
-    public var orders: [String: OrderState] = [:]
+    public var orders = OrderBook()
     /// Orders placed and not cancelled.
     public var orderCount = 0
     /// Items (line quantities) in those orders.
@@ -439,7 +439,10 @@ extension CustomerState {
             slot = set
         }
         recycle(&consent, into: &next.consent)
-        recycle(&orders, into: &next.orders)
+        if orders.capacity <= 32 {
+            orders.removeAll(keepingCapacity: true)
+            next.orders = orders
+        }
         recycle(&placedValue, into: &next.placedValue)
         recycle(&cancelledValue, into: &next.cancelledValue)
         recycle(&refundedValue, into: &next.refundedValue)

@@ -28,7 +28,7 @@ public enum CustomerStateBinaryCodec {
         }
         timestamp(s.registeredAt, &w)
         w.unsigned(UInt64(s.orders.count))
-        forEachSortedByKey(s.orders) { _, order in encode(order, &w) }
+        for order in s.orders.values { encode(order, &w) }
         w.int(s.orderCount)
         w.int(s.itemCount)
         timestamp(s.firstOrderAt, &w)
@@ -175,14 +175,22 @@ public enum CustomerStateBinaryCodec {
         }
     }
 
-    /// Calls `body` with a map's entries in key order. Most maps here hold zero or one entry: those
-    /// are neither sorted nor copied into an array.
+    /// Calls `body` with a map's entries in key order. Most maps here hold two entries or fewer
+    /// (consent: email and sms): those are put in order by hand, not sorted into an array.
     static func forEachSortedByKey<V>(_ map: [String: V], _ body: (String, V) -> Void) {
-        if map.count < 2 {
+        guard map.count > 1 else {
             for (key, value) in map { body(key, value) }
-        } else {
-            for (key, value) in map.sorted(by: { $0.key < $1.key }) { body(key, value) }
+            return
         }
+        guard map.count == 2 else {
+            for (key, value) in map.sorted(by: { $0.key < $1.key }) { body(key, value) }
+            return
+        }
+        let first = map[map.startIndex]
+        let second = map[map.index(after: map.startIndex)]
+        let (low, high) = first.key < second.key ? (first, second) : (second, first)
+        body(low.key, low.value)
+        body(high.key, high.value)
     }
 
     static func money(_ r: inout ByteReader) throws(BinaryDecodingError) -> [String: Int64] {
