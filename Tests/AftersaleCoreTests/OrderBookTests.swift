@@ -69,4 +69,34 @@ struct OrderBookTests {
         #expect(state.orders["o-17"]?.total == 1800)
         #expect(state.orders.keys == state.orders.keys.sorted())
     }
+
+    @Test("an order's carrier, tracking and estimated delivery read back as set, and clearing all three leaves no shipment")
+    func shipmentFields() {
+        var order = OrderState(id: "o-1")
+        order.tracking = "1Z"
+        #expect(order.carrier == nil && order.tracking == "1Z" && order.estimatedDelivery == nil)
+        order.carrier = "UPS"
+        order.estimatedDelivery = "2025-01-01"
+        #expect(order.carrier == "UPS" && order.tracking == "1Z" && order.estimatedDelivery == "2025-01-01")
+        order.tracking = "Ωmega-7"
+        #expect(order.carrier == "UPS" && order.tracking == "Ωmega-7" && order.estimatedDelivery == "2025-01-01")
+        order.carrier = nil
+        order.tracking = nil
+        order.estimatedDelivery = nil
+        #expect(order == OrderState(id: "o-1") && order.encodedShipment.isEmpty)
+    }
+
+    @Test("a later dispatch replaces the fields it gives and keeps the others")
+    func dispatchesMerge() throws {
+        let state = fold([
+            placed("1", "o-1", "2025-01-10T10:00:00Z", total: "9.00"),
+            journeyEvent("2", .shipmentDispatched, "2025-01-10T12:00:00Z", ["order": "o-1", "carrier": "DHL", "tracking": "1", "estimated_delivery": "2025-01-12"]),
+            journeyEvent("3", .shipmentDispatched, "2025-01-11T12:00:00Z", ["order": "o-1", "tracking": "2"]),
+            journeyEvent("4", .shipmentDispatched, "2025-01-11T13:00:00Z", ["order": "o-1"]),
+            journeyEvent("5", .shipmentDispatched, "2025-01-11T14:00:00Z", ["order": "o-2", "estimated_delivery": "2025-01-15"]),
+        ])
+        #expect(state.orders["o-1"]?.carrier == "DHL" && state.orders["o-1"]?.tracking == "2" && state.orders["o-1"]?.estimatedDelivery == "2025-01-12")
+        #expect(state.orders["o-1"]?.dispatchedAt == (try Timestamp.parse("2025-01-10T12:00:00Z")))
+        #expect(state.orders["o-2"]?.carrier == nil && state.orders["o-2"]?.estimatedDelivery == "2025-01-15")
+    }
 }

@@ -88,6 +88,11 @@ public struct ByteWriter: ~Copyable {
         }
     }
 
+    /// Appends bytes as they are (a field another reader stepped over).
+    public mutating func append(raw: UnsafeRawBufferPointer) {
+        append(raw.bindMemory(to: UInt8.self))
+    }
+
     public mutating func append(_ raw: [UInt8]) {
         raw.withUnsafeBufferPointer { append($0) }
     }
@@ -185,9 +190,20 @@ public struct ByteReader {
         try skip(count: Int(try unsigned()))
     }
 
-    public mutating func skipOptionalString() throws(BinaryDecodingError) {
+    /// Steps over an optional string; true when it was there (not nil).
+    @discardableResult
+    public mutating func skipOptionalString() throws(BinaryDecodingError) -> Bool {
         let n = try unsigned()
         if n > 0 { try skip(count: Int(n - 1)) }
+        return n > 0
+    }
+
+    /// Steps over an optional string and returns its bytes as written (its length included), to
+    /// be copied elsewhere with `ByteWriter.append(raw:)`.
+    public mutating func optionalStringField() throws(BinaryDecodingError) -> UnsafeRawBufferPointer {
+        let start = index
+        try skipOptionalString()
+        return UnsafeRawBufferPointer(rebasing: base[start..<index])
     }
 
     private mutating func skip(count: Int) throws(BinaryDecodingError) {

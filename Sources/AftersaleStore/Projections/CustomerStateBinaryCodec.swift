@@ -28,7 +28,7 @@ public enum CustomerStateBinaryCodec {
         }
         timestamp(s.registeredAt, &w)
         w.unsigned(UInt64(s.orders.count))
-        for order in s.orders.values { encode(order, &w) }
+        for i in s.orders.values.indices { encode(s.orders.values[i], &w) }  // borrowed, not copied
         w.int(s.orderCount)
         w.int(s.itemCount)
         timestamp(s.firstOrderAt, &w)
@@ -130,9 +130,7 @@ public enum CustomerStateBinaryCodec {
         o.writeLines(&w)
         timestamp(o.cancelledAt, &w)
         timestamp(o.dispatchedAt, &w)
-        w.optionalString(o.estimatedDelivery)
-        w.optionalString(o.carrier)
-        w.optionalString(o.tracking)
+        writeShipment(o, &w)
         timestamp(o.deliveredAt, &w)
         timestamp(o.failedAt, &w)
         timestamp(o.returnRequestedAt, &w)
@@ -147,14 +145,50 @@ public enum CustomerStateBinaryCodec {
         try o.readLines(&r)
         o.cancelledAt = try timestamp(&r)
         o.dispatchedAt = try timestamp(&r)
-        o.estimatedDelivery = try r.optionalString()
-        o.carrier = try r.optionalString()
-        o.tracking = try r.optionalString()
+        try readShipment(into: &o, &r)
         o.deliveredAt = try timestamp(&r)
         o.failedAt = try timestamp(&r)
         o.returnRequestedAt = try timestamp(&r)
         o.refundedAt = try timestamp(&r)
         return o
+    }
+
+    /// Writes an order's estimated delivery, carrier and tracking (the stored order) from its
+    /// shipment block (carrier, tracking, estimated delivery), copying each field's bytes.
+    static func writeShipment(_ o: OrderState, _ w: inout ByteWriter) {
+        guard !o.encodedShipment.isEmpty else {
+            for _ in 0..<3 { w.byte(0) }
+            return
+        }
+        o.encodedShipment.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            do {
+                let carrier = try r.optionalStringField()
+                let tracking = try r.optionalStringField()
+                w.append(raw: try r.optionalStringField())
+                w.append(raw: carrier)
+                w.append(raw: tracking)
+            } catch {
+                preconditionFailure("a shipment block checked when read does not decode: \(error)")
+            }
+        }
+    }
+
+    /// Reads what `writeShipment` wrote into `o`'s shipment block.
+    static func readShipment(into o: inout OrderState, _ r: inout ByteReader) throws(BinaryDecodingError) {
+        let estimatedDelivery = try r.optionalStringField()
+        let carrier = try r.optionalStringField()
+        let tracking = try r.optionalStringField()
+        var w = ByteWriter(capacity: carrier.count + tracking.count + estimatedDelivery.count)
+        w.append(raw: carrier)
+        w.append(raw: tracking)
+        w.append(raw: estimatedDelivery)
+        var result: Result<Void, BinaryDecodingError> = .success(())
+        w.bytes.withUnsafeBytes { raw in
+            var b = ByteReader(raw)
+            result = Result { () throws(BinaryDecodingError) in try o.readShipment(&b) }
+        }
+        try result.get()
     }
 
     static func timestamp(_ t: Timestamp?, _ w: inout ByteWriter) {
@@ -202,11 +236,20 @@ public enum CustomerStateBinaryCodec {
         return m
     }
 
+    /// A set's strings in order; most sets here hold two or fewer, put in order by hand.
     static func strings(_ set: Set<String>, _ w: inout ByteWriter) {
         w.unsigned(UInt64(set.count))
-        if set.count == 1 {
-            w.string(set.first!)
-        } else {
+        switch set.count {
+        case 0:
+            break
+        case 1:
+            w.string(set[set.startIndex])
+        case 2:
+            let first = set[set.startIndex]
+            let second = set[set.index(after: set.startIndex)]
+            w.string(first < second ? first : second)
+            w.string(first < second ? second : first)
+        default:
             for s in set.sorted() { w.string(s) }
         }
     }
