@@ -602,8 +602,13 @@ public struct StreamFactsCursor {
             handedOut = false
         }
         // Facts of a stream below the current one were left by the body: skip them.
-        while hasRow, statement.int64(0) < stream { hasRow = try statement.step() }
-        guard hasRow, statement.int64(0) == stream else { return nil }
+        var rowStream: Int64 = 0
+        while hasRow {
+            rowStream = statement.int64(0)
+            if rowStream >= stream { break }
+            hasRow = try statement.step()
+        }
+        guard hasRow, rowStream == stream else { return nil }
         handedOut = true
         return statement.withBytes(1) { UnsafeRawBufferPointer($0) }
     }
