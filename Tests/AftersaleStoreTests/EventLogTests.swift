@@ -95,6 +95,38 @@ struct EventLogTests {
         #expect(try bulk.append([event("11", customer: "c-3")], recorded: testClock) == [.appended(position: 11, version: 2)])
     }
 
+    @Test("facts are written many rows to a statement, pending or merged, each beside its event's position and version",
+          arguments: [false, true])
+    func factsWrittenInBulk(defers: Bool) throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        log.defersFactsMerge = defers
+        // 7 customers, 101 events in batches of 70 and 31: full 32-row statements and single rows.
+        let events = (1...101).map { i in
+            event("e\(i)", customer: "c-\(i % 7)", data: JSONObject(["order": .string("o-\(i)"), "total": .string("\(i).00"),
+                                                                  "currency": .string("EUR"), "lines": .array([])]))
+        }
+        _ = try log.append(Array(events[0..<70]), recorded: testClock)
+        _ = try log.append(Array(events[70...]), recorded: testClock)
+        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == (defers ? 101 : 0))
+        try log.database.inTransaction { try log.mergePendingFacts() }
+        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == 0)
+        let rows = try log.database.prepare("""
+            SELECT s.customer, f.version, f.position, f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream ORDER BY f.position
+            """)
+        var seen = 0
+        var versions: [String: Int64] = [:]
+        while try rows.step() {
+            let source = events[seen]
+            seen += 1
+            let customer = rows.text(0) ?? ""
+            versions[customer, default: 0] += 1
+            #expect(customer == source.customer && rows.int64(2) == Int64(seen) && rows.int64(1) == versions[customer])
+            #expect(rows.withBytes(3) { Array($0) } == source.facts)
+        }
+        #expect(seen == 101)
+    }
+
     @Test("events about an order not seen yet are accepted: webhooks arrive out of order")
     func outOfOrder() throws {
         let scratch = Scratch()
