@@ -108,18 +108,18 @@ public struct VersionConflict: Error, Sendable, Equatable, CustomStringConvertib
 /// (stream, version); scanning it in key order hands a rebuild every customer's events together,
 /// already decoded to what the fold reads, without touching the JSON.
 ///
-/// Appending into `stream_facts` directly would touch a page per customer in every batch (its key
-/// is random in arrival order), so new facts are appended in position order to `pending_facts` and
-/// merged into `stream_facts` in key order, touching each page once per merge: at the end of every
-/// append, or for a bulk load (`defersFactsMerge`) every `factsMergeInterval` events and at the end.
-/// Pending facts are committed with their events; a process killed before the merge leaves them
-/// for the next writer, which merges them first.
+/// An append writes its events' facts into `stream_facts` at its end, sorted by key. A bulk load
+/// (`defersFactsMerge`) would touch a page per customer in every batch that way (the key is random
+/// in arrival order), so its appends write them in position order to `pending_facts`, merged into
+/// `stream_facts` in key order every `factsMergeInterval` events and at the end, touching each page
+/// once per merge. Pending facts are committed with their events; a process killed before the merge
+/// leaves them for the next writer, which merges them first.
 public final class EventLog {
     public let database: Database
     /// Last known stream id and version per customer, valid while no other connection has written.
     private var versions: [String: StreamHead] = [:]
     private var seenDataVersion: Int64 = -1
-    /// Facts appended to `pending_facts` and not merged yet (by this connection).
+    /// Facts not merged into `stream_facts` yet (by this connection): in `pending_facts`, or this append's.
     private var pendingFacts = 0
     /// A bulk load's setting: leave facts pending across appends, merging every `factsMergeInterval`.
     public var defersFactsMerge = false
