@@ -341,7 +341,7 @@ extension CustomerState {
 
         case .shipmentDelivered:
             guard let id = try r.optionalString() else { return }
-            if orders[id]?.deliveredAt == nil { orders[id, default: OrderState(id: id)].deliveredAt = at }
+            modify(&orders[id, default: OrderState(id: id)]) { o in if o.deliveredAt == nil { o.deliveredAt = at } }
 
         case .shipmentFailed:
             guard let id = try r.optionalString() else { return }
@@ -355,8 +355,8 @@ extension CustomerState {
             guard let returnID = try r.optionalString(), !openReturns.contains(returnID) else { return }
             returnsRequested += 1
             openReturns.insert(returnID)
-            if let id = try r.optionalString(), orders[id]?.returnRequestedAt == nil {
-                orders[id, default: OrderState(id: id)].returnRequestedAt = at
+            if let id = try r.optionalString() {
+                modify(&orders[id, default: OrderState(id: id)]) { o in if o.returnRequestedAt == nil { o.returnRequestedAt = at } }
             }
 
         case .returnRefunded:
