@@ -327,43 +327,17 @@ public final class EventLog {
         if pendingInTable { try database.execute("DELETE FROM pending_facts") }
     }
 
-    /// Rows per INSERT statement when writing facts: a statement's own cost (bind, step, halt,
-    /// reset: about 1.5k instructions) is paid once for many rows.
-    static let factsPerInsert = 32
-
     /// Inserts facts rows, in the order of `keys`, into `table` (`stream_facts` or `pending_facts`).
     private func writeNewFacts(into table: String, keys: [MergeKey], bytes: [UInt8]) throws {
-        guard !keys.isEmpty else { return }
-        let columns = "INSERT INTO \(table) (stream, version, position, facts) VALUES "
-        let many = try database.cached(columns + (0..<Self.factsPerInsert).map { i in
-            "(?\(i * 4 + 1), ?\(i * 4 + 2), ?\(i * 4 + 3), ?\(i * 4 + 4))"
-        }.joined(separator: ", "))
-        let one = try database.cached(columns + "(?1, ?2, ?3, ?4)")
         // `bytes` outlives the statements' steps: bound where it is, not copied.
-        defer {
-            many.clearBindings()
-            one.clearBindings()
-        }
         try bytes.withUnsafeBytes { bytes in
-            func bind(_ statement: Statement, _ key: MergeKey, at base: Int32) {
-                statement.bind(key.stream, at: base + 1)
-                statement.bind(key.version, at: base + 2)
-                statement.bind(key.position, at: base + 3)
+            try database.insertRows(into: table, columns: ["stream", "version", "position", "facts"], count: keys.count) { statement, row, first in
+                let key = keys[row]
+                statement.bind(key.stream, at: first + 1)
+                statement.bind(key.version, at: first + 2)
+                statement.bind(key.position, at: first + 3)
                 statement.bind(borrowedBytes: UnsafeRawBufferPointer(rebasing: bytes[Int(key.offset)..<Int(key.offset + key.count)]),
-                               at: base + 4)
-            }
-            var index = keys.startIndex
-            while keys.endIndex - index >= Self.factsPerInsert {
-                for i in 0..<Self.factsPerInsert { bind(many, keys[index + i], at: Int32(i * 4)) }
-                defer { many.rewind() }
-                try many.step()
-                index += Self.factsPerInsert
-            }
-            while index < keys.endIndex {
-                bind(one, keys[index], at: 0)
-                defer { one.rewind() }
-                try one.step()
-                index += 1
+                               at: first + 4)
             }
         }
     }

@@ -101,10 +101,6 @@ public final class CustomerProjection {
         return count
     }
 
-    /// Rows per INSERT statement in a rebuild: each statement's own overhead (about 3k instructions
-    /// to bind, step, halt and reset) is paid once for many rows.
-    static let rowsPerInsert = 32
-
     /// A customer's row as a rebuild worker encoded it: its customer id (UTF-8) and its state are
     /// ranges of its chunk's buffer.
     struct RebuiltRow: Sendable {
@@ -117,35 +113,16 @@ public final class CustomerProjection {
 
     /// Inserts a chunk's rows into a table being rebuilt, which holds none of them yet.
     private func insert(rows: [RebuiltRow], states: [UInt8], into table: String) throws {
-        let columns = "(stream, customer, state, order_count, last_order_at)"
-        let many = try database.cached("INSERT INTO \(table) \(columns) VALUES "
-            + (0..<Self.rowsPerInsert).map { i in "(?\(i * 5 + 1), ?\(i * 5 + 2), ?\(i * 5 + 3), ?\(i * 5 + 4), ?\(i * 5 + 5))" }.joined(separator: ", "))
-        let one = try database.cached("INSERT INTO \(table) \(columns) VALUES (?1, ?2, ?3, ?4, ?5)")
         // The chunk's buffer outlives the statements' steps: bound where it is, not copied.
-        defer {
-            many.clearBindings()
-            one.clearBindings()
-        }
         try states.withUnsafeBytes { states in
-            func bind(_ statement: Statement, _ row: RebuiltRow, at base: Int32) {
-                statement.bind(row.stream, at: base + 1)
-                statement.bind(borrowedUTF8: UnsafeRawBufferPointer(rebasing: states[row.customer]), at: base + 2)
-                statement.bind(borrowedBytes: UnsafeRawBufferPointer(rebasing: states[row.bytes]), at: base + 3)
-                statement.bind(row.orderCount, at: base + 4)
-                if let last = row.lastOrderAt { statement.bind(last, at: base + 5) } else { statement.bindNull(at: base + 5) }
-            }
-            var index = rows.startIndex
-            while rows.endIndex - index >= Self.rowsPerInsert {
-                for i in 0..<Self.rowsPerInsert { bind(many, rows[index + i], at: Int32(i * 5)) }
-                try many.step()
-                many.rewind()
-                index += Self.rowsPerInsert
-            }
-            while index < rows.endIndex {
-                bind(one, rows[index], at: 0)
-                try one.step()
-                one.rewind()
-                index += 1
+            try database.insertRows(into: table, columns: ["stream", "customer", "state", "order_count", "last_order_at"],
+                                    count: rows.count) { statement, index, first in
+                let row = rows[index]
+                statement.bind(row.stream, at: first + 1)
+                statement.bind(borrowedUTF8: UnsafeRawBufferPointer(rebasing: states[row.customer]), at: first + 2)
+                statement.bind(borrowedBytes: UnsafeRawBufferPointer(rebasing: states[row.bytes]), at: first + 3)
+                statement.bind(row.orderCount, at: first + 4)
+                if let last = row.lastOrderAt { statement.bind(last, at: first + 5) } else { statement.bindNull(at: first + 5) }
             }
         }
     }
