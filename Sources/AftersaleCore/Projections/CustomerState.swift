@@ -399,7 +399,7 @@ extension CustomerState {
         if currency == primaryCurrency { addPurchase(day: at.utcDay, value: total ?? 0) }
     }
 
-    /// Applies `body` to a value in place (a dictionary entry through its `default:` subscript is
+    /// Applies `body` to a value in place (an order through `OrderBook`'s `default:` subscript is
     /// changed where it is stored, with one lookup).
     @inline(__always)
     private func modify<T, R, E>(_ value: inout T, _ body: (inout T) throws(E) -> R) throws(E) -> R { try body(&value) }
