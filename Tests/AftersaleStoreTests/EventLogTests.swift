@@ -127,6 +127,24 @@ struct EventLogTests {
         #expect(seen == 101)
     }
 
+    @Test("a merge that meets a (stream, version) stored already fails and loses nothing, in a many-row statement or a single one",
+          arguments: [1, 40])
+    func mergeRefusesAKeyGivenTwice(pending: Int) throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        _ = try log.append([event("1")], recorded: testClock)  // stream 1, version 1, merged
+        // Pending facts for versions 2, 3, ... of that stream, the last of them repeating version 1.
+        try log.database.inTransaction {
+            for i in 0..<pending {
+                try log.database.cached("INSERT INTO pending_facts (position, stream, version, facts) VALUES (?1, 1, ?2, x'00')")
+                    .run([.int(Int64(100 + i)), .int(i == pending - 1 ? 1 : Int64(i + 2))])
+            }
+        }
+        #expect(throws: SQLiteError.self) { try log.database.inTransaction { try log.mergePendingFacts() } }
+        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == 1)
+        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == Int64(pending))
+    }
+
     @Test("events about an order not seen yet are accepted: webhooks arrive out of order")
     func outOfOrder() throws {
         let scratch = Scratch()
