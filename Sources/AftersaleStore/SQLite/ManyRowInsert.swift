@@ -20,10 +20,11 @@ extension Database {
             "(" + columns.indices.map { "?\(row * columns.count + $0 + 1)" }.joined(separator: ", ") + ")"
         }
         let insert = "INSERT OR IGNORE INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
-        let many = try cached(insert + (0..<rowsPerStatement).map(values).joined(separator: ", "))
+        // A few rows (an append of a handful of events) need no many-row statement, nor its text.
+        let many = count >= rowsPerStatement ? try cached(insert + (0..<rowsPerStatement).map(values).joined(separator: ", ")) : nil
         let one = try cached(insert + values(0))
         defer {
-            many.clearBindings()
+            many?.clearBindings()
             one.clearBindings()
         }
         func step(_ statement: Statement, rows: Int) throws {
@@ -35,7 +36,7 @@ extension Database {
             }
         }
         var row = 0
-        while count - row >= rowsPerStatement {
+        while let many, count - row >= rowsPerStatement {
             for i in 0..<rowsPerStatement { bind(many, row + i, Int32(i * columns.count)) }
             try step(many, rows: rowsPerStatement)
             row += rowsPerStatement
