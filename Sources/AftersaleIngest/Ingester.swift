@@ -84,8 +84,11 @@ public final class Ingester {
         // and at the end (see `EventLog`); a kill leaves them committed, for the next writer to merge.
         log.defersFactsMerge = true
         defer { log.defersFactsMerge = false }
-        // WAL checkpoints run on a thread of their own meanwhile: this one only appends.
-        try log.database.withBackgroundCheckpoints(everyFrames: 100_000) {
+        // WAL checkpoints run on a thread of their own meanwhile: this one only appends. One after
+        // every 4,000 frames (64 MiB with 16 KiB pages, one or two batches) keeps the WAL short:
+        // its pages are reused while cached, and the copy and sync at the end are small. Against
+        // 100,000 frames: 10^6 events 5.3-5.5 s instead of 6.0-6.6 s; 10^7 events 78.9 s, the same.
+        try log.database.withBackgroundCheckpoints(everyFrames: 4_000) {
             for path in paths {
                 let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
                 try ingest(path, into: &summary, rejects: rejects)
