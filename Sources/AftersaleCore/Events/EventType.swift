@@ -31,7 +31,7 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
     public static let systemCustomer = "$system"
 }
 
-/// What a data field must hold.
+/// What a data field must hold. No payloads: a switch over a kind with one copies it per case tried.
 enum FieldKind: Sendable, Equatable {
     /// A non-empty string naming something (order, sku, review...).
     case identifier
@@ -50,8 +50,8 @@ enum FieldKind: Sendable, Equatable {
     case orderLines
     case returnLines
     case object
-    /// An object whose members are all numbers, with at least the named ones.
-    case numbers(required: [String])
+    /// An object whose members are all numbers, with at least those the rule names (`members`).
+    case numbers
     case number
     case integer
     case boolean
@@ -61,45 +61,55 @@ struct FieldRule: Sendable {
     var name: String
     var required: Bool
     var kind: FieldKind
+    /// For `.numbers`: the members the object must have.
+    var members: [String] = []
 }
 
 extension EventType {
     /// The data fields this type defines, in the order they are checked. Extra fields are kept.
     var dataRules: [FieldRule] {
-        func req(_ name: String, _ kind: FieldKind = .identifier) -> FieldRule { FieldRule(name: name, required: true, kind: kind) }
-        func opt(_ name: String, _ kind: FieldKind = .text) -> FieldRule { FieldRule(name: name, required: false, kind: kind) }
         switch self {
-        case .customerRegistered, .customerUpdated:
-            return [opt("email"), opt("name"), opt("birthday", .birthday), opt("timezone", .timeZone), opt("consent", .consent)]
-        case .orderPlaced:
-            return [req("order"), req("total", .amount), req("currency", .currency), req("lines", .orderLines)]
-        case .orderCancelled:
-            return [req("order"), opt("reason")]
-        case .shipmentDispatched:
-            return [req("order"), opt("shipment", .identifier), opt("carrier"), opt("tracking"),
-                    opt("estimated_delivery", .timestampOrDate)]
-        case .shipmentDelivered:
-            return [req("order"), opt("shipment", .identifier)]
-        case .shipmentFailed:
-            return [req("order"), opt("shipment", .identifier), opt("reason")]
-        case .unboxingRecorded:
-            return [req("order"), opt("shared_on"), opt("media_url"), opt("rating", .rating)]
-        case .returnRequested:
-            return [req("order"), req("return"), opt("lines", .returnLines), opt("reason")]
-        case .returnRefunded:
-            return [req("order"), req("return"), req("amount", .amount), req("currency", .currency)]
-        case .reviewPosted:
-            return [req("review"), req("sku"), req("rating", .rating), opt("order", .identifier), opt("text")]
-        case .reviewReplied:
-            return [req("review"), opt("text"), opt("by")]
-        case .modelFitted:
-            return [req("model"), req("params", .numbers(required: [])), req("log_likelihood", .number), req("calibration_end", .date),
-                    req("unit"), req("customers", .integer), req("fingerprint"), opt("spend", .numbers(required: ["p", "q", "gamma"])),
-                    opt("iterations", .integer), opt("fit_ms", .number)]
-        case .actionDispatched:
-            return [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]
-        case .actionSuppressed:
-            return [req("action"), req("kind"), req("channel"), req("reason", .text), opt("due", .timestamp)]
+        case .customerRegistered, .customerUpdated: DataRules.customer
+        case .orderPlaced: DataRules.orderPlaced
+        case .orderCancelled: DataRules.orderCancelled
+        case .shipmentDispatched: DataRules.shipmentDispatched
+        case .shipmentDelivered: DataRules.shipmentDelivered
+        case .shipmentFailed: DataRules.shipmentFailed
+        case .unboxingRecorded: DataRules.unboxingRecorded
+        case .returnRequested: DataRules.returnRequested
+        case .returnRefunded: DataRules.returnRefunded
+        case .reviewPosted: DataRules.reviewPosted
+        case .reviewReplied: DataRules.reviewReplied
+        case .modelFitted: DataRules.modelFitted
+        case .actionDispatched: DataRules.actionDispatched
+        case .actionSuppressed: DataRules.actionSuppressed
         }
     }
+}
+
+/// Each type's data rules, built once (validation reads them for every event).
+private enum DataRules {
+    static func req(_ name: String, _ kind: FieldKind = .identifier) -> FieldRule { FieldRule(name: name, required: true, kind: kind) }
+    static func opt(_ name: String, _ kind: FieldKind = .text) -> FieldRule { FieldRule(name: name, required: false, kind: kind) }
+    static func opt(_ name: String, numbersWith members: [String]) -> FieldRule {
+        FieldRule(name: name, required: false, kind: .numbers, members: members)
+    }
+
+    static let customer = [opt("email"), opt("name"), opt("birthday", .birthday), opt("timezone", .timeZone), opt("consent", .consent)]
+    static let orderPlaced = [req("order"), req("total", .amount), req("currency", .currency), req("lines", .orderLines)]
+    static let orderCancelled = [req("order"), opt("reason")]
+    static let shipmentDispatched = [req("order"), opt("shipment", .identifier), opt("carrier"), opt("tracking"),
+        opt("estimated_delivery", .timestampOrDate)]
+    static let shipmentDelivered = [req("order"), opt("shipment", .identifier)]
+    static let shipmentFailed = [req("order"), opt("shipment", .identifier), opt("reason")]
+    static let unboxingRecorded = [req("order"), opt("shared_on"), opt("media_url"), opt("rating", .rating)]
+    static let returnRequested = [req("order"), req("return"), opt("lines", .returnLines), opt("reason")]
+    static let returnRefunded = [req("order"), req("return"), req("amount", .amount), req("currency", .currency)]
+    static let reviewPosted = [req("review"), req("sku"), req("rating", .rating), opt("order", .identifier), opt("text")]
+    static let reviewReplied = [req("review"), opt("text"), opt("by")]
+    static let modelFitted = [req("model"), req("params", .numbers), req("log_likelihood", .number), req("calibration_end", .date),
+        req("unit"), req("customers", .integer), req("fingerprint"), opt("spend", numbersWith: ["p", "q", "gamma"]),
+        opt("iterations", .integer), opt("fit_ms", .number)]
+    static let actionDispatched = [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]
+    static let actionSuppressed = [req("action"), req("kind"), req("channel"), req("reason", .text), opt("due", .timestamp)]
 }

@@ -10,8 +10,6 @@ public struct EventValidator: Sendable {
     /// Whether a name is a known IANA time zone. Injected so the core reads no system files.
     public var isKnownTimeZone: @Sendable (String) -> Bool
 
-    static let envelopeFields: Set<String> = ["id", "type", "customer", "at", "data", "meta", "schema"]
-
     /// - Parameter now: the ingest clock's reading, from which plausibility is judged.
     public init(now: Timestamp, isKnownTimeZone: @escaping @Sendable (String) -> Bool = EventValidator.plausibleZoneName) {
         self.latestPlausible = now.adding(millis: Timestamp.millisPerDay)
@@ -45,9 +43,13 @@ public struct EventValidator: Sendable {
         guard case .object(let envelope) = json else {
             throw EventError(field: "json", reason: "expected an object, got \(json.kindName)")
         }
-        for member in envelope.members where !EventValidator.envelopeFields.contains(member.key) {
-            throw EventError(field: member.key,
-                             reason: "unknown envelope field (allowed: id, type, customer, at, data, meta, schema)")
+        for member in envelope.members {
+            switch member.key {
+            case "id", "type", "customer", "at", "data", "meta", "schema": continue
+            default:
+                throw EventError(field: member.key,
+                                 reason: "unknown envelope field (allowed: id, type, customer, at, data, meta, schema)")
+            }
         }
         let id = try identifier(envelope["id"], field: "id")
         guard let typeValue = envelope["type"] else { throw EventError(field: "type", reason: "missing required field") }
@@ -93,158 +95,160 @@ public struct EventValidator: Sendable {
 
     /// Checks `data` against the type's rules, after upcasting it to the current schema version.
     public func validateData(of event: Event) throws(EventError) {
-        let data = try Upcaster.upcast(event).data
+        // Field paths are written out only for an error: on the way through they cost a String each.
+        let data = event.schema < event.type.currentSchemaVersion ? try Upcaster.upcast(event).data : event.data
         for rule in event.type.dataRules {
             guard let value = data[rule.name] else {
                 if rule.required { throw EventError(field: "data.\(rule.name)", reason: "missing required field") }
                 continue
             }
-            try check(value, as: rule.kind, field: "data.\(rule.name)", in: data)
+            try check(value, as: rule.kind, members: rule.members, field: "data.\(rule.name)", in: data)
         }
     }
 
     // MARK: - Field checks
 
-    func identifier(_ value: JSONValue?, field: String) throws(EventError) -> String {
-        guard let value else { throw EventError(field: field, reason: "missing required field") }
+    func identifier(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventError) -> String {
+        guard let value else { throw EventError(field: field(), reason: "missing required field") }
         guard case .string(let s) = value else {
-            throw EventError(field: field, reason: "expected a string, got \(value.kindName)")
+            throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
-        guard !s.isEmpty else { throw EventError(field: field, reason: "must not be empty") }
+        guard !s.isEmpty else { throw EventError(field: field(), reason: "must not be empty") }
         return s
     }
 
-    func timestamp(_ value: JSONValue?, field: String) throws(EventError) -> Timestamp? {
+    func timestamp(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventError) -> Timestamp? {
         guard let value else { return nil }
         guard case .string(let s) = value else {
-            throw EventError(field: field, reason: "expected a string, got \(value.kindName)")
+            throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
         do {
             return try Timestamp.parse(s)
         } catch {
-            throw EventError(field: field, reason: "not an RFC 3339 timestamp ('\(s)': \(error.message))")
+            throw EventError(field: field(), reason: "not an RFC 3339 timestamp ('\(s)': \(error.message))")
         }
     }
 
-    func check(_ value: JSONValue, as kind: FieldKind, field: String, in data: JSONObject) throws(EventError) {
+    func check(_ value: JSONValue, as kind: FieldKind, members required: [String] = [], field: @autoclosure () -> String, in data: JSONObject) throws(EventError) {
         func string() throws(EventError) -> String {
             guard case .string(let s) = value else {
-                throw EventError(field: field, reason: "expected a string, got \(value.kindName)")
+                throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
             }
             return s
         }
         switch kind {
         case .identifier:
-            _ = try identifier(value, field: field)
+            _ = try identifier(value, field: field())
         case .text:
             _ = try string()
         case .amount:
-            _ = try amount(value, field: field, currency: data["currency"]?.stringValue.flatMap(Currency.init(code:)))
+            _ = try amount(value, field: field(), currency: data["currency"]?.stringValue.flatMap(Currency.init(code:)))
         case .currency:
             let code = try string()
             guard Currency(code: code) != nil else {
-                throw EventError(field: field, reason: "unknown currency code '\(code)' (ISO 4217, e.g. EUR)")
+                throw EventError(field: field(), reason: "unknown currency code '\(code)' (ISO 4217, e.g. EUR)")
             }
         case .rating:
             guard case .number(let text) = value, let n = Int(text) else {
-                throw EventError(field: field, reason: "expected an integer, got \(value.kindName == "a number" ? "a fraction" : value.kindName)")
+                throw EventError(field: field(), reason: "expected an integer, got \(value.kindName == "a number" ? "a fraction" : value.kindName)")
             }
-            guard (1...5).contains(n) else { throw EventError(field: field, reason: "rating \(n) is outside 1-5") }
+            guard (1...5).contains(n) else { throw EventError(field: field(), reason: "rating \(n) is outside 1-5") }
         case .timestamp:
-            _ = try timestamp(value, field: field)
+            _ = try timestamp(value, field: field())
         case .timestampOrDate:
             let s = try string()
             if CivilDate.parse(s) == nil, (try? Timestamp.parse(s)) == nil {
-                throw EventError(field: field, reason: "not an RFC 3339 timestamp or YYYY-MM-DD date ('\(s)')")
+                throw EventError(field: field(), reason: "not an RFC 3339 timestamp or YYYY-MM-DD date ('\(s)')")
             }
         case .date:
             let s = try string()
             guard s.utf8.count == 10, CivilDate.parse(s) != nil else {
-                throw EventError(field: field, reason: "not a YYYY-MM-DD date ('\(s)')")
+                throw EventError(field: field(), reason: "not a YYYY-MM-DD date ('\(s)')")
             }
         case .birthday:
             let s = try string()
-            guard Birthday(s) != nil else { throw EventError(field: field, reason: "'\(s)' is not YYYY-MM-DD or --MM-DD") }
+            guard Birthday(s) != nil else { throw EventError(field: field(), reason: "'\(s)' is not YYYY-MM-DD or --MM-DD") }
         case .timeZone:
             let s = try string()
-            guard isKnownTimeZone(s) else { throw EventError(field: field, reason: "unknown time zone '\(s)' (IANA, e.g. Europe/Berlin)") }
+            guard isKnownTimeZone(s) else { throw EventError(field: field(), reason: "unknown time zone '\(s)' (IANA, e.g. Europe/Berlin)") }
         case .consent:
             guard case .object(let channels) = value else {
-                throw EventError(field: field, reason: "expected an object, got \(value.kindName)")
+                throw EventError(field: field(), reason: "expected an object, got \(value.kindName)")
             }
             for member in channels.members where member.value.boolValue == nil {
-                throw EventError(field: "\(field).\(member.key)", reason: "expected true or false, got \(member.value.kindName)")
+                throw EventError(field: "\(field()).\(member.key)", reason: "expected true or false, got \(member.value.kindName)")
             }
         case .orderLines, .returnLines:
             guard case .array(let lines) = value else {
-                throw EventError(field: field, reason: "expected an array, got \(value.kindName)")
+                throw EventError(field: field(), reason: "expected an array, got \(value.kindName)")
             }
             let currency = data["currency"]?.stringValue.flatMap(Currency.init(code:))
             for (i, line) in lines.enumerated() {
-                let path = "\(field)[\(i)]"
+                func path() -> String { "\(field())[\(i)]" }
                 guard case .object(let item) = line else {
-                    throw EventError(field: path, reason: "expected an object, got \(line.kindName)")
+                    throw EventError(field: path(), reason: "expected an object, got \(line.kindName)")
                 }
-                guard let sku = item["sku"] else { throw EventError(field: "\(path).sku", reason: "missing required field") }
-                _ = try identifier(sku, field: "\(path).sku")
+                guard let sku = item["sku"] else { throw EventError(field: "\(path()).sku", reason: "missing required field") }
+                _ = try identifier(sku, field: "\(path()).sku")
                 if let quantity = item["quantity"] {
                     guard let q = quantity.intValue else {
-                        throw EventError(field: "\(path).quantity", reason: "expected an integer, got \(quantity.kindName)")
+                        throw EventError(field: "\(path()).quantity", reason: "expected an integer, got \(quantity.kindName)")
                     }
-                    guard q >= 1 else { throw EventError(field: "\(path).quantity", reason: "must be at least 1, got \(q)") }
+                    guard q >= 1 else { throw EventError(field: "\(path()).quantity", reason: "must be at least 1, got \(q)") }
                 } else if kind == .orderLines {
-                    throw EventError(field: "\(path).quantity", reason: "missing required field")
+                    throw EventError(field: "\(path()).quantity", reason: "missing required field")
                 }
                 if kind == .orderLines {
-                    guard let price = item["price"] else { throw EventError(field: "\(path).price", reason: "missing required field") }
-                    _ = try amount(price, field: "\(path).price", currency: currency)
-                    for optional in ["category", "name"] {
-                        if let v = item[optional], v.stringValue == nil {
-                            throw EventError(field: "\(path).\(optional)", reason: "expected a string, got \(v.kindName)")
-                        }
+                    guard let price = item["price"] else { throw EventError(field: "\(path()).price", reason: "missing required field") }
+                    _ = try amount(price, field: "\(path()).price", currency: currency)
+                    if let v = item["category"], v.stringValue == nil {
+                        throw EventError(field: "\(path()).category", reason: "expected a string, got \(v.kindName)")
+                    }
+                    if let v = item["name"], v.stringValue == nil {
+                        throw EventError(field: "\(path()).name", reason: "expected a string, got \(v.kindName)")
                     }
                 }
             }
         case .object:
-            guard case .object = value else { throw EventError(field: field, reason: "expected an object, got \(value.kindName)") }
-        case .numbers(let required):
+            guard case .object = value else { throw EventError(field: field(), reason: "expected an object, got \(value.kindName)") }
+        case .numbers:
             guard case .object(let members) = value else {
-                throw EventError(field: field, reason: "expected an object, got \(value.kindName)")
+                throw EventError(field: field(), reason: "expected an object, got \(value.kindName)")
             }
             for name in required where members[name] == nil {
-                throw EventError(field: "\(field).\(name)", reason: "missing required field")
+                throw EventError(field: "\(field()).\(name)", reason: "missing required field")
             }
             for member in members.members where member.value.doubleValue == nil {
-                throw EventError(field: "\(field).\(member.key)", reason: "expected a number, got \(member.value.kindName)")
+                throw EventError(field: "\(field()).\(member.key)", reason: "expected a number, got \(member.value.kindName)")
             }
         case .number:
-            guard case .number = value else { throw EventError(field: field, reason: "expected a number, got \(value.kindName)") }
+            guard case .number = value else { throw EventError(field: field(), reason: "expected a number, got \(value.kindName)") }
         case .integer:
-            guard value.intValue != nil else { throw EventError(field: field, reason: "expected an integer, got \(value.kindName)") }
+            guard value.intValue != nil else { throw EventError(field: field(), reason: "expected an integer, got \(value.kindName)") }
         case .boolean:
-            guard value.boolValue != nil else { throw EventError(field: field, reason: "expected true or false, got \(value.kindName)") }
+            guard value.boolValue != nil else { throw EventError(field: field(), reason: "expected true or false, got \(value.kindName)") }
         }
     }
 
     /// Checks a money amount. Decimal places are judged only when the currency is valid: with an
     /// unknown currency the currency field gets the error, not the amount.
-    func amount(_ value: JSONValue, field: String, currency: Currency?) throws(EventError) -> Int64? {
+    func amount(_ value: JSONValue, field: @autoclosure () -> String, currency: Currency?) throws(EventError) -> Int64? {
         let text: String
         switch value {
         case .number(let t), .string(let t): text = t
-        default: throw EventError(field: field, reason: "expected a number, got \(value.kindName)")
+        default: throw EventError(field: field(), reason: "expected a number, got \(value.kindName)")
         }
         do {
             return try Money.parseMinorUnits(text, digits: currency?.minorUnitDigits ?? 0)
         } catch .negative {
-            throw EventError(field: field, reason: "must not be negative, got \(text)")
+            throw EventError(field: field(), reason: "must not be negative, got \(text)")
         } catch .notDecimal {
-            throw EventError(field: field, reason: "'\(text)' is not a decimal amount (e.g. 59.80)")
+            throw EventError(field: field(), reason: "'\(text)' is not a decimal amount (e.g. 59.80)")
         } catch .tooManyDecimalPlaces(let allowed) {
             guard let currency else { return nil }
-            throw EventError(field: field, reason: "too many decimal places in \(text): \(currency.code) has \(allowed)")
+            throw EventError(field: field(), reason: "too many decimal places in \(text): \(currency.code) has \(allowed)")
         } catch {
-            throw EventError(field: field, reason: "amount \(text) is too large")
+            throw EventError(field: field(), reason: "amount \(text) is too large")
         }
     }
 }
