@@ -48,11 +48,12 @@ struct LineReader: ~Copyable {
             try buffer.withUnsafeBufferPointer { chunk in
                 var start = 0
                 while start < n {
-                    guard let newline = UnsafeBufferPointer(rebasing: chunk[start..<n]).firstIndex(of: 0x0A) else {
+                    // memchr: a byte-at-a-time search cost about 5 instructions per byte.
+                    guard let found = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
                         pending.append(contentsOf: chunk[start..<n])
                         break
                     }
-                    let end = start + newline
+                    let end = UnsafeRawPointer(found) - UnsafeRawPointer(chunk.baseAddress!)
                     lineNumber += 1
                     if pending.isEmpty {
                         try LineReader.emit(UnsafeBufferPointer(rebasing: chunk[start..<end]), lineNumber, body)

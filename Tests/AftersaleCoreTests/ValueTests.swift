@@ -34,6 +34,27 @@ struct JSONTests {
         #expect(error?.column == column, "\(text): \(error?.description ?? "parsed")")
     }
 
+    @Test("member names come out as written, whether or not they are among the catalogue's names")
+    func memberNames() throws {
+        let names = ["id", "type", "customer", "data", "estimated_delivery", "correlation_id", "source",
+                     // the same length, first and last bytes as a catalogue name, or one byte off it
+                     "ie", "iD", "i", "idd", "tyqe", "types", "customers", "estimated_deliverx", "estimated_delivery_at",
+                     "", "a", "x-very-long-member-name-of-a-sender", "tÿpe", "日本"]
+        for name in names {
+            let text = "{" + JSONValue.quoted(name) + ": 1, \"z\": 2}"
+            let object = try #require(try JSONParser.parse(text).objectValue, "\(text)")
+            #expect(object.keys == [name, "z"], "\(text)")
+        }
+        // A catalogue name written with an escape is the same name.
+        #expect(try JSONParser.parse(#"{"\u0069d": 1}"#).objectValue?.keys == ["id"])
+        #expect(try JSONParser.parse(#"{"ty\"pe": 1}"#).objectValue?.keys == ["ty\"pe"])
+        // Unterminated names are still errors, at the same column.
+        for text in [#"{"id"#, #"{"id: 1}"#, #"{"customer"#] {
+            let error = #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(text) }
+            #expect(error?.message == "unterminated string", "\(text)")
+        }
+    }
+
     @Test("deep nesting is refused, not a stack overflow")
     func deepNesting() {
         let text = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
