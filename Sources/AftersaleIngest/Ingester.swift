@@ -17,7 +17,8 @@ public struct IngestOptions: Sendable {
     public var rejectsPath: String?
     /// The currency of a transactions CSV that has no currency column.
     public var defaultCurrency: String?
-    /// Events per transaction: a crash loses at most the batch in flight, never part of one.
+    /// Events per transaction at most (a file starts with 1,024 and doubles up to this): a crash
+    /// loses at most the batch in flight, never part of one.
     /// Bigger batches write each hot index page to the WAL fewer times (4,096 -> 32,768: 11.3 s ->
     /// 8.6 s for 10^6 events here) for a fixed ~100 MiB more memory.
     public var batchSize = 32_768
@@ -163,6 +164,10 @@ final class Producer: @unchecked Sendable {
     let queue: BatchQueue
     /// Set before `finished` is signalled; read after.
     var failure: (any Error)?
+    /// Lines in the batch being filled. Batches start small and double up to `batchSize`, so the
+    /// writer starts after a thousand lines instead of a full batch: with 32,768-line batches
+    /// throughout, a file of 10^5 events was appended in four steps that barely overlapped decoding.
+    private var batchLimit: Int
     let finished = DispatchSemaphore(value: 0)
 
     init(path: String, name: String, options: IngestOptions, queue: BatchQueue) {
@@ -170,6 +175,7 @@ final class Producer: @unchecked Sendable {
         self.name = name
         self.options = options
         self.queue = queue
+        batchLimit = min(1024, options.batchSize)
     }
 
     func run() {
@@ -215,9 +221,10 @@ final class Producer: @unchecked Sendable {
         case .event(let event): batch.events.append(Batch.Item(line: number, event: event))
         case .rejected(let error): batch.rejected.append((number, String(decoding: line, as: UTF8.self), error))
         }
-        if batch.events.count + batch.rejected.count >= options.batchSize {
+        if batch.events.count + batch.rejected.count >= batchLimit {
             guard queue.put(batch) else { throw CancellationError() }
             batch = Batch()
+            batchLimit = min(batchLimit * 2, options.batchSize)
         }
     }
 }
