@@ -95,7 +95,8 @@ public struct EventValidator: Sendable {
 
     /// Checks `data` against the type's rules, after upcasting it to the current schema version.
     public func validateData(of event: Event) throws(EventError) {
-        // Field paths are written out only for an error: on the way through they cost a String each.
+        // Only an old schema is upcast (upcasting copies the event). Field paths are autoclosures,
+        // written out only for an error: on the way through they cost a String each.
         let data = event.schema < event.type.currentSchemaVersion ? try Upcaster.upcast(event).data : event.data
         for rule in event.type.dataRules {
             guard let value = data[rule.name] else {
