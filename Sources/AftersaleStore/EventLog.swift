@@ -373,7 +373,6 @@ public final class EventLog {
         try database.prepare("INSERT INTO streams (customer) VALUES (?1)")
     }
 
-
     private func insert(_ event: EncodedEvent, recorded: Timestamp) throws -> AppendOutcome {
         var head = try streamHead(of: event.customer)
         let version = head.version + 1

@@ -278,18 +278,19 @@ private struct Reader {
 /// An event line has some twenty member names and nearly all of them are these; a String made
 /// from bytes costs about 170 instructions (UTF-8 checks included), finding one here about 30.
 enum KnownNames {
-    static let names: [String] = [
-        // envelope
-        "id", "type", "customer", "at", "data", "meta", "schema",
-        // data fields of the catalogue's types
-        "email", "name", "birthday", "timezone", "consent", "sms", "push", "order", "total", "currency", "lines",
-        "sku", "quantity", "price", "category", "reason", "shipment", "carrier", "tracking", "estimated_delivery",
-        "shared_on", "media_url", "rating", "return", "amount", "review", "text", "by",
-        "model", "params", "log_likelihood", "calibration_end", "unit", "customers", "fingerprint", "spend",
-        "iterations", "fit_ms", "action", "kind", "channel", "due",
-        // meta, by convention
-        "source", "correlation_id", "causation_id",
-    ]
+    /// The catalogue's own names (envelope, each type's data rules, order lines, consent
+    /// channels) and the usual meta names, each once.
+    static let names: [String] = {
+        var names = ["id", "type", "customer", "at", "data", "meta", "schema"]
+        names += EventType.allCases.flatMap { type in type.dataRules.flatMap { [$0.name] + $0.members } }
+        names += ["sku", "quantity", "price", "category", "name"]  // order and return lines
+        names += Upcaster.knownConsentChannels
+        names += ["source", "correlation_id", "causation_id"]
+        var seen: Set<String> = []
+        let unique = names.filter { seen.insert($0).inserted }
+        precondition(unique.count < slotCount / 2, "KnownNames: grow slotCount")
+        return unique
+    }()
     static let bytes: [[UInt8]] = names.map { Array($0.utf8) }
     static let slotCount = 256
     /// Open addressing on (length, first byte, last byte); each slot holds an index into `names` plus one.
