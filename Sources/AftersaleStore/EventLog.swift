@@ -110,18 +110,23 @@ public struct VersionConflict: Error, Sendable, Equatable, CustomStringConvertib
 ///
 /// An append writes its events' facts into `stream_facts` at its end, sorted by key. A bulk load
 /// (`defersFactsMerge`) would touch a page per customer in every batch that way (the key is random
-/// in arrival order), so its appends write them in position order to `pending_facts`, merged into
-/// `stream_facts` in key order every `factsMergeInterval` events and at the end, touching each page
-/// once per merge. Pending facts are committed with their events; a process killed before the merge
-/// leaves them for the next writer, which merges them first.
+/// in arrival order), so it keeps its events' facts in memory and merges them into `stream_facts`
+/// in key order every `factsMergeInterval` events and at the end, touching each page once per merge.
+///
+/// Facts are derived from the JSON, so the log never depends on them: while a bulk load holds
+/// facts in memory, the row `facts_from` of `log_settings` (committed with its first such event)
+/// says from which position on events may have no facts stored. Readers take those events' from
+/// the `events` table; any other writer, and the next one to open the file after a kill, derives
+/// their facts from the JSON and stores them before it reads a version (`mergePendingFacts`).
 public final class EventLog {
     public let database: Database
     /// Last known stream id and version per customer, valid while no other connection has written.
     private var versions: [String: StreamHead] = [:]
     private var seenDataVersion: Int64 = -1
-    /// Facts not merged into `stream_facts` yet (by this connection): in `pending_facts`, or this append's.
-    private var pendingFacts = 0
-    /// A bulk load's setting: leave facts pending across appends, merging every `factsMergeInterval`.
+    /// Where this connection's facts in memory start (its `facts_from`): it holds the facts of
+    /// every event from there on (`newKeys`, `newBytes`), in position order. Nil when it holds none.
+    private var tailStart: Int64?
+    /// A bulk load's setting: keep facts pending across appends, merging every `factsMergeInterval`.
     public var defersFactsMerge = false
     public var factsMergeInterval = 1_000_000
     /// Stream heads kept in memory (about 100 bytes each) before the cache starts over.
@@ -148,10 +153,19 @@ public final class EventLog {
     func migrate() throws {
         let stored = database.userVersion
         if stored == EventLog.schemaVersion, try storedFactsFormat() == EventFacts.formatVersion {
-            // Facts a killed bulk load left pending are merged by the next writer.
-            if !database.isReadOnly, try database.scalarInt("SELECT EXISTS (SELECT 1 FROM pending_facts)") == 1 {
-                try database.inTransaction { try mergePendingFacts() }
+            guard !database.isReadOnly else { return }
+            if try database.tableExists("pending_facts") {
+                // Left by a bulk load of an earlier build, which kept its pending facts in a table.
+                try database.execute("""
+                    BEGIN IMMEDIATE;
+                    INSERT INTO stream_facts (stream, version, position, facts)
+                    SELECT stream, version, position, facts FROM pending_facts ORDER BY stream, version;
+                    DROP TABLE pending_facts;
+                    COMMIT;
+                    """)
             }
+            // Facts a killed bulk load did not store are derived by the next writer.
+            if try storedTailStart() != nil { try database.inTransaction { try mergePendingFacts() } }
             return
         }
         guard !database.isReadOnly else {
@@ -187,12 +201,6 @@ public final class EventLog {
                     facts    BLOB    NOT NULL,
                     PRIMARY KEY (stream, version)
                 ) STRICT, WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS pending_facts (
-                    position INTEGER PRIMARY KEY,
-                    stream   INTEGER NOT NULL,
-                    version  INTEGER NOT NULL,
-                    facts    BLOB    NOT NULL
-                ) STRICT;
                 CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
                 """)
             if stored == 1 {
@@ -203,8 +211,8 @@ public final class EventLog {
                     """)
             }
             if stored >= 1, try storedFactsFormat() != EventFacts.formatVersion {
-                try mergePendingFacts()
-                try deriveFacts()
+                try database.execute("DROP TABLE IF EXISTS pending_facts; DELETE FROM stream_facts; DELETE FROM log_settings WHERE name = 'facts_from'")
+                try deriveFacts(from: 1)
             }
             try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_format', ?1) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
                 .run([.int(Int64(EventFacts.formatVersion))])
@@ -217,24 +225,49 @@ public final class EventLog {
         return try database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_format'").map(Int.init)
     }
 
-    /// Derives every event's facts again from its JSON (the log's source of truth): after an
-    /// upgrade from schema 1, or when `EventFacts.formatVersion` changed.
-    private func deriveFacts() throws {
-        var streamIDs: [String: Int64] = [:]
-        let streams = try database.prepare("SELECT stream, customer FROM streams")
-        while try streams.step() { streamIDs[streams.text(1) ?? ""] = streams.int64(0) }
-        let upsert = try database.prepare("INSERT OR REPLACE INTO stream_facts (stream, version, position, facts) VALUES (?1, ?2, ?3, ?4)")
-        try read(includeMeta: false) { recorded in
-            guard let stream = streamIDs[recorded.event.customer] else {
-                throw SQLiteError(code: 1, message: "event at position \(recorded.position) has no stream", sql: nil)
+    /// Where stored facts may end: events from this position on may have none (`facts_from`).
+    private func storedTailStart() throws -> Int64? {
+        try database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'")
+    }
+
+    /// Derives the facts of every event from `position` on from its JSON (the log's source of truth)
+    /// and stores them: after a bulk load was killed or another connection wrote while one ran, after
+    /// an upgrade from schema 1, or when `EventFacts.formatVersion` changed. The events must have no
+    /// stored facts. Goes through the log in slices, so memory stays bounded however long it is.
+    private func deriveFacts(from position: Int64) throws {
+        let slice = 250_000
+        var after = position - 1
+        var keys: [MergeKey] = []
+        var bytes: [UInt8] = []
+        let stream = try database.prepare("SELECT stream FROM streams WHERE customer = ?1")
+        var streams: [String: Int64] = [:]
+        repeat {
+            keys.removeAll(keepingCapacity: true)
+            bytes.removeAll(keepingCapacity: true)
+            if streams.count > maxCachedStreams { streams.removeAll(keepingCapacity: true) }
+            try read(after: after, limit: slice, includeMeta: false) { recorded in
+                let customer = recorded.event.customer
+                let id: Int64
+                if let known = streams[customer] {
+                    id = known
+                } else {
+                    defer { stream.reset() }
+                    stream.bind(customer, at: 1)
+                    guard try stream.step() else {
+                        throw SQLiteError(code: 1, message: "event at position \(recorded.position) has no stream", sql: nil)
+                    }
+                    id = stream.int64(0)
+                    streams[customer] = id
+                }
+                let offset = bytes.count
+                bytes.append(contentsOf: EventFacts.encode(recorded.event))
+                keys.append(MergeKey(stream: id, version: recorded.version, position: recorded.position,
+                                     offset: Int32(offset), count: Int32(bytes.count - offset)))
+                after = recorded.position
             }
-            upsert.bind(stream, at: 1)
-            upsert.bind(recorded.version, at: 2)
-            upsert.bind(recorded.position, at: 3)
-            upsert.bind(bytes: EventFacts.encode(recorded.event), at: 4)
-            try upsert.step()
-            upsert.reset()
-        }
+            keys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) }
+            try writeFacts(keys: keys, bytes: bytes)
+        } while keys.count == slice
     }
 
     // MARK: - Writing
@@ -256,7 +289,7 @@ public final class EventLog {
         if versions.count > maxCachedStreams {
             // Bounded memory over millions of customers: forget, after merging what is pending,
             // since versions are then read from `stream_facts`.
-            try mergePendingFacts()
+            try storePendingFacts(factsFrom: tailStart)
             versions.removeAll(keepingCapacity: true)
         }
         for (stream, expectation) in expected {
@@ -269,69 +302,67 @@ public final class EventLog {
         }
         var outcomes: [AppendOutcome] = []
         outcomes.reserveCapacity(events.count)
+        let heldBefore = newKeys.count
         do {
             for event in events { outcomes.append(try insert(event, recorded: recorded)) }
-            if !defersFactsMerge || pendingFacts >= factsMergeInterval {
-                try mergePendingFacts()
-            } else {
-                try writeNewFacts(into: "pending_facts", keys: newKeys, bytes: newBytes)
+            if !defersFactsMerge || newKeys.count >= factsMergeInterval {
+                // After the refresh above, the stored `facts_from` is this connection's, if any.
+                try storePendingFacts(factsFrom: tailStart)
+            } else if tailStart == nil, newKeys.count > heldBefore {
+                // Committed with the events: their facts are not stored until the merge.
+                let start = newKeys[heldBefore].position
+                try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_from', ?1)").run([.int(start)])
+                tailStart = start
             }
-            clearNewFacts()
         } catch {
-            // Versions and stream ids handed out inside a rolled-back transaction are not real,
-            // nor are facts pending in it.
-            for event in events { versions[event.customer] = nil }
-            pendingFacts = 0
-            clearNewFacts()
+            // Stream ids and versions handed out inside a rolled-back transaction are not real, nor
+            // are the facts of its events. The versions of the streams whose facts are held are not
+            // in `stream_facts` either: forget everything; the next append derives what is missing.
+            forgetCachedVersions()
             throw error
         }
         return outcomes
     }
 
-    /// Forgets cached stream versions: the caller's transaction rolled back.
+    /// Forgets cached stream versions and the facts held in memory: the caller's transaction rolled
+    /// back. Facts of events committed before are derived again from their JSON by the next append.
     public func forgetCachedVersions() {
         versions.removeAll()
-        pendingFacts = 0
+        tailStart = nil
         clearNewFacts()
+        seenDataVersion = -1
     }
 
-    /// Moves pending facts into `stream_facts` in key order (call inside a write transaction).
+    /// Stores every event's facts that `stream_facts` lacks, in key order (call inside a write
+    /// transaction): the facts this connection holds in memory, or, when another connection
+    /// appended meanwhile or a bulk load was killed, facts derived again from the events' JSON.
     /// The primary key refuses a (stream, version) given twice: the merge fails rather than lose one.
-    /// The facts of the events of the append in progress go with the pending ones: a merge that
-    /// follows an append takes them from memory, never writing them to `pending_facts` first.
     public func mergePendingFacts() throws {
-        // Sorted here rather than by SQLite's sorter: with temporary storage in memory its spill
-        // files grew the process by ~50 MiB per merge; these buffers are reused from merge to merge.
-        mergeKeys.removeAll(keepingCapacity: true)
-        mergeBytes.removeAll(keepingCapacity: true)
-        let pending = try database.cached("SELECT stream, version, position, facts FROM pending_facts")
-        defer { pending.reset() }
-        while try pending.step() {
-            let offset = mergeBytes.count
-            pending.withBytes(3) { mergeBytes.append(contentsOf: $0) }
-            mergeKeys.append(MergeKey(stream: pending.int64(0), version: pending.int64(1), position: pending.int64(2),
-                                      offset: Int32(offset), count: Int32(mergeBytes.count - offset)))
-        }
-        let pendingInTable = !mergeKeys.isEmpty
-        let base = Int32(mergeBytes.count)
-        mergeBytes.append(contentsOf: newBytes)
-        for var key in newKeys {
-            key.offset += base
-            mergeKeys.append(key)
-        }
-        clearNewFacts()
-        pendingFacts = 0
-        guard !mergeKeys.isEmpty else { return }
-        mergeKeys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) }
-        try writeNewFacts(into: "stream_facts", keys: mergeKeys, bytes: mergeBytes)
-        if pendingInTable { try database.execute("DELETE FROM pending_facts") }
+        try storePendingFacts(factsFrom: try storedTailStart())
     }
 
-    /// Inserts facts rows, in the order of `keys`, into `table` (`stream_facts` or `pending_facts`).
-    private func writeNewFacts(into table: String, keys: [MergeKey], bytes: [UInt8]) throws {
+    /// `mergePendingFacts`, given the stored `facts_from` (an append knows it is its own `tailStart`).
+    private func storePendingFacts(factsFrom stored: Int64?) throws {
+        if let stored, tailStart == stored {
+            newKeys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) }
+            try writeFacts(keys: newKeys, bytes: newBytes)
+        } else if let stored {
+            try deriveFacts(from: stored)
+        } else if tailStart == nil, !newKeys.isEmpty {
+            // An append that keeps nothing pending: its own events' facts.
+            newKeys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) }
+            try writeFacts(keys: newKeys, bytes: newBytes)
+        }
+        if stored != nil { try database.execute("DELETE FROM log_settings WHERE name = 'facts_from'") }
+        tailStart = nil
+        clearNewFacts()
+    }
+
+    /// Inserts facts rows into `stream_facts`, in the order of `keys`.
+    private func writeFacts(keys: [MergeKey], bytes: [UInt8]) throws {
         // `bytes` outlives the statements' steps: bound where it is, not copied.
         try bytes.withUnsafeBytes { bytes in
-            try database.insertRows(into: table, columns: ["stream", "version", "position", "facts"], count: keys.count) { statement, row, first in
+            try database.insertRows(into: "stream_facts", columns: ["stream", "version", "position", "facts"], count: keys.count) { statement, row, first in
                 let key = keys[row]
                 statement.bind(key.stream, at: first + 1)
                 statement.bind(key.version, at: first + 2)
@@ -355,9 +386,7 @@ public final class EventLog {
         var count: Int32
     }
 
-    private var mergeKeys: [MergeKey] = []
-    private var mergeBytes: [UInt8] = []
-    /// The facts of the events inserted by the append in progress, not yet written.
+    /// The facts of the events this connection appended and has not stored yet, in position order.
     private var newKeys: [MergeKey] = []
     private var newBytes: [UInt8] = []
 
@@ -411,12 +440,11 @@ public final class EventLog {
             try create.step()
             stream = database.lastInsertRowID
         }
-        // Written with the batch's others at the end of the append (`writeNewFacts`).
+        // Written with the batch's others at the end of the append, or at a bulk load's merge.
         let offset = newBytes.count
         newBytes.append(contentsOf: event.facts)
         newKeys.append(MergeKey(stream: stream, version: version, position: position,
                                 offset: Int32(offset), count: Int32(newBytes.count - offset)))
-        pendingFacts += 1
         head = StreamHead(stream: stream, version: version)
         versions[event.customer] = head
         return .appended(position: position, version: version)
@@ -468,20 +496,22 @@ public final class EventLog {
 
     private func refreshVersionCacheIfOthersWrote() throws {
         let dataVersion = try database.dataVersion()
-        if dataVersion != seenDataVersion {
-            // Another connection wrote: versions are read again from `stream_facts`, so every fact
-            // must be there (this runs inside the append's write transaction).
-            try mergePendingFacts()
-            versions.removeAll(keepingCapacity: true)
-            seenDataVersion = dataVersion
-        }
+        guard dataVersion != seenDataVersion else { return }
+        seenDataVersion = dataVersion
+        // Another connection committed. While `facts_from` is still ours, it appended nothing (an
+        // appender stores what is pending first): the cache and the facts held stay good.
+        if let tailStart, try storedTailStart() == tailStart { return }
+        // Versions are read again from `stream_facts`, so every fact must be there (this runs
+        // inside the append's write transaction). Facts held here were stored by the other.
+        tailStart = nil
+        clearNewFacts()
+        try mergePendingFacts()
+        versions.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Reading
 
     static let columns = "position, version, recorded, id, type, customer, at, at_offset, schema, data, meta"
-    /// Merged and pending facts together, for readers that may run while a bulk load has facts pending.
-    static let allFacts = "(SELECT stream, version, position, facts FROM stream_facts UNION ALL SELECT stream, version, position, facts FROM pending_facts)"
     /// `columns` of the `events` table aliased `e`, for joins.
     static let qualifiedColumns = "e.position, e.version, e.recorded, e.id, e.type, e.customer, e.at, e.at_offset, e.schema, e.data, e.meta"
 
@@ -496,20 +526,26 @@ public final class EventLog {
         while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
     }
 
-    /// Calls `body` with each event's position, stream id, customer and stored facts after `position`, in log order.
+    /// Calls `body` with each event's position, stream id, customer and facts after `position`, in
+    /// log order. Facts not stored yet (a bulk load holds them) are derived from the event's JSON.
     public func readFacts(after position: Int64, limit: Int = .max,
                           _ body: (_ position: Int64, _ stream: Int64, _ customer: String, _ facts: UnsafeRawBufferPointer) throws -> Void) throws {
         let statement = try database.prepare("""
-            SELECT e.position, e.customer, f.facts, s.stream FROM events e
+            SELECT e.position, e.customer, f.facts, s.stream, \(EventLog.qualifiedColumns) FROM events e
             JOIN streams s ON s.customer = e.customer
-            JOIN \(EventLog.allFacts) f ON f.stream = s.stream AND f.version = e.version
+            LEFT JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version
             WHERE e.position > ?1 ORDER BY e.position LIMIT ?2
             """)
         statement.bind(position, at: 1)
         statement.bind(Int64(limit), at: 2)
         while try statement.step() {
             let customer = statement.text(1) ?? ""
-            try statement.withBytes(2) { try body(statement.int64(0), statement.int64(3), customer, UnsafeRawBufferPointer($0)) }
+            if statement.isNull(2) {
+                let facts = EventFacts.encode(try EventLog.decodeRow(statement, from: 4, includeMeta: false).event)
+                try facts.withUnsafeBytes { try body(statement.int64(0), statement.int64(3), customer, $0) }
+            } else {
+                try statement.withBytes(2) { try body(statement.int64(0), statement.int64(3), customer, UnsafeRawBufferPointer($0)) }
+            }
         }
     }
 
@@ -551,35 +587,64 @@ public final class EventLog {
     /// One customer's stream, in version order.
     public func stream(of customer: String) throws -> [RecordedEvent] {
         let statement = try database.prepare("""
-            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN \(EventLog.allFacts) f ON f.stream = s.stream
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
             JOIN events e ON e.position = f.position WHERE s.customer = ?1 ORDER BY f.version
             """)
         statement.bind(customer, at: 1)
         var events: [RecordedEvent] = []
-        while try statement.step() { events.append(try EventLog.decodeRow(statement)) }
+        // One snapshot: a writer storing the held facts in between would move events from the
+        // second read to the first.
+        try database.onOneSnapshot {
+            defer { statement.reset() }
+            while try statement.step() { events.append(try EventLog.decodeRow(statement)) }
+            // Events whose facts a bulk load holds come after the stored ones, in the same order.
+            try readUnstoredTail(of: customer) { events.append($0) }
+        }
         return events
     }
 
-    static func decodeRow(_ s: Statement, includeMeta: Bool = true) throws -> RecordedEvent {
-        let typeName = s.text(4) ?? ""
+    /// The customer's events from `facts_from` on (none unless a bulk load holds facts), in log
+    /// order, newest first when `newestFirst`: a scan of that tail of the log, which has no index
+    /// by customer.
+    private func readUnstoredTail(of customer: String, type: EventType? = nil, through position: Int64 = .max,
+                                  newestFirst: Bool = false, _ body: (RecordedEvent) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT \(EventLog.columns) FROM events WHERE position >= (SELECT value FROM log_settings WHERE name = 'facts_from')
+            AND position <= ?2 AND customer = ?1 AND (?3 IS NULL OR type = ?3) ORDER BY position \(newestFirst ? "DESC" : "ASC")
+            """)
+        statement.bind(customer, at: 1)
+        statement.bind(position, at: 2)
+        if let type { statement.bind(type.rawValue, at: 3) } else { statement.bindNull(at: 3) }
+        while try statement.step() { try body(try EventLog.decodeRow(statement)) }
+    }
+
+    /// The event in `columns`, read from column `first` on.
+    static func decodeRow(_ s: Statement, from first: Int32 = 0, includeMeta: Bool = true) throws -> RecordedEvent {
+        let typeName = s.text(first + 4) ?? ""
         guard let type = EventType(rawValue: typeName) else {
-            throw SQLiteError(code: 1, message: "unknown event type '\(typeName)' at position \(s.int64(0))", sql: nil)
+            throw SQLiteError(code: 1, message: "unknown event type '\(typeName)' at position \(s.int64(first))", sql: nil)
         }
         func object(_ column: Int32) throws -> JSONObject {
-            try s.withBytes(column) { bytes in try JSONParser.parse(bytes).objectValue ?? JSONObject() }
+            try s.withBytes(first + column) { bytes in try JSONParser.parse(bytes).objectValue ?? JSONObject() }
         }
         let data = try object(9)
-        let meta = includeMeta && !s.isNull(10) ? try object(10) : nil
-        let event = Event(id: s.text(3) ?? "", type: type, customer: s.text(5) ?? "",
-                          at: Timestamp(millis: s.int64(6), offsetMinutes: s.int(7)), schema: s.int(8), data: data, meta: meta)
-        return RecordedEvent(position: s.int64(0), version: s.int64(1), recorded: Timestamp(millis: s.int64(2)), event: event)
+        let meta = includeMeta && !s.isNull(first + 10) ? try object(10) : nil
+        let event = Event(id: s.text(first + 3) ?? "", type: type, customer: s.text(first + 5) ?? "",
+                          at: Timestamp(millis: s.int64(first + 6), offsetMinutes: s.int(first + 7)), schema: s.int(first + 8),
+                          data: data, meta: meta)
+        return RecordedEvent(position: s.int64(first), version: s.int64(first + 1), recorded: Timestamp(millis: s.int64(first + 2)),
+                             event: event)
     }
 
     /// The latest event of a type in one stream, at or before `position` (walks the stream backwards,
     /// never scans the log).
     public func lastEvent(of type: EventType, in stream: String, through position: Int64 = .max) throws -> RecordedEvent? {
+        // The held tail first: a writer storing its facts meanwhile moves events to the stored ones, read second.
+        var latest: RecordedEvent?
+        try readUnstoredTail(of: stream, type: type, through: position, newestFirst: true) { if latest == nil { latest = $0 } }
+        if let latest { return latest }
         let statement = try database.prepare("""
-            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN \(EventLog.allFacts) f ON f.stream = s.stream
+            SELECT \(EventLog.qualifiedColumns) FROM streams s JOIN stream_facts f ON f.stream = s.stream
             JOIN events e ON e.position = f.position
             WHERE s.customer = ?1 AND e.type = ?2 AND f.position <= ?3 ORDER BY f.version DESC LIMIT 1
             """)

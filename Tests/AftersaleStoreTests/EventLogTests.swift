@@ -61,28 +61,36 @@ struct EventLogTests {
         #expect(try one.stream(of: "c-1").map(\.version) == [1, 2, 3])
     }
 
-    @Test("a bulk load keeps facts pending; readers and a second writer still see every event, and versions stay unique")
+    @Test("a bulk load holds facts in memory; readers and a second writer still see every event, and versions stay unique")
     func pendingFacts() throws {
         let scratch = Scratch()
         let bulk = try EventLog(path: scratch.path("log.db"))
         bulk.defersFactsMerge = true
         _ = try bulk.append([event("1"), event("2", customer: "c-2")], recorded: testClock)
         _ = try bulk.append([event("3")], recorded: testClock)
-        #expect(try bulk.database.scalarInt("SELECT count(*) FROM pending_facts") == 3)
-        // A reader sees the whole stream while its facts are pending.
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM stream_facts") == 0)
+        #expect(try bulk.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'") == 1)
+        // A reader sees the whole stream while its facts are held, and gets the facts from the JSON.
         let reader = try EventLog(database: try Database(path: scratch.path("log.db"), readOnly: true))
         #expect(try reader.stream(of: "c-1").map(\.version) == [1, 2])
         #expect(try reader.lastEvent(of: .orderPlaced, in: "c-1")?.event.id == "3")
+        #expect(try reader.lastEvent(of: .orderPlaced, in: "c-1", through: 2)?.event.id == "1")
+        var read: [(Int64, Int64, String, [UInt8])] = []
+        try reader.readFacts(after: 0) { read.append(($0, $1, $2, Array($3))) }
+        #expect(read.map(\.0) == [1, 2, 3] && read.map(\.1) == [1, 2, 1] && read.map(\.2) == ["c-1", "c-2", "c-1"])
+        #expect(read.map(\.3) == [event("1").facts, event("2", customer: "c-2").facts, event("3").facts])
 
-        // A second writer merges what is pending before it reads versions.
+        // A second writer derives and stores them before it reads versions.
         let other = try EventLog(path: scratch.path("log.db"))
-        #expect(try other.database.scalarInt("SELECT count(*) FROM pending_facts") == 0, "merged when a writer opens")
+        #expect(try other.database.scalarInt("SELECT count(*) FROM stream_facts") == 3, "derived when a writer opens")
+        #expect(try other.database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'facts_from'") == 0)
         #expect(try other.append([event("4")], recorded: testClock) == [.appended(position: 4, version: 3)])
-        // And the bulk writer, seeing another connection wrote, reads versions again.
+        // And the bulk writer, seeing another connection wrote, lets its facts go and reads versions again.
         #expect(try bulk.append([event("5")], recorded: testClock) == [.appended(position: 5, version: 4)])
+        #expect(try bulk.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'") == 5)
         bulk.factsMergeInterval = 1
         _ = try bulk.append([event("6", customer: "c-2")], recorded: testClock)
-        #expect(try bulk.database.scalarInt("SELECT count(*) FROM pending_facts") == 0, "merged at the interval")
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'facts_from'") == 0, "merged at the interval")
         #expect(try bulk.database.scalarInt("SELECT count(*) FROM stream_facts") == 6)
         #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "3", "4", "5"])
 
@@ -93,9 +101,51 @@ struct EventLogTests {
         #expect(try bulk.append([event("9", customer: "c-2"), event("10")], recorded: testClock)
             == [.appended(position: 9, version: 3), .appended(position: 10, version: 5)])
         #expect(try bulk.append([event("11", customer: "c-3")], recorded: testClock) == [.appended(position: 11, version: 2)])
+        // A connection that only reads the log and writes elsewhere does not make the bulk writer let go.
+        try other.database.execute("CREATE TABLE elsewhere (x INTEGER)")
+        _ = try bulk.append([event("12", customer: "c-4")], recorded: testClock)
+        #expect(try bulk.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'") == 11)
+        try bulk.database.inTransaction { try bulk.mergePendingFacts() }
+        #expect(try reader.stream(of: "c-4").map(\.event.id) == ["8", "12"])
+        #expect(try bulk.database.scalarInt("SELECT count(*) FROM stream_facts") == 12)
     }
 
-    @Test("facts are written many rows to a statement, pending or merged, each beside its event's position and version",
+    @Test("facts a killed bulk load held are derived from the JSON by the next writer, the same as if they had been stored")
+    func factsOfAKilledBulkLoad() throws {
+        let scratch = Scratch()
+        let events = (1...300).map { i in
+            event("e\(i)", i % 3 == 0 ? .shipmentDelivered : .orderPlaced, customer: "c-\(i % 11)",
+                  data: JSONObject(["order": .string("o-\(i)"), "total": .string("\(i).50"), "currency": .string("EUR"), "lines": .array([])]))
+        }
+        do {
+            let bulk = try EventLog(path: scratch.path("log.db"))
+            _ = try bulk.append(Array(events[0..<100]), recorded: testClock)  // stored as it goes
+            bulk.defersFactsMerge = true
+            _ = try bulk.append(Array(events[100..<250]), recorded: testClock)
+            _ = try bulk.append(Array(events[250...]), recorded: testClock)
+            // Gone without a merge, as if killed: its facts were only in memory.
+        }
+        let reader = try EventLog(database: try Database(path: scratch.path("log.db"), readOnly: true))
+        #expect(try reader.database.scalarInt("SELECT count(*) FROM stream_facts") == 100)
+        #expect(try reader.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'") == 101)
+
+        let next = try EventLog(path: scratch.path("log.db"))
+        #expect(try next.database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'facts_from'") == 0)
+        let rows = try next.database.prepare("SELECT f.position, f.version, s.customer, f.facts FROM stream_facts f JOIN streams s USING (stream) ORDER BY f.position")
+        var versions: [String: Int64] = [:]
+        var seen = 0
+        while try rows.step() {
+            let source = events[seen]
+            seen += 1
+            versions[source.customer, default: 0] += 1
+            #expect(rows.int64(0) == Int64(seen) && rows.int64(1) == versions[source.customer] && rows.text(2) == source.customer)
+            #expect(rows.withBytes(3) { Array($0) } == source.facts, "event \(seen)")
+        }
+        #expect(seen == 300)
+        #expect(try next.append([event("e301", customer: "c-1")], recorded: testClock) == [.appended(position: 301, version: 29)])
+    }
+
+    @Test("facts are written many rows to a statement, held or merged, each beside its event's position and version",
           arguments: [false, true])
     func factsWrittenInBulk(defers: Bool) throws {
         let scratch = Scratch()
@@ -108,9 +158,8 @@ struct EventLogTests {
         }
         _ = try log.append(Array(events[0..<70]), recorded: testClock)
         _ = try log.append(Array(events[70...]), recorded: testClock)
-        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == (defers ? 101 : 0))
+        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == (defers ? 0 : 101))
         try log.database.inTransaction { try log.mergePendingFacts() }
-        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == 0)
         let rows = try log.database.prepare("""
             SELECT s.customer, f.version, f.position, f.facts FROM stream_facts f JOIN streams s ON s.stream = f.stream ORDER BY f.position
             """)
@@ -132,17 +181,15 @@ struct EventLogTests {
     func mergeRefusesAKeyGivenTwice(pending: Int) throws {
         let scratch = Scratch()
         let log = try EventLog(path: scratch.path("log.db"))
-        _ = try log.append([event("1")], recorded: testClock)  // stream 1, version 1, merged
-        // Pending facts for versions 2, 3, ... of that stream, the last of them repeating version 1.
-        try log.database.inTransaction {
-            for i in 0..<pending {
-                try log.database.cached("INSERT INTO pending_facts (position, stream, version, facts) VALUES (?1, 1, ?2, x'00')")
-                    .run([.int(Int64(100 + i)), .int(i == pending - 1 ? 1 : Int64(i + 2))])
-            }
-        }
+        _ = try log.append([event("1")], recorded: testClock)  // stream 1, version 1, stored
+        // Held facts for versions 2, 3, ..., the last of which is stored already as well.
+        log.defersFactsMerge = true
+        _ = try log.append((0..<pending).map { event("p\($0)") }, recorded: testClock)
+        try log.database.execute("INSERT INTO stream_facts (stream, version, position, facts) VALUES (1, \(pending + 1), 999, x'00')")
         #expect(throws: SQLiteError.self) { try log.database.inTransaction { try log.mergePendingFacts() } }
-        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == 1)
-        #expect(try log.database.scalarInt("SELECT count(*) FROM pending_facts") == Int64(pending))
+        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == 2)
+        #expect(try log.database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'") == 2, "still to be derived")
+        #expect(try log.head() == Int64(pending + 1))
     }
 
     @Test("events about an order not seen yet are accepted: webhooks arrive out of order")

@@ -76,8 +76,7 @@ public final class Database {
     ///
     /// Debian builds libsqlite3 with SQLITE_SECURE_DELETE, so by default every page freed is first
     /// overwritten with zeros and written out again: dropping a replaced read model wrote its whole
-    /// size through the WAL a second time (0.26 s of a 1.3 s rebuild at 10^6 events), and so did
-    /// clearing merged pending facts. FAST still zeroes deleted content on pages that are written
+    /// size through the WAL a second time (0.26 s of a 1.3 s rebuild at 10^6 events). FAST still zeroes deleted content on pages that are written
     /// anyway, and leaves freed pages alone (what they held is still in the log, the source of
     /// truth, whatever happens to them).
     public static let connectionPragmas = """
@@ -147,6 +146,12 @@ public final class Database {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Runs `body`'s reads on one snapshot of the file: in a read transaction of its own, or in the
+    /// caller's transaction when one is open.
+    public func onOneSnapshot<T>(_ body: () throws -> T) throws -> T {
+        sqlite3_get_autocommit(handle) == 0 ? try body() : try inTransaction(immediate: false, body)
     }
 
     /// Rows changed by the last statement.
