@@ -1,5 +1,7 @@
 import AftersaleCore
 import AftersaleStore
+import Foundation
+import Synchronization
 import ShopSimulator
 import Testing
 
@@ -140,6 +142,47 @@ struct ProjectionTests {
         #expect(try projection.state(of: "c-new")?.orderCount == 1)
         #expect(try projection.state(of: "c-1")?.orderCount == 3)
         #expect(try projection.checkpoint() == 42)
+    }
+
+    @Test("a rebuild on another connection while a bulk load holds facts folds those events too")
+    func rebuildWhileABulkLoadHoldsFacts() throws {
+        let scratch = Scratch()
+        let bulk = try EventLog(path: scratch.path("log.db"))
+        bulk.defersFactsMerge = true
+        _ = try bulk.append((1...40).map { event("e\($0)", customer: "c-\($0 % 20)") }, recorded: testClock)
+        let projection = try CustomerProjection(log: EventLog(path: scratch.path("log.db")))
+        let stats = try projection.rebuild(clock: { 0 })
+        #expect(stats.events == 40 && stats.customers == 20)
+        #expect(try projection.state(of: "c-1")?.orderCount == 2)
+        // The bulk load lets go of what the rebuild stored, and goes on with the right versions.
+        #expect(try bulk.append([event("e41", customer: "c-1")], recorded: testClock) == [.appended(position: 41, version: 3)])
+        try projection.catchUp()
+        #expect(try projection.state(of: "c-1")?.orderCount == 3)
+    }
+
+    @Test("a rebuild waits while another holds the lock beside the database: two would build the same table")
+    func rebuildsTakeTurns() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        _ = try log.append((1...40).map { event("e\($0)", customer: "c-\($0 % 20)") }, recorded: testClock)
+        let path = scratch.path("log.db")
+        let watcher = try CustomerProjection(log: log)
+        // Another rebuild's hold on the lock, taken the way `rebuild` takes it.
+        let fd = open(path + "-rebuild.lock", O_RDWR | O_CREAT, 0o644)
+        #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<CustomerProjection.RebuildStatistics?>(nil)
+        Thread {
+            let projection = try? CustomerProjection(log: EventLog(path: path))
+            result.withLock { $0 = try? projection?.rebuild(clock: { 0 }) }
+            done.signal()
+        }.start()
+        #expect(done.wait(timeout: .now() + 0.5) == .timedOut, "it ran while the other held the lock")
+        #expect(try watcher.checkpoint() == 0)
+        close(fd)
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(result.withLock { $0?.customers } == 20)
+        #expect(try watcher.checkpoint() == 40)
     }
 
     @Test("reactor states stored as JSON by an earlier version are converted to the binary codec once")

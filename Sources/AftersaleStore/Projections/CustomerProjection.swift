@@ -64,10 +64,15 @@ public final class CustomerProjection {
     @discardableResult
     public func catchUp(batchSize: Int = 500_000, rebuildThreshold: Int64 = 200_000, chunkSize: Int64? = nil,
                         clock: () -> Double = { 0 }) throws -> Int {
-        let from = try checkpoint()
-        let head = try log.head()
-        if head - from >= rebuildThreshold, (head - from) * 2 >= head {
-            return Int(try rebuild(clock: clock, chunkSize: chunkSize).events - from)
+        func farBehind() throws -> Bool {
+            let (from, head) = (try checkpoint(), try log.head())
+            return head - from >= rebuildThreshold && (head - from) * 2 >= head
+        }
+        if try farBehind() {
+            let from = try checkpoint()
+            // Another process may have rebuilt while this one waited for the lock.
+            let rebuilt = try withRebuildLock { try farBehind() ? try rebuildHoldingLock(clock: clock, chunkSize: chunkSize) : nil }
+            if let rebuilt { return Int(rebuilt.events - from) }
         }
         var applied = 0
         while true {
@@ -227,10 +232,33 @@ public final class CustomerProjection {
     ///   - progress: called with (events folded, head) now and then.
     public func rebuild(clock: () -> Double, chunkSize: Int64? = nil,
                         progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
+        try withRebuildLock { try rebuildHoldingLock(clock: clock, chunkSize: chunkSize, progress: progress) }
+    }
+
+    /// Runs `body` while no other rebuild of this file runs, in this process or another: two would
+    /// build the same table beside the live one. An exclusive `flock` on `<database>-rebuild.lock`,
+    /// which the system lets go of when the process ends however it ends.
+    private func withRebuildLock<T>(_ body: () throws -> T) throws -> T {
+        let path = database.path + "-rebuild.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SQLiteError(code: 1, message: "cannot open \(path): \(String(cString: strerror(errno)))", sql: nil)
+        }
+        defer { close(fd) }  // lets go of the lock
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw SQLiteError(code: 1, message: "cannot lock \(path): \(String(cString: strerror(errno)))", sql: nil)
+            }
+        }
+        return try body()
+    }
+
+    private func rebuildHoldingLock(clock: () -> Double, chunkSize: Int64? = nil,
+                                    progress: ((Int64, Int64) -> Void)? = nil) throws -> RebuildStatistics {
         let started = clock()
-        // The workers read merged facts only.
-        try database.inTransaction { try log.mergePendingFacts() }
-        let head = try log.head()
+        // The workers read stored facts only: what a bulk load holds is stored first, and in the
+        // same transaction the head is read, so that no event up to it is without stored facts.
+        let head = try database.inTransaction { try log.mergePendingFacts(); return try log.head() }
         let lastStream = try log.lastStreamID()
         progress?(0, head)
         let next = "\(CustomerProjection.name)_rebuild"
