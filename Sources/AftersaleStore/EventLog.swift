@@ -304,7 +304,17 @@ public final class EventLog {
         outcomes.reserveCapacity(events.count)
         let heldBefore = newKeys.count
         do {
-            for event in events { outcomes.append(try insert(event, recorded: recorded)) }
+            var next = events.startIndex
+            while next < events.endIndex {
+                let end = min(next + EventLog.rowsPerInsert, events.endIndex)
+                // Whole groups in one statement; a group with an id the log holds, and the rest, one by one.
+                let grouped = try end - next == EventLog.rowsPerInsert
+                    && insertGroup(events[next..<end], recorded: recorded, into: &outcomes)
+                if !grouped {
+                    for event in events[next..<end] { outcomes.append(try insert(event, recorded: recorded)) }
+                }
+                next = end
+            }
             if !defersFactsMerge || newKeys.count >= factsMergeInterval {
                 // After the refresh above, the stored `facts_from` is this connection's, if any.
                 try storePendingFacts(factsFrom: tailStart)
@@ -389,6 +399,106 @@ public final class EventLog {
     /// The facts of the events this connection appended and has not stored yet, in position order.
     private var newKeys: [MergeKey] = []
     private var newBytes: [UInt8] = []
+
+    /// Events per many-row INSERT. Each statement execution has a cost of its own (opening and
+    /// closing cursors, halting: about 4,000 instructions); one for 32 rows pays it once.
+    static let rowsPerInsert = 32
+
+    private lazy var insertGroupStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
+        let columns = 10
+        let rows = (0..<EventLog.rowsPerInsert).map { row in
+            "(" + (1...columns).map { "?\(row * columns + $0)" }.joined(separator: ", ") + ")"
+        }
+        // OR IGNORE: a row refused (an id the log holds) leaves the others, counted below, and a
+        // statement that never stops half-way needs no statement journal to undo its first rows.
+        return try database.prepare("""
+            INSERT OR IGNORE INTO events (id, type, customer, version, at, at_offset, schema, data, meta, recorded)
+            VALUES \(rows.joined(separator: ", "))
+            """)
+    }
+
+    /// The text of a group's rows, copied together so that the statement can borrow it.
+    private var groupText: [UInt8] = []
+    private var groupVersions: [Int64] = []
+    private var groupUndo: [(customer: String, head: StreamHead)] = []
+
+    /// Appends `rowsPerInsert` events with one statement, when none of them is in the log already.
+    /// Otherwise appends nothing and returns false: the caller appends them one by one, which tells
+    /// duplicates from conflicts.
+    private func insertGroup(_ events: ArraySlice<EncodedEvent>, recorded: Timestamp,
+                             into outcomes: inout [AppendOutcome]) throws -> Bool {
+        let before = try headStatement.get()
+        defer { before.reset() }
+        let last = try before.step() && !before.isNull(0) ? before.int64(0) : 0
+        before.reset()
+        groupVersions.removeAll(keepingCapacity: true)
+        groupUndo.removeAll(keepingCapacity: true)
+        groupText.removeAll(keepingCapacity: true)
+        for event in events {
+            var head = try streamHead(of: event.customer)
+            groupUndo.append((event.customer, head))
+            head.version += 1
+            versions[event.customer] = head
+            groupVersions.append(head.version)
+            groupText.append(contentsOf: event.id.utf8)
+            groupText.append(contentsOf: event.type.rawValue.utf8)
+            groupText.append(contentsOf: event.customer.utf8)
+            groupText.append(contentsOf: event.data.utf8)
+            if let meta = event.meta { groupText.append(contentsOf: meta.utf8) }
+        }
+        let statement = try insertGroupStatement.get()
+        defer { statement.reset() }  // clears the bindings too: borrowed text is let go
+        try groupText.withUnsafeBytes { text in
+            var offset = 0
+            func borrow(_ count: Int, at index: Int32) {
+                statement.bind(borrowedUTF8: UnsafeRawBufferPointer(rebasing: text[offset..<(offset + count)]), at: index)
+                offset += count
+            }
+            for (row, event) in events.enumerated() {
+                let first = Int32(row * 10)
+                borrow(event.id.utf8.count, at: first + 1)
+                borrow(event.type.rawValue.utf8.count, at: first + 2)
+                borrow(event.customer.utf8.count, at: first + 3)
+                statement.bind(groupVersions[row], at: first + 4)
+                statement.bind(event.at.millis, at: first + 5)
+                statement.bind(Int64(event.at.offsetMinutes), at: first + 6)
+                statement.bind(Int64(event.schema), at: first + 7)
+                borrow(event.data.utf8.count, at: first + 8)
+                if let meta = event.meta { borrow(meta.utf8.count, at: first + 9) } else { statement.bindNull(at: first + 9) }
+                statement.bind(recorded.millis, at: first + 10)
+            }
+            try statement.step()
+        }
+        guard database.changes == events.count, database.lastInsertRowID == last + Int64(events.count) else {
+            // Some id is in the log already (or twice in the group): take the rows back, so that
+            // positions stay gapless, and the versions handed out.
+            try database.cached("DELETE FROM events WHERE position > ?1").run([.int(last)])
+            for (customer, head) in groupUndo.reversed() { versions[customer] = head }
+            return false
+        }
+        for (row, event) in events.enumerated() {
+            let position = last + 1 + Int64(row)
+            var stream = versions[event.customer]?.stream
+            if stream == nil {
+                let create = try insertStream.get()
+                defer { create.reset() }
+                create.bind(event.customer, at: 1)
+                try create.step()
+                stream = database.lastInsertRowID
+                versions[event.customer]?.stream = stream
+            }
+            let offset = newBytes.count
+            newBytes.append(contentsOf: event.facts)
+            newKeys.append(MergeKey(stream: stream!, version: groupVersions[row], position: position,
+                                    offset: Int32(offset), count: Int32(newBytes.count - offset)))
+            outcomes.append(.appended(position: position, version: groupVersions[row]))
+        }
+        return true
+    }
+
+    private lazy var headStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
+        try database.prepare("SELECT max(position) FROM events")
+    }
 
     /// The append statement, prepared once: looking it up by its SQL text for every event costs a hash of the text.
     private lazy var insertStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in

@@ -176,6 +176,46 @@ struct EventLogTests {
         #expect(seen == 101)
     }
 
+    @Test("appending 32 events to a statement gives what appending one at a time gives, through duplicates, conflicts and an id twice in a group",
+          arguments: [false, true])
+    func groupedAppendsEqualSingleOnes(defers: Bool) throws {
+        let scratch = Scratch()
+        let first = (1...40).map { event("e\($0)", customer: "c-\($0 % 6)") }  // a group and 8 single rows
+        var second = (41...104).map { event("e\($0)", customer: "c-\($0 % 7)") }  // two groups
+        second[10] = first[4]  // re-sent: a duplicate
+        var changed = first[6]
+        changed.data = #"{"currency":"EUR","lines":[],"order":"o-e7","total":"99.00"}"#
+        second[20] = changed  // a conflict
+        second[40] = second[35]  // the same event twice in one group
+        let third = (105...136).map { event("e\($0)", customer: "new-\($0 % 16)") }  // new customers, each twice
+
+        let grouped = try EventLog(path: scratch.path("grouped.db"))
+        let single = try EventLog(path: scratch.path("single.db"))
+        grouped.defersFactsMerge = defers
+        var groupedOutcomes: [AppendOutcome] = []
+        var singleOutcomes: [AppendOutcome] = []
+        for batch in [first, second, third] {
+            groupedOutcomes += try grouped.append(batch, recorded: testClock)
+            for event in batch { singleOutcomes += try single.append([event], recorded: testClock) }
+        }
+        try grouped.database.inTransaction { try grouped.mergePendingFacts() }
+        #expect(groupedOutcomes == singleOutcomes)
+        #expect(groupedOutcomes.filter { if case .appended = $0 { true } else { false } }.count == 133)
+        #expect(groupedOutcomes[50] == .duplicate(position: 5) && groupedOutcomes[60] == .conflict(position: 7))
+        func rows(_ log: EventLog) throws -> [String] {
+            let statement = try log.database.prepare("""
+                SELECT e.position, e.id, e.customer, e.version, s.stream, hex(f.facts) FROM events e JOIN streams s USING (customer)
+                JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version AND f.position = e.position ORDER BY e.position
+                """)
+            var rows: [String] = []
+            while try statement.step() { rows.append((0..<6).map { statement.text(Int32($0)) ?? "" }.joined(separator: " ")) }
+            return rows
+        }
+        let expected = try rows(single)
+        #expect(expected.count == 133)
+        #expect(try rows(grouped) == expected)
+    }
+
     @Test("a merge that meets a (stream, version) stored already fails and loses nothing, in a many-row statement or a single one",
           arguments: [1, 40])
     func mergeRefusesAKeyGivenTwice(pending: Int) throws {
