@@ -81,8 +81,8 @@ public final class Ingester {
         var summary = IngestSummary()
         var shared: RejectsFile?
         if let path = options.rejectsPath { shared = RejectsFile(path: path) }
-        // Facts stay pending between batches and are merged in key order every million events
-        // and at the end (see `EventLog`); a kill leaves them committed, for the next writer to merge.
+        // Facts are held in memory between batches and merged in key order every million events
+        // and at the end (see `EventLog`); after a kill, the next writer derives them from the JSON.
         log.defersFactsMerge = true
         defer { log.defersFactsMerge = false }
         // WAL checkpoints run on a thread of their own meanwhile: this one only appends. One after
@@ -169,6 +169,9 @@ final class Producer: @unchecked Sendable {
     /// writer starts after a thousand lines instead of a full batch: with 32,768-line batches
     /// throughout, a file of 10^5 events was appended in four steps that barely overlapped decoding.
     private var batchLimit: Int
+    /// The file's size, when known, and the bytes of the lines read so far: the last batches shrink.
+    private var total: Int64?
+    private var consumed: Int64 = 0
     let finished = DispatchSemaphore(value: 0)
 
     init(path: String, name: String, options: IngestOptions, queue: BatchQueue) {
@@ -189,6 +192,7 @@ final class Producer: @unchecked Sendable {
             let validator = EventValidator(now: options.now, isKnownTimeZone: options.isKnownTimeZone)
             var batch = Batch()
             let total = reader.size
+            self.total = total
             switch options.format {
             case .ndjson:
                 var decoder = NDJSONDecoder(validator: validator)
@@ -217,6 +221,7 @@ final class Producer: @unchecked Sendable {
 
     private func add(_ decoded: DecodedLine, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, to batch: inout Batch) throws {
         batch.lastLine = number
+        consumed += Int64(line.count + 1)
         switch decoded {
         case .skipped: return
         case .event(let event): batch.events.append(Batch.Item(line: number, event: event))
@@ -226,6 +231,13 @@ final class Producer: @unchecked Sendable {
             guard queue.put(batch) else { throw CancellationError() }
             batch = Batch()
             batchLimit = min(batchLimit * 2, options.batchSize)
+            if let total, consumed > 0 {
+                // Near the end, a quarter of the lines left at most: when reading ends, the writer
+                // is not left alone with a whole batch to append. (10^5 events: it was, for 0.25 s
+                // of 0.7.)
+                let left = Double(total - consumed) / (Double(consumed) / Double(number))
+                batchLimit = min(batchLimit, max(1024, Int(left / 4)))
+            }
         }
     }
 }

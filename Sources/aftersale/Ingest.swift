@@ -36,7 +36,7 @@ extension Aftersale {
         @Flag(help: "No progress bar.")
         var quiet = false
 
-        @Option(help: ArgumentHelp("Events per transaction at most (a file's first batches are smaller: 1,024, then doubling): a crash loses at most the batch in flight, never part of one.", valueName: "N"))
+        @Option(help: ArgumentHelp("Events per transaction at most (a file's first batches are smaller: 1,024, then doubling; so are its last, a quarter of what is left): a crash loses at most the batch in flight, never part of one.", valueName: "N"))
         var batchSize = IngestOptions(now: Timestamp(millis: 0)).batchSize
 
         @Flag(help: "Append only: leave the read models to catch up at the next command that reads them (or run rebuild).")

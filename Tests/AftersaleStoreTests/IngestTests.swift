@@ -141,6 +141,33 @@ struct IngestTests {
         #expect(throws: IngestError.self) { try ingest([noCurrency], into: log, format: .transactions) }
     }
 
+    @Test("a file's batches start small and double, and its last ones shrink to a quarter of what is left")
+    func batchSizes() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let total = 30_000
+        let lines = (1...total).map { i in
+            #"{"id":"e\#(i)","type":"order.cancelled","customer":"c-\#(i % 500)","at":"2025-03-01T10:00:00Z","data":{"order":"o-\#(i)"}}"#
+        }
+        let input = scratch.write("events.ndjson", lines.joined(separator: "\n") + "\n")
+        var options = IngestOptions(now: testClock)
+        options.batchSize = 4096
+        let ingester = Ingester(log: log, options: options)
+        var sizes: [Int] = []
+        ingester.onProgress = { progress in sizes.append(progress.summary.appended - sizes.reduce(0, +)) }
+        #expect(try ingester.ingest([input]).appended == total)
+        #expect(sizes.reduce(0, +) == total)
+        #expect(Array(sizes.prefix(4)) == [1024, 2048, 4096, 4096])
+        // Each batch near the end is about a quarter of the lines left after the one before it.
+        var left = total - sizes.prefix(4).reduce(0, +)
+        for size in sizes.dropFirst(4) {
+            #expect(size <= 4096 && size >= min(left, 1024), "batch of \(size) with \(left) left")
+            #expect(size <= max(1024, left / 4 + 64) || size == 4096, "batch of \(size) with \(left) left")
+            left -= size
+        }
+        #expect(sizes.last! < 4096 && sizes.suffix(3).allSatisfy { $0 <= 1024 }, "\(sizes)")
+    }
+
     @Test("long lines across read chunks, CRLF endings and a missing final newline")
     func lineReading() throws {
         let scratch = Scratch()
