@@ -117,6 +117,20 @@ struct TimeTests {
         #expect(throws: TimestampSyntaxError.self) { try Timestamp.parse(text) }
     }
 
+    @Test("a separator out of place is named with its position; 't' and a space stand for 'T'")
+    func separators() throws {
+        func message(_ text: String) -> String? {
+            do { _ = try Timestamp.parse(text); return nil } catch { return error.message }
+        }
+        #expect(message("2025/03/01T10:00:00Z") == "expected '-' at position 5")
+        #expect(message("2025-03-01x10:00:00Z") == "expected 'T' at position 11")
+        #expect(message("2025-03-01T10-00:00Z") == "expected ':' at position 14")
+        #expect(message("2025-03-01T10:00:00+02-00") == "expected ':' at position 23")
+        #expect(message("2025-03-01T10:00:00Q") == "expected Z or +HH:MM at position 20")
+        let instant = try Timestamp.parse("2025-03-01T10:00:00Z")
+        #expect(try Timestamp.parse("2025-03-01t10:00:00z") == instant && Timestamp.parse("2025-03-01 10:00:00Z") == instant)
+    }
+
     @Test("civil dates round-trip across eras and leap years")
     func civil() {
         for day in stride(from: Int64(-800_000), through: 800_000, by: 997) {
