@@ -114,7 +114,11 @@ public final class Ingester {
         defer { queue.cancel(); producer.finished.wait() }
 
         var fileLines = 0
-        while let batch = queue.take() {
+        while true {
+            // Waiting for the reader: a good time to merge held facts while that is cheap, so that
+            // less is left for the end, which nothing overlaps.
+            if !queue.hasBatch, log.mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
+            guard let batch = queue.take() else { break }
             if let header = batch.header { rejects.header = header }
             let outcomes = try log.append(batch.events.map(\.event), recorded: options.now)
             var rejectedLines: [(line: Int, text: String, error: EventError)] = batch.rejected
@@ -261,6 +265,13 @@ final class BatchQueue: @unchecked Sendable {
         items.append(batch)
         condition.broadcast()
         return true
+    }
+
+    /// Whether `take` would return at once.
+    var hasBatch: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !items.isEmpty || closed || cancelled
     }
 
     /// Blocks while empty; nil once the producer closed and everything was taken.

@@ -129,6 +129,15 @@ public final class EventLog {
     /// A bulk load's setting: keep facts pending across appends, merging every `factsMergeInterval`.
     public var defersFactsMerge = false
     public var factsMergeInterval = 1_000_000
+    /// Whether a bulk load's held facts are worth merging before `factsMergeInterval` (a writer with
+    /// nothing else to do then merges them): a merge rewrites every `stream_facts` page it lands in,
+    /// which is cheap while the table is small. At least 4,096 held, and fewer than a quarter of
+    /// `factsMergeInterval` stored before them. (10^5 events: the merge at the end took 0.1 s of 0.6.)
+    public var mergingHeldFactsIsCheap: Bool {
+        guard let tailStart, newKeys.count >= 4096 else { return false }
+        return tailStart - 1 < Int64(factsMergeInterval / 4)
+    }
+
     /// Stream heads kept in memory (about 100 bytes each) before the cache starts over.
     public var maxCachedStreams = 250_000
 

@@ -216,6 +216,30 @@ struct EventLogTests {
         #expect(try rows(grouped) == expected)
     }
 
+    @Test("held facts are worth merging early only while few are stored: a merge rewrites the pages it lands in")
+    func earlyMergeWhileSmall() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        log.defersFactsMerge = true
+        log.factsMergeInterval = 40_000  // early merges while fewer than 10,000 are stored
+        var next = 0
+        func append(_ count: Int) throws {
+            _ = try log.append((next..<(next + count)).map { event("e\($0)", customer: "c-\($0 % 300)") }, recorded: testClock)
+            next += count
+        }
+        try append(4000)
+        #expect(!log.mergingHeldFactsIsCheap, "too few held to be worth a merge")
+        try append(200)
+        #expect(log.mergingHeldFactsIsCheap)
+        try log.database.inTransaction { try log.mergePendingFacts() }
+        #expect(try !log.mergingHeldFactsIsCheap && log.database.scalarInt("SELECT count(*) FROM stream_facts") == 4200)
+        try append(6000)
+        #expect(log.mergingHeldFactsIsCheap, "4,200 stored")
+        try log.database.inTransaction { try log.mergePendingFacts() }
+        try append(5000)
+        #expect(!log.mergingHeldFactsIsCheap, "10,200 stored: wait for the interval")
+    }
+
     @Test("a merge that meets a (stream, version) stored already fails and loses nothing, in a many-row statement or a single one",
           arguments: [1, 40])
     func mergeRefusesAKeyGivenTwice(pending: Int) throws {
