@@ -120,16 +120,17 @@ public final class Ingester {
             if !queue.hasBatch, log.mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
             guard let batch = queue.take() else { break }
             if let header = batch.header { rejects.header = header }
-            let outcomes = try log.append(batch.events.map(\.event), recorded: options.now)
+            let outcomes = try log.append(batch.events, recorded: options.now)
             var rejectedLines: [(line: Int, text: String, error: EventError)] = batch.rejected
-            for (item, outcome) in zip(batch.events, outcomes) {
+            for (index, outcome) in outcomes.enumerated() {
                 switch outcome {
                 case .appended: summary.appended += 1
                 case .duplicate: summary.duplicates += 1
                 case .conflict(let position):
                     summary.conflicts += 1
-                    rejectedLines.append((item.line, item.event.jsonLine, EventError(
-                        field: "id", reason: "conflict: '\(item.event.id)' is already in the log with different content (position \(position))")))
+                    let event = batch.events[index]
+                    rejectedLines.append((batch.lines[index], event.jsonLine, EventError(
+                        field: "id", reason: "conflict: '\(event.id)' is already in the log with different content (position \(position))")))
                 }
             }
             rejectedLines.sort { $0.line < $1.line }
@@ -149,11 +150,9 @@ public final class Ingester {
 
 /// One decoded slice of a file.
 struct Batch: Sendable {
-    struct Item: Sendable {
-        var line: Int
-        var event: EncodedEvent
-    }
-    var events: [Item] = []
+    /// The events, as the log appends them, and the line each came from.
+    var events: [EncodedEvent] = []
+    var lines: [Int] = []
     var rejected: [(line: Int, text: String, error: EventError)] = []
     var header: String?
     var lastLine = 0
@@ -228,7 +227,9 @@ final class Producer: @unchecked Sendable {
         consumed += Int64(line.count + 1)
         switch decoded {
         case .skipped: return
-        case .event(let event): batch.events.append(Batch.Item(line: number, event: event))
+        case .event(let event):
+            batch.events.append(event)
+            batch.lines.append(number)
         case .rejected(let error): batch.rejected.append((number, String(decoding: line, as: UTF8.self), error))
         }
         if batch.events.count + batch.rejected.count >= batchLimit {
