@@ -141,6 +141,7 @@ public final class Ingester {
             }
             summary.rejected += rejectedLines.count
             fileLines = max(fileLines, batch.lastLine)
+            queue.giveBack(batch)
             onProgress?(IngestProgress(file: name, bytesRead: batch.bytesRead, totalBytes: batch.totalBytes, summary: summary))
         }
         summary.lines += fileLines
@@ -234,6 +235,7 @@ final class Producer: @unchecked Sendable {
         }
         if batch.events.count + batch.rejected.count >= batchLimit {
             guard queue.put(batch) else { throw CancellationError() }
+            queue.dropReturned()
             batch = Batch()
             batchLimit = min(batchLimit * 2, options.batchSize)
             if let total, consumed > 0 {
@@ -266,6 +268,28 @@ final class BatchQueue: @unchecked Sendable {
         items.append(batch)
         condition.broadcast()
         return true
+    }
+
+    /// Batches the writer is done with, for the reading thread to let go of: their memory is then
+    /// freed by the thread that allocated it. Freed by the writer, it went back to the reader's
+    /// malloc arena under its lock, against the reader's own allocations: 10^6 events, six
+    /// alternating pairs, 4.4-4.9 s against 5.1-5.8 s, with about 12% less user time.
+    private var returned: [Batch] = []
+
+    /// The writer is done with `batch`.
+    func giveBack(_ batch: Batch) {
+        condition.lock()
+        returned.append(batch)
+        condition.unlock()
+    }
+
+    /// Frees, on the calling thread, the batches the writer is done with.
+    func dropReturned() {
+        condition.lock()
+        let done = returned
+        returned = []
+        condition.unlock()
+        withExtendedLifetime(done) {}  // the last reference: freed here
     }
 
     /// Whether `take` would return at once.
