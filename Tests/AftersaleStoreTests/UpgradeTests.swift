@@ -75,6 +75,36 @@ struct UpgradeTests {
         #expect(try log.stream(of: customer).last?.event.id == "after-upgrade")
     }
 
+    @Test("a schema 2 log's pending facts table is merged and dropped; a build of schema 2 would refuse the upgraded file")
+    func schemaTwoPendingFacts() throws {
+        let scratch = Scratch()
+        let path = scratch.path("log.db")
+        let events = (1...50).map { event("e\($0)", customer: "c-\($0 % 7)") }
+        do {
+            // As schema 2 left a killed bulk load: the last 20 events' facts in pending_facts.
+            let log = try EventLog(path: path)
+            _ = try log.append(events, recorded: testClock)
+            try log.database.execute("""
+                CREATE TABLE pending_facts (position INTEGER PRIMARY KEY, stream INTEGER NOT NULL, version INTEGER NOT NULL,
+                    facts BLOB NOT NULL) STRICT;
+                INSERT INTO pending_facts SELECT position, stream, version, facts FROM stream_facts WHERE position > 30;
+                DELETE FROM stream_facts WHERE position > 30;
+                PRAGMA user_version=2;
+                """)
+        }
+        let readOnly = try Database(path: path, readOnly: true)
+        #expect { try EventLog(database: readOnly) } throws: { "\($0)".contains("needs an upgrade") }
+
+        let log = try EventLog(path: path)
+        #expect(log.database.userVersion == 3)
+        #expect(try !log.database.tableExists("pending_facts"))
+        #expect(try expectStoredFactsEqualEncodedJSON(log) == 50)
+        #expect(try log.append([event("e51", customer: "c-1")], recorded: testClock) == [.appended(position: 51, version: 9)])
+
+        try log.database.execute("PRAGMA user_version=4")
+        #expect { try EventLog(path: path) } throws: { "\($0)".contains("newer than this build's 3") }
+    }
+
     @Test("facts stored in an older facts format are derived again from the JSON at the next writer's opening")
     func factsFormatChange() throws {
         let scratch = Scratch()
