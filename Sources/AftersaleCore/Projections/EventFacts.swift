@@ -42,7 +42,9 @@ public enum EventFacts {
     /// The facts of one event.
     public static func encode(_ recorded: Event) -> [UInt8] {
         var w = ByteWriter(capacity: 48)
-        guard let event = try? Upcaster.upcast(recorded) else {
+        // Only an old schema is upcast: upcasting copies the event.
+        let upcast = recorded.schema < recorded.type.currentSchemaVersion ? try? Upcaster.upcast(recorded) : recorded
+        guard let event = upcast else {
             w.byte(0)
             return w.bytes
         }
@@ -69,10 +71,12 @@ public enum EventFacts {
             w.optionalString(text("order"))
             w.string(currency)
             w.optionalSigned(data["total"]?.minorUnits(digits: digits))
-            let lines = (data["lines"]?.arrayValue ?? []).filter { $0["sku"]?.stringValue != nil }
-            w.unsigned(UInt64(lines.count))
+            // Lines without a SKU are left out (counted first: no filtered copy of the array).
+            let lines = data["lines"]?.arrayValue ?? []
+            w.unsigned(UInt64(lines.count { $0["sku"]?.stringValue != nil }))
             for line in lines {
-                OrderLine.write(sku: line["sku"]?.stringValue ?? "", quantity: line["quantity"]?.intValue ?? 1,
+                guard let sku = line["sku"]?.stringValue else { continue }
+                OrderLine.write(sku: sku, quantity: line["quantity"]?.intValue ?? 1,
                                 price: line["price"]?.minorUnits(digits: digits) ?? 0,
                                 category: line["category"]?.stringValue, name: line["name"]?.stringValue, &w)
             }
