@@ -22,6 +22,8 @@ struct Arguments {
     /// A separate, larger log for the rebuild's memory target (0: rebuild the largest of `sizes`).
     var rebuildEvents = 0
     var rebuildCustomers: Int?
+    /// Random UUID ids, as webhooks send, instead of the simulator's ids in order.
+    var randomIDs = false
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -35,8 +37,9 @@ struct Arguments {
             case "--fit-customers": fitCustomers = Int(args.next() ?? "") ?? fitCustomers
             case "--rebuild-events": rebuildEvents = Int(args.next() ?? "") ?? 0
             case "--rebuild-customers": rebuildCustomers = Int(args.next() ?? "")
+            case "--random-ids": randomIDs = true
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids]")
                 exit(2)
             }
         }
@@ -48,6 +51,44 @@ struct Arguments {
 /// same rebuild with 8.6 s of system time instead of 2.5-3.3 s).
 func settle() {
     sync()
+}
+
+/// Gives every event of an NDJSON file the simulator wrote (`{"id":"...",` first on each line) a
+/// random UUID-like id from a seeded generator. With ids in order, each batch adds to one end of the
+/// unique id index; with random ones it lands all over it, as webhook ids do.
+func randomizeIDs(_ path: String, seed: UInt64) throws {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let prefix = Array(#"{"id":""#.utf8)
+    var state = seed
+    func random() -> UInt64 {  // SplitMix64
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    func uuid() -> String {
+        let hex = String(format: "%016llx%016llx", random(), random())
+        let h = Array(hex)
+        return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count + bytes.count / 4)
+    var start = 0
+    while start < bytes.count {
+        let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+        let idStart = start + prefix.count
+        if bytes[start..<end].starts(with: prefix), let close = bytes[idStart..<end].firstIndex(of: UInt8(ascii: "\"")) {
+            out += prefix
+            out += Array(uuid().utf8)
+            out += bytes[close..<end]
+        } else {
+            out += bytes[start..<end]
+        }
+        if end < bytes.count { out.append(0x0A) }
+        start = end + 1
+    }
+    try Data(out).write(to: URL(fileURLWithPath: path))
 }
 
 /// Marks the line a runner appends after its child's output: "status maxRSSKiB".
@@ -138,6 +179,7 @@ for size in args.sizes {
     let written = try simulation.writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
     try handle.close()
     let generateSeconds = Stopwatch.seconds() - generateStarted
+    if args.randomIDs { try randomizeIDs(file, seed: 42) }
     let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
 
     // 2. Ours: the release CLI in a child process, started before this process holds any rows:
@@ -196,7 +238,7 @@ for size in args.sizes {
 
     func rate(_ seconds: Double) -> String { String(format: "%.0fk", Double(written) / seconds / 1000) }
     rows.append([
-        "\(written)", String(format: "%.0f MB", Double(bytes) / 1e6), rate(generateSeconds), rate(decodeSeconds),
+        "\(written)\(args.randomIDs ? " (random ids)" : "")", String(format: "%.0f MB", Double(bytes) / 1e6), rate(generateSeconds), rate(decodeSeconds),
         rate(baselineSeconds), rate(run.seconds), String(format: "%.2f", baselineSeconds / run.seconds),
         "\(run.maxRSSKiB / 1024) MiB", rate(withProjections.seconds), "\(withProjections.maxRSSKiB / 1024) MiB",
     ])
