@@ -445,10 +445,7 @@ public final class EventLog {
     /// duplicates from conflicts.
     private func insertGroup(_ events: ArraySlice<EncodedEvent>, recorded: Timestamp,
                              into outcomes: inout [AppendOutcome]) throws -> Bool {
-        let before = try headStatement.get()
-        defer { before.reset() }
-        let last = try before.step() && !before.isNull(0) ? before.int64(0) : 0
-        before.reset()
+        let last = try head()
         groupVersions.removeAll(keepingCapacity: true)
         groupUndo.removeAll(keepingCapacity: true)
         groupText.removeAll(keepingCapacity: true)
@@ -514,6 +511,7 @@ public final class EventLog {
         return true
     }
 
+    /// Prepared once: a many-row append asks for the head before each group.
     private lazy var headStatement: Result<Statement, SQLiteError> = Result { () throws(SQLiteError) in
         try database.prepare("SELECT max(position) FROM events")
     }
@@ -659,7 +657,7 @@ public final class EventLog {
     public func readFacts(after position: Int64, limit: Int = .max,
                           _ body: (_ position: Int64, _ stream: Int64, _ customer: String, _ facts: UnsafeRawBufferPointer) throws -> Void) throws {
         let statement = try database.prepare("""
-            SELECT e.position, e.customer, f.facts, s.stream, \(EventLog.qualifiedColumns) FROM events e
+            SELECT e.position, e.customer, f.facts, s.stream FROM events e
             JOIN streams s ON s.customer = e.customer
             LEFT JOIN stream_facts f ON f.stream = s.stream AND f.version = e.version
             WHERE e.position > ?1 ORDER BY e.position LIMIT ?2
@@ -669,7 +667,12 @@ public final class EventLog {
         while try statement.step() {
             let customer = statement.text(1) ?? ""
             if statement.isNull(2) {
-                let facts = EventFacts.encode(try EventLog.decodeRow(statement, from: 4, includeMeta: false).event)
+                // Rare (a bulk load holds it): the event is read again, whole, only then.
+                let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
+                defer { row.reset() }
+                row.bind(statement.int64(0), at: 1)
+                guard try row.step() else { continue }
+                let facts = EventFacts.encode(try EventLog.decodeRow(row, includeMeta: false).event)
                 try facts.withUnsafeBytes { try body(statement.int64(0), statement.int64(3), customer, $0) }
             } else {
                 try statement.withBytes(2) { try body(statement.int64(0), statement.int64(3), customer, UnsafeRawBufferPointer($0)) }
@@ -746,22 +749,19 @@ public final class EventLog {
         while try statement.step() { try body(try EventLog.decodeRow(statement)) }
     }
 
-    /// The event in `columns`, read from column `first` on.
-    static func decodeRow(_ s: Statement, from first: Int32 = 0, includeMeta: Bool = true) throws -> RecordedEvent {
-        let typeName = s.text(first + 4) ?? ""
+    static func decodeRow(_ s: Statement, includeMeta: Bool = true) throws -> RecordedEvent {
+        let typeName = s.text(4) ?? ""
         guard let type = EventType(rawValue: typeName) else {
-            throw SQLiteError(code: 1, message: "unknown event type '\(typeName)' at position \(s.int64(first))", sql: nil)
+            throw SQLiteError(code: 1, message: "unknown event type '\(typeName)' at position \(s.int64(0))", sql: nil)
         }
         func object(_ column: Int32) throws -> JSONObject {
-            try s.withBytes(first + column) { bytes in try JSONParser.parse(bytes).objectValue ?? JSONObject() }
+            try s.withBytes(column) { bytes in try JSONParser.parse(bytes).objectValue ?? JSONObject() }
         }
         let data = try object(9)
-        let meta = includeMeta && !s.isNull(first + 10) ? try object(10) : nil
-        let event = Event(id: s.text(first + 3) ?? "", type: type, customer: s.text(first + 5) ?? "",
-                          at: Timestamp(millis: s.int64(first + 6), offsetMinutes: s.int(first + 7)), schema: s.int(first + 8),
-                          data: data, meta: meta)
-        return RecordedEvent(position: s.int64(first), version: s.int64(first + 1), recorded: Timestamp(millis: s.int64(first + 2)),
-                             event: event)
+        let meta = includeMeta && !s.isNull(10) ? try object(10) : nil
+        let event = Event(id: s.text(3) ?? "", type: type, customer: s.text(5) ?? "",
+                          at: Timestamp(millis: s.int64(6), offsetMinutes: s.int(7)), schema: s.int(8), data: data, meta: meta)
+        return RecordedEvent(position: s.int64(0), version: s.int64(1), recorded: Timestamp(millis: s.int64(2)), event: event)
     }
 
     /// The latest event of a type in one stream, at or before `position` (walks the stream backwards,
@@ -790,7 +790,9 @@ public final class EventLog {
 
     /// The position of the last event, 0 for an empty log.
     public func head() throws -> Int64 {
-        try database.scalarInt("SELECT max(position) FROM events") ?? 0
+        let statement = try headStatement.get()
+        defer { statement.reset() }
+        return try statement.step() && !statement.isNull(0) ? statement.int64(0) : 0
     }
 
     /// How many events of each type the log holds, most first.

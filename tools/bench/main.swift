@@ -59,16 +59,9 @@ func settle() {
 func randomizeIDs(_ path: String, seed: UInt64) throws {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     let prefix = Array(#"{"id":""#.utf8)
-    var state = seed
-    func random() -> UInt64 {  // SplitMix64
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var random = SimulationRandom(seed: seed)
     func uuid() -> String {
-        let hex = String(format: "%016llx%016llx", random(), random())
+        let hex = String(format: "%016llx%016llx", random.next(), random.next())
         let h = Array(hex)
         return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
     }
