@@ -21,6 +21,18 @@ public struct EncodedEvent: Sendable, Equatable {
         self.init(event, dataText: JSONValue.object(event.data).canonicalText, metaText: event.meta.map { JSONValue.object($0).compactText })
     }
 
+    /// An event from its parts, as ingest validates them off a line: `data` and `meta` as sent.
+    public init(id: String, type: EventType, customer: String, at: Timestamp, schema: Int, data: String, meta: String?, facts: [UInt8]) {
+        self.id = id
+        self.type = type
+        self.customer = customer
+        self.at = at
+        self.schema = schema
+        self.data = data
+        self.meta = meta
+        self.facts = facts
+    }
+
     /// An event whose `data` and `meta` text are taken as they were sent (already validated JSON objects).
     public init(_ event: Event, dataText: String, metaText: String?) {
         id = event.id

@@ -68,7 +68,7 @@ struct EventFactsTests {
         for n in numbers { w.signed(n) }
         w.optionalSigned(nil)
         w.optionalSigned(-5)
-        w.optionalString(nil)
+        w.optionalString(String?.none)
         w.optionalString("")
         w.string("Grüße, 東京 🎁")
         let bytes = w.bytes

@@ -197,7 +197,7 @@ for size in args.sizes {
     }
 
     // 3. Decode only (one thread): what the JSON reading and validation costs.
-    let decoder = NDJSONDecoder(validator: EventValidator(now: clock))
+    var decoder = NDJSONDecoder(validator: EventValidator(now: clock))
     var encoded: [EncodedEvent] = []
     encoded.reserveCapacity(written)
     var fileBytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))

@@ -1,3 +1,15 @@
+/// Text a `ByteWriter` stores: a String, or a string value as parsed (`JSONString`).
+public protocol StoredText {
+    func withStoredUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R
+}
+
+extension String: StoredText {
+    @inlinable public func withStoredUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var text = self
+        return text.withUTF8(body)
+    }
+}
+
 /// Appends compact binary fields: LEB128 varints (zigzag for signed values) and length-prefixed UTF-8.
 ///
 /// Used for the fold facts stored beside each event and for projection rows: formats the engine
@@ -65,9 +77,8 @@ public struct ByteWriter: ~Copyable {
 
     @inlinable public mutating func bool(_ value: Bool) { byte(value ? 1 : 0) }
 
-    public mutating func string(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
+    @inlinable public mutating func string<Text: StoredText>(_ value: Text) {
+        value.withStoredUTF8 { utf8 in
             unsigned(UInt64(utf8.count))
             append(utf8)
         }
@@ -75,14 +86,13 @@ public struct ByteWriter: ~Copyable {
 
     /// Appends a string's UTF-8 bytes alone, with no length.
     public mutating func utf8(_ value: String) {
-        var value = value
-        value.withUTF8 { append($0) }
+        value.withStoredUTF8 { append($0) }
     }
 
     /// nil is written as length 0, a string as its length + 1.
-    public mutating func optionalString(_ value: String?) {
-        guard var value else { return byte(0) }
-        value.withUTF8 { utf8 in
+    @inlinable public mutating func optionalString<Text: StoredText>(_ value: Text?) {
+        guard let value else { return byte(0) }
+        value.withStoredUTF8 { utf8 in
             unsigned(UInt64(utf8.count) + 1)
             append(utf8)
         }

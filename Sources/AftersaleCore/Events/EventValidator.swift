@@ -40,34 +40,63 @@ public struct EventValidator: Sendable {
 
     /// Validates a parsed envelope.
     public func validate(_ json: JSONValue) throws(EventError) -> Event {
-        guard case .object(let envelope) = json else {
+        let envelope = try envelope(json)
+        // Checked to be objects.
+        let event = Event(id: envelope.id, type: envelope.type, customer: envelope.customer, at: envelope.at,
+                          schema: envelope.schema, data: envelope.data.objectValue!, meta: envelope.meta?.objectValue)
+        try validateData(of: event)
+        return event
+    }
+
+    /// Checks an envelope on a tape: each field but `data`'s contents, which `validateData` checks.
+    ///
+    /// Not generic in public, so that it is compiled for tapes here, not called through witness tables.
+    public func validateEnvelope(_ json: JSONTape.Value) throws(EventError) -> Envelope<JSONTape.Value> {
+        try envelope(json)
+    }
+
+    /// Checks `data` on a tape, in the type's current schema version, against the type's rules.
+    public func validateData(_ data: JSONTape.Value, of type: EventType) throws(EventError) {
+        try checkData(data, of: type)
+    }
+
+    func envelope<V: JSONReading>(_ json: V) throws(EventError) -> Envelope<V> {
+        guard json.kind == .object else {
             throw EventError(field: "json", reason: "expected an object, got \(json.kindName)")
         }
-        for member in envelope.members {
-            switch member.key {
-            case "id", "type", "customer", "at", "data", "meta", "schema": continue
-            default:
-                throw EventError(field: member.key,
-                                 reason: "unknown envelope field (allowed: id, type, customer, at, data, meta, schema)")
+        // One pass puts each field in its place (the first of a name counts) and refuses unknown names.
+        var idValue, typeValue, customerValue, atValue, dataValue, metaValue, schemaValue: V?
+        try json.forEachMember { (name, value) throws(EventError) in
+            func keepFirst(_ field: inout V?) { if field == nil { field = value } }
+            switch name.withText(Envelope<V>.field(named:)) ?? nil {
+            case .id: keepFirst(&idValue)
+            case .type: keepFirst(&typeValue)
+            case .customer: keepFirst(&customerValue)
+            case .at: keepFirst(&atValue)
+            case .data: keepFirst(&dataValue)
+            case .meta: keepFirst(&metaValue)
+            case .schema: keepFirst(&schemaValue)
+            case nil:
+                throw EventError(field: name.stringValue ?? "", reason: "unknown envelope field (allowed: id, type, customer, at, data, meta, schema)")
             }
         }
-        let id = try identifier(envelope["id"], field: "id")
-        guard let typeValue = envelope["type"] else { throw EventError(field: "type", reason: "missing required field") }
-        guard case .string(let typeName) = typeValue else {
+        let id = try identifier(idValue, field: "id")
+        guard let typeValue else { throw EventError(field: "type", reason: "missing required field") }
+        guard typeValue.kind == .string else {
             throw EventError(field: "type", reason: "expected a string, got \(typeValue.kindName)")
         }
-        guard let type = EventType(rawValue: typeName) else {
-            throw EventError(field: "type", reason: "unknown event type '\(typeName)'")
+        guard let type = typeValue.withText(EventType.init(utf8:)) ?? nil else {
+            throw EventError(field: "type", reason: "unknown event type '\(typeValue.stringValue!)'")
         }
-        let customer = try identifier(envelope["customer"], field: "customer")
-        let at = try timestamp(envelope["at"], field: "at")
+        let customer = try identifier(customerValue, field: "customer")
+        let at = try timestamp(atValue, field: "at")
         if let at, at < earliestPlausible || at > latestPlausible {
             throw EventError(field: "at", reason: "implausible timestamp \(at) (accepted: 1970 to a day after the ingest clock)")
         } else if at == nil {
             throw EventError(field: "at", reason: "missing required field")
         }
         var schema = type.currentSchemaVersion
-        if let schemaValue = envelope["schema"] {
+        if let schemaValue {
             guard let n = schemaValue.intValue else {
                 throw EventError(field: "schema", reason: "expected an integer, got \(schemaValue.kindName)")
             }
@@ -77,29 +106,28 @@ public struct EventValidator: Sendable {
             }
             schema = n
         }
-        var meta: JSONObject?
-        if let metaValue = envelope["meta"] {
-            guard case .object(let m) = metaValue else {
-                throw EventError(field: "meta", reason: "expected an object, got \(metaValue.kindName)")
-            }
-            meta = m
+        let meta = metaValue
+        if let meta, meta.kind != .object {
+            throw EventError(field: "meta", reason: "expected an object, got \(meta.kindName)")
         }
-        guard let dataValue = envelope["data"] else { throw EventError(field: "data", reason: "missing required field") }
-        guard case .object(let data) = dataValue else {
-            throw EventError(field: "data", reason: "expected an object, got \(dataValue.kindName)")
+        guard let data = dataValue else { throw EventError(field: "data", reason: "missing required field") }
+        guard data.kind == .object else {
+            throw EventError(field: "data", reason: "expected an object, got \(data.kindName)")
         }
-        let event = Event(id: id, type: type, customer: customer, at: at!, schema: schema, data: data, meta: meta)
-        try validateData(of: event)
-        return event
+        return Envelope(id: id, type: type, customer: customer, at: at!, schema: schema, data: data, meta: meta)
     }
 
     /// Checks `data` against the type's rules, after upcasting it to the current schema version.
     public func validateData(of event: Event) throws(EventError) {
-        // Only an old schema is upcast (upcasting copies the event). Field paths are autoclosures,
-        // written out only for an error: on the way through they cost a String each.
+        // Only an old schema is upcast (upcasting copies the event).
         let data = event.schema < event.type.currentSchemaVersion ? try Upcaster.upcast(event).data : event.data
-        for rule in event.type.dataRules {
-            guard let value = data[rule.name] else {
+        try checkData(JSONValue.object(data), of: event.type)
+    }
+
+    /// Field paths are autoclosures, written out only for an error: on the way through they cost a String each.
+    func checkData<V: JSONReading>(_ data: V, of type: EventType) throws(EventError) {
+        for rule in type.dataRules {
+            guard let value = data[member: rule.name] else {
                 if rule.required { throw EventError(field: "data.\(rule.name)", reason: "missing required field") }
                 continue
             }
@@ -109,49 +137,63 @@ public struct EventValidator: Sendable {
 
     // MARK: - Field checks
 
-    func identifier(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventError) -> String {
+    func identifier<V: JSONReading>(_ value: V?, field: @autoclosure () -> String) throws(EventError) -> String {
         guard let value else { throw EventError(field: field(), reason: "missing required field") }
-        guard case .string(let s) = value else {
+        guard let s = value.stringValue else {
             throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
         guard !s.isEmpty else { throw EventError(field: field(), reason: "must not be empty") }
         return s
     }
 
-    func timestamp(_ value: JSONValue?, field: @autoclosure () -> String) throws(EventError) -> Timestamp? {
-        guard let value else { return nil }
-        guard case .string(let s) = value else {
+    /// `identifier` when the value itself is not needed: no String is made on the way through.
+    func checkIdentifier<V: JSONReading>(_ value: V, field: @autoclosure () -> String) throws(EventError) {
+        guard let empty = value.withText({ $0.isEmpty }), value.kind == .string else {
             throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
-        do {
-            return try Timestamp.parse(s)
-        } catch {
-            throw EventError(field: field(), reason: "not an RFC 3339 timestamp ('\(s)': \(error.message))")
+        guard !empty else { throw EventError(field: field(), reason: "must not be empty") }
+    }
+
+    func timestamp<V: JSONReading>(_ value: V?, field: @autoclosure () -> String) throws(EventError) -> Timestamp? {
+        guard let value else { return nil }
+        guard value.kind == .string else {
+            throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
+        }
+        let parsed = value.withText { utf8 in Result { () throws(TimestampSyntaxError) in try Timestamp.parse(utf8: utf8) } }!
+        switch parsed {
+        case .success(let at): return at
+        case .failure(let error):
+            throw EventError(field: field(), reason: "not an RFC 3339 timestamp ('\(value.stringValue!)': \(error.message))")
         }
     }
 
-    func check(_ value: JSONValue, as kind: FieldKind, members required: [String] = [], field: @autoclosure () -> String, in data: JSONObject) throws(EventError) {
+    func check<V: JSONReading>(_ value: V, as kind: FieldKind, members required: [MemberName] = [], field: @autoclosure () -> String, in data: V) throws(EventError) {
         func string() throws(EventError) -> String {
-            guard case .string(let s) = value else {
+            guard let s = value.stringValue else {
                 throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
             }
             return s
         }
+        func mustBeString() throws(EventError) {
+            guard value.kind == .string else {
+                throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
+            }
+        }
         switch kind {
         case .identifier:
-            _ = try identifier(value, field: field())
+            try checkIdentifier(value, field: field())
         case .text:
-            _ = try string()
+            try mustBeString()
         case .amount:
-            _ = try amount(value, field: field(), currency: data["currency"]?.stringValue.flatMap(Currency.init(code:)))
+            _ = try amount(value, field: field(), currency: currency(in: data))
         case .currency:
-            let code = try string()
-            guard Currency(code: code) != nil else {
-                throw EventError(field: field(), reason: "unknown currency code '\(code)' (ISO 4217, e.g. EUR)")
+            try mustBeString()
+            guard Currency(named: value) != nil else {
+                throw EventError(field: field(), reason: "unknown currency code '\(try string())' (ISO 4217, e.g. EUR)")
             }
         case .rating:
-            guard case .number(let text) = value, let n = Int(text) else {
-                throw EventError(field: field(), reason: "expected an integer, got \(value.kindName == "a number" ? "a fraction" : value.kindName)")
+            guard value.kind == .number, let n = value.intValue else {
+                throw EventError(field: field(), reason: "expected an integer, got \(value.kind == .number ? "a fraction" : value.kindName)")
             }
             guard (1...5).contains(n) else { throw EventError(field: field(), reason: "rating \(n) is outside 1-5") }
         case .timestamp:
@@ -173,25 +215,27 @@ public struct EventValidator: Sendable {
             let s = try string()
             guard isKnownTimeZone(s) else { throw EventError(field: field(), reason: "unknown time zone '\(s)' (IANA, e.g. Europe/Berlin)") }
         case .consent:
-            guard case .object(let channels) = value else {
+            guard value.kind == .object else {
                 throw EventError(field: field(), reason: "expected an object, got \(value.kindName)")
             }
-            for member in channels.members where member.value.boolValue == nil {
-                throw EventError(field: "\(field()).\(member.key)", reason: "expected true or false, got \(member.value.kindName)")
+            try value.forEachMember { (channel, consented) throws(EventError) in
+                guard consented.kind == .bool else {
+                    throw EventError(field: "\(field()).\(channel.stringValue!)", reason: "expected true or false, got \(consented.kindName)")
+                }
             }
         case .orderLines, .returnLines:
-            guard case .array(let lines) = value else {
+            guard value.kind == .array else {
                 throw EventError(field: field(), reason: "expected an array, got \(value.kindName)")
             }
-            let currency = data["currency"]?.stringValue.flatMap(Currency.init(code:))
-            for (i, line) in lines.enumerated() {
+            let currency = currency(in: data)
+            try value.forEachElement { (i, line) throws(EventError) in
                 func path() -> String { "\(field())[\(i)]" }
-                guard case .object(let item) = line else {
+                guard line.kind == .object else {
                     throw EventError(field: path(), reason: "expected an object, got \(line.kindName)")
                 }
-                guard let sku = item["sku"] else { throw EventError(field: "\(path()).sku", reason: "missing required field") }
-                _ = try identifier(sku, field: "\(path()).sku")
-                if let quantity = item["quantity"] {
+                guard let sku = line[member: "sku"] else { throw EventError(field: "\(path()).sku", reason: "missing required field") }
+                try checkIdentifier(sku, field: "\(path()).sku")
+                if let quantity = line[member: "quantity"] {
                     guard let q = quantity.intValue else {
                         throw EventError(field: "\(path()).quantity", reason: "expected an integer, got \(quantity.kindName)")
                     }
@@ -200,30 +244,32 @@ public struct EventValidator: Sendable {
                     throw EventError(field: "\(path()).quantity", reason: "missing required field")
                 }
                 if kind == .orderLines {
-                    guard let price = item["price"] else { throw EventError(field: "\(path()).price", reason: "missing required field") }
+                    guard let price = line[member: "price"] else { throw EventError(field: "\(path()).price", reason: "missing required field") }
                     _ = try amount(price, field: "\(path()).price", currency: currency)
-                    if let v = item["category"], v.stringValue == nil {
+                    if let v = line[member: "category"], v.kind != .string {
                         throw EventError(field: "\(path()).category", reason: "expected a string, got \(v.kindName)")
                     }
-                    if let v = item["name"], v.stringValue == nil {
+                    if let v = line[member: "name"], v.kind != .string {
                         throw EventError(field: "\(path()).name", reason: "expected a string, got \(v.kindName)")
                     }
                 }
             }
         case .object:
-            guard case .object = value else { throw EventError(field: field(), reason: "expected an object, got \(value.kindName)") }
+            guard value.kind == .object else { throw EventError(field: field(), reason: "expected an object, got \(value.kindName)") }
         case .numbers:
-            guard case .object(let members) = value else {
+            guard value.kind == .object else {
                 throw EventError(field: field(), reason: "expected an object, got \(value.kindName)")
             }
-            for name in required where members[name] == nil {
+            for name in required where value[member: name] == nil {
                 throw EventError(field: "\(field()).\(name)", reason: "missing required field")
             }
-            for member in members.members where member.value.doubleValue == nil {
-                throw EventError(field: "\(field()).\(member.key)", reason: "expected a number, got \(member.value.kindName)")
+            try value.forEachMember { (name, member) throws(EventError) in
+                guard member.doubleValue != nil else {
+                    throw EventError(field: "\(field()).\(name.stringValue!)", reason: "expected a number, got \(member.kindName)")
+                }
             }
         case .number:
-            guard case .number = value else { throw EventError(field: field(), reason: "expected a number, got \(value.kindName)") }
+            guard value.kind == .number else { throw EventError(field: field(), reason: "expected a number, got \(value.kindName)") }
         case .integer:
             guard value.intValue != nil else { throw EventError(field: field(), reason: "expected an integer, got \(value.kindName)") }
         case .boolean:
@@ -231,25 +277,54 @@ public struct EventValidator: Sendable {
         }
     }
 
+    /// The currency named by `data`'s `currency` field, when it is a valid code.
+    func currency<V: JSONReading>(in data: V) -> Currency? {
+        data[member: "currency"].flatMap(Currency.init(named:))
+    }
+
     /// Checks a money amount. Decimal places are judged only when the currency is valid: with an
     /// unknown currency the currency field gets the error, not the amount.
-    func amount(_ value: JSONValue, field: @autoclosure () -> String, currency: Currency?) throws(EventError) -> Int64? {
-        let text: String
-        switch value {
-        case .number(let t), .string(let t): text = t
-        default: throw EventError(field: field(), reason: "expected a number, got \(value.kindName)")
+    func amount<V: JSONReading>(_ value: V, field: @autoclosure () -> String, currency: Currency?) throws(EventError) -> Int64? {
+        guard let parsed = value.withText({ utf8 in
+            Result { () throws(AmountError) in try Money.parseMinorUnits(utf8: utf8, digits: currency?.minorUnitDigits ?? 0) }
+        }) else {
+            throw EventError(field: field(), reason: "expected a number, got \(value.kindName)")
         }
-        do {
-            return try Money.parseMinorUnits(text, digits: currency?.minorUnitDigits ?? 0)
-        } catch .negative {
-            throw EventError(field: field(), reason: "must not be negative, got \(text)")
-        } catch .notDecimal {
-            throw EventError(field: field(), reason: "'\(text)' is not a decimal amount (e.g. 59.80)")
-        } catch .tooManyDecimalPlaces(let allowed) {
+        switch parsed {
+        case .success(let units): return units
+        case .failure(.negative):
+            throw EventError(field: field(), reason: "must not be negative, got \(value.withText { String(decoding: $0, as: UTF8.self) }!)")
+        case .failure(.notDecimal):
+            throw EventError(field: field(), reason: "'\(value.withText { String(decoding: $0, as: UTF8.self) }!)' is not a decimal amount (e.g. 59.80)")
+        case .failure(.tooManyDecimalPlaces(let allowed)):
             guard let currency else { return nil }
-            throw EventError(field: field(), reason: "too many decimal places in \(text): \(currency.code) has \(allowed)")
-        } catch {
-            throw EventError(field: field(), reason: "amount \(text) is too large")
+            throw EventError(field: field(), reason: "too many decimal places in \(value.withText { String(decoding: $0, as: UTF8.self) }!): \(currency.code) has \(allowed)")
+        case .failure:
+            throw EventError(field: field(), reason: "amount \(value.withText { String(decoding: $0, as: UTF8.self) }!) is too large")
+        }
+    }
+}
+
+/// A validated envelope, its `data` and `meta` still as parsed.
+public struct Envelope<Value: JSONReading> {
+    public var id: String
+    public var type: EventType
+    public var customer: String
+    public var at: Timestamp
+    public var schema: Int
+    public var data: Value
+    public var meta: Value?
+
+    enum Field { case id, type, customer, at, data, meta, schema }
+
+    /// Which field `name` is, if any.
+    static func field(named name: UnsafeBufferPointer<UInt8>) -> Field? {
+        switch name.count {
+        case 2: MemberName("id").matches(name) ? .id : MemberName("at").matches(name) ? .at : nil
+        case 4: MemberName("type").matches(name) ? .type : MemberName("data").matches(name) ? .data : MemberName("meta").matches(name) ? .meta : nil
+        case 6: MemberName("schema").matches(name) ? .schema : nil
+        case 8: MemberName("customer").matches(name) ? .customer : nil
+        default: nil
         }
     }
 }

@@ -42,7 +42,7 @@ public enum JSONParser {
     }
 }
 
-private struct Reader {
+struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     static let maxDepth = 64
@@ -158,6 +158,12 @@ private struct Reader {
 
     mutating func parseNumber() throws(JSONSyntaxError) -> String {
         let start = index
+        try scanNumber()
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// Steps over a number literal, checking it against the JSON grammar.
+    mutating func scanNumber() throws(JSONSyntaxError) {
         if current == UInt8(ascii: "-") { index += 1 }
         guard let first = current, first >= 0x30, first <= 0x39 else { throw error("expected a digit") }
         if first == 0x30 {
@@ -176,20 +182,30 @@ private struct Reader {
             guard let d = current, d >= 0x30, d <= 0x39 else { throw error("expected a digit in the exponent") }
             while let d = current, d >= 0x30, d <= 0x39 { index += 1 }
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     mutating func parseString() throws(JSONSyntaxError) -> String {
+        let start = index + 1
+        if let decoded = try scanString() { return decoded }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
+    }
+
+    /// Steps over a string (from its opening quote to past its closing one), checking escapes and UTF-8.
+    ///
+    /// Returns the value when it differs from the bytes between the quotes or is not pure ASCII;
+    /// nil when those bytes are the value, as ASCII (the common case: no String is made).
+    mutating func scanString() throws(JSONSyntaxError) -> String? {
         index += 1  // opening quote
         let start = index
         // Fast path: no escapes. Pure ASCII needs no UTF-8 validation.
+        skipPlainASCII()
         var nonASCII: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                if nonASCII & 0x80 == 0 { return String(decoding: slice, as: UTF8.self) }
+                if nonASCII & 0x80 == 0 { return nil }
                 return try Reader.validatedString(slice, column: start + 1)
             }
             if byte == UInt8(ascii: "\\") { break }
@@ -246,6 +262,22 @@ private struct Reader {
         throw error("unterminated string")
     }
 
+    /// Steps over string bytes eight at a time while none of them is a quote, a backslash, a
+    /// control character or beyond ASCII (the byte loop after it sees to those).
+    @inline(__always) mutating func skipPlainASCII() {
+        guard let base = bytes.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            // A byte below n sets its high bit in (x - n) & ~x (n at most 128; exact as a whole).
+            func hasByteBelow(_ x: UInt64, _ n: UInt64) -> Bool { (x &- ones &* n) & ~x & highs != 0 }
+            if word & highs != 0 || hasByteBelow(word, 0x20)
+                || hasByteBelow(word ^ (ones &* 0x22), 1) || hasByteBelow(word ^ (ones &* 0x5C), 1) { return }
+            index += 8
+        }
+    }
+
     /// Text that is not pure ASCII must be valid UTF-8: invalid bytes are refused, never replaced.
     static func validatedString(_ bytes: UnsafeBufferPointer<UInt8>, column: Int) throws(JSONSyntaxError) -> String {
         guard let s = String(validating: bytes, as: UTF8.self) else {
@@ -282,7 +314,7 @@ enum KnownNames {
     /// channels) and the usual meta names, each once.
     static let names: [String] = {
         var names = ["id", "type", "customer", "at", "data", "meta", "schema"]
-        names += EventType.allCases.flatMap { type in type.dataRules.flatMap { [$0.name] + $0.members } }
+        names += EventType.allCases.flatMap { type in type.dataRules.flatMap { ([$0.name] + $0.members).map(\.description) } }
         names += ["sku", "quantity", "price", "category", "name"]  // order and return lines
         names += Upcaster.knownConsentChannels
         names += ["source", "correlation_id", "causation_id"]

@@ -46,17 +46,6 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    /// A short name of the value's kind, for error messages.
-    public var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
 }
 
 /// A JSON object that keeps its members in the order they were written.

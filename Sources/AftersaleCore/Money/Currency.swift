@@ -11,6 +11,14 @@ public struct Currency: Sendable, Hashable, CustomStringConvertible {
         self.minorUnitDigits = digits
     }
 
+    /// The currency a JSON string value names, when it is a valid code.
+    public init?<V: JSONReading>(named value: V) {
+        guard value.kind == .string,
+              let code = value.withText({ utf8 in utf8.count == 3 ? String(decoding: utf8, as: UTF8.self) : nil }) ?? nil
+        else { return nil }
+        self.init(code: code)
+    }
+
     public var description: String { code }
 
     /// Active ISO 4217 codes (list one, 2024 edition) with their minor-unit digits.

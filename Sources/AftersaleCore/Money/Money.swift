@@ -40,7 +40,13 @@ extension Money {
     ///
     /// Exact: digits beyond the currency's minor unit are accepted only when they are zeros.
     public static func parseMinorUnits(_ text: String, digits: Int) throws(AmountError) -> Int64 {
-        var utf8 = Substring(text).utf8[...]
+        var text = text
+        return try text.withUTF8 { utf8 in Result { () throws(AmountError) in try parseMinorUnits(utf8: utf8, digits: digits) } }.get()
+    }
+
+    /// The same from the text's UTF-8.
+    static func parseMinorUnits(utf8 text: UnsafeBufferPointer<UInt8>, digits: Int) throws(AmountError) -> Int64 {
+        var utf8 = text[...]
         var negative = false
         if utf8.first == UInt8(ascii: "-") {
             negative = true

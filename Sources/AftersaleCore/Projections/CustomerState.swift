@@ -264,7 +264,7 @@ public struct OrderLine: Sendable, Equatable {
 
     /// Writes one line in the form stored in facts and states (after a count of lines): the one
     /// place that says what a line's bytes are, with `OrderState`'s readers of them.
-    public static func write(sku: String, quantity: Int, price: Int64, category: String?, name: String?, _ w: inout ByteWriter) {
+    public static func write<Text: StoredText>(sku: Text, quantity: Int, price: Int64, category: Text?, name: Text?, _ w: inout ByteWriter) {
         w.string(sku)
         w.int(quantity)
         w.signed(price)
@@ -461,16 +461,6 @@ extension CustomerState {
     }
 }
 
-extension JSONValue {
-    /// A decimal amount (number or string) in minor units of a currency with `digits` decimals;
-    /// nil when it is not one (the validator has refused such events already).
-    public func minorUnits(digits: Int) -> Int64? {
-        switch self {
-        case .number(let text), .string(let text): try? Money.parseMinorUnits(text, digits: digits)
-        default: nil
-        }
-    }
-}
 
 extension CustomerState {
     /// Starts over as a new customer's empty state, in place, keeping small collections' storage: a

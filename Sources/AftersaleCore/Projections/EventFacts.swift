@@ -41,44 +41,54 @@ public enum EventFacts {
 
     /// The facts of one event.
     public static func encode(_ recorded: Event) -> [UInt8] {
-        var w = ByteWriter(capacity: 48)
         // Only an old schema is upcast: upcasting copies the event.
         let upcast = recorded.schema < recorded.type.currentSchemaVersion ? try? Upcaster.upcast(recorded) : recorded
-        guard let event = upcast else {
-            w.byte(0)
-            return w.bytes
-        }
-        let data = event.data
-        func text(_ key: String) -> String? { data[key]?.stringValue }
-        w.byte(code(event.type))
-        w.signed(event.at.millis)
-        w.int(event.at.offsetMinutes)
-        switch event.type {
+        guard let event = upcast else { return [0] }
+        return facts(type: event.type, at: event.at, data: JSONValue.object(event.data))
+    }
+
+    /// The facts of an event in its type's current schema version, from its `data` on a tape.
+    public static func encode(type: EventType, at: Timestamp, data: JSONTape.Value) -> [UInt8] {
+        facts(type: type, at: at, data: data)
+    }
+
+    static func facts<V: JSONReading>(type: EventType, at: Timestamp, data: V) -> [UInt8] {
+        var w = ByteWriter(capacity: 48)
+        func text(_ key: MemberName) -> JSONString<V>? { data[member: key]?.storedText }
+        w.byte(code(type))
+        w.signed(at.millis)
+        w.int(at.offsetMinutes)
+        switch type {
         case .customerRegistered, .customerUpdated:
             w.optionalString(text("email"))
             w.optionalString(text("name"))
-            writeBirthday(text: text("birthday"), &w)
+            writeBirthday(text: data[member: "birthday"]?.stringValue, &w)
             w.optionalString(text("timezone"))
-            let flags = (data["consent"]?.objectValue?.members ?? []).compactMap { m in m.value.boolValue.map { (m.key, $0) } }
-            w.unsigned(UInt64(flags.count))
-            for (channel, consented) in flags {
-                w.string(channel)
+            let consent = data[member: "consent"]
+            var flags = 0
+            consent?.forEachMember { _, consented in if consented.boolValue != nil { flags += 1 } }
+            w.unsigned(UInt64(flags))
+            consent?.forEachMember { channel, consented in
+                guard let consented = consented.boolValue else { return }
+                w.string(channel.storedText!)
                 w.bool(consented)
             }
         case .orderPlaced:
-            let currency = text("currency") ?? ""
-            let digits = Currency(code: currency)?.minorUnitDigits ?? 2
+            let currency = data[member: "currency"]
+            let digits = currency.flatMap(Currency.init(named:))?.minorUnitDigits ?? 2
             w.optionalString(text("order"))
-            w.string(currency)
-            w.optionalSigned(data["total"]?.minorUnits(digits: digits))
-            // Lines without a SKU are left out (counted first: no filtered copy of the array).
-            let lines = data["lines"]?.arrayValue ?? []
-            w.unsigned(UInt64(lines.count { $0["sku"]?.stringValue != nil }))
-            for line in lines {
-                guard let sku = line["sku"]?.stringValue else { continue }
-                OrderLine.write(sku: sku, quantity: line["quantity"]?.intValue ?? 1,
-                                price: line["price"]?.minorUnits(digits: digits) ?? 0,
-                                category: line["category"]?.stringValue, name: line["name"]?.stringValue, &w)
+            if let code = currency?.storedText { w.string(code) } else { w.string("") }
+            w.optionalSigned(data[member: "total"]?.minorUnits(digits: digits))
+            // Lines without a SKU are left out (counted first: no filtered copy of the lines).
+            let lines = data[member: "lines"]
+            var count = 0
+            lines?.forEachElement { _, line in if line[member: "sku"]?.kind == .string { count += 1 } }
+            w.unsigned(UInt64(count))
+            lines?.forEachElement { _, line in
+                guard let sku = line[member: "sku"]?.storedText else { return }
+                OrderLine.write(sku: sku, quantity: line[member: "quantity"]?.intValue ?? 1,
+                                price: line[member: "price"]?.minorUnits(digits: digits) ?? 0,
+                                category: line[member: "category"]?.storedText, name: line[member: "name"]?.storedText, &w)
             }
         case .orderCancelled, .shipmentDelivered, .shipmentFailed:
             w.optionalString(text("order"))
@@ -88,19 +98,19 @@ public enum EventFacts {
             w.optionalString(text("tracking"))
             w.optionalString(text("estimated_delivery"))
         case .unboxingRecorded:
-            w.bool(!(text("shared_on") ?? "").isEmpty)
+            w.bool(!(data[member: "shared_on"]?.storedText.map { $0.withStoredUTF8 { $0.isEmpty } } ?? true))
         case .returnRequested:
             w.optionalString(text("return"))
             w.optionalString(text("order"))
         case .returnRefunded:
-            let currency = text("currency") ?? ""
+            let currency = data[member: "currency"]
             w.optionalString(text("return"))
-            w.string(currency)
-            w.optionalSigned(data["amount"]?.minorUnits(digits: Currency(code: currency)?.minorUnitDigits ?? 2))
+            if let code = currency?.storedText { w.string(code) } else { w.string("") }
+            w.optionalSigned(data[member: "amount"]?.minorUnits(digits: currency.flatMap(Currency.init(named:))?.minorUnitDigits ?? 2))
             w.optionalString(text("order"))
         case .reviewPosted:
             w.optionalString(text("review"))
-            w.optionalSigned(data["rating"]?.intValue.map(Int64.init))
+            w.optionalSigned(data[member: "rating"]?.intValue.map(Int64.init))
             w.optionalString(text("sku"))
         case .reviewReplied:
             w.optionalString(text("review"))

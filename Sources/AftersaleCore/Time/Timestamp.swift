@@ -89,7 +89,7 @@ extension Timestamp {
         return try text.withUTF8 { bytes in Result { () throws(TimestampSyntaxError) in try parse(utf8: bytes) } }.get()
     }
 
-    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>) throws(TimestampSyntaxError) -> Timestamp {
+    static func parse(utf8 b: UnsafeBufferPointer<UInt8>) throws(TimestampSyntaxError) -> Timestamp {
         func digits(_ at: Int, _ count: Int) throws(TimestampSyntaxError) -> Int {
             guard at + count <= b.count else { throw TimestampSyntaxError(message: "too short") }
             var v = 0
