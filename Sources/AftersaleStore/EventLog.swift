@@ -461,17 +461,22 @@ public final class EventLog {
         groupVersions.removeAll(keepingCapacity: true)
         groupUndo.removeAll(keepingCapacity: true)
         groupText.removeAll(keepingCapacity: true)
+        func appendText(_ text: String) {
+            var text = text
+            text.withUTF8 { groupText.append(contentsOf: $0) }  // a copy of bytes, not a walk over the view
+        }
         for event in events {
-            var head = try streamHead(of: event.customer)
+            // One hash of the customer per event: the version is bumped in place.
+            let index = try streamHeadIndex(of: event.customer)
+            let head = versions.values[index]
             groupUndo.append((event.customer, head))
-            head.version += 1
-            versions[event.customer] = head
-            groupVersions.append(head.version)
-            groupText.append(contentsOf: event.id.utf8)
-            groupText.append(contentsOf: event.type.rawValue.utf8)
-            groupText.append(contentsOf: event.customer.utf8)
-            groupText.append(contentsOf: event.data.utf8)
-            if let meta = event.meta { groupText.append(contentsOf: meta.utf8) }
+            versions.values[index].version += 1
+            groupVersions.append(head.version + 1)
+            appendText(event.id)
+            appendText(event.type.rawValue)
+            appendText(event.customer)
+            appendText(event.data)
+            if let meta = event.meta { appendText(meta) }
         }
         let statement = try insertGroupStatement.get()
         defer { statement.reset() }  // clears the bindings too: borrowed text is let go
@@ -505,7 +510,8 @@ public final class EventLog {
         }
         for (row, event) in events.enumerated() {
             let position = last + 1 + Int64(row)
-            var stream = versions[event.customer]?.stream
+            // A new customer's stream may have been made for an earlier event of this group.
+            var stream = groupUndo[row].head.stream ?? versions[event.customer]?.stream
             if stream == nil {
                 let create = try insertStream.get()
                 defer { create.reset() }
@@ -612,7 +618,12 @@ public final class EventLog {
     }
 
     private func streamHead(of customer: String) throws -> StreamHead {
-        if let head = versions[customer] { return head }
+        versions.values[try streamHeadIndex(of: customer)]
+    }
+
+    /// Where the customer's head is in `versions`, read from the log when it is not there yet.
+    private func streamHeadIndex(of customer: String) throws -> [String: StreamHead].Index {
+        if let index = versions.index(forKey: customer) { return index }
         var head = StreamHead(stream: try streamID(of: customer), version: 0)
         if let stream = head.stream {
             let statement = try database.cached("SELECT max(version) FROM stream_facts WHERE stream = ?1")
@@ -621,7 +632,7 @@ public final class EventLog {
             head.version = try statement.step() && !statement.isNull(0) ? statement.int64(0) : 0
         }
         versions[customer] = head
-        return head
+        return versions.index(forKey: customer)!
     }
 
     /// The customer's stream id, nil when the log has no events of theirs.
