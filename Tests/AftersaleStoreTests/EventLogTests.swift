@@ -1,5 +1,6 @@
 import AftersaleCore
-import AftersaleStore
+@testable import AftersaleStore
+import ShopSimulator
 import Testing
 
 @Suite("The event log")
@@ -271,5 +272,43 @@ struct EventLogTests {
         let scratch = Scratch()
         let log = try EventLog(path: scratch.path("log.db"))
         #expect(try log.database.scalarText("PRAGMA journal_mode") == "wal")
+    }
+}
+
+@Suite("Facts keys in stream_facts order")
+struct FactsKeyOrderTests {
+    typealias Key = EventLog.MergeKey
+
+    /// Keys as appends make them: in position order, each stream's versions rising.
+    static func appended(streams: [Int64], events: Int, seed: UInt64) -> [Key] {
+        var random = SimulationRandom(seed: seed)
+        var versions: [Int64: Int64] = [:]
+        return (0..<events).map { position in
+            let stream = streams[Int(random.next() % UInt64(streams.count))]
+            versions[stream, default: 0] += 1
+            return Key(stream: stream, version: versions[stream]!, position: Int64(position + 1), offset: Int32(position), count: 1)
+        }
+    }
+
+    static func isSorted(_ keys: [Key]) -> Bool {
+        zip(keys, keys.dropFirst()).allSatisfy { ($0.stream, $0.version) < ($1.stream, $1.version) }
+    }
+
+    @Test("dense streams, sparse streams and versions out of order all come out sorted, each key once")
+    func sortsEveryShape() {
+        let shapes: [[Key]] = [
+            Self.appended(streams: Array(1...500), events: 5_000, seed: 1),
+            Self.appended(streams: Array(700...710), events: 2_000, seed: 2),
+            Self.appended(streams: [3, 9_000_000_000, 42], events: 300, seed: 3),
+            Self.appended(streams: Array(1...50), events: 400, seed: 4).reversed(),
+            [],
+        ]
+        for (shape, keys) in shapes.enumerated() {
+            var sorted = keys
+            EventLog.sortForInsert(&sorted)
+            let inOrder = Self.isSorted(sorted)
+            #expect(inOrder, "shape \(shape) is out of order")
+            #expect(sorted.map(\.position).sorted() == keys.map(\.position).sorted())
+        }
     }
 }
