@@ -106,7 +106,9 @@ public final class Ingester {
 
     private func ingest(_ path: String, into summary: inout IngestSummary, rejects: RejectsFile) throws {
         let name = path == "-" ? "stdin" : path
-        let queue = BatchQueue(capacity: 4)
+        // Two batches waiting: decoding now outpaces appending, so a deeper queue only held more
+        // memory (10^6 events: 258-289 MiB against 301-322 MiB with four, at the same speed).
+        let queue = BatchQueue(capacity: 2)
         let producer = Producer(path: path, name: name, options: options, queue: queue)
         let thread = Thread { producer.run() }
         thread.stackSize = 8 << 20
