@@ -7,9 +7,9 @@
 /// those are decoded once, while parsing, into a side list. The grammar is `JSONParser`'s own
 /// (the same scanners for strings, numbers and literals), so both accept the same texts.
 public struct JSONTape {
-    enum Kind: UInt8 { case null, `false`, `true`, number, string, array, object }
+    @usableFromInline enum Kind: UInt8 { case null, `false`, `true`, number, string, array, object }
 
-    struct Token {
+    @usableFromInline struct Token {
         var kind: Kind
         /// Strings: the bytes between the quotes. Numbers: the literal. Containers: unused.
         var start: Int32
@@ -19,8 +19,8 @@ public struct JSONTape {
         var link: Int32
     }
 
-    var tokens: [Token] = []
-    var strings: [String] = []
+    @usableFromInline var tokens: [Token] = []
+    @usableFromInline var strings: [String] = []
 
     public init() {
         tokens.reserveCapacity(64)
@@ -28,36 +28,38 @@ public struct JSONTape {
 
     /// Parses `bytes` (one complete JSON text), replacing what the tape held, and hands the
     /// top-level value to `body`. The value is valid only inside `body`.
-    public mutating func parse<R, E: Error>(
+    ///
+    /// Inlinable, so that it is compiled for each caller's `body`: called through its generic
+    /// form, it looked up the metadata of its result types three times a line (5% of decoding).
+    @inlinable public mutating func parse<R, E: Error>(
         _ bytes: UnsafeBufferPointer<UInt8>, _ body: (Value) throws(E) -> R
     ) throws(JSONTapeError<E>) -> R {
-        tokens.removeAll(keepingCapacity: true)
-        strings.removeAll(keepingCapacity: true)
-        guard bytes.count < Int(Int32.max) else {
-            throw .syntax(JSONSyntaxError(column: 1, message: "a line longer than 2 GiB"))
-        }
-        var reader = Reader(bytes: bytes)
         do throws(JSONSyntaxError) {
-            reader.skipWhitespace()
-            try reader.parseTapeValue(depth: 0, into: &self)
-            reader.skipWhitespace()
-            if reader.index != bytes.count { throw reader.error("unexpected text after the value") }
+            try fill(from: bytes)
         } catch {
             throw .syntax(error)
         }
-        let result: Result<R, E> = tokens.withUnsafeBufferPointer { tokens in
-            strings.withUnsafeBufferPointer { strings in
-                do throws(E) {
-                    return .success(try body(Value(bytes: bytes, tokens: tokens, strings: strings, index: 0)))
-                } catch {
-                    return .failure(error)
+        do throws(E) {
+            return try tokens.withUnsafeBufferPointer { (tokens) throws(E) -> R in
+                try strings.withUnsafeBufferPointer { (strings) throws(E) -> R in
+                    try body(Value(bytes: bytes, tokens: tokens, strings: strings, index: 0))
                 }
             }
+        } catch {
+            throw .body(error)
         }
-        switch result {
-        case .success(let value): return value
-        case .failure(let error): throw .body(error)
-        }
+    }
+
+    /// Replaces what the tape held with the tokens of `bytes`.
+    @usableFromInline mutating func fill(from bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) {
+        tokens.removeAll(keepingCapacity: true)
+        strings.removeAll(keepingCapacity: true)
+        guard bytes.count < Int(Int32.max) else { throw JSONSyntaxError(column: 1, message: "a line longer than 2 GiB") }
+        var reader = Reader(bytes: bytes)
+        reader.skipWhitespace()
+        try reader.parseTapeValue(depth: 0, into: &self)
+        reader.skipWhitespace()
+        if reader.index != bytes.count { throw reader.error("unexpected text after the value") }
     }
 
     /// One value on a parsed tape: trivially copyable, so reading it costs no reference counting.
@@ -66,6 +68,14 @@ public struct JSONTape {
         let tokens: UnsafeBufferPointer<Token>
         let strings: UnsafeBufferPointer<String>
         let index: Int
+
+        @usableFromInline init(bytes: UnsafeBufferPointer<UInt8>, tokens: UnsafeBufferPointer<Token>,
+                               strings: UnsafeBufferPointer<String>, index: Int) {
+            self.bytes = bytes
+            self.tokens = tokens
+            self.strings = strings
+            self.index = index
+        }
 
         var token: Token { tokens[index] }
 
