@@ -68,7 +68,7 @@ public struct EventValidator: Sendable {
         var idValue, typeValue, customerValue, atValue, dataValue, metaValue, schemaValue: V?
         try json.forEachMember { (name, value) throws(EventError) in
             func keepFirst(_ field: inout V?) { if field == nil { field = value } }
-            switch name.withText(Envelope<V>.field(named:)) ?? nil {
+            switch name.withText(EnvelopeField.init(name:)) ?? nil {
             case .id: keepFirst(&idValue)
             case .type: keepFirst(&typeValue)
             case .customer: keepFirst(&customerValue)
@@ -106,15 +106,14 @@ public struct EventValidator: Sendable {
             }
             schema = n
         }
-        let meta = metaValue
-        if let meta, meta.kind != .object {
+        if let meta = metaValue, meta.kind != .object {
             throw EventError(field: "meta", reason: "expected an object, got \(meta.kindName)")
         }
         guard let data = dataValue else { throw EventError(field: "data", reason: "missing required field") }
         guard data.kind == .object else {
             throw EventError(field: "data", reason: "expected an object, got \(data.kindName)")
         }
-        return Envelope(id: id, type: type, customer: customer, at: at!, schema: schema, data: data, meta: meta)
+        return Envelope(id: id, type: type, customer: customer, at: at!, schema: schema, data: data, meta: metaValue)
     }
 
     /// Checks `data` against the type's rules, after upcasting it to the current schema version.
@@ -290,17 +289,19 @@ public struct EventValidator: Sendable {
         }) else {
             throw EventError(field: field(), reason: "expected a number, got \(value.kindName)")
         }
+        /// The amount as written, for an error.
+        func written() -> String { value.withText { String(decoding: $0, as: UTF8.self) } ?? "" }
         switch parsed {
         case .success(let units): return units
         case .failure(.negative):
-            throw EventError(field: field(), reason: "must not be negative, got \(value.withText { String(decoding: $0, as: UTF8.self) }!)")
+            throw EventError(field: field(), reason: "must not be negative, got \(written())")
         case .failure(.notDecimal):
-            throw EventError(field: field(), reason: "'\(value.withText { String(decoding: $0, as: UTF8.self) }!)' is not a decimal amount (e.g. 59.80)")
+            throw EventError(field: field(), reason: "'\(written())' is not a decimal amount (e.g. 59.80)")
         case .failure(.tooManyDecimalPlaces(let allowed)):
             guard let currency else { return nil }
-            throw EventError(field: field(), reason: "too many decimal places in \(value.withText { String(decoding: $0, as: UTF8.self) }!): \(currency.code) has \(allowed)")
+            throw EventError(field: field(), reason: "too many decimal places in \(written()): \(currency.code) has \(allowed)")
         case .failure:
-            throw EventError(field: field(), reason: "amount \(value.withText { String(decoding: $0, as: UTF8.self) }!) is too large")
+            throw EventError(field: field(), reason: "amount \(written()) is too large")
         }
     }
 }
@@ -314,18 +315,23 @@ public struct Envelope<Value: JSONReading> {
     public var schema: Int
     public var data: Value
     public var meta: Value?
+}
 
-    enum Field { case id, type, customer, at, data, meta, schema }
+/// The envelope's fields.
+private enum EnvelopeField {
+    case id, type, customer, at, data, meta, schema
 
-    /// Which field `name` is, if any.
-    static func field(named name: UnsafeBufferPointer<UInt8>) -> Field? {
-        switch name.count {
+    /// The field named `name`, nil when it is none of them.
+    init?(name: UnsafeBufferPointer<UInt8>) {
+        let field: EnvelopeField? = switch name.count {
         case 2: MemberName("id").matches(name) ? .id : MemberName("at").matches(name) ? .at : nil
         case 4: MemberName("type").matches(name) ? .type : MemberName("data").matches(name) ? .data : MemberName("meta").matches(name) ? .meta : nil
         case 6: MemberName("schema").matches(name) ? .schema : nil
         case 8: MemberName("customer").matches(name) ? .customer : nil
         default: nil
         }
+        guard let field else { return nil }
+        self = field
     }
 }
 
