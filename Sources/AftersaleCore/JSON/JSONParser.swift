@@ -16,21 +16,6 @@ public enum JSONParser {
         return try result.get()
     }
 
-    /// Parses one complete JSON text and, when it is an object, where each member's value is in the bytes.
-    ///
-    /// Lets a caller keep a member's text exactly as sent instead of writing it again.
-    public static func parseWithMemberRanges(_ bytes: UnsafeBufferPointer<UInt8>)
-        throws(JSONSyntaxError) -> (value: JSONValue, ranges: [(key: String, range: Range<Int>)]) {
-        var reader = Reader(bytes: bytes)
-        reader.recordRanges = true
-        reader.ranges.reserveCapacity(8)
-        reader.skipWhitespace()
-        let value = try reader.parseValue(depth: 0)
-        reader.skipWhitespace()
-        if reader.index != bytes.count { throw reader.error("unexpected text after the value") }
-        return (value, reader.ranges)
-    }
-
     /// Parses one complete JSON text from raw bytes.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         var reader = Reader(bytes: bytes)
@@ -46,10 +31,6 @@ struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     static let maxDepth = 64
-    /// Whether to note where the top-level object's member values are.
-    var recordRanges = false
-    /// In order; an array, not a dictionary: objects are small and hashing every key costs more.
-    var ranges: [(key: String, range: Range<Int>)] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -124,9 +105,7 @@ struct Reader {
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            let start = index
             let value = try parseValue(depth: depth)
-            if recordRanges && depth == 1 { ranges.append((key, start..<index)) }
             members.append(JSONObject.Member(key: key, value: value))
             skipWhitespace()
             switch current {

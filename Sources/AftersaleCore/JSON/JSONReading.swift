@@ -63,7 +63,6 @@ public protocol JSONReading {
 
 extension JSONReading {
     public var kindName: String { kind.name }
-    public var isString: Bool { kind == .string }
     /// The value when it is a string, for a `ByteWriter` to store without making a String.
     public var storedText: JSONString<Self>? { kind == .string ? JSONString(value: self) : nil }
 
