@@ -11,7 +11,8 @@ public struct JSONTape {
 
     @usableFromInline struct Token {
         var kind: Kind
-        /// Strings: the bytes between the quotes. Numbers: the literal. Containers: unused.
+        /// Strings: the bytes between the quotes. Others: the value's text (a container's from its
+        /// opening bracket to past its closing one).
         var start: Int32
         var end: Int32
         /// Containers: the index of the token after the container's last one. Strings: the index
@@ -84,13 +85,7 @@ public struct JSONTape {
         /// Where the value's text is in the bytes it was parsed from (quotes and brackets included).
         public var range: Range<Int> {
             let token = self.token
-            switch token.kind {
-            case .string: return Int(token.start - 1)..<Int(token.end + 1)
-            case .object, .array:
-                // Containers record their brackets' positions in start and end.
-                return Int(token.start)..<Int(token.end)
-            default: return Int(token.start)..<Int(token.end)
-            }
+            return token.kind == .string ? Int(token.start - 1)..<Int(token.end + 1) : Int(token.start)..<Int(token.end)
         }
 
         /// The value's text exactly as written.
