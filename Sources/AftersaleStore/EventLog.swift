@@ -134,6 +134,10 @@ public final class EventLog {
     public let database: Database
     /// Last known stream id and version per customer, valid while no other connection has written.
     private var versions: [String: StreamHead] = [:]
+    /// True while `versions` holds every stream of the log: it was empty on a log with no streams,
+    /// and this connection made each one since. A customer it lacks then has none, with no query
+    /// (on a first import, one per new customer).
+    private var versionsHoldEveryStream = false
     private var seenDataVersion: Int64 = -1
     /// Where this connection's facts in memory start (its `facts_from`): it holds the facts of
     /// every event from there on (`newKeys`, `newBytes`), in position order. Nil when it holds none.
@@ -312,6 +316,10 @@ public final class EventLog {
             // since versions are then read from `stream_facts`.
             try storePendingFacts(factsFrom: tailStart)
             versions.removeAll(keepingCapacity: true)
+            versionsHoldEveryStream = false
+        }
+        if versions.isEmpty, !versionsHoldEveryStream {
+            versionsHoldEveryStream = try database.scalarInt("SELECT EXISTS (SELECT 1 FROM streams)") == 0
         }
         for (stream, expectation) in expected {
             let actual = try currentVersion(of: stream)
@@ -368,6 +376,7 @@ public final class EventLog {
     /// back. Facts of events committed before are derived again from their JSON by the next append.
     public func forgetCachedVersions() {
         versions.removeAll()
+        versionsHoldEveryStream = false
         tailStart = nil
         clearNewFacts()
         seenDataVersion = -1
@@ -684,7 +693,7 @@ public final class EventLog {
     /// Where the customer's head is in `heads` (the version cache), read from the log when it is not there yet.
     private func streamHeadIndex(of customer: String, in heads: inout [String: StreamHead]) throws -> [String: StreamHead].Index {
         if let index = heads.index(forKey: customer) { return index }
-        var head = StreamHead(stream: try streamID(of: customer), version: 0)
+        var head = StreamHead(stream: versionsHoldEveryStream ? nil : try streamID(of: customer), version: 0)
         if let stream = head.stream {
             let statement = try database.cached("SELECT max(version) FROM stream_facts WHERE stream = ?1")
             defer { statement.reset() }
@@ -716,6 +725,7 @@ public final class EventLog {
         clearNewFacts()
         try mergePendingFacts()
         versions.removeAll(keepingCapacity: true)
+        versionsHoldEveryStream = false
     }
 
     // MARK: - Reading

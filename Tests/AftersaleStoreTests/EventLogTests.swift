@@ -60,6 +60,9 @@ struct EventLogTests {
         _ = try two.append([event("2")], recorded: testClock)
         #expect(try one.append([event("3")], recorded: testClock) == [.appended(position: 3, version: 3)])
         #expect(try one.stream(of: "c-1").map(\.version) == [1, 2, 3])
+        // A customer the other connection made: the first knows every stream no longer.
+        _ = try two.append([event("4", customer: "c-2")], recorded: testClock)
+        #expect(try one.append([event("5", customer: "c-2")], recorded: testClock) == [.appended(position: 5, version: 2)])
     }
 
     @Test("a bulk load holds facts in memory; readers and a second writer still see every event, and versions stay unique")
