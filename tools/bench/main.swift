@@ -179,6 +179,9 @@ for size in args.sizes {
     //    on Linux a child's peak RSS counts from the parent's size when it was spawned.
     let db = "\(args.directory)/aftersale-\(size).db"
     removeDatabase(db)
+    // As before the baseline: the file just written is flushed first, so that its writeback does
+    // not compete with the ingest's syncs. Both are then measured on the same footing.
+    settle()
     let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--defer-projections", "--db", db, file])
     guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
         print("ingest failed (status \(run.status)): \(run.stdout)")
@@ -187,6 +190,7 @@ for size in args.sizes {
     // The same file into a fresh database, with the customers projection caught up as ingest does by default.
     let withProjectionsDB = "\(args.directory)/aftersale-projections-\(size).db"
     removeDatabase(withProjectionsDB)
+    settle()
     let withProjections = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", withProjectionsDB, file])
     removeDatabase(withProjectionsDB)
     if size == args.sizes.max() {
