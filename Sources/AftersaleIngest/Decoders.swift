@@ -54,10 +54,16 @@ public struct NDJSONDecoder: LineDecoder {
                 let envelope = try validator.validateEnvelope(root)
                 let data = envelope.data
                 guard envelope.schema == envelope.type.currentSchemaVersion else {
-                    // An old schema is upcast, which works on a tree: only data's is needed.
-                    let tree = try! JSONParser.parse(UnsafeBufferPointer(rebasing: line[data.range]))
+                    // An old schema is upcast, which works on a tree: only data's is needed. The
+                    // tape has read it as an object already, with the same grammar.
+                    let tree: JSONObject
+                    do throws(JSONSyntaxError) {
+                        tree = try JSONParser.parse(UnsafeBufferPointer(rebasing: line[data.range])).objectValue ?? JSONObject()
+                    } catch {
+                        throw EventError(field: "json", reason: error.description)
+                    }
                     let event = Event(id: envelope.id, type: envelope.type, customer: envelope.customer, at: envelope.at,
-                                      schema: envelope.schema, data: tree.objectValue!)
+                                      schema: envelope.schema, data: tree)
                     try validator.validateData(of: event)
                     return EncodedEvent(event, dataText: data.text, metaText: envelope.meta?.text)
                 }
