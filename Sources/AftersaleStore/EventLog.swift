@@ -392,13 +392,12 @@ public final class EventLog {
 
     /// `mergePendingFacts`, given the stored `facts_from` (an append knows it is its own `tailStart`).
     private func storePendingFacts(factsFrom stored: Int64?) throws {
-        if let stored, tailStart == stored {
-            EventLog.sortForInsert(&newKeys)
-            try writeFacts(keys: newKeys, bytes: newBytes)
-        } else if let stored {
+        if let stored, tailStart != stored {
+            // Another connection's, or a killed one's: from the JSON.
             try deriveFacts(from: stored)
-        } else if tailStart == nil, !newKeys.isEmpty {
-            // An append that keeps nothing pending: its own events' facts.
+        } else if tailStart == stored {
+            // This connection's own (held by a bulk load, or its append's), from memory. Otherwise
+            // the marker is gone: another writer stored them.
             EventLog.sortForInsert(&newKeys)
             try writeFacts(keys: newKeys, bytes: newBytes)
         }

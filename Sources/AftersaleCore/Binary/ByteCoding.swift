@@ -10,6 +10,18 @@ extension String: StoredText {
     }
 }
 
+extension String {
+    /// `withUTF8` on a copy (a native string's own bytes, no copy of them), passing on `body`'s
+    /// typed error, which `withUTF8` would widen to `any Error`.
+    func withTypedUTF8<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        var text = self
+        let result: Result<R, E> = text.withUTF8 { utf8 in
+            do throws(E) { return .success(try body(utf8)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}
+
 /// Appends compact binary fields: LEB128 varints (zigzag for signed values) and length-prefixed UTF-8.
 ///
 /// Used for the fold facts stored beside each event and for projection rows: formats the engine

@@ -158,10 +158,9 @@ public struct EventValidator: Sendable {
         guard value.kind == .string else {
             throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
-        let parsed = value.withText { utf8 in Result { () throws(TimestampSyntaxError) in try Timestamp.parse(utf8: utf8) } }!
-        switch parsed {
-        case .success(let at): return at
-        case .failure(let error):
+        do throws(TimestampSyntaxError) {
+            return try value.withText { (utf8) throws(TimestampSyntaxError) in try Timestamp.parse(utf8: utf8) }
+        } catch {
             throw EventError(field: field(), reason: "not an RFC 3339 timestamp ('\(value.stringValue!)': \(error.message))")
         }
     }
@@ -284,23 +283,23 @@ public struct EventValidator: Sendable {
     /// Checks a money amount. Decimal places are judged only when the currency is valid: with an
     /// unknown currency the currency field gets the error, not the amount.
     func amount<V: JSONReading>(_ value: V, field: @autoclosure () -> String, currency: Currency?) throws(EventError) -> Int64? {
-        guard let parsed = value.withText({ utf8 in
-            Result { () throws(AmountError) in try Money.parseMinorUnits(utf8: utf8, digits: currency?.minorUnitDigits ?? 0) }
-        }) else {
+        guard value.kind == .number || value.kind == .string else {
             throw EventError(field: field(), reason: "expected a number, got \(value.kindName)")
         }
         /// The amount as written, for an error.
         func written() -> String { value.withText { String(decoding: $0, as: UTF8.self) } ?? "" }
-        switch parsed {
-        case .success(let units): return units
-        case .failure(.negative):
+        do throws(AmountError) {
+            return try value.withText { (utf8) throws(AmountError) in
+                try Money.parseMinorUnits(utf8: utf8, digits: currency?.minorUnitDigits ?? 0)
+            }
+        } catch .negative {
             throw EventError(field: field(), reason: "must not be negative, got \(written())")
-        case .failure(.notDecimal):
+        } catch .notDecimal {
             throw EventError(field: field(), reason: "'\(written())' is not a decimal amount (e.g. 59.80)")
-        case .failure(.tooManyDecimalPlaces(let allowed)):
+        } catch .tooManyDecimalPlaces(let allowed) {
             guard let currency else { return nil }
             throw EventError(field: field(), reason: "too many decimal places in \(written()): \(currency.code) has \(allowed)")
-        case .failure:
+        } catch {
             throw EventError(field: field(), reason: "amount \(written()) is too large")
         }
     }

@@ -9,11 +9,7 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 public enum JSONParser {
     /// Parses one complete JSON text (surrounding white space allowed).
     public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
-        var copy = text
-        let result: Result<JSONValue, JSONSyntaxError> = copy.withUTF8 { buffer in
-            do throws(JSONSyntaxError) { return .success(try parse(buffer)) } catch { return .failure(error) }
-        }
-        return try result.get()
+        try text.withTypedUTF8 { (buffer) throws(JSONSyntaxError) in try parse(buffer) }
     }
 
     /// Parses one complete JSON text from raw bytes.

@@ -95,19 +95,10 @@ extension JSONValue: JSONReading {
     public func withText<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R? {
         switch self {
         case .string(let text), .number(let text):
-            return try JSONValue.withUTF8(of: text, body)
+            return try text.withTypedUTF8(body)
         default:
             return nil
         }
-    }
-
-    /// `String.withUTF8`, passing on `body`'s typed error.
-    static func withUTF8<R, E: Error>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
-        var text = text
-        let result: Result<R, E> = text.withUTF8 { utf8 in
-            do throws(E) { return .success(try body(utf8)) } catch { return .failure(error) }
-        }
-        return try result.get()
     }
 
     public subscript(member name: MemberName) -> JSONValue? {
@@ -209,7 +200,7 @@ extension JSONTape.Value: JSONReading {
         let token = self.token
         switch token.kind {
         case .string where token.link >= 0:
-            return try JSONValue.withUTF8(of: strings[Int(token.link)], body)
+            return try strings[Int(token.link)].withTypedUTF8(body)
         case .string, .number:
             return try body(UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]))
         default:

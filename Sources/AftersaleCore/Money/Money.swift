@@ -40,8 +40,7 @@ extension Money {
     ///
     /// Exact: digits beyond the currency's minor unit are accepted only when they are zeros.
     public static func parseMinorUnits(_ text: String, digits: Int) throws(AmountError) -> Int64 {
-        var text = text
-        return try text.withUTF8 { utf8 in Result { () throws(AmountError) in try parseMinorUnits(utf8: utf8, digits: digits) } }.get()
+        try text.withTypedUTF8 { (utf8) throws(AmountError) in try parseMinorUnits(utf8: utf8, digits: digits) }
     }
 
     /// The same from the text's UTF-8.

@@ -461,7 +461,6 @@ extension CustomerState {
     }
 }
 
-
 extension CustomerState {
     /// Starts over as a new customer's empty state, in place, keeping small collections' storage: a
     /// rebuild folds customers one after another, and neither allocating and freeing a dozen

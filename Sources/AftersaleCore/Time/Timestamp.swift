@@ -85,8 +85,7 @@ extension Timestamp {
     public static func parse(_ text: String) throws(TimestampSyntaxError) -> Timestamp {
         // Read in place (a native string is contiguous UTF-8): copying it into an array, and
         // looking separators up in a String, were a quarter of the validator's time on timestamps.
-        var text = text
-        return try text.withUTF8 { bytes in Result { () throws(TimestampSyntaxError) in try parse(utf8: bytes) } }.get()
+        try text.withTypedUTF8 { (bytes) throws(TimestampSyntaxError) in try parse(utf8: bytes) }
     }
 
     static func parse(utf8 b: UnsafeBufferPointer<UInt8>) throws(TimestampSyntaxError) -> Timestamp {

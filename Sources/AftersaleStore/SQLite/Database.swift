@@ -76,9 +76,9 @@ public final class Database {
     ///
     /// Debian builds libsqlite3 with SQLITE_SECURE_DELETE, so by default every page freed is first
     /// overwritten with zeros and written out again: dropping a replaced read model wrote its whole
-    /// size through the WAL a second time (0.26 s of a 1.3 s rebuild at 10^6 events). FAST still zeroes deleted content on pages that are written
-    /// anyway, and leaves freed pages alone (what they held is still in the log, the source of
-    /// truth, whatever happens to them).
+    /// size through the WAL a second time (0.26 s of a 1.3 s rebuild at 10^6 events). FAST still
+    /// zeroes deleted content on pages that are written anyway, and leaves freed pages alone (what
+    /// they held is still in the log, the source of truth, whatever happens to them).
     public static let connectionPragmas = """
         PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;
         PRAGMA secure_delete=FAST;
