@@ -54,6 +54,44 @@ struct ConnectionTests {
         #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
     }
 
+    @Test("at the end of a long write, every commit is checkpointed beside the writer however small the WAL")
+    func checkpointAfterEveryCommit() throws {
+        let scratch = Scratch()
+        let path = scratch.path("c.db")
+        let database = try Database(path: path)
+        try database.execute("CREATE TABLE t (x BLOB NOT NULL)")
+        func fileSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        func insert(_ rows: Int) throws {
+            try database.inTransaction {
+                for _ in 0..<rows { try database.cached("INSERT INTO t VALUES (randomblob(4000))").run() }
+            }
+        }
+        func waitForFile(atLeast size: Int) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while fileSize() < size, Date() < deadline { usleep(1000) }
+            return fileSize() >= size
+        }
+        database.checkpointAfterEveryCommit()  // outside: nothing to do, and no harm
+        let before = fileSize()
+        try database.withBackgroundCheckpoints(everyFrames: 100_000) {
+            try insert(500)
+            usleep(50_000)
+            #expect(fileSize() < before + 500 * 4000, "far below the interval: nothing checkpointed yet")
+            database.checkpointAfterEveryCommit()
+            #expect(waitForFile(atLeast: before + 500 * 4000), "what was committed before is checkpointed now")
+            try insert(500)
+            #expect(waitForFile(atLeast: before + 1000 * 4000), "and each commit after it")
+        }
+        #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
+        // The next long write starts with the interval again.
+        let settled = fileSize()
+        try database.withBackgroundCheckpoints(everyFrames: 100_000) {
+            try insert(500)
+            usleep(50_000)
+            #expect(fileSize() < settled + 500 * 4000)
+        }
+    }
+
     @Test("a failing body leaves the connection's checkpoint interval as it was")
     func backgroundCheckpointsOnError() throws {
         struct Stop: Error {}

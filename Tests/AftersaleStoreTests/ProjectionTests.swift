@@ -78,8 +78,10 @@ struct ProjectionTests {
         #expect(rebuilt.contains { $0.orderCount > 1 } && rebuilt.contains { !$0.orders.values.filter { $0.cancelledAt != nil }.isEmpty })
 
         // Chunks of 45 streams: rows inserted 32 to a statement and the rest one by one.
+        let cacheSize = try log.database.scalarInt("PRAGMA cache_size")
         _ = try projection.rebuild(clock: { 0 }, chunkSize: 45)
         #expect(try projection.allStates() == rebuilt)
+        #expect(try log.database.scalarInt("PRAGMA cache_size") == cacheSize, "the small page cache of the rebuild's writes is let go after")
 
         // And both equal a pure fold of the log in memory.
         var folded: [String: CustomerState] = [:]

@@ -315,6 +315,12 @@ public final class CustomerProjection {
         }
         var folded: Int64 = 0
         var written = 0
+        // The new table's pages are written once each and not read again: a small page cache is
+        // reused, where the connection's usual one would take fresh memory, page by page, for
+        // each of them (at 10^6 events, 63 MiB of page faults on this thread).
+        let cacheSize = try database.scalarInt("PRAGMA cache_size") ?? -2000
+        try database.execute("PRAGMA cache_size=-4096")
+        defer { try? database.execute("PRAGMA cache_size=\(cacheSize)") }
         do {
             // Pages are copied into the file on another thread meanwhile: this one only writes rows.
             try database.withBackgroundCheckpoints {

@@ -23,6 +23,8 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private let condition = NSCondition()
     private let threshold: Int32
     private var requested = false
+    /// Set by `checkpointAfterEveryCommit`: every commit asks for a checkpoint, whatever the WAL's size.
+    private var eager = false
     private var stopped = false
     private var finished = false
 
@@ -36,8 +38,23 @@ final class BackgroundCheckpointer: @unchecked Sendable {
 
     /// The writer's WAL now holds `frames` frames (called inside its commit: it only signals).
     func walGrew(to frames: Int32) {
-        guard frames >= threshold else { return }
+        guard frames >= threshold || frames > 0 && eagerly else { return }
         condition.lock()
+        requested = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private var eagerly: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return eager
+    }
+
+    /// From now on every commit asks for a checkpoint, and one is asked for now.
+    func checkpointAfterEveryCommit() {
+        condition.lock()
+        eager = true
         requested = true
         condition.broadcast()
         condition.unlock()
@@ -82,6 +99,9 @@ extension Database {
     public func withBackgroundCheckpoints<T>(everyFrames frames: Int32 = 1000, _ body: () throws -> T) throws -> T {
         let previous = try scalarInt("PRAGMA wal_autocheckpoint") ?? 1000
         let checkpointer = BackgroundCheckpointer(path: path, threshold: frames)
+        let outer = backgroundCheckpointer
+        backgroundCheckpointer = checkpointer
+        defer { backgroundCheckpointer = outer }
         let context = Unmanaged.passUnretained(checkpointer).toOpaque()
         sqlite3_wal_hook(handle, { context, _, _, frames in
             Unmanaged<BackgroundCheckpointer>.fromOpaque(context!).takeUnretainedValue().walGrew(to: frames)
@@ -94,5 +114,14 @@ extension Database {
         }
         defer { checkpointer.stop() }
         return try body()
+    }
+
+    /// Inside `withBackgroundCheckpoints`: from now until its end, the background thread
+    /// checkpoints after every commit instead of every `frames` frames, starting now with what is
+    /// already committed. For the end of a long write, once the writer is the only thread left
+    /// working: the other core would otherwise idle while the WAL grows, and the last checkpoint,
+    /// which nothing overlaps, would copy and sync all of it. Outside, it does nothing.
+    public func checkpointAfterEveryCommit() {
+        backgroundCheckpointer?.checkpointAfterEveryCommit()
     }
 }

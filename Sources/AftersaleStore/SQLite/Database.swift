@@ -24,6 +24,8 @@ public final class Database {
     public let path: String
     public let isReadOnly: Bool
     private var statementCache: [String: Statement] = [:]
+    /// The checkpointer of the `withBackgroundCheckpoints` running on this connection, if any.
+    var backgroundCheckpointer: BackgroundCheckpointer?
 
     /// Opens (creating if needed) the file, in WAL mode, checked rather than assumed.
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
