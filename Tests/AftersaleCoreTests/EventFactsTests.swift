@@ -85,6 +85,31 @@ struct EventFactsTests {
         }
     }
 
+    @Test("strings read back are the strings the standard library makes of the same bytes, short ASCII ones included")
+    func stringsFromBytes() throws {
+        var samples: [[UInt8]] = (0...20).map { Array("abcdefghijklmnopqrstu".utf8.prefix($0)) }
+        samples += ["é", "EUR-é", "東京", "sku-東京-9", "🎁", "Grüße, 東京 🎁!"].map { Array($0.utf8) }
+        // Invalid UTF-8, short and long: repaired the same way (U+FFFD), never taken as it is.
+        samples += [[0xFF], [0x61, 0xC3], [0x61, 0x80, 0x62], [0xED, 0xA0, 0x80], Array(repeating: 0xFE, count: 18)]
+        var w = ByteWriter()
+        for bytes in samples {
+            w.unsigned(UInt64(bytes.count))
+            bytes.withUnsafeBytes { w.append(raw: $0) }
+        }
+        try w.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            for bytes in samples {
+                let read = try r.string()
+                let expected = String(decoding: bytes, as: UTF8.self)
+                #expect(read == expected)
+                #expect(Array(read.utf8) == Array(expected.utf8))
+                #expect(read.utf8.count == expected.utf8.count && read.count == expected.count)
+                #expect(Set([expected]).contains(read) && read.hashValue == expected.hashValue)
+            }
+            #expect(r.isAtEnd)
+        }
+    }
+
     @Test("a writer grows past its first capacity without losing a byte")
     func writerGrows() throws {
         var w = ByteWriter(capacity: 1)

@@ -134,7 +134,7 @@ struct Reader {
     mutating func parseNumber() throws(JSONSyntaxError) -> String {
         let start = index
         try scanNumber()
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return String.fromUTF8(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<index])))
     }
 
     /// Steps over a number literal, checking it against the JSON grammar.
@@ -162,7 +162,7 @@ struct Reader {
     mutating func parseString() throws(JSONSyntaxError) -> String {
         let start = index + 1
         if let decoded = try scanString() { return decoded }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
+        return String.fromUTF8(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])))
     }
 
     /// Steps over a string (from its opening quote to past its closing one), checking escapes and UTF-8.

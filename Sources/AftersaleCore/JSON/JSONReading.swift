@@ -142,7 +142,7 @@ extension JSONTape.Value: JSONReading {
         let token = self.token
         guard token.kind == .string else { return nil }
         if token.link >= 0 { return strings[Int(token.link)] }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]), as: UTF8.self)
+        return String.fromUTF8(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])))
     }
 
     /// As `Int(String)` reads a JSON number literal: nil for a fraction, an exponent or overflow.
