@@ -523,9 +523,11 @@ public final class EventLog {
         group.versions.removeAll(keepingCapacity: true)
         group.undo.removeAll(keepingCapacity: true)
         group.text.removeAll(keepingCapacity: true)
-        func appendText(_ text: String) {
+        // The buffer is passed in, not captured: a local function's captured `var` is checked for
+        // exclusive access at every use, dynamically.
+        func appendText(_ text: String, to buffer: inout [UInt8]) {
             var text = text
-            text.withUTF8 { group.text.append(contentsOf: $0) }  // a copy of bytes, not a walk over the view
+            text.withUTF8 { buffer.append(contentsOf: $0) }  // a copy of bytes, not a walk over the view
         }
         // Events are read in place: a copy of an event retains its five texts, and releases them.
         try events.withUnsafeBufferPointer { events in
@@ -536,11 +538,11 @@ public final class EventLog {
                 group.undo.append((events[i].customer, head))
                 heads.values[index].version += 1
                 group.versions.append(head.version + 1)
-                appendText(events[i].id)
-                appendText(events[i].type.rawValue)
-                appendText(events[i].customer)
-                appendText(events[i].data)
-                if let meta = events[i].meta { appendText(meta) }
+                appendText(events[i].id, to: &group.text)
+                appendText(events[i].type.rawValue, to: &group.text)
+                appendText(events[i].customer, to: &group.text)
+                appendText(events[i].data, to: &group.text)
+                if let meta = events[i].meta { appendText(meta, to: &group.text) }
             }
             let statement = try insertGroupStatement.get()
             defer { statement.reset() }  // clears the bindings too: borrowed text is let go
