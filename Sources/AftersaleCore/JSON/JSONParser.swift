@@ -237,18 +237,24 @@ struct Reader {
         throw error("unterminated string")
     }
 
-    /// Steps over string bytes eight at a time while none of them is a quote, a backslash, a
-    /// control character or beyond ASCII (the byte loop after it sees to those).
+    /// Steps over string bytes eight at a time up to the first that is a quote, a backslash, a
+    /// control character or beyond ASCII (the byte loop after it sees to that one): most strings
+    /// here are short, and end within the first eight bytes, where the loop stops right at the quote.
     @inline(__always) mutating func skipPlainASCII() {
         guard let base = bytes.baseAddress else { return }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         while index + 8 <= bytes.count {
-            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-            // A byte below n sets its high bit in (x - n) & ~x (n at most 128; exact as a whole).
-            func hasByteBelow(_ x: UInt64, _ n: UInt64) -> Bool { (x &- ones &* n) & ~x & highs != 0 }
-            if word & highs != 0 || hasByteBelow(word, 0x20)
-                || hasByteBelow(word ^ (ones &* 0x22), 1) || hasByteBelow(word ^ (ones &* 0x5C), 1) { return }
+            // Little-endian: the byte at `index` is the word's lowest.
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            // A byte below n sets its high bit in (x - n) & ~x (n at most 128). A borrow can also
+            // flag bytes above a flagged one, never below it: the lowest flag is exact.
+            func below(_ x: UInt64, _ n: UInt64) -> UInt64 { (x &- ones &* n) & ~x & highs }
+            let flags = word & highs | below(word, 0x20) | below(word ^ (ones &* 0x22), 1) | below(word ^ (ones &* 0x5C), 1)
+            if flags != 0 {
+                index += flags.trailingZeroBitCount >> 3
+                return
+            }
             index += 8
         }
     }
