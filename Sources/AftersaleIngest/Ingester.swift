@@ -164,6 +164,12 @@ struct Batch: Sendable {
     var lastLine = 0
     var bytesRead: Int64 = 0
     var totalBytes: Int64?
+
+    /// A batch with room for `capacity` lines: filled without growing (and copying) its arrays.
+    init(capacity: Int = 0) {
+        events.reserveCapacity(capacity)
+        lines.reserveCapacity(capacity)
+    }
 }
 
 /// Reads and decodes a file on its own thread, handing batches to the writer.
@@ -199,7 +205,7 @@ final class Producer: @unchecked Sendable {
         do {
             var reader = try LineReader(path: path)
             let validator = EventValidator(now: options.now, isKnownTimeZone: options.isKnownTimeZone)
-            var batch = Batch()
+            var batch = Batch(capacity: batchLimit)
             let total = reader.size
             self.total = total
             switch options.format {
@@ -241,7 +247,6 @@ final class Producer: @unchecked Sendable {
         if batch.events.count + batch.rejected.count >= batchLimit {
             guard queue.put(batch) else { throw CancellationError() }
             queue.dropReturned()
-            batch = Batch()
             batchLimit = min(batchLimit * 2, options.batchSize)
             if let total, consumed > 0 {
                 // Near the end, a quarter of the lines left at most: when reading ends, the writer
@@ -250,6 +255,7 @@ final class Producer: @unchecked Sendable {
                 let left = Double(total - consumed) / (Double(consumed) / Double(number))
                 batchLimit = min(batchLimit, max(1024, Int(left / 4)))
             }
+            batch = Batch(capacity: batchLimit)
         }
     }
 }
