@@ -5,6 +5,48 @@ import Testing
 
 @Suite("The event log")
 struct EventLogTests {
+    @Test("an encoded event keeps data, meta and facts in one buffer: made from strings or from bytes, it reads back the same")
+    func encodedEventTexts() throws {
+        let at = try Timestamp.parse("2025-03-01T10:15:00Z")
+        let data = #"{"order":"o-1","note":"Grüße"}"#
+        let meta = #"{"source":"shop"}"#
+        let facts: [UInt8] = [3, 0, 7, 255, 1]
+        let fromStrings = EncodedEvent(id: "e-1", type: .orderCancelled, customer: "c-1", at: at, schema: 1, data: data, meta: meta, facts: facts)
+        let fromBytes = Array(data.utf8).withUnsafeBufferPointer { d in
+            Array(meta.utf8).withUnsafeBufferPointer { m in
+                facts.withUnsafeBytes { f in
+                    EncodedEvent(id: "e-1", type: .orderCancelled, customer: "c-1", at: at, schema: 1, dataUTF8: d, metaUTF8: m, facts: f)
+                }
+            }
+        }
+        #expect(fromStrings == fromBytes)
+        #expect(fromBytes.data == data && fromBytes.meta == meta && fromBytes.facts == facts)
+        #expect(fromBytes.dataUTF8Count == data.utf8.count && fromBytes.metaUTF8Count == meta.utf8.count)
+        fromBytes.withTexts { d, m, f in
+            #expect(Array(d) == Array(data.utf8) && m.map(Array.init) == Array(meta.utf8) && Array(f) == facts)
+        }
+
+        // No meta is not an empty meta; empty data and facts are kept as empty.
+        let bare = EncodedEvent(id: "e-1", type: .orderCancelled, customer: "c-1", at: at, schema: 1, data: "", meta: nil, facts: [])
+        #expect(bare.meta == nil && bare.metaUTF8Count == nil && bare.data.isEmpty && bare.facts.isEmpty)
+        var emptyMeta = bare
+        emptyMeta.meta = ""
+        #expect(emptyMeta != bare && emptyMeta.meta == "" && emptyMeta.metaUTF8Count == 0)
+
+        // Each text set alone leaves the others as they were.
+        var changed = fromStrings
+        changed.data = "{}"
+        #expect(changed.data == "{}" && changed.meta == meta && changed.facts == facts)
+        changed.meta = nil
+        #expect(changed.data == "{}" && changed.meta == nil && changed.facts == facts)
+        changed.facts = [9]
+        #expect(changed.data == "{}" && changed.meta == nil && changed.facts == [9])
+        changed.data = data
+        changed.meta = meta
+        changed.facts = facts
+        #expect(changed == fromStrings)
+    }
+
     @Test("positions are gapless and versions count per customer, through duplicates and conflicts")
     func gaplessPositions() throws {
         let scratch = Scratch()

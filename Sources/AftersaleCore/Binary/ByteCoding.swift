@@ -62,6 +62,11 @@ public struct ByteWriter: ~Copyable {
     /// How many bytes were written.
     public var byteCount: Int { count }
 
+    /// What was written, where it is (valid only inside `body`).
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// Starts over, keeping the buffer.
     public mutating func removeAll() { count = 0 }
 

@@ -52,8 +52,18 @@ public enum EventFacts {
         facts(type: type, at: at, data: data)
     }
 
+    /// The same facts, appended to `w` (ingest writes them into one buffer it keeps, line to line).
+    public static func encode(type: EventType, at: Timestamp, data: JSONTape.Value, into w: inout ByteWriter) {
+        facts(type: type, at: at, data: data, into: &w)
+    }
+
     static func facts<V: JSONReading>(type: EventType, at: Timestamp, data: V) -> [UInt8] {
         var w = ByteWriter(capacity: 48)
+        facts(type: type, at: at, data: data, into: &w)
+        return w.bytes
+    }
+
+    static func facts<V: JSONReading>(type: EventType, at: Timestamp, data: V, into w: inout ByteWriter) {
         func text(_ key: MemberName) -> JSONString<V>? { data[member: key]?.storedText }
         w.byte(code(type))
         w.signed(at.millis)
@@ -117,7 +127,6 @@ public enum EventFacts {
         case .modelFitted, .actionDispatched, .actionSuppressed:
             break
         }
-        return w.bytes
     }
 
     /// A birthday as the fold reads it, parsed once here: 0 absent, 1 given but not a date (the
