@@ -118,6 +118,28 @@ public final class CustomerProjection {
         var bytes: Range<Int>
     }
 
+    /// Folds one customer's facts into `state` (started over) and appends its row to a chunk's
+    /// rows and buffer. Everything is handed on inout: a closure's captured variables are checked
+    /// for exclusive access at each use, and a state encoded from one was copied first (retaining
+    /// each of its collections).
+    static func fold(stream: Int64, customer: String, facts: inout StreamFactsCursor, state: inout CustomerState,
+                     into buffer: inout ByteWriter, rows: inout [RebuiltRow], events: inout Int64) throws {
+        state.reset(customer: customer)
+        var any = false
+        while let bytes = try facts.next() {
+            any = true
+            events += 1
+            try state.apply(facts: bytes)
+        }
+        guard any, customer != EventType.systemCustomer else { return }
+        let id = buffer.byteCount
+        buffer.utf8(customer)
+        let start = buffer.byteCount
+        CustomerStateBinaryCodec.encode(state, into: &buffer)
+        rows.append(RebuiltRow(stream: stream, customer: id..<start, orderCount: Int64(state.orderCount),
+                               lastOrderAt: state.lastOrderAt?.millis, bytes: start..<buffer.byteCount))
+    }
+
     /// Inserts a chunk's rows into a table being rebuilt, which holds none of them yet.
     private func insert(rows: [RebuiltRow], states: [UInt8], into table: String) throws {
         // The chunk's buffer outlives the statements' steps: bound where it is, not copied.
@@ -284,27 +306,16 @@ public final class CustomerProjection {
                     let reader = try EventLog(database: connection)
                     // One buffer for a chunk's states: no allocation per customer.
                     var buffer = ByteWriter(capacity: 1 << 20)
+                    // One state, started over for each customer: its collections keep their storage.
+                    var state = CustomerState(customer: "")
                     while let index = chunks.take() {
                         let low = 1 + Int64(index) * chunkSize
                         var rows: [RebuiltRow] = []
                         buffer.removeAll()
                         var events: Int64 = 0
-                        var state = CustomerState(customer: "")
                         try reader.readStreams(low..<min(low + chunkSize, lastStream + 1), through: head) { stream, customer, facts in
-                            state.reset(customer: customer)
-                            var any = false
-                            while let bytes = try facts.next() {
-                                any = true
-                                events += 1
-                                try state.apply(facts: bytes)
-                            }
-                            guard any, customer != EventType.systemCustomer else { return }
-                            let id = buffer.byteCount
-                            buffer.utf8(customer)
-                            let start = buffer.byteCount
-                            CustomerStateBinaryCodec.encode(state, into: &buffer)
-                            rows.append(RebuiltRow(stream: stream, customer: id..<start, orderCount: Int64(state.orderCount),
-                                                   lastOrderAt: state.lastOrderAt?.millis, bytes: start..<buffer.byteCount))
+                            try CustomerProjection.fold(stream: stream, customer: customer, facts: &facts, state: &state,
+                                                        into: &buffer, rows: &rows, events: &events)
                         }
                         chunks.finish(index, (rows, buffer.bytes, events))
                     }
