@@ -24,6 +24,8 @@ struct Arguments {
     var rebuildCustomers: Int?
     /// Random UUID ids, as webhooks send, instead of the simulator's ids in order.
     var randomIDs = false
+    /// Timed runs of each ingest, baseline and "rebuild again": the table shows their median.
+    var repeats = 1
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -38,8 +40,9 @@ struct Arguments {
             case "--rebuild-events": rebuildEvents = Int(args.next() ?? "") ?? 0
             case "--rebuild-customers": rebuildCustomers = Int(args.next() ?? "")
             case "--random-ids": randomIDs = true
+            case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N]")
                 exit(2)
             }
         }
@@ -141,6 +144,20 @@ func removeDatabase(_ path: String) {
 /// executable and its libraries (85 MB) from disk again made a run up to 0.15 s longer (a one-event
 /// ingest took 0.14-0.18 s with nothing cached, 0.02 s with them cached), which the baseline, run
 /// in this process with its code loaded, never pays.
+/// The median of some timings (the mean of the middle two for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// A rate in thousands per second from the median of `seconds`, with the range of the runs when
+/// there are several ("231k (188k-257k)").
+func rateCell(_ count: Int, _ seconds: [Double]) -> String {
+    func k(_ s: Double) -> String { String(format: "%.0fk", Double(count) / s / 1000) }
+    guard seconds.count > 1, let fastest = seconds.min(), let slowest = seconds.max() else { return k(median(seconds)) }
+    return "\(k(median(seconds))) (\(k(slowest))-\(k(fastest)))"
+}
+
 func warmUp(_ aftersale: String, _ file: String, in directory: String) {
     let line = "\(directory)/warm-up.ndjson"
     let db = "\(directory)/warm-up.db"
@@ -179,6 +196,9 @@ print("          same pragmas and bulk-load checkpointing, same batch size), pre
 print("          no reading, no JSON, no validation, no version look-ups")
 print("each timed ingest runs right after an untimed one-line ingest by the same executable (a warm-up:")
 print("          this machine lets go of cached file pages within seconds; the baseline runs in this process)")
+if args.repeats > 1 {
+    print("each ingest, baseline and \"rebuild again\" ran \(args.repeats) times: the median, and in brackets the slowest and fastest run")
+}
 print("")
 var rows: [[String]] = []
 var rebuildDatabase: String?
@@ -202,20 +222,33 @@ for size in args.sizes {
     removeDatabase(db)
     // As before the baseline: the file just written is flushed first, so that its writeback does
     // not compete with the ingest's syncs. Both are then measured on the same footing.
-    settle()
-    warmUp(aftersale, file, in: args.directory)
-    let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--defer-projections", "--db", db, file])
-    guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
-        print("ingest failed (status \(run.status)): \(run.stdout)")
-        exit(1)
+    var ingestSeconds: [Double] = []
+    var ingestRSS = 0
+    for _ in 0..<args.repeats {
+        removeDatabase(db)
+        settle()
+        warmUp(aftersale, file, in: args.directory)
+        let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--defer-projections", "--db", db, file])
+        guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
+            print("ingest failed (status \(run.status)): \(run.stdout)")
+            exit(1)
+        }
+        ingestSeconds.append(run.seconds)
+        ingestRSS = max(ingestRSS, run.maxRSSKiB)
     }
     // The same file into a fresh database, with the customers projection caught up as ingest does by default.
     let withProjectionsDB = "\(args.directory)/aftersale-projections-\(size).db"
-    removeDatabase(withProjectionsDB)
-    settle()
-    warmUp(aftersale, file, in: args.directory)
-    let withProjections = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", withProjectionsDB, file])
-    removeDatabase(withProjectionsDB)
+    var withProjectionsSeconds: [Double] = []
+    var withProjectionsRSS = 0
+    for _ in 0..<args.repeats {
+        removeDatabase(withProjectionsDB)
+        settle()
+        warmUp(aftersale, file, in: args.directory)
+        let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", withProjectionsDB, file])
+        withProjectionsSeconds.append(run.seconds)
+        withProjectionsRSS = max(withProjectionsRSS, run.maxRSSKiB)
+        removeDatabase(withProjectionsDB)
+    }
     if size == args.sizes.max() {
         rebuildDatabase = db
         rebuildEvents = written
@@ -248,19 +281,22 @@ for size in args.sizes {
     }
     encoded = []
     let baselineDB = "\(args.directory)/baseline-\(size).db"
-    removeDatabase(baselineDB)
-    settle()
-    let baselineSeconds = RawSQLiteBaseline.insert(baselineRows, path: baselineDB, batchSize: IngestOptions(now: clock).batchSize,
-                                                   pragmas: Database.newFilePragmas + " PRAGMA journal_mode=WAL; " + Database.connectionPragmas + Database.bulkLoadPragmas,
-                                                   afterLoad: Database.afterBulkLoadPragmas)
-    removeDatabase(baselineDB)
+    var baselineRuns: [Double] = []
+    for _ in 0..<args.repeats {
+        removeDatabase(baselineDB)
+        settle()
+        baselineRuns.append(RawSQLiteBaseline.insert(baselineRows, path: baselineDB, batchSize: IngestOptions(now: clock).batchSize,
+                                                     pragmas: Database.newFilePragmas + " PRAGMA journal_mode=WAL; " + Database.connectionPragmas + Database.bulkLoadPragmas,
+                                                     afterLoad: Database.afterBulkLoadPragmas))
+        removeDatabase(baselineDB)
+    }
     if !args.keep { try? FileManager.default.removeItem(atPath: file) }
 
     func rate(_ seconds: Double) -> String { String(format: "%.0fk", Double(written) / seconds / 1000) }
     rows.append([
         "\(written)\(args.randomIDs ? " (random ids)" : "")", String(format: "%.0f MB", Double(bytes) / 1e6), rate(generateSeconds), rate(decodeSeconds),
-        rate(baselineSeconds), rate(run.seconds), String(format: "%.2f", baselineSeconds / run.seconds),
-        "\(run.maxRSSKiB / 1024) MiB", rate(withProjections.seconds), "\(withProjections.maxRSSKiB / 1024) MiB",
+        rateCell(written, baselineRuns), rateCell(written, ingestSeconds), String(format: "%.2f", median(baselineRuns) / median(ingestSeconds)),
+        "\(ingestRSS / 1024) MiB", rateCell(written, withProjectionsSeconds), "\(withProjectionsRSS / 1024) MiB",
     ])
 }
 
@@ -287,13 +323,21 @@ var modelRows: [[String]] = []
                                            columns: ["position", "id", "type", "customer", "version", "at", "at_offset", "schema", "data", "meta", "recorded"])
     let factScan = RawSQLiteBaseline.scan(path: db, table: "stream_facts", columns: ["stream", "version", "position", "facts"])
     // The first build, over an empty read model, then a rebuild that replaces a full one.
-    for pass in ["rebuild", "rebuild again (replacing the built table)"] {
-        let run = runChild(aftersale, ["rebuild", "--quiet", "--db", db])
-        let rate = run.stdout.split(separator: "(").last.flatMap { Double($0.split(separator: " ").first ?? "") } ?? 0
+    for (pass, runs) in [("rebuild", 1), ("rebuild again (replacing the built table)", args.repeats)] {
+        var seconds: [Double] = []  // the rebuild's own clock, as it reports its rate
+        var wall: [Double] = []
+        var rss = 0
+        for _ in 0..<runs {
+            let run = runChild(aftersale, ["rebuild", "--quiet", "--db", db])
+            let rate = run.stdout.split(separator: "(").last.flatMap { Double($0.split(separator: " ").first ?? "") } ?? 0
+            seconds.append(rate > 0 ? Double(events) / rate : .infinity)
+            wall.append(run.seconds)
+            rss = max(rss, run.maxRSSKiB)
+        }
         modelRows.append(["\(pass), \(events) events, \(customers) customers",
-                          String(format: "%.0fk events/s (%.1f s)", rate / 1000, run.seconds),
+                          rateCell(events, seconds) + " events/s" + String(format: " (%.1f s)", median(wall)),
                           String(format: "raw scan: events %.0fk rows/s, stream_facts %.0fk rows/s", eventScan / 1000, factScan / 1000),
-                          "peak RSS \(run.maxRSSKiB / 1024) MiB"])
+                          "peak RSS \(rss / 1024) MiB"])
     }
 }
 
