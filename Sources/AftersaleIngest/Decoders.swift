@@ -31,7 +31,8 @@ public struct NDJSONDecoder: LineDecoder {
     let validator: EventValidator
     /// Each line is parsed onto this tape, kept from line to line.
     var tape = JSONTape()
-    /// Each line's facts are written here, then copied into its event with its data and meta.
+    /// Each line's facts are written here, then copied into its event with its data and meta. A
+    /// copy of the decoder shares it, which is safe on one thread: each line empties it first.
     let facts = FactsBuffer()
 
     final class FactsBuffer {

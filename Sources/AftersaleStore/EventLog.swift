@@ -605,7 +605,7 @@ public final class EventLog {
             var text = text
             text.withUTF8 { buffer.append(contentsOf: $0) }  // a copy of bytes, not a walk over the view
         }
-        // Events are read in place: a copy of an event retains its five texts, and releases them.
+        // Events are read in place: a copy of an event retains its texts, and releases them.
         try events.withUnsafeBufferPointer { events in
             for i in events.indices {
                 // One hash of the customer per event: the version is bumped in place.

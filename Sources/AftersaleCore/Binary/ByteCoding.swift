@@ -63,7 +63,7 @@ public struct ByteWriter: ~Copyable {
     public var byteCount: Int { count }
 
     /// What was written, where it is (valid only inside `body`).
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    @inlinable public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
