@@ -139,11 +139,6 @@ func removeDatabase(_ path: String) {
     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
 }
 
-/// Runs the CLI, untimed, on the first line of `file` into a scratch database, right before a timed
-/// run of it: a warm-up. This machine lets go of cached file pages within seconds, and loading the
-/// executable and its libraries (85 MB) from disk again made a run up to 0.15 s longer (a one-event
-/// ingest took 0.14-0.18 s with nothing cached, 0.02 s with them cached), which the baseline, run
-/// in this process with its code loaded, never pays.
 /// The median of some timings (the mean of the middle two for an even count).
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
@@ -158,6 +153,11 @@ func rateCell(_ count: Int, _ seconds: [Double]) -> String {
     return "\(k(median(seconds))) (\(k(slowest))-\(k(fastest)))"
 }
 
+/// Runs the CLI, untimed, on the first line of `file` into a scratch database, right before a timed
+/// run of it: a warm-up. This machine lets go of cached file pages within seconds, and loading the
+/// executable and its libraries (85 MB) from disk again made a run up to 0.15 s longer (a one-event
+/// ingest took 0.14-0.18 s with nothing cached, 0.02 s with them cached), which the baseline, run
+/// in this process with its code loaded, never pays.
 func warmUp(_ aftersale: String, _ file: String, in directory: String) {
     let line = "\(directory)/warm-up.ndjson"
     let db = "\(directory)/warm-up.db"
