@@ -136,7 +136,7 @@ func spawnAndWait(_ path: String, _ arguments: [String]) -> (seconds: Double, st
 }
 
 func removeDatabase(_ path: String) {
-    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    for suffix in ["", "-wal", "-shm", "-rebuild.lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
 }
 
 /// The median of some timings (the mean of the middle two for an even count).
@@ -169,7 +169,6 @@ func warmUp(_ aftersale: String, _ file: String, in directory: String) {
     _ = spawnAndWait(aftersale, ["ingest", "--quiet", "--db", db, line])
     removeDatabase(db)
     try? FileManager.default.removeItem(atPath: line)
-    try? FileManager.default.removeItem(atPath: db + "-rebuild.lock")
 }
 
 if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--runner" {
@@ -219,36 +218,30 @@ for size in args.sizes {
     // 2. Ours: the release CLI in a child process, started before this process holds any rows:
     //    on Linux a child's peak RSS counts from the parent's size when it was spawned.
     let db = "\(args.directory)/aftersale-\(size).db"
-    removeDatabase(db)
-    // As before the baseline: the file just written is flushed first, so that its writeback does
-    // not compete with the ingest's syncs. Both are then measured on the same footing.
-    var ingestSeconds: [Double] = []
-    var ingestRSS = 0
-    for _ in 0..<args.repeats {
-        removeDatabase(db)
-        settle()
-        warmUp(aftersale, file, in: args.directory)
-        let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--defer-projections", "--db", db, file])
-        guard run.status == 0, run.stdout.contains("\"appended\":\(written)") else {
-            print("ingest failed (status \(run.status)): \(run.stdout)")
-            exit(1)
+    /// `--repeat` timed ingests of `file` into a fresh `database` each, each after a warm-up. As before
+    /// the baseline, what was written is flushed first, so that its writeback does not compete with
+    /// the ingest's syncs: both are measured on the same footing.
+    func timedIngests(into database: String, _ options: [String], keepLast: Bool) -> (seconds: [Double], maxRSSKiB: Int) {
+        var seconds: [Double] = []
+        var rss = 0
+        for run in 0..<args.repeats {
+            removeDatabase(database)
+            settle()
+            warmUp(aftersale, file, in: args.directory)
+            let child = runChild(aftersale, ["ingest", "--quiet", "--json"] + options + ["--db", database, file])
+            guard child.status == 0, child.stdout.contains("\"appended\":\(written)") else {
+                print("ingest failed (status \(child.status)): \(child.stdout)")
+                exit(1)
+            }
+            seconds.append(child.seconds)
+            rss = max(rss, child.maxRSSKiB)
+            if !(keepLast && run == args.repeats - 1) { removeDatabase(database) }
         }
-        ingestSeconds.append(run.seconds)
-        ingestRSS = max(ingestRSS, run.maxRSSKiB)
+        return (seconds, rss)
     }
+    let (ingestSeconds, ingestRSS) = timedIngests(into: db, ["--defer-projections"], keepLast: true)
     // The same file into a fresh database, with the customers projection caught up as ingest does by default.
-    let withProjectionsDB = "\(args.directory)/aftersale-projections-\(size).db"
-    var withProjectionsSeconds: [Double] = []
-    var withProjectionsRSS = 0
-    for _ in 0..<args.repeats {
-        removeDatabase(withProjectionsDB)
-        settle()
-        warmUp(aftersale, file, in: args.directory)
-        let run = runChild(aftersale, ["ingest", "--quiet", "--json", "--db", withProjectionsDB, file])
-        withProjectionsSeconds.append(run.seconds)
-        withProjectionsRSS = max(withProjectionsRSS, run.maxRSSKiB)
-        removeDatabase(withProjectionsDB)
-    }
+    let (withProjectionsSeconds, withProjectionsRSS) = timedIngests(into: "\(args.directory)/aftersale-projections-\(size).db", [], keepLast: false)
     if size == args.sizes.max() {
         rebuildDatabase = db
         rebuildEvents = written
