@@ -857,20 +857,27 @@ public final class EventLog {
     /// Reads merged facts only: a writer merges pending ones first (`mergePendingFacts`).
     public func readStreams(_ streams: Range<Int64>, through position: Int64,
                             _ body: (_ stream: Int64, _ customer: String, inout StreamFactsCursor) throws -> Void) throws {
-        let names = try database.prepare("SELECT stream, customer FROM streams WHERE stream >= ?1 AND stream < ?2 ORDER BY stream")
-        names.bind(streams.lowerBound, at: 1)
-        names.bind(streams.upperBound, at: 2)
-        let facts = try database.prepare("""
-            SELECT stream, facts FROM stream_facts WHERE stream >= ?1 AND stream < ?2 AND position <= ?3 ORDER BY stream, version
-            """)
-        facts.bind(streams.lowerBound, at: 1)
-        facts.bind(streams.upperBound, at: 2)
-        facts.bind(position, at: 3)
-        var cursor = StreamFactsCursor(statement: facts, hasRow: try facts.step())
-        while try names.step() {
-            cursor.stream = names.int64(0)
-            try body(cursor.stream, names.text(1) ?? "", &cursor)
-            while try cursor.next() != nil {}  // facts the body did not read
+        try database.onOneSnapshot {
+            let names = try database.prepare("SELECT stream, customer FROM streams WHERE stream >= ?1 AND stream < ?2 ORDER BY stream")
+            names.bind(streams.lowerBound, at: 1)
+            names.bind(streams.upperBound, at: 2)
+            // Facts of events after `position` are there only when events were appended after it.
+            // On a snapshot with none, the scan need not compare each row's position: that was a
+            // quarter of the instructions of a step here (about 260 of 1,040 per row, callgrind).
+            let after = try head() > position
+            // No upper bound either: the cursor stops at the first row past the last stream read,
+            // and SQLite would compare every row's key with it.
+            let facts = try database.prepare("""
+                SELECT stream, facts FROM stream_facts WHERE stream >= ?1\(after ? " AND position <= ?2" : "") ORDER BY stream, version
+                """)
+            facts.bind(streams.lowerBound, at: 1)
+            if after { facts.bind(position, at: 2) }
+            var cursor = StreamFactsCursor(statement: facts, hasRow: try facts.step())
+            while try names.step() {
+                cursor.stream = names.int64(0)
+                try body(cursor.stream, names.text(1) ?? "", &cursor)
+                while try cursor.next() != nil {}  // facts the body did not read
+            }
         }
     }
 

@@ -146,6 +146,29 @@ struct ProjectionTests {
         #expect(try projection.checkpoint() == 42)
     }
 
+    @Test("a rebuild reads each stream's facts up to its head only, and only the streams of its chunk")
+    func readStreamsStopsAtTheHead() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        _ = try log.append([event("a"), event("b", customer: "c-2"), event("c"), event("d", customer: "c-3")], recorded: testClock)
+        let head = try log.head()
+        // Appended after the rebuild read its head: left to the catch-up before the swap.
+        _ = try log.append([event("e"), event("f", customer: "c-2"), event("g", customer: "c-3")], recorded: testClock)
+        func factsPerCustomer(streams: Range<Int64>, through position: Int64) throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            try log.readStreams(streams, through: position) { _, customer, facts in
+                counts[customer] = 0
+                while try facts.next() != nil { counts[customer]! += 1 }
+            }
+            return counts
+        }
+        let all = 1..<(try log.lastStreamID() + 1)
+        #expect(try factsPerCustomer(streams: all, through: head) == ["c-1": 2, "c-2": 1, "c-3": 1])
+        #expect(try factsPerCustomer(streams: all, through: try log.head()) == ["c-1": 3, "c-2": 2, "c-3": 2])
+        #expect(try factsPerCustomer(streams: 2..<3, through: try log.head()) == ["c-2": 2])
+        #expect(try factsPerCustomer(streams: 1..<3, through: head) == ["c-1": 2, "c-2": 1])
+    }
+
     @Test("a rebuild on another connection while a bulk load holds facts folds those events too")
     func rebuildWhileABulkLoadHoldsFacts() throws {
         let scratch = Scratch()
