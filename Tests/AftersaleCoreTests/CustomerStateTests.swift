@@ -30,6 +30,8 @@ struct CustomerStateTests {
             journeyEvent("6", .returnRefunded, "2025-01-25T10:00:00Z", ["order": "o-1", "return": "r-1", "amount": "10.01", "currency": "EUR"]),
         ])
         #expect(state.netValue == ["EUR": 5980 - 1001, "JPY": 1200])
+        #expect(state.placedValue == ["EUR": 7980, "JPY": 1200] && state.cancelledValue == ["EUR": 2000] && state.refundedValue == ["EUR": 1001],
+                "each sum is kept per currency, a second currency beside the first")
         #expect(state.orderCount == 2)
         #expect(state.purchaseDays.map(\.value) == [5980], "cancelled orders and other currencies are not purchases of the primary currency")
         #expect(state.openReturns.isEmpty && state.returnsRefunded == 1)

@@ -363,7 +363,7 @@ extension CustomerState {
             openReturns.remove(try r.optionalString() ?? "")
             returnsRefunded += 1
             let code = try r.string()
-            if let amount = try r.optionalSigned() { refundedValue[code, default: 0] += amount }
+            if let amount = try r.optionalSigned() { CustomerState.add(amount, to: &refundedValue, currency: code) }
             if let id = try r.optionalString() { orders[id, default: OrderState(id: id)].refundedAt = at }
 
         case .reviewPosted:
@@ -394,7 +394,7 @@ extension CustomerState {
         }
         if firstOrderAt.map({ at < $0 }) ?? true { firstOrderAt = at }
         if lastOrderAt.map({ at > $0 }) ?? true { lastOrderAt = at }
-        placedValue[currency, default: 0] += total ?? 0
+        CustomerState.add(total ?? 0, to: &placedValue, currency: currency)
         if primaryCurrency == nil { primaryCurrency = currency }
         if currency == primaryCurrency { addPurchase(day: at.utcDay, value: total ?? 0) }
     }
@@ -409,9 +409,20 @@ extension CustomerState {
         orderCount -= 1
         itemCount -= o.itemQuantity
         let code = o.currency ?? ""
-        cancelledValue[code, default: 0] += o.total ?? 0
+        CustomerState.add(o.total ?? 0, to: &cancelledValue, currency: code)
         if code == primaryCurrency { addPurchase(day: at.utcDay, value: -(o.total ?? 0), cancelling: true) }
         recomputeOrderSpan()
+    }
+
+    /// Adds to a sum per currency. Most customers pay in one currency: while the map holds that one
+    /// alone, the sum is changed where it is, without hashing the code as a lookup would.
+    @inline(__always)
+    private static func add(_ amount: Int64, to sums: inout [String: Int64], currency: String) {
+        if sums.count == 1, sums[sums.startIndex].key == currency {
+            sums.values[sums.startIndex] += amount
+        } else {
+            sums[currency, default: 0] += amount
+        }
     }
 
     private mutating func addPurchase(day: Int64, value: Int64, cancelling: Bool = false) {
