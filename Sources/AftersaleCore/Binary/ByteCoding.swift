@@ -63,8 +63,8 @@ public struct ByteWriter: ~Copyable {
     public var byteCount: Int { count }
 
     /// What was written, where it is (valid only inside `body`).
-    @inlinable public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        body(UnsafeRawBufferPointer(start: base, count: count))
+    @inlinable public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     /// Starts over, keeping the buffer.

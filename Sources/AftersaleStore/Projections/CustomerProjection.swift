@@ -141,9 +141,10 @@ public final class CustomerProjection {
     }
 
     /// Inserts a chunk's rows into a table being rebuilt, which holds none of them yet.
-    private func insert(rows: [RebuiltRow], states: [UInt8], into table: String) throws {
+    private func insert(_ chunk: RebuiltChunk, into table: String) throws {
+        let rows = chunk.rows
         // The chunk's buffer outlives the statements' steps: bound where it is, not copied.
-        try states.withUnsafeBytes { states in
+        try chunk.buffer.withUnsafeBytes { states in
             try database.insertRows(into: table, columns: ["stream", "customer", "state", "order_count", "last_order_at"],
                                     count: rows.count) { statement, index, first in
                 let row = rows[index]
@@ -304,20 +305,15 @@ public final class CustomerProjection {
                     let connection = try Database(path: path, readOnly: true)
                     try connection.execute("PRAGMA cache_size=-8192")  // one sequential pass: a big page cache buys nothing
                     let reader = try EventLog(database: connection)
-                    // One buffer for a chunk's states: no allocation per customer.
-                    var buffer = ByteWriter(capacity: 1 << 20)
                     // One state, started over for each customer: its collections keep their storage.
                     var state = CustomerState(customer: "")
-                    while let index = chunks.take() {
+                    while let (index, chunk) = chunks.take() {
                         let low = 1 + Int64(index) * chunkSize
-                        var rows: [RebuiltRow] = []
-                        buffer.removeAll()
-                        var events: Int64 = 0
                         try reader.readStreams(low..<min(low + chunkSize, lastStream + 1), through: head) { stream, customer, facts in
                             try CustomerProjection.fold(stream: stream, customer: customer, facts: &facts, state: &state,
-                                                        into: &buffer, rows: &rows, events: &events)
+                                                        into: &chunk.buffer, rows: &chunk.rows, events: &chunk.events)
                         }
-                        chunks.finish(index, (rows, buffer.bytes, events))
+                        chunks.finish(index, chunk)
                     }
                 } catch {
                     chunks.fail(error)
@@ -336,10 +332,11 @@ public final class CustomerProjection {
             // Pages are copied into the file on another thread meanwhile: this one only writes rows.
             try database.withBackgroundCheckpoints {
                 for index in 0..<chunkCount {
-                    let (rows, states, events) = try chunks.wait(for: index)
-                    try database.inTransaction { try insert(rows: rows, states: states, into: next) }
-                    written += rows.count
-                    folded += events
+                    let chunk = try chunks.wait(for: index)
+                    try database.inTransaction { try insert(chunk, into: next) }
+                    written += chunk.rows.count
+                    folded += chunk.events
+                    chunks.recycle(chunk)
                     progress?(folded, head)
                 }
             }
@@ -371,16 +368,37 @@ public final class CustomerProjection {
 @available(*, unavailable)
 extension CustomerProjection: Sendable {}
 
+/// One chunk's folded customers: their rows, one buffer holding their ids and states, and how many
+/// events were folded. A worker fills it, the writer inserts it and hands it back for another
+/// chunk: a rebuild allocates a few of these, not a fresh buffer per chunk (fresh memory is paid
+/// for in page faults, page by page).
+final class RebuiltChunk: @unchecked Sendable {
+    var rows: [CustomerProjection.RebuiltRow] = []
+    var buffer = ByteWriter(capacity: 1 << 20)
+    var events: Int64 = 0
+
+    /// Empties it for the next chunk, keeping its storage.
+    func removeAll() {
+        rows.removeAll(keepingCapacity: true)
+        buffer.removeAll()
+        events = 0
+    }
+}
+
 /// The chunks of a rebuild: handed to workers in order, their rows handed back to the writer in
 /// order, with at most `maxAhead` chunks taken and not yet written.
+///
+/// Only one thread uses a `RebuiltChunk` at a time: the worker that took it until `finish`, then
+/// the writer from `wait(for:)` until `recycle`; the condition's lock orders the hand-overs.
 final class RebuildChunks: @unchecked Sendable {
-    typealias Output = (rows: [CustomerProjection.RebuiltRow], states: [UInt8], events: Int64)
     private let condition = NSCondition()
     private let count: Int
     private let maxAhead: Int
     private var nextToTake = 0
     private var written = 0
-    private var done: [Int: Output] = [:]
+    private var done: [Int: RebuiltChunk] = [:]
+    /// Chunks written and handed back, to be filled again.
+    private var spare: [RebuiltChunk] = []
     private var failure: (any Error)?
 
     init(count: Int, maxAhead: Int) {
@@ -388,20 +406,29 @@ final class RebuildChunks: @unchecked Sendable {
         self.maxAhead = maxAhead
     }
 
-    /// The next chunk to fold, nil when all are taken or the rebuild failed. Waits while too far ahead.
-    func take() -> Int? {
+    /// The next chunk to fold and an empty `RebuiltChunk` to fold it into, nil when all are taken or
+    /// the rebuild failed. Waits while too far ahead.
+    func take() -> (index: Int, chunk: RebuiltChunk)? {
         condition.lock()
         defer { condition.unlock() }
         while failure == nil, nextToTake < count, nextToTake - written >= maxAhead { condition.wait() }
         guard failure == nil, nextToTake < count else { return nil }
         nextToTake += 1
-        return nextToTake - 1
+        return (nextToTake - 1, spare.popLast() ?? RebuiltChunk())
     }
 
-    func finish(_ index: Int, _ output: Output) {
+    func finish(_ index: Int, _ chunk: RebuiltChunk) {
         condition.lock()
-        done[index] = output
+        done[index] = chunk
         condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Hands a written chunk back, emptied, for a worker to fill again.
+    func recycle(_ chunk: RebuiltChunk) {
+        chunk.removeAll()
+        condition.lock()
+        spare.append(chunk)
         condition.unlock()
     }
 
@@ -414,7 +441,7 @@ final class RebuildChunks: @unchecked Sendable {
     }
 
     /// Chunk `index`'s rows, once folded; the chunk counts as written.
-    func wait(for index: Int) throws -> Output {
+    func wait(for index: Int) throws -> RebuiltChunk {
         condition.lock()
         defer { condition.unlock() }
         while failure == nil, done[index] == nil { condition.wait() }
