@@ -130,6 +130,34 @@ struct EventFactsTests {
         }
     }
 
+    @Test("varints read back at every length boundary, one-byte ones included when the buffer is full")
+    func varintBoundaries() throws {
+        let values: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, 1 << 41, UInt64(Int64.max), .max]
+        let lengths = [1, 1, 1, 2, 2, 3, 6, 9, 10]
+        var w = ByteWriter(capacity: 16)
+        // Sixteen one-byte values fill the buffer: the next ones are written on the way that grows it.
+        for i in 0..<40 { w.unsigned(UInt64(i % 128)) }
+        #expect(w.byteCount == 40)
+        for (value, length) in zip(values, lengths) {
+            let before = w.byteCount
+            w.unsigned(value)
+            #expect(w.byteCount - before == length, "\(value) takes \(length) bytes")
+        }
+        for value in [Int64.min, -1, 0, 63, -64, 64, Int64.max] { w.signed(value) }
+        try w.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            for i in 0..<40 { #expect(try r.unsigned() == UInt64(i % 128)) }
+            for value in values { #expect(try r.unsigned() == value) }
+            for value in [Int64.min, -1, 0, 63, -64, 64, Int64.max] { #expect(try r.signed() == value) }
+            #expect(r.isAtEnd)
+        }
+        // A varint cut short is an error, not a value.
+        try [UInt8]([0x80, 0x80]).withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            #expect(throws: BinaryDecodingError.self) { try r.unsigned() }
+        }
+    }
+
     @Test("an order's lines are kept as their facts bytes and read back as the lines that were placed")
     func orderLines() throws {
         let lines = [OrderLine(sku: "TEA-1", quantity: 2, price: 1250, category: "tea", name: "Sencha, 100 g"),
