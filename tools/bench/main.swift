@@ -317,7 +317,7 @@ var modelRows: [[String]] = []
                                            columns: ["position", "id", "type", "customer", "version", "at", "at_offset", "schema", "data", "meta", "recorded"])
     let factScan = RawSQLiteBaseline.scan(path: db, table: "stream_facts", columns: ["stream", "version", "position", "facts"])
     // The first build, over an empty read model, then a rebuild that replaces a full one. Each runs
-    // `--repeat` times; before each first build after the first, the read model is emptied again.
+    // `--repeat` times; before each first build after the first, the read model is taken away again.
     for (pass, first) in [("rebuild (over an empty read model)", true), ("rebuild again (replacing the built table)", false)] {
         var seconds: [Double] = []  // the rebuild's own clock, as it reports its rate
         var wall: [Double] = []
