@@ -58,6 +58,8 @@ public enum ContactPolicy {
     ///     when releasing, only dispatched ones count.
     public static func admit(_ proposals: [Command], state: CustomerState, outbox: [Command], context: ReactorContext,
                              pauseUpTo: Timestamp?, arbitrateWithPending: Bool) -> Outcome {
+        // Nothing proposed, nothing to admit or displace (the outbox is only read for clashes).
+        guard !proposals.isEmpty else { return Outcome(commands: [], displaced: []) }
         let config = context.configuration.contact
         let clock = LocalClock(state, context)
         var resolved: [Command] = proposals.map { proposal in

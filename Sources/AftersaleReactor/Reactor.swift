@@ -34,7 +34,8 @@ public enum Reactor {
             }
         }
         let proposals = policies.flatMap { $0.react(to: event, before: before, after: after, outbox: outbox, context: context) }
-        let remaining = outbox.filter { !cancelled.contains($0.id) }
+        // Most events cancel nothing: the outbox as it is, not a copy of each of its commands.
+        let remaining = cancelled.isEmpty ? outbox : outbox.filter { !cancelled.contains($0.id) }
         let outcome = ContactPolicy.admit(fresh(proposals, outbox: outbox, context: context), state: after, outbox: remaining,
                                           context: context, pauseUpTo: event.at, arbitrateWithPending: true)
         return ReactorDecision(schedule: sorted(outcome.commands), cancel: cancels.sorted { $0.commandID < $1.commandID },
@@ -85,6 +86,8 @@ public enum Reactor {
 
     /// Drops disabled kinds, duplicates, and ids the outbox already has.
     static func fresh(_ proposals: [Command], outbox: [Command], context: ReactorContext) -> [Command] {
+        // Most events and clock steps propose nothing: then the outbox's ids are not hashed.
+        guard !proposals.isEmpty else { return [] }
         var seen = Set(outbox.map(\.id))
         return proposals.filter { !context.configuration.disabled.contains($0.kind) && seen.insert($0.id).inserted }
     }
