@@ -135,7 +135,7 @@ struct EventFactsTests {
         let values: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, 1 << 41, UInt64(Int64.max), .max]
         let lengths = [1, 1, 1, 2, 2, 3, 6, 9, 10]
         var w = ByteWriter(capacity: 16)
-        // Sixteen one-byte values fill the buffer: the next ones are written on the way that grows it.
+        // Sixteen one-byte values fill the first buffer: the writer grows while writing the rest.
         for i in 0..<40 { w.unsigned(UInt64(i % 128)) }
         #expect(w.byteCount == 40)
         for (value, length) in zip(values, lengths) {
