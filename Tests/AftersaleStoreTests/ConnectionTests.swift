@@ -32,23 +32,14 @@ struct ConnectionTests {
 
     @Test("a long writer's checkpoints run beside it on their own thread, and its own interval comes back after")
     func backgroundCheckpoints() throws {
-        let scratch = Scratch()
-        let path = scratch.path("c.db")
-        let database = try Database(path: path)
-        try database.execute("CREATE TABLE t (x BLOB NOT NULL)")
-        func fileSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
-        let before = fileSize()
+        let file = try BlobFile()
+        let database = file.database
+        let before = file.size
         try database.withBackgroundCheckpoints(everyFrames: 100) {
             #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 0, "the writer does not checkpoint itself")
-            for _ in 0..<20 {
-                try database.inTransaction {
-                    for _ in 0..<50 { try database.cached("INSERT INTO t VALUES (randomblob(4000))").run() }
-                }
-            }
+            for _ in 0..<20 { try file.insert(50) }
             // The pages reach the database file only by a checkpoint, and only the background one runs.
-            let deadline = Date().addingTimeInterval(20)
-            while fileSize() < before + 20 * 50 * 4000, Date() < deadline { usleep(1000) }
-            #expect(fileSize() >= before + 20 * 50 * 4000)
+            #expect(file.waitForSize(atLeast: before + 20 * 50 * 4000))
         }
         #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 1000)
         #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
@@ -56,39 +47,26 @@ struct ConnectionTests {
 
     @Test("at the end of a long write, every commit is checkpointed beside the writer however small the WAL")
     func checkpointAfterEveryCommit() throws {
-        let scratch = Scratch()
-        let path = scratch.path("c.db")
-        let database = try Database(path: path)
-        try database.execute("CREATE TABLE t (x BLOB NOT NULL)")
-        func fileSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
-        func insert(_ rows: Int) throws {
-            try database.inTransaction {
-                for _ in 0..<rows { try database.cached("INSERT INTO t VALUES (randomblob(4000))").run() }
-            }
-        }
-        func waitForFile(atLeast size: Int) -> Bool {
-            let deadline = Date().addingTimeInterval(20)
-            while fileSize() < size, Date() < deadline { usleep(1000) }
-            return fileSize() >= size
-        }
+        let file = try BlobFile()
+        let database = file.database
         database.checkpointAfterEveryCommit()  // outside: nothing to do, and no harm
-        let before = fileSize()
+        let before = file.size
         try database.withBackgroundCheckpoints(everyFrames: 100_000) {
-            try insert(500)
+            try file.insert(500)
             usleep(50_000)
-            #expect(fileSize() < before + 500 * 4000, "far below the interval: nothing checkpointed yet")
+            #expect(file.size < before + 500 * 4000, "far below the interval: nothing checkpointed yet")
             database.checkpointAfterEveryCommit()
-            #expect(waitForFile(atLeast: before + 500 * 4000), "what was committed before is checkpointed now")
-            try insert(500)
-            #expect(waitForFile(atLeast: before + 1000 * 4000), "and each commit after it")
+            #expect(file.waitForSize(atLeast: before + 500 * 4000), "what was committed before is checkpointed now")
+            try file.insert(500)
+            #expect(file.waitForSize(atLeast: before + 1000 * 4000), "and each commit after it")
         }
         #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
         // The next long write starts with the interval again.
-        let settled = fileSize()
+        let settled = file.size
         try database.withBackgroundCheckpoints(everyFrames: 100_000) {
-            try insert(500)
+            try file.insert(500)
             usleep(50_000)
-            #expect(fileSize() < settled + 500 * 4000)
+            #expect(file.size < settled + 500 * 4000)
         }
     }
 
@@ -100,5 +78,36 @@ struct ConnectionTests {
         try database.execute("PRAGMA wal_autocheckpoint=500")
         #expect(throws: Stop.self) { try database.withBackgroundCheckpoints { throw Stop() } }
         #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 500)
+    }
+}
+
+/// A database in a scratch directory with one table of 4,000-byte blobs, for watching
+/// checkpoints carry its pages into the file.
+private struct BlobFile {
+    let scratch = Scratch()
+    let path: String
+    let database: Database
+
+    init() throws {
+        path = scratch.path("c.db")
+        database = try Database(path: path)
+        try database.execute("CREATE TABLE t (x BLOB NOT NULL)")
+    }
+
+    /// The database file's size in bytes (the WAL not counted).
+    var size: Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+
+    /// Inserts `rows` blobs in one transaction.
+    func insert(_ rows: Int) throws {
+        try database.inTransaction {
+            for _ in 0..<rows { try database.cached("INSERT INTO t VALUES (randomblob(4000))").run() }
+        }
+    }
+
+    /// Waits up to 20 s for the file to reach `bytes`; whether it did.
+    func waitForSize(atLeast bytes: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(20)
+        while size < bytes, Date() < deadline { usleep(1000) }
+        return size >= bytes
     }
 }
