@@ -13,6 +13,8 @@ var package = Package(
         .executable(name: "aftersale", targets: ["aftersale"]),
         .library(name: "AftersaleCore", targets: ["AftersaleCore"]),
         .library(name: "AftersaleStore", targets: ["AftersaleStore"]),
+        .library(name: "AftersaleProjections", targets: ["AftersaleProjections"]),
+        .library(name: "AftersaleOutbox", targets: ["AftersaleOutbox"]),
         .library(name: "BuyTillYouDie", targets: ["BuyTillYouDie"]),
     ],
     dependencies: [
@@ -21,7 +23,7 @@ var package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
-        // Debian's libsqlite3, the only C this package imports (only AftersaleStore imports it).
+        // Debian's libsqlite3, the only C this package imports (only AftersaleSQLite imports it).
         .systemLibrary(
             name: "CSQLite",
             path: "Sources/CSQLite",
@@ -33,39 +35,51 @@ var package = Package(
         .target(name: "CustomerValue", dependencies: ["AftersaleCore", "BuyTillYouDie"]),
         // Buy-till-you-die models (BG/NBD, Pareto/NBD, Gamma-Gamma): pure numerics.
         .target(name: "BuyTillYouDie"),
-        // The storage layer: the only code that speaks SQL.
-        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleReactor", "CSQLite"]),
+        // SQLite under the storage layer: connections, statements, transactions, checkpoints.
+        // Only the storage modules (log, projections, outbox) depend on it.
+        .target(name: "AftersaleSQLite", dependencies: ["CSQLite"]),
+        // The event log: append, read, streams and facts. Its public face has no SQLite in it.
+        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite"]),
+        // Read models folded from the log (the customers projection), stored beside it.
+        .target(name: "AftersaleProjections", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite"]),
         // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).
         .target(name: "AftersaleReactor", dependencies: ["AftersaleCore"], exclude: ["README.md"]),
+        // The reactor's output in storage: its outbox, states and checkpoint; dispatch and replay.
+        .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor"]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
-        // Exports, cohorts, RFM, calibration and the HTML report (pure).
-        .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore"], exclude: ["EXPORTS.md"]),
+        // Exports, cohorts, RFM, calibration and the HTML report: the computations are pure; `ShopAnalytics`
+        // gathers their input from the log, the customers projection and the outbox.
+        .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "CustomerValue"],
+                exclude: ["EXPORTS.md"]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
         .target(name: "ShopSimulator", dependencies: ["AftersaleCore"], path: "tools/ShopSimulator"),
-        // The thin command-line shell.
+        // The thin command-line shell: parses arguments, calls one library function, prints.
         .executableTarget(
             name: "aftersale",
             dependencies: [
-                "AftersaleCore", "AftersaleStore", "AftersaleIngest", "CustomerValue", "AftersaleAnalytics", "AftersaleReactor",
-                "ShopSimulator",
+                "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "CustomerValue",
+                "AftersaleAnalytics", "AftersaleReactor", "ShopSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "aftersale-bench",
-            dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleIngest", "ShopSimulator", "BuyTillYouDie", "CSQLite"],
+            dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleIngest", "ShopSimulator",
+                           "BuyTillYouDie", "CSQLite"],
             path: "tools/bench"
         ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
-        .testTarget(name: "AftersaleStoreTests", dependencies: ["AftersaleStore", "AftersaleIngest", "ShopSimulator", "CSQLite"]),
+        .testTarget(name: "AftersaleStoreTests", dependencies: [
+            "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "ShopSimulator", "CSQLite",
+        ]),
         .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
         .testTarget(name: "AftersaleCLITests", dependencies: [
-            "AftersaleAnalytics",
+            "AftersaleAnalytics", "AftersaleOutbox", "AftersaleSQLite",
             "AftersaleCore", "AftersaleStore", .product(name: "CSV", package: "CSV.swift"),
         ]),
     ]

@@ -81,30 +81,21 @@ public final class Ingester {
         var summary = IngestSummary()
         var shared: RejectsFile?
         if let path = options.rejectsPath { shared = RejectsFile(path: path) }
-        // Facts are held in memory between batches and merged in key order every million events
-        // and at the end (see `EventLog`); after a kill, the next writer derives them from the JSON.
-        log.defersFactsMerge = true
-        defer { log.defersFactsMerge = false }
-        // WAL checkpoints run on a thread of their own meanwhile: this one only appends. One after
-        // every 4,000 frames (64 MiB with 16 KiB pages, one or two batches) keeps the WAL short:
-        // its pages are reused while cached, and the copy and sync at the end are small. Against
-        // 100,000 frames, three alternating pairs: 10^6 events 5.3-5.5 s instead of 6.0-6.6 s; 10^7
-        // events 78.9 s, the same. With random (UUID) ids no difference beyond noise showed.
-        try log.database.withBackgroundCheckpoints(everyFrames: 4_000) {
+        // A bulk load: the log holds facts between batches and checkpoints beside this thread.
+        try log.bulkLoad { load in
             for (index, path) in paths.enumerated() {
                 let rejects = shared ?? RejectsFile(path: RejectsFile.defaultPath(for: path, format: options.format))
-                try ingest(path, into: &summary, rejects: rejects, last: index == paths.count - 1)
+                try ingest(path, into: &summary, rejects: rejects, load: load, last: index == paths.count - 1)
                 if rejects.count > 0, !summary.rejectsFiles.contains(rejects.path) { summary.rejectsFiles.append(rejects.path) }
                 if shared == nil { try rejects.close() }
             }
-            try log.database.inTransaction { try log.mergePendingFacts() }
         }
         try shared?.close()
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return summary
     }
 
-    private func ingest(_ path: String, into summary: inout IngestSummary, rejects: RejectsFile, last: Bool) throws {
+    private func ingest(_ path: String, into summary: inout IngestSummary, rejects: RejectsFile, load: BulkLoad, last: Bool) throws {
         let name = path == "-" ? "stdin" : path
         // Two batches waiting: decoding now outpaces appending, so a deeper queue only held more
         // memory (10^6 events: 258-289 MiB against 301-322 MiB with four, at the same speed).
@@ -117,15 +108,12 @@ public final class Ingester {
 
         var fileLines = 0
         while true {
-            // Waiting for the reader: a good time to merge held facts while that is cheap, so that
-            // less is left for the end, which nothing overlaps.
-            if !queue.hasBatch, log.mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
+            // Waiting for the reader: the log may store what it holds meanwhile.
+            if !queue.hasBatch { try load.writerIsIdle() }
             guard let batch = queue.take() else { break }
-            // The last file is read: from here on only this thread works, so the other core copies
-            // each commit's pages into the database meanwhile, instead of all of them at the end.
-            if last, queue.isClosed { log.database.checkpointAfterEveryCommit() }
+            if last, queue.isClosed { load.inputIsRead() }
             if let header = batch.header { rejects.header = header }
-            let outcomes = try log.append(batch.events, recorded: options.now)
+            let outcomes = try load.append(batch.events, recorded: options.now)
             var rejectedLines: [(line: Int, text: String, error: EventError)] = batch.rejected
             for (index, outcome) in outcomes.enumerated() {
                 switch outcome {

@@ -80,15 +80,15 @@ public struct ReactorEngine: Sendable {
                 customers[event.customer] = customer
                 changedCustomers.insert(event.customer)
             }
-            if let id = event.data["action"]?.stringValue, var command = self.command(id), command.status == .pending {
+            if let handOff = HandOff(event), var command = self.command(handOff.action), command.status == .pending {
                 // The hand-off may have moved the command (quiet hours): the event says where it went.
-                if let due = event.data["due"]?.stringValue.flatMap({ try? Timestamp.parse($0) }) { command.due = due }
-                if event.type == .actionDispatched {
+                if let due = handOff.due { command.due = due }
+                if handOff.dispatched {
                     command.status = .dispatched
-                    if let channel = event.data["channel"]?.stringValue.flatMap(Channel.init(rawValue:)) { command.channel = channel }
+                    if let channel = handOff.channel { command.channel = channel }
                     store(command, cause: event.id, change: "dispatched")
                 } else {
-                    let reason = event.data["reason"]?.stringValue ?? "suppressed at hand-off"
+                    let reason = handOff.reason ?? "suppressed at hand-off"
                     command.status = .suppressed(reason: reason)
                     store(command, cause: event.id, change: "suppressed at hand-off: \(reason)")
                 }

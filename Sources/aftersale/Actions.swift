@@ -1,5 +1,6 @@
 import AftersaleCore
 import AftersaleReactor
+import AftersaleOutbox
 import AftersaleStore
 import ArgumentParser
 import CustomerValue

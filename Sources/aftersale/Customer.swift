@@ -1,4 +1,5 @@
 import AftersaleCore
+import AftersaleProjections
 import AftersaleStore
 import ArgumentParser
 import CustomerValue

@@ -2,6 +2,8 @@ import AftersaleAnalytics
 import AftersaleCore
 import AftersaleIngest
 import AftersaleReactor
+import AftersaleProjections
+import AftersaleOutbox
 import AftersaleStore
 import ArgumentParser
 import CustomerValue

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AftersaleCore
 import AftersaleIngest
+import AftersaleProjections
 import AftersaleStore
 import Foundation
 

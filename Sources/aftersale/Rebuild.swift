@@ -1,3 +1,4 @@
+import AftersaleProjections
 import AftersaleStore
 import ArgumentParser
 

@@ -1,6 +1,6 @@
 import AftersaleCore
 import AftersaleReactor
-import AftersaleStore
+import AftersaleOutbox
 import ArgumentParser
 import Foundation
 
@@ -34,39 +34,29 @@ extension Aftersale {
             guard FileManager.default.fileExists(atPath: database.path) else {
                 throw CommandFailure("no database at \(database.path): ingest events first, or name it with --db or $AFTERSALE_DB")
             }
-            let log = try EventLog(database: Database(path: database.path, readOnly: true))
             var options = ReactorOptions()
             options.config = config
-            var engine = try options.engine()
-            engine.recording = true
-            var position: Int64?
-            var time: Timestamp?
+            var limit: ReactorReplay.Limit?
             if let until {
-                if let p = Int64(until) { position = p } else {
-                    do { time = try Timestamp.parse(until) } catch { throw CommandFailure("--until \(until) is neither a log position nor an RFC 3339 time") }
+                if let p = Int64(until) { limit = .position(p) } else {
+                    do { limit = .time(try Timestamp.parse(until)) } catch { throw CommandFailure("--until \(until) is neither a log position nor an RFC 3339 time") }
                 }
             }
-            var clock = Timestamp(millis: 0)
-            try log.read(limit: position.map { Int($0) } ?? .max, includeMeta: false) { recorded in
-                if let time, recorded.event.at > time { return }
-                engine.apply(recorded.event)
-                if recorded.event.at > clock { clock = recorded.event.at }
-            }
-            engine.advance(to: time ?? clock)
-            var shown = 0
-            for record in engine.records {
-                guard let command = engine.command(record.commandID), customer == nil || command.customer == customer else { continue }
-                shown += 1
+            let replay = try ReactorReplay.run(logAt: database.path, engine: try options.engine(), until: limit, customer: customer)
+            for decision in replay.decisions {
                 if json {
-                    var line = try JSONParser.parse(CommandFormat.json(command)).objectValue ?? JSONObject()
-                    line["cause"] = .string(record.cause)
-                    line["change"] = .string(record.change)
+                    var line = try JSONParser.parse(CommandFormat.json(decision.command)).objectValue ?? JSONObject()
+                    line["cause"] = .string(decision.cause)
+                    line["change"] = .string(decision.change)
                     print(JSONValue.object(line).compactText)
                 } else {
-                    print("\(record.cause) -> \(record.change): \(CommandFormat.line(command))")
+                    print("\(decision.cause) -> \(decision.change): \(CommandFormat.line(decision.command))")
                 }
             }
-            if !json { Terminal.error("\(shown) decisions replayed up to \(position.map { "position \($0)" } ?? (time ?? clock).description); the live outbox was not touched") }
+            let shown = replay.decisions.count
+            let position: Int64? = if case .position(let p) = limit { p } else { nil }
+            let clock = replay.clock
+            if !json { Terminal.error("\(shown) decisions replayed up to \(position.map { "position \($0)" } ?? clock.description); the live outbox was not touched") }
         }
     }
 }

@@ -1,6 +1,8 @@
 import AftersaleAnalytics
 import AftersaleCore
 import AftersaleReactor
+import AftersaleProjections
+import AftersaleOutbox
 import AftersaleStore
 import CustomerValue
 import Foundation

@@ -1,4 +1,7 @@
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import CSQLite
 import Foundation
 import Testing

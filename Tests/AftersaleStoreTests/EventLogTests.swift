@@ -1,5 +1,8 @@
 import AftersaleCore
 @testable import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import ShopSimulator
 import Testing
 
@@ -322,7 +325,7 @@ struct EventLogTests {
 
 @Suite("Facts keys in stream_facts order")
 struct FactsKeyOrderTests {
-    typealias Key = EventLog.MergeKey
+    typealias Key = HeldFacts.Key
 
     /// Keys as appends make them: in position order, each stream's versions rising.
     static func appended(streams: [Int64], events: Int, seed: UInt64) -> [Key] {
@@ -350,7 +353,7 @@ struct FactsKeyOrderTests {
         ]
         for (shape, keys) in shapes.enumerated() {
             var sorted = keys
-            EventLog.sortForInsert(&sorted)
+            HeldFacts.sortForInsert(&sorted)
             let inOrder = Self.isSorted(sorted)
             #expect(inOrder, "shape \(shape) is out of order")
             #expect(sorted.map(\.position).sorted() == keys.map(\.position).sorted())

@@ -1,6 +1,9 @@
 import AftersaleCore
 import AftersaleIngest
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import Foundation
 import Testing
 

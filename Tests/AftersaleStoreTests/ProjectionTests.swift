@@ -1,5 +1,8 @@
 import AftersaleCore
-import AftersaleStore
+@testable import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import Foundation
 import Synchronization
 import ShopSimulator

@@ -1,5 +1,8 @@
 import AftersaleCore
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import Testing
 
 /// A customer whose events touch every part of the stored state: consent for three channels,

@@ -1,5 +1,8 @@
 import AftersaleCore
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import Foundation
 
 /// A fresh folder under /tmp, removed when released.

@@ -1,5 +1,8 @@
 import AftersaleCore
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
+import AftersaleOutbox
 import Testing
 
 @Suite("Upgrading a log written by an earlier version")

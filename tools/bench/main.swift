@@ -4,6 +4,8 @@
 import AftersaleCore
 import AftersaleIngest
 import AftersaleStore
+import AftersaleSQLite
+import AftersaleProjections
 import BuyTillYouDie
 import Foundation
 import ShopSimulator

@@ -26,6 +26,8 @@ public final class Database {
     private var statementCache: [String: Statement] = [:]
     /// The checkpointer of the `withBackgroundCheckpoints` running on this connection, if any.
     var backgroundCheckpointer: BackgroundCheckpointer?
+    /// Called after every rollback of `inTransaction` (`onRollback`).
+    private var rollbackHandlers: [() -> Void] = []
 
     /// Opens (creating if needed) the file, in WAL mode, checked rather than assumed.
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
@@ -146,8 +148,16 @@ public final class Database {
             return result
         } catch {
             try? execute("ROLLBACK")
+            for handler in rollbackHandlers { handler() }
             throw error
         }
+    }
+
+    /// Calls `handler` after each rollback of `inTransaction`: what an owner of this connection
+    /// caches about the file (stream heads, ids handed out) is undone with it, whoever began the
+    /// transaction.
+    public func onRollback(_ handler: @escaping () -> Void) {
+        rollbackHandlers.append(handler)
     }
 
     /// Runs `body`'s reads on one snapshot of the file: in a read transaction of its own, or in the

@@ -13,7 +13,7 @@ extension Database {
     /// changes into a statement journal first, to undo its first rows; `OR IGNORE` never stops
     /// half-way, and the caller's transaction undoes everything on the error. That copy was 25% of
     /// the cost of writing facts (callgrind, 10^5-event ingest: 888M -> 672M instructions).
-    func insertRows(into table: String, columns: [String], count: Int, rowsPerStatement: Int = 32,
+    public func insertRows(into table: String, columns: [String], count: Int, rowsPerStatement: Int = 32,
                     bind: (_ statement: Statement, _ row: Int, _ first: Int32) -> Void) throws {
         guard count > 0 else { return }
         func values(_ row: Int) -> String {

@@ -1,11 +1,12 @@
 public import AftersaleCore
+internal import AftersaleStore
 
 /// The JSON form in which earlier versions stored a `CustomerState` (the customers read model
 /// and the reactor's states); read once, to convert a reactor's states to `CustomerStateBinaryCodec`.
 public enum CustomerStateCodec {
     public static func decode(_ text: String) throws -> CustomerState {
         guard case .object(let o) = try JSONParser.parse(text), let customer = o["c"]?.stringValue else {
-            throw SQLiteError(code: 1, message: "a stored customer state is not readable", sql: nil)
+            throw StoreError(.unknownStoredValue, "a reactor state stored by an earlier version is not readable")
         }
         func ts(_ v: JSONValue?) -> Timestamp? {
             guard let a = v?.arrayValue, a.count == 2, let ms = a[0].doubleValue, let off = a[1].intValue else { return nil }

@@ -1,4 +1,6 @@
 public import AftersaleCore
+internal import AftersaleSQLite
+public import AftersaleStore
 internal import Foundation
 
 /// The `customers` read model: each customer's folded `CustomerState`, with its checkpoint.
@@ -267,12 +269,12 @@ public final class CustomerProjection {
         let path = database.path + "-rebuild.lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw SQLiteError(code: 1, message: "cannot open \(path): \(String(cString: strerror(errno)))", sql: nil)
+            throw StoreError(.lockFailed, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }  // lets go of the lock
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else {
-                throw SQLiteError(code: 1, message: "cannot lock \(path): \(String(cString: strerror(errno)))", sql: nil)
+                throw StoreError(.lockFailed, "cannot lock \(path): \(String(cString: strerror(errno)))")
             }
         }
         return try body()

@@ -1,4 +1,6 @@
 public import AftersaleCore
+internal import AftersaleSQLite
+public import AftersaleStore
 public import AftersaleReactor
 
 /// The reactor's persistence: the outbox, the reactor's own customer states and its checkpoint,
@@ -161,7 +163,7 @@ public final class ReactorStore {
             engine.customers[state.customer] = ReactorEngine.Customer(
                 state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
         }
-        while try commands.step() { engine.insert(ReactorStore.decodeCommand(commands)) }
+        while try commands.step() { engine.insert(try ReactorStore.decodeCommand(commands)) }
     }
 
     /// Feeds the engine every event after the checkpoint, then ticks the clock to `now`.
@@ -247,18 +249,32 @@ public final class ReactorStore {
         }
     }
 
-    static func decodeCommand(_ s: Statement) -> Command {
+    /// A command from an outbox row. A kind, channel, priority or status this build does not know
+    /// (a later version wrote it) is an error naming the command, never a guess.
+    static func decodeCommand(_ s: Statement) throws -> Command {
+        let id = s.text(0) ?? ""
+        func known<T: RawRepresentable<String>>(_ column: Int32, _ name: String, as type: T.Type) throws -> T {
+            let text = s.text(column) ?? ""
+            guard let value = T(rawValue: text) else {
+                throw StoreError(.unknownStoredValue, "outbox command \(id) has \(name) '\(text)', which this build of aftersale does not know")
+            }
+            return value
+        }
         let status: CommandStatus
         switch s.text(8) ?? "" {
+        case "pending": status = .pending
         case "dispatched": status = .dispatched
         case "cancelled": status = .cancelled(byEventID: s.text(10) ?? "", reason: s.text(9) ?? "")
         case "suppressed": status = .suppressed(reason: s.text(9) ?? "")
-        default: status = .pending
+        case let other:
+            throw StoreError(.unknownStoredValue, "outbox command \(id) has status '\(other)', which this build of aftersale does not know")
         }
-        let payload = (try? JSONParser.parse(s.text(5) ?? "{}"))?.objectValue ?? JSONObject()
-        return Command(id: s.text(0) ?? "", customer: s.text(1) ?? "", kind: CommandKind(rawValue: s.text(2) ?? "") ?? .orderConfirmation,
-                       channel: Channel(rawValue: s.text(3) ?? "") ?? .email, due: Timestamp(millis: s.int64(4)), payload: payload,
-                       reason: s.text(6) ?? "", priority: CommandPriority(rawValue: s.text(7) ?? "") ?? .normal, status: status,
+        guard case .object(let payload) = try JSONParser.parse(s.text(5) ?? "{}") else {
+            throw StoreError(.unknownStoredValue, "outbox command \(id) has a payload that is not a JSON object")
+        }
+        return Command(id: id, customer: s.text(1) ?? "", kind: try known(2, "kind", as: CommandKind.self),
+                       channel: try known(3, "channel", as: Channel.self), due: Timestamp(millis: s.int64(4)), payload: payload,
+                       reason: s.text(6) ?? "", priority: try known(7, "priority", as: CommandPriority.self), status: status,
                        trigger: s.text(11) ?? "")
     }
 
@@ -282,7 +298,7 @@ public final class ReactorStore {
         let statement = try database.prepare(sql + " ORDER BY due, id")
         try statement.bind(values)
         var commands: [Command] = []
-        while try statement.step() { commands.append(ReactorStore.decodeCommand(statement)) }
+        while try statement.step() { commands.append(try ReactorStore.decodeCommand(statement)) }
         return commands
     }
 
@@ -295,36 +311,26 @@ public final class ReactorStore {
     /// hands out the same commands with the same ids (the receiver's idempotency keys).
     public func dispatch(now: Timestamp, engine prototype: ReactorEngine, deliver: ([Command]) throws -> Void)
         throws -> (dispatched: [Command], suppressed: [Command]) {
-        do {
-            return try database.inTransaction {
-                var engine = try load(prototype, until: now, withDueCommands: true)
-                _ = try advance(&engine, until: now)
-                let released = engine.release(dueBy: now)
-                let sendNow = released.filter { $0.isPending && $0.due <= now }
-                let suppressed = released.filter { !$0.isPending }
-                try deliver(sendNow)
-                // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
-                var events: [EncodedEvent] = []
-                for var command in sendNow + suppressed {
-                    let sent = command.isPending
-                    var data = JSONObject(["action": .string(command.id), "kind": .string(command.kind.rawValue),
-                                           "channel": .string(command.channel.rawValue)])
-                    if case .suppressed(let reason) = command.status { data["reason"] = .string(reason) }
-                    data["due"] = .string(command.due.description)
-                    if sent { command.status = .dispatched }
-                    engine.settle(command)
-                    events.append(EncodedEvent(Event(id: "\(sent ? "dispatched" : "suppressed"):\(command.id)",
-                                                     type: sent ? .actionDispatched : .actionSuppressed, customer: command.customer,
-                                                     at: now, data: data, meta: JSONObject(["source": .string("aftersale dispatch")]))))
-                }
-                // Commands that quiet hours move stay as they are: the next dispatch moves them again.
-                _ = try log.appendInTransaction(events, recorded: now)
-                try save(&engine)
-                return (sendNow, suppressed)
+        // A rollback (`deliver` threw, a write failed) undoes the hand-off events too; the log's
+        // cache of stream versions forgets them by itself.
+        try database.inTransaction {
+            var engine = try load(prototype, until: now, withDueCommands: true)
+            _ = try advance(&engine, until: now)
+            let released = engine.release(dueBy: now)
+            let sendNow = released.filter { $0.isPending && $0.due <= now }
+            let suppressed = released.filter { !$0.isPending }
+            try deliver(sendNow)
+            // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
+            var events: [EncodedEvent] = []
+            for var command in sendNow + suppressed {
+                events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale dispatch")))
+                if command.isPending { command.status = .dispatched }
+                engine.settle(command)
             }
-        } catch {
-            log.forgetCachedVersions()
-            throw error
+            // Commands that quiet hours move stay as they are: the next dispatch moves them again.
+            _ = try log.appendInTransaction(events, recorded: now)
+            try save(&engine)
+            return (sendNow, suppressed)
         }
     }
 }

@@ -1,0 +1,64 @@
+public import AftersaleCore
+internal import AftersaleSQLite
+
+/// A bulk load of the log: many appends in a row by one writer (an ingest of files).
+///
+/// The log keeps the policy: the events' facts are held in memory between appends and merged into
+/// `stream_facts` in key order every `factsMergeInterval` events and at the end (inserting them
+/// append by append at random keys rewrites a page per customer per append), and WAL checkpoints
+/// run on a thread of their own. A kill at any moment leaves whole appends; the next writer derives
+/// the facts that were held (see `EventLog`).
+public final class BulkLoad {
+    let log: EventLog
+
+    init(log: EventLog) {
+        self.log = log
+    }
+
+    /// Appends a batch in a transaction of its own (see `EventLog.append`).
+    public func append(_ events: [EncodedEvent], recorded: Timestamp) throws -> [AppendOutcome] {
+        try log.append(events, recorded: recorded)
+    }
+
+    /// The caller has nothing to append at the moment (its reader is behind): stores the held facts
+    /// while that is cheap, so that less is left for the end, which nothing overlaps.
+    public func writerIsIdle() throws {
+        if mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
+    }
+
+    /// Whether the held facts are worth storing before `factsMergeInterval`: a merge rewrites every
+    /// `stream_facts` page it lands in, which is cheap while the table is small. At least 4,096
+    /// held, and fewer than a quarter of `factsMergeInterval` stored before them.
+    var mergingHeldFactsIsCheap: Bool {
+        guard let start = log.held.start, log.held.keys.count >= 4096 else { return false }
+        return start - 1 < Int64(log.factsMergeInterval / 4)
+    }
+
+    /// The caller's input is all read: from now on only the writer works, so each commit's pages
+    /// are copied into the database beside it (the other core would otherwise idle, and the last
+    /// checkpoint, which nothing overlaps, copy all of them).
+    public func inputIsRead() {
+        log.database.checkpointAfterEveryCommit()
+    }
+}
+
+@available(*, unavailable)
+extension BulkLoad: Sendable {}
+
+extension EventLog {
+    /// Runs `body`'s appends as one bulk load, then stores every held fact.
+    public func bulkLoad<T>(_ body: (BulkLoad) throws -> T) throws -> T {
+        defersFactsMerge = true
+        defer { defersFactsMerge = false }
+        // One checkpoint every 4,000 frames (64 MiB with 16 KiB pages, one or two batches) keeps
+        // the WAL short: its pages are reused while cached, and the copy and sync at the end are small.
+        return try database.withBackgroundCheckpoints(everyFrames: 4_000) {
+            let result = try body(BulkLoad(log: self))
+            try database.inTransaction { try mergePendingFacts() }
+            return result
+        }
+    }
+
+    /// Whether a bulk load's held facts are worth storing now (see `BulkLoad`).
+    var mergingHeldFactsIsCheap: Bool { BulkLoad(log: self).mergingHeldFactsIsCheap }
+}

@@ -1,0 +1,158 @@
+internal import AftersaleCore
+internal import AftersaleSQLite
+
+/// The facts of the events a connection appended and has not stored in `stream_facts` yet, in
+/// position order: an append's until its end, a bulk load's until its next merge.
+///
+/// While a bulk load holds some, the row `facts_from` of `log_settings`, committed with the first
+/// of their events, says so to every other connection (`start` is this connection's copy of it).
+struct HeldFacts {
+    /// Where this connection's held facts start (its `facts_from`): it holds the facts of every
+    /// event from there on, in position order. Nil when a bulk load holds none.
+    var start: Int64?
+    var keys: [Key] = []
+    /// The facts themselves, back to back; each key says where its own are.
+    var bytes: [UInt8] = []
+
+    /// Where one event's facts go in `stream_facts`, and where they are in `bytes`.
+    struct Key {
+        var stream: Int64
+        var version: Int64
+        var position: Int64
+        var offset: Int32
+        var count: Int32
+    }
+
+    /// Holds one more event's facts.
+    mutating func append(stream: Int64, version: Int64, position: Int64, facts: ArraySlice<UInt8>) {
+        let offset = bytes.count
+        bytes.append(contentsOf: facts)
+        keys.append(Key(stream: stream, version: version, position: position, offset: Int32(offset), count: Int32(bytes.count - offset)))
+    }
+
+    /// Lets go of every held fact (stored, or undone by a rollback), keeping the buffers' capacity.
+    mutating func clear() {
+        start = nil
+        keys.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Puts facts keys in `stream_facts` order, (stream, version), for an insert in key order.
+    ///
+    /// Keys come in position order, in which each stream's versions rise, and stream ids are dense:
+    /// a stable counting sort by stream is then enough, in linear time (the comparison sort it
+    /// replaces was 3% of a bulk load's writer). Anything else is sorted by comparison.
+    static func sortForInsert(_ keys: inout [Key]) {
+        func compareSort() { keys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) } }
+        guard let first = keys.first else { return }
+        var (low, high) = (first.stream, first.stream)
+        for key in keys {
+            low = min(low, key.stream)
+            high = max(high, key.stream)
+        }
+        guard high - low < Int64(keys.count) * 4 + 1024 else { return compareSort() }
+        // starts[s] is where stream low + s begins in the sorted keys.
+        var starts = [Int](repeating: 0, count: Int(high - low) + 2)
+        for key in keys { starts[Int(key.stream - low) + 1] += 1 }
+        for s in 1..<starts.count { starts[s] += starts[s - 1] }
+        let sorted = [Key](unsafeUninitializedCapacity: keys.count) { buffer, count in
+            for key in keys {
+                let s = Int(key.stream - low)
+                buffer.initializeElement(at: starts[s], to: key)
+                starts[s] += 1
+            }
+            count = keys.count
+        }
+        for i in sorted.indices.dropFirst() where sorted[i].stream == sorted[i - 1].stream && sorted[i].version <= sorted[i - 1].version {
+            return compareSort()
+        }
+        keys = sorted
+    }
+}
+
+/// Storing facts: what an append or a bulk load holds, and what must be derived again from the JSON.
+extension EventLog {
+    /// Stores every event's facts that `stream_facts` lacks, in key order (call inside a write
+    /// transaction): the facts this connection holds in memory, or, when another connection
+    /// appended meanwhile or a bulk load was killed, facts derived again from the events' JSON.
+    /// The primary key refuses a (stream, version) given twice: the merge fails rather than lose one.
+    package func mergePendingFacts() throws {
+        try storePendingFacts(factsFrom: try storedTailStart())
+    }
+
+    /// `mergePendingFacts`, given the stored `facts_from` (an append knows it is its own `held.start`).
+    func storePendingFacts(factsFrom stored: Int64?) throws {
+        if let stored, held.start != stored {
+            // Another connection's, or a killed one's: from the JSON.
+            try deriveFacts(from: stored)
+        } else if held.start == stored {
+            // This connection's own (held by a bulk load, or its append's), from memory. Otherwise
+            // the marker is gone: another writer stored them.
+            HeldFacts.sortForInsert(&held.keys)
+            try writeFacts(keys: held.keys, bytes: held.bytes)
+        }
+        if stored != nil { try database.execute("DELETE FROM log_settings WHERE name = 'facts_from'") }
+        held.clear()
+    }
+
+    /// Inserts facts rows into `stream_facts`, in the order of `keys`.
+
+    func writeFacts(keys: [HeldFacts.Key], bytes: [UInt8]) throws {
+        // `bytes` outlives the statements' steps: bound where it is, not copied.
+        try bytes.withUnsafeBytes { bytes in
+            try database.insertRows(into: "stream_facts", columns: ["stream", "version", "position", "facts"], count: keys.count) { statement, row, first in
+                let key = keys[row]
+                statement.bind(key.stream, at: first + 1)
+                statement.bind(key.version, at: first + 2)
+                statement.bind(key.position, at: first + 3)
+                statement.bind(borrowedBytes: UnsafeRawBufferPointer(rebasing: bytes[Int(key.offset)..<Int(key.offset + key.count)]),
+                               at: first + 4)
+            }
+        }
+    }
+
+    /// Where stored facts may end: events from this position on may have none (`facts_from`).
+    func storedTailStart() throws -> Int64? {
+        try database.scalarInt("SELECT value FROM log_settings WHERE name = 'facts_from'")
+    }
+
+    /// Derives the facts of every event from `position` on from its JSON (the log's source of truth)
+    /// and stores them: after a bulk load was killed or another connection wrote while one ran, after
+    /// an upgrade from schema 1, or when `EventFacts.formatVersion` changed. The events must have no
+    /// stored facts. Goes through the log in slices, so memory stays bounded however long it is.
+    func deriveFacts(from position: Int64) throws {
+        let slice = 250_000
+        var after = position - 1
+        var keys: [HeldFacts.Key] = []
+        var bytes: [UInt8] = []
+        let stream = try database.prepare("SELECT stream FROM streams WHERE customer = ?1")
+        var streams: [String: Int64] = [:]
+        repeat {
+            keys.removeAll(keepingCapacity: true)
+            bytes.removeAll(keepingCapacity: true)
+            if streams.count > heads.limit { streams.removeAll(keepingCapacity: true) }
+            try read(after: after, limit: slice, includeMeta: false) { recorded in
+                let customer = recorded.event.customer
+                let id: Int64
+                if let known = streams[customer] {
+                    id = known
+                } else {
+                    defer { stream.reset() }
+                    stream.bind(customer, at: 1)
+                    guard try stream.step() else {
+                        throw StoreError(.inconsistentLog, "event at position \(recorded.position) has no stream")
+                    }
+                    id = stream.int64(0)
+                    streams[customer] = id
+                }
+                let offset = bytes.count
+                bytes.append(contentsOf: EventFacts.encode(recorded.event))
+                keys.append(HeldFacts.Key(stream: id, version: recorded.version, position: recorded.position,
+                                     offset: Int32(offset), count: Int32(bytes.count - offset)))
+                after = recorded.position
+            }
+            HeldFacts.sortForInsert(&keys)
+            try writeFacts(keys: keys, bytes: bytes)
+        } while keys.count == slice
+    }
+}
