@@ -1,3 +1,5 @@
+public import AftersaleCore
+
 /// One customer in a calibration/holdout check of a buy-till-you-die model.
 public struct CalibrationInput: Sendable, Equatable {
     /// Repeat purchases in the calibration period (the model's `x`).
@@ -66,5 +68,13 @@ public enum Calibration {
             rows[bucket].totalActual += input.actualHoldoutPurchases
         }
         return rows
+    }
+
+    /// Where to split a history that the latest fit saw whole, to check the model against what it
+    /// did not see: the last third of the days from the first purchase to `lastDay` is the holdout,
+    /// and at least 90 days. Nil when that leaves no calibration period.
+    public static func holdoutSplit(firstDay: Int64, lastDay: Int64) -> CivilDate? {
+        let split = lastDay - max(90, (lastDay - firstDay) / 3)
+        return split > firstDay ? CivilDate(daysSinceEpoch: split) : nil
     }
 }

@@ -1,20 +1,19 @@
-import AftersaleAnalytics
-import AftersaleCore
-import AftersaleReactor
-import AftersaleProjections
-import AftersaleOutbox
-import AftersaleStore
-import CustomerValue
-import Foundation
+public import AftersaleCore
+internal import AftersaleOutbox
+internal import AftersaleProjections
+internal import AftersaleReactor
+public import AftersaleStore
+public import CustomerValue
 
-/// Gathers what exports, the report and the demo show, from the log and its read models.
-struct ShopAnalytics {
+/// Gathers what exports, the report and the demo show, from the log, the customers projection
+/// (caught up first) and the outbox; the computations themselves are this module's pure types.
+public struct ShopAnalytics {
     let log: EventLog
     let customers: CustomerProjection
     /// The moment stages and predictions are judged at.
-    let now: Timestamp
+    public let now: Timestamp
 
-    init(log: EventLog, now: Timestamp) throws {
+    public init(log: EventLog, now: Timestamp) throws {
         self.log = log
         self.customers = try CustomerProjection(log: log)
         self.now = now
@@ -22,12 +21,12 @@ struct ShopAnalytics {
     }
 
     /// The latest fitted model, if any.
-    func latestModel() throws -> FittedModel? {
+    public func latestModel() throws -> FittedModel? {
         try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).flatMap { FittedModel(event: $0.event) }
     }
 
     /// Export rows for every customer, with predictions when a model was fitted and RFM scores.
-    func customerRows(_ body: (CustomerRow) throws -> Void) throws {
+    public func customerRows(_ body: (CustomerRow) throws -> Void) throws {
         var rfmInputs: [RFMInput] = []
         try customers.forEachState { if let input = RFMInput(state: $0, asOf: now) { rfmInputs.append(input) } }
         let scores = RFM.score(rfmInputs)
@@ -35,7 +34,7 @@ struct ShopAnalytics {
         let model = try latestModel()
         try customers.forEachState { state in
             let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now) }.map { p in
-                AftersaleAnalytics.CustomerPrediction(
+                CustomerPrediction(
                     pAlive: p.probabilityAlive, predictedValue12Months: p.predictedValue12Months,
                     expectedPurchases365Days: p.expectedPurchases365Days,
                     repeatPurchaseProbability90Days: p.repeatPurchaseProbability90Days, expectedNextOrderAt: p.expectedNextOrder)
@@ -45,7 +44,7 @@ struct ShopAnalytics {
         }
     }
 
-    func orderRows(_ body: (OrderRow) throws -> Void) throws {
+    public func orderRows(_ body: (OrderRow) throws -> Void) throws {
         try customers.forEachState { state in
             for order in state.orders.values.sorted(by: { ($0.placedAt?.millis ?? 0, $0.id) < ($1.placedAt?.millis ?? 0, $1.id) }) {
                 try body(OrderRow(customer: state.customer, order: order))
@@ -54,64 +53,26 @@ struct ShopAnalytics {
     }
 
     /// Reviews joined with their replies, in the order they were posted.
-    func reviewRows() throws -> [ReviewRow] {
-        var rows: [ReviewRow] = []
-        var index: [String: Int] = [:]
-        try log.read(types: [.reviewPosted, .reviewReplied]) { recorded in
-            let e = recorded.event, d = e.data
-            guard let review = d["review"]?.stringValue else { return }
-            if e.type == .reviewPosted {
-                guard index[review] == nil else { return }
-                index[review] = rows.count
-                rows.append(ReviewRow(review: review, customer: e.customer, sku: d["sku"]?.stringValue ?? "", order: d["order"]?.stringValue,
-                                      rating: d["rating"]?.intValue ?? 0, postedAt: e.at, text: d["text"]?.stringValue))
-            } else if let i = index[review], rows[i].repliedAt == nil {
-                rows[i].repliedAt = e.at
-                rows[i].replyBy = d["by"]?.stringValue
-                rows[i].replyText = d["text"]?.stringValue
-            }
-        }
-        return rows
+    public func reviewRows() throws -> [ReviewRow] {
+        var join = ReviewJoin()
+        try log.read(types: [.reviewPosted, .reviewReplied]) { join.add($0.event) }
+        return join.rows
     }
 
-    func returnRows() throws -> [ReturnRow] {
-        var rows: [ReturnRow] = []
-        var index: [String: Int] = [:]
-        try log.read(types: [.returnRequested, .returnRefunded]) { recorded in
-            let e = recorded.event, d = e.data
-            guard let id = d["return"]?.stringValue else { return }
-            if e.type == .returnRequested {
-                guard index[id] == nil else { return }
-                index[id] = rows.count
-                let lines = d["lines"]?.arrayValue?.compactMap { v -> ReturnRow.Line? in
-                    guard let sku = v["sku"]?.stringValue else { return nil }
-                    return ReturnRow.Line(sku: sku, quantity: v["quantity"]?.intValue ?? 1)
-                }
-                rows.append(ReturnRow(returnID: id, order: d["order"]?.stringValue ?? "", customer: e.customer, requestedAt: e.at,
-                                      reason: d["reason"]?.stringValue, lines: lines))
-            } else {
-                let currency = d["currency"]?.stringValue.flatMap(Currency.init(code:))
-                let amount = currency.flatMap { c in d["amount"]?.minorUnits(digits: c.minorUnitDigits).map { Money(minorUnits: $0, currency: c) } }
-                if let i = index[id] {
-                    rows[i].refundedAt = e.at
-                    rows[i].refund = amount
-                } else {  // a refund that arrived before its request
-                    index[id] = rows.count
-                    rows.append(ReturnRow(returnID: id, order: d["order"]?.stringValue ?? "", customer: e.customer, requestedAt: nil,
-                                          reason: nil, lines: nil, refundedAt: e.at, refund: amount))
-                }
-            }
-        }
-        return rows
+    /// Returns joined with their refunds, in the order they were first seen.
+    public func returnRows() throws -> [ReturnRow] {
+        var join = ReturnJoin()
+        try log.read(types: [.returnRequested, .returnRefunded]) { join.add($0.event) }
+        return join.rows
     }
 
-    func cohortRows() throws -> [CohortRow] {
+    public func cohortRows() throws -> [CohortRow] {
         var cohorts = CohortRetention()
         try customers.forEachState { cohorts.add($0) }
         return cohorts.rows(through: Month(now))
     }
 
-    func productRows(reviews: [ReviewRow]) throws -> [ProductRow] {
+    public func productRows(reviews: [ReviewRow]) throws -> [ProductRow] {
         var tally = ProductTally()
         try customers.forEachState { tally.add($0) }
         for review in reviews { tally.add(review: review) }
@@ -121,7 +82,7 @@ struct ShopAnalytics {
     /// Predicted against actual purchases after a calibration day, per calibration frequency.
     ///
     /// Uses the model fitted through `asOf` if the log has one, else fits one (not recorded).
-    func calibration(asOf: CivilDate?, states known: [CustomerState]? = nil) throws
+    public func calibration(asOf: CivilDate?, states known: [CustomerState]? = nil) throws
         -> (model: FittedModel, holdoutDays: Int, rows: [CalibrationRow])? {
         let states = try known ?? customers.allStates()
         guard let lastDay = try log.latestEventTime()?.utcDay else { return nil }
@@ -139,11 +100,9 @@ struct ShopAnalytics {
             } else {
                 // The latest fit saw everything: check the model on the last third of the history
                 // (at least 90 days) with a fit on the rest, which is not recorded.
-                guard let firstDay = states.compactMap({ $0.purchaseDays.first?.day }).min() else { return nil }
-                let split = lastDay - max(90, (lastDay - firstDay) / 3)
-                guard split > firstDay,
-                      let fitted = try? LifetimeValue.fit(states, kind: recorded.kind, asOf: CivilDate(daysSinceEpoch: split),
-                                                          unit: recorded.unit) else { return nil }
+                guard let firstDay = states.compactMap({ $0.purchaseDays.first?.day }).min(),
+                      let split = Calibration.holdoutSplit(firstDay: firstDay, lastDay: lastDay),
+                      let fitted = try? LifetimeValue.fit(states, kind: recorded.kind, asOf: split, unit: recorded.unit) else { return nil }
                 model = fitted
             }
         }
@@ -164,10 +123,10 @@ struct ShopAnalytics {
 extension ShopAnalytics {
     /// The reactor's outbox as export rows, with when each command was dispatched (empty before the
     /// reactor's first run).
-    func actionRows() throws -> [ActionRow] {
+    public func actionRows() throws -> [ActionRow] {
         var dispatchedAt: [String: Timestamp] = [:]
         try log.read(types: [.actionDispatched]) { recorded in
-            if let id = recorded.event.data["action"]?.stringValue, dispatchedAt[id] == nil { dispatchedAt[id] = recorded.event.at }
+            if let handOff = HandOff(recorded.event), dispatchedAt[handOff.action] == nil { dispatchedAt[handOff.action] = recorded.event.at }
         }
         return try ReactorStore(log: log).commands().map { c in
             var statusReason: String?
@@ -186,7 +145,7 @@ extension ShopAnalytics {
 
 extension ShopAnalytics {
     /// Everything the HTML report shows, in one pass over the customers plus the review and action tables.
-    func reportData(shopName: String) throws -> ReportData {
+    public func reportData(shopName: String) throws -> ReportData {
         let states = try customers.allStates()
         let model = try latestModel()
         let currencyCode = LifetimeValue.dominantCurrency(states) ?? "EUR"
