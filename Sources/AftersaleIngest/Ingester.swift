@@ -19,8 +19,8 @@ public struct IngestOptions: Sendable {
     public var defaultCurrency: String?
     /// Events per transaction at most (a file starts with 1,024 and doubles up to this): a crash
     /// loses at most the batch in flight, never part of one.
-    /// Bigger batches write each hot index page to the WAL fewer times (4,096 -> 32,768: 11.3 s ->
-    /// 8.6 s for 10^6 events here) for a fixed ~100 MiB more memory.
+    /// Bigger batches write each hot index page to the WAL fewer times, for a fixed amount of
+    /// memory more.
     public var batchSize = 32_768
     /// The ingest clock: judges plausible timestamps and stamps `recorded`.
     public var now: Timestamp
@@ -98,7 +98,7 @@ public final class Ingester {
     private func ingest(_ path: String, into summary: inout IngestSummary, rejects: RejectsFile, load: BulkLoad, last: Bool) throws {
         let name = path == "-" ? "stdin" : path
         // Two batches waiting: decoding now outpaces appending, so a deeper queue only held more
-        // memory (10^6 events: 258-289 MiB against 301-322 MiB with four, at the same speed).
+        // memory, at the same speed.
         let queue = BatchQueue(capacity: 2)
         let producer = Producer(path: path, name: name, options: options, queue: queue)
         let thread = Thread { producer.run() }
@@ -169,8 +169,8 @@ final class Producer: @unchecked Sendable {
     /// Set before `finished` is signalled; read after.
     var failure: (any Error)?
     /// Lines in the batch being filled. Batches start small and double up to `batchSize`, so the
-    /// writer starts after a thousand lines instead of a full batch: with 32,768-line batches
-    /// throughout, a file of 10^5 events was appended in four steps that barely overlapped decoding.
+    /// writer starts after a thousand lines instead of a full batch: with full batches throughout,
+    /// a small file was appended in a few steps that barely overlapped decoding.
     private var batchLimit: Int
     /// The file's size, when known, and the bytes of the lines read so far: the last batches shrink.
     private var total: Int64?
@@ -238,8 +238,7 @@ final class Producer: @unchecked Sendable {
             batchLimit = min(batchLimit * 2, options.batchSize)
             if let total, consumed > 0 {
                 // Near the end, a quarter of the lines left at most: when reading ends, the writer
-                // is not left alone with a whole batch to append. (10^5 events: it was, for 0.25 s
-                // of 0.7.)
+                // is not left alone with a whole batch to append, which nothing would overlap.
                 let left = Double(total - consumed) / (Double(consumed) / Double(number))
                 batchLimit = min(batchLimit, max(1024, Int(left / 4)))
             }
@@ -271,8 +270,7 @@ final class BatchQueue: @unchecked Sendable {
 
     /// Batches the writer is done with, for the reading thread to let go of: their memory is then
     /// freed by the thread that allocated it. Freed by the writer, it went back to the reader's
-    /// malloc arena under its lock, against the reader's own allocations: 10^6 events, six
-    /// alternating pairs, 4.4-4.9 s against 5.1-5.8 s, with about 12% less user time.
+    /// malloc arena under its lock, against the reader's own allocations, which slowed both.
     private var returned: [Batch] = []
 
     /// The writer is done with `batch`.

@@ -74,8 +74,8 @@ extension EventLog {
         do {
             var next = events.startIndex
             // Groups to append one by one after a group that held an id the log has: a file sent
-            // again holds nothing else (all duplicates: 4.7 s for 10^6 events one by one, 5.2 s
-            // trying every group first). Doubles while groups keep failing, up to 64.
+            // again holds nothing else, and trying every group first costs more than it saves.
+            // Doubles while groups keep failing, up to 64.
             var (skip, backoff) = (0, 1)
             while next < events.endIndex {
                 let end = min(next + EventLog.rowsPerInsert, events.endIndex)
@@ -111,7 +111,7 @@ extension EventLog {
         return outcomes
     }
 
-    /// closing cursors, halting: about 4,000 instructions); one for 32 rows pays it once.
+    /// closing cursors, halting); one for 32 rows pays it once.
     static let rowsPerInsert = 32
 
     /// What one group of rows needs, kept from group to group (their capacity is reused).
