@@ -43,7 +43,7 @@ var package = Package(
         // Read models folded from the log (the customers projection), stored beside it.
         .target(name: "AftersaleProjections", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite"]),
         // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).
-        .target(name: "AftersaleReactor", dependencies: ["AftersaleCore"], exclude: ["README.md"]),
+        .target(name: "AftersaleReactor", dependencies: ["AftersaleCore", "CustomerValue"], exclude: ["README.md"]),
         // The reactor's output in storage: its outbox, states and checkpoint; dispatch and replay.
         .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor"]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.

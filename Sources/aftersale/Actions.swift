@@ -35,18 +35,7 @@ struct ReactorOptions: ParsableArguments {
 
     /// A fresh engine with the configuration and the model-driven forecaster.
     func engine() throws -> ReactorEngine {
-        ReactorEngine(configuration: try configuration(), makeForecaster: ReactorOptions.forecaster(from:))
-    }
-
-    /// A forecaster from a `model.fitted` event: the customer-value predictions the plays use.
-    @Sendable static func forecaster(from event: Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
-        guard let model = FittedModel(event: event) else { return nil }
-        return { state, at in
-            LifetimeValue.predict(state, with: model, now: at).map {
-                CustomerForecast(pAlive: $0.probabilityAlive, predictedCLV: $0.predictedValue12Months,
-                                 expectedNextOrderAt: $0.expectedNextOrder, repeatProbability: $0.repeatPurchaseProbability90Days)
-            }
-        }
+        ReactorEngine.withFittedModels(configuration: try configuration())
     }
 }
 

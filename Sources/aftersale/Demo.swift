@@ -82,7 +82,7 @@ extension Aftersale {
 
             // 4. The reactor, up to the present.
             let reactor = try ReactorStore(log: log)
-            let engine = ReactorEngine(configuration: ReactorConfiguration(), makeForecaster: ReactorOptions.forecaster(from:))
+            let engine = ReactorEngine.withFittedModels(configuration: ReactorConfiguration())
             try reactor.run(until: now, engine: engine)
             step("reactor", &mark)
 

@@ -1,0 +1,81 @@
+public import AftersaleCore
+internal import AftersaleProjections
+public import AftersaleStore
+public import CustomerValue
+
+/// One customer as `aftersale customer` shows them: state, stage, historical and predicted value,
+/// recent events.
+public struct CustomerProfile: Sendable {
+    public var state: CustomerState
+    public var stage: LifecycleStage
+    /// The latest fitted model, if any.
+    public var model: FittedModel?
+    public var prediction: CustomerValue.CustomerPrediction?
+    /// The customer's latest events, oldest first.
+    public var recent: [Event]
+
+    /// The customer's profile judged at `now` (the customers projection caught up first); nil when
+    /// the log has no events of theirs.
+    public static func load(_ customer: String, from log: EventLog, at now: Timestamp, monthlyDiscountRate: Double = 0.01,
+                            recentEvents: Int = 10) throws -> CustomerProfile? {
+        let projection = try CustomerProjection(log: log)
+        try projection.catchUp()
+        guard let state = try projection.state(of: customer) else { return nil }
+        let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).flatMap { FittedModel(event: $0.event) }
+        let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now, monthlyDiscountRate: monthlyDiscountRate) }
+        return CustomerProfile(state: state, stage: LifecycleStage.classify(state, at: now), model: model, prediction: prediction,
+                               recent: try log.stream(of: customer).suffix(recentEvents).map(\.event))
+    }
+
+    private func money(_ values: [String: Int64]) -> JSONValue {
+        .object(JSONObject(values.sorted { $0.key < $1.key }.map { code, minor in
+            .init(key: code, value: .string(Currency(code: code).map { Money(minorUnits: minor, currency: $0).decimalString } ?? String(minor)))
+        }))
+    }
+
+    /// The profile as one JSON object.
+    public var json: String {
+        let s = state
+        var o = JSONObject([
+            "customer": .string(s.customer), "stage": .string(stage.rawValue),
+            "order_count": .integer(s.orderCount), "item_count": .integer(s.itemCount),
+            "first_order": s.firstOrderAt.map { .string($0.description) } ?? .null,
+            "last_order": s.lastOrderAt.map { .string($0.description) } ?? .null,
+            "historical_value": money(s.netValue),
+            "open_orders": .array(s.openOrders.map { .string($0.id) }), "open_shipments": .integer(s.openShipments),
+            "returns_requested": .integer(s.returnsRequested), "returns_refunded": .integer(s.returnsRefunded),
+            "refunded": money(s.refundedValue), "reviews": .integer(s.reviewCount),
+            "last_rating": s.lastRating.map(JSONValue.integer) ?? .null,
+            "unanswered_negative_reviews": .array(s.unansweredNegativeReviews.sorted().map(JSONValue.string)),
+            "unboxings_shared": .integer(s.unboxingsShared),
+            "consent": .object(JSONObject(s.consent.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .bool($0.value)) })),
+            "birthday": s.birthday.map { .string($0.description) } ?? .null, "timezone": s.timeZone.map(JSONValue.string) ?? .null,
+        ])
+        if let aov = s.averageOrderValue, let code = s.primaryCurrency, let c = Currency(code: code) {
+            o["average_order_value"] = .string(Money(minorUnits: aov, currency: c).decimalString)
+            o["currency"] = .string(code)
+        }
+        o["average_days_between_orders"] = s.averageDaysBetweenOrders.map { .double(($0 * 10).rounded() / 10) } ?? .null
+        if let p = prediction, let model {
+            o["prediction"] = .object(JSONObject([
+                "model": .string(model.event().id),
+                "p_alive": .double(round4(p.probabilityAlive)),
+                "expected_purchases_30d": .double(round4(p.expectedPurchases30Days)),
+                "expected_purchases_90d": .double(round4(p.expectedPurchases90Days)),
+                "expected_purchases_365d": .double(round4(p.expectedPurchases365Days)),
+                "repeat_purchase_probability_90d": .double(round4(p.repeatPurchaseProbability90Days)),
+                "expected_next_order": p.expectedNextOrder.map { .string($0.dateString) } ?? .null,
+                "predicted_clv_12m": p.predictedValue12Months.map { .string($0.decimalString) } ?? .null,
+                "total_clv": p.totalValue.map { .string($0.decimalString) } ?? .null,
+            ]))
+        } else {
+            o["prediction"] = .null
+        }
+        o["recent_events"] = .array(recent.map { e in
+            (try? JSONParser.parse(e.jsonLine)) ?? .null
+        })
+        return JSONValue.object(o).compactText
+    }
+
+    private func round4(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+}

@@ -1,0 +1,21 @@
+public import AftersaleCore
+internal import CustomerValue
+
+extension ReactorEngine {
+    /// An engine whose plays see the customer-value predictions of the latest `model.fitted` event
+    /// in the log (P(alive), predicted value, next order), as live runs, dispatch and replay do.
+    public static func withFittedModels(configuration: ReactorConfiguration) -> ReactorEngine {
+        ReactorEngine(configuration: configuration, makeForecaster: ReactorEngine.forecaster(fromModelEvent:))
+    }
+
+    /// A forecaster from a `model.fitted` event; nil when the event holds no model this build reads.
+    @Sendable public static func forecaster(fromModelEvent event: Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
+        guard let model = FittedModel(event: event) else { return nil }
+        return { state, at in
+            LifetimeValue.predict(state, with: model, now: at).map {
+                CustomerForecast(pAlive: $0.probabilityAlive, predictedCLV: $0.predictedValue12Months,
+                                 expectedNextOrderAt: $0.expectedNextOrder, repeatProbability: $0.repeatPurchaseProbability90Days)
+            }
+        }
+    }
+}
