@@ -124,11 +124,11 @@ struct LocalClock {
     /// Local milliseconds since 1970 (wall clock as if it were UTC).
     func wall(_ t: Timestamp) -> Int64 { t.millis + Int64(offsetMinutes(at: t)) * 60_000 }
 
-    func localDate(_ t: Timestamp) -> CivilDate { CivilDate(daysSinceEpoch: Timestamp.floorDiv2(wall(t), Timestamp.millisPerDay)) }
+    func localDate(_ t: Timestamp) -> CivilDate { CivilDate(daysSinceEpoch: Timestamp.floorDiv(wall(t), Timestamp.millisPerDay)) }
 
     func minuteOfDay(_ t: Timestamp) -> Int {
         let w = wall(t)
-        return Int((w - Timestamp.floorDiv2(w, Timestamp.millisPerDay) * Timestamp.millisPerDay) / 60_000)
+        return Int((w - Timestamp.floorDiv(w, Timestamp.millisPerDay) * Timestamp.millisPerDay) / 60_000)
     }
 
     /// The instant the local wall clock shows `minute` on `date`.
@@ -137,12 +137,5 @@ struct LocalClock {
         var guess = Timestamp(millis: wall - Int64(offsetMinutes(at: Timestamp(millis: wall))) * 60_000)
         guess = Timestamp(millis: wall - Int64(offsetMinutes(at: guess)) * 60_000)
         return Timestamp(millis: guess.millis, offsetMinutes: offsetMinutes(at: guess))
-    }
-}
-
-extension Timestamp {
-    static func floorDiv2(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 }

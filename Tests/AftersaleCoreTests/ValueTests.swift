@@ -131,6 +131,21 @@ struct TimeTests {
         #expect(try Timestamp.parse("2025-03-01t10:00:00z") == instant && Timestamp.parse("2025-03-01 10:00:00Z") == instant)
     }
 
+    @Test("whole days are counted down before 1970: the millisecond before is day -1", arguments: [
+        (7, 2, 3), (-7, 2, -4), (7, -2, -4), (-7, -2, 3), (-8, 2, -4), (0, 5, 0),
+        (-1, Timestamp.millisPerDay, -1), (-Timestamp.millisPerDay, Timestamp.millisPerDay, -1),
+    ] as [(Int64, Int64, Int64)])
+    func floorDivision(a: Int64, b: Int64, quotient: Int64) {
+        #expect(Timestamp.floorDiv(a, b) == quotient)
+    }
+
+    @Test("a local day before 1970 is the day before, not day 0")
+    func daysBeforeTheEpoch() throws {
+        let evening = try Timestamp.parse("1969-12-31T23:30:00-01:00")
+        #expect(evening.utcDay == 0 && evening.localDay == -1)
+        #expect(try Timestamp.parse("1969-12-31T23:59:59.999Z").description == "1969-12-31T23:59:59.999Z")
+    }
+
     @Test("civil dates round-trip across eras and leap years")
     func civil() {
         for day in stride(from: Int64(-800_000), through: 800_000, by: 997) {
