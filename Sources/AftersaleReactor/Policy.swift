@@ -47,15 +47,6 @@ func moneyJSON(_ m: Money) -> JSONValue {
     .object(JSONObject(["amount": .string(m.decimalString), "currency": .string(m.currency.code)]))
 }
 
-/// A payload's `{"amount", "currency"}` back as money.
-func money(from value: JSONValue?) -> Money? {
-    guard let code = value?["currency"]?.stringValue, let currency = Currency(code: code),
-          let text = value?["amount"]?.stringValue,
-          let units = try? Money.parseMinorUnits(text.hasPrefix("-") ? String(text.dropFirst()) : text, digits: currency.minorUnitDigits)
-    else { return nil }
-    return Money(minorUnits: text.hasPrefix("-") ? -units : units, currency: currency)
-}
-
 func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
 
 /// A product as the message shows it: SKU, name and link when known.

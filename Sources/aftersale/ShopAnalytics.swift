@@ -88,8 +88,7 @@ struct ShopAnalytics {
                 rows.append(ReturnRow(returnID: id, order: d["order"]?.stringValue ?? "", customer: e.customer, requestedAt: e.at,
                                       reason: d["reason"]?.stringValue, lines: lines))
             } else {
-                let currency = d["currency"]?.stringValue.flatMap(Currency.init(code:))
-                let amount = currency.flatMap { c in d["amount"]?.minorUnits(digits: c.minorUnitDigits).map { Money(minorUnits: $0, currency: c) } }
+                let amount = Money(amount: d["amount"], currency: d["currency"])
                 if let i = index[id] {
                     rows[i].refundedAt = e.at
                     rows[i].refund = amount

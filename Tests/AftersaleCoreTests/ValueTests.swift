@@ -83,6 +83,39 @@ struct MoneyTests {
         #expect(throws: AmountError.tooLarge) { try Money.parseMinorUnits("99999999999999999999", digits: 2) }
     }
 
+    @Test("money read from JSON: a number or a decimal string and a currency code, on the tree and on the tape", arguments: [
+        (#"{"amount": "30.00", "currency": "EUR"}"#, "30.00 EUR"), (#"{"amount": 30, "currency": "EUR"}"#, "30.00 EUR"),
+        (#"{"amount": 59.8, "currency": "EUR"}"#, "59.80 EUR"), (#"{"amount": "1200", "currency": "JPY"}"#, "1200 JPY"),
+        (#"{"amount": "1.25", "currency": "KWD"}"#, "1.250 KWD"), (#"{"amount": "\u0035.00", "currency": "EUR"}"#, "5.00 EUR"),
+        (#"{"amount": "-0.00", "currency": "EUR"}"#, "0.00 EUR"), (#"{"amount": 59.800, "currency": "EUR"}"#, "59.80 EUR"),
+    ])
+    func moneyFromJSON(text: String, money: String) throws {
+        let tree = try JSONParser.parse(text)
+        #expect(Money(amount: tree["amount"], currency: tree["currency"])?.description == money)
+        var tape = JSONTape()
+        let fromTape = try Array(text.utf8).withUnsafeBufferPointer { bytes in
+            try tape.parse(bytes) { value in Money(amount: value[member: "amount"], currency: value[member: "currency"]) }
+        }
+        #expect(fromTape?.description == money)
+    }
+
+    @Test("money JSON that is not exact, not positive or not in a currency reads as none", arguments: [
+        #"{"amount": "-5.00", "currency": "EUR"}"#, #"{"amount": -5, "currency": "EUR"}"#, #"{"amount": "59.805", "currency": "EUR"}"#,
+        #"{"amount": "12.5", "currency": "JPY"}"#, #"{"amount": 1e3, "currency": "EUR"}"#, #"{"amount": "5,00", "currency": "EUR"}"#,
+        #"{"amount": true, "currency": "EUR"}"#, #"{"amount": null, "currency": "EUR"}"#, #"{"currency": "EUR"}"#,
+        #"{"amount": "5.00", "currency": "eur"}"#, #"{"amount": "5.00", "currency": "EURO"}"#, #"{"amount": "5.00", "currency": 978}"#,
+        #"{"amount": "5.00"}"#, #"{"amount": "99999999999999999999", "currency": "EUR"}"#,
+    ])
+    func moneyFromJSONRefused(text: String) throws {
+        let tree = try JSONParser.parse(text)
+        #expect(Money(amount: tree["amount"], currency: tree["currency"]) == nil)
+        var tape = JSONTape()
+        let fromTape = try Array(text.utf8).withUnsafeBufferPointer { bytes in
+            try tape.parse(bytes) { value in Money(amount: value[member: "amount"], currency: value[member: "currency"]) }
+        }
+        #expect(fromTape == nil)
+    }
+
     @Test("formatting uses the currency's minor unit")
     func formats() throws {
         let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), kwd = try #require(Currency(code: "KWD"))
