@@ -60,15 +60,6 @@ func productJSON(sku: String, name: String? = nil, category: String? = nil, quan
 }
 
 extension CustomerState {
-    /// The customer's currency (that of the first order).
-    var currency: Currency? { primaryCurrency.flatMap { Currency(code: $0) } }
-
-    /// Net historical value in the primary currency.
-    var historicalValue: Money? {
-        guard let c = currency else { return nil }
-        return Money(minorUnits: netValue[c.code, default: 0], currency: c)
-    }
-
     /// Orders placed and not cancelled, oldest first, ties by id.
     var placedOrders: [OrderState] {
         orders.values.filter { $0.placedAt != nil && $0.cancelledAt == nil }

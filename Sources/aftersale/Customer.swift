@@ -53,10 +53,8 @@ struct CustomerView {
     var prediction: CustomerPrediction?
     var recent: [Event]
 
-    func money(_ values: [String: Int64]) -> JSONValue {
-        .object(JSONObject(values.sorted { $0.key < $1.key }.map { code, minor in
-            .init(key: code, value: .string(Currency(code: code).map { Money(minorUnits: minor, currency: $0).decimalString } ?? String(minor)))
-        }))
+    func money(_ sums: MoneyByCurrency) -> JSONValue {
+        .object(JSONObject(sums.amounts.map { .init(key: $0.currency.code, value: .string($0.decimalString)) }))
     }
 
     var json: String {
@@ -76,9 +74,9 @@ struct CustomerView {
             "consent": .object(JSONObject(s.consent.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .bool($0.value)) })),
             "birthday": s.birthday.map { .string($0.description) } ?? .null, "timezone": s.timeZone.map(JSONValue.string) ?? .null,
         ])
-        if let aov = s.averageOrderValue, let code = s.primaryCurrency, let c = Currency(code: code) {
-            o["average_order_value"] = .string(Money(minorUnits: aov, currency: c).decimalString)
-            o["currency"] = .string(code)
+        if let aov = s.averageOrderValue {
+            o["average_order_value"] = .string(aov.decimalString)
+            o["currency"] = .string(aov.currency.code)
         }
         o["average_days_between_orders"] = s.averageDaysBetweenOrders.map { .double(($0 * 10).rounded() / 10) } ?? .null
         if let p = prediction, let model {
@@ -106,11 +104,11 @@ struct CustomerView {
         let s = state
         var lines = ["customer \(s.customer): \(stage.rawValue)"]
         if let name = s.name { lines[0] += ", \(name)" }
-        let net = s.netValue.sorted { $0.key < $1.key }.compactMap { code, v in Currency(code: code).map { Money(minorUnits: v, currency: $0).description } }
+        let net = s.netValue.amounts.map(\.description)
         lines.append("  orders \(s.orderCount) (\(s.itemCount) items), first \(s.firstOrderAt?.dateString ?? "-"), last \(s.lastOrderAt?.dateString ?? "-")")
         lines.append("  historical value (net) \(net.isEmpty ? "-" : net.joined(separator: ", "))")
-        if let aov = s.averageOrderValue, let c = s.primaryCurrency.flatMap(Currency.init(code:)) {
-            lines.append("  average order \(Money(minorUnits: aov, currency: c))" + (s.averageDaysBetweenOrders.map { String(format: ", every %.0f days", $0) } ?? ""))
+        if let aov = s.averageOrderValue {
+            lines.append("  average order \(aov)" + (s.averageDaysBetweenOrders.map { String(format: ", every %.0f days", $0) } ?? ""))
         }
         lines.append("  open orders \(s.openOrders.count), open shipments \(s.openShipments), returns \(s.returnsRequested) (\(s.openReturns.count) open), reviews \(s.reviewCount)"
             + (s.unansweredNegativeReviews.isEmpty ? "" : ", \(s.unansweredNegativeReviews.count) unanswered negative"))

@@ -116,6 +116,19 @@ struct MoneyTests {
         #expect(fromTape == nil)
     }
 
+    @Test("sums per currency read as money: zero where nothing was counted, ordered by code, less another currency by currency")
+    func sumsPerCurrency() throws {
+        let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), usd = try #require(Currency(code: "USD"))
+        let placed = MoneyByCurrency(minorUnits: ["USD": 500, "EUR": 7980, "JPY": 1200, "XXX": 7])
+        let cancelled = MoneyByCurrency(minorUnits: ["EUR": 2000, "USD": 500, "GBP": 100])
+        #expect(placed[eur] == Money(minorUnits: 7980, currency: eur))
+        #expect(cancelled[jpy] == Money(minorUnits: 0, currency: jpy))
+        #expect(placed.amounts.map(\.description) == ["79.80 EUR", "1200 JPY", "5.00 USD"], "XXX is no currency")
+        let net = placed - cancelled
+        #expect(net.amounts.map(\.description) == ["59.80 EUR", "-1.00 GBP", "1200 JPY", "0.00 USD"])
+        #expect(net[usd].minorUnits == 0 && !net.isEmpty && MoneyByCurrency().isEmpty && MoneyByCurrency().amounts.isEmpty)
+    }
+
     @Test("formatting uses the currency's minor unit")
     func formats() throws {
         let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), kwd = try #require(Currency(code: "KWD"))
