@@ -480,8 +480,8 @@ extension CustomerState {
 extension CustomerState {
     /// Starts over as a new customer's empty state, in place, keeping small collections' storage: a
     /// rebuild folds customers one after another, and neither allocating and freeing a dozen
-    /// collections per customer nor copying a whole state into place saves about 5% of its
-    /// instructions (callgrind). Large ones are let go: iterating a map costs its capacity, not its
+    /// collections per customer nor copying a whole state into place saves a visible share of its
+    /// instructions. Large ones are let go: iterating a map costs its capacity, not its
     /// count. Every stored property is reset here (a test checks the result equals a new state for
     /// a sample that sets every property).
     public mutating func reset(customer: String) {

@@ -1,7 +1,7 @@
 public import AftersaleCore
 
-/// How the `customers` read model stores a `CustomerState`: compact binary, about a fifth of the
-/// JSON's size and an order of magnitude faster to write and read back. Maps and sets are written
+/// How the `customers` read model stores a `CustomerState`: compact binary, far smaller than the
+/// JSON form and far faster to write and read back. Maps and sets are written
 /// in sorted order, so the same state is always the same bytes.
 public enum CustomerStateBinaryCodec {
     /// The first byte of every stored state; bump on any change (a rebuild rewrites the rows).
