@@ -1,6 +1,3 @@
-/// Where an exporter's bytes go: a file handle, a pipe, a test buffer. Called with chunks in order.
-public typealias ByteSink = ([UInt8]) throws -> Void
-
 /// RFC 4180 CSV text: the field quoting and the record layout every export uses.
 ///
 /// - Records end with CRLF, as RFC 4180 says; pandas, DuckDB, Python's `csv`, Excel and
@@ -62,42 +59,6 @@ public enum CSV {
         appendRecord(fields, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
-}
-
-/// A streaming CSV writer: buffers records and hands them to a sink in chunks, so memory stays flat.
-///
-/// Call `finish()` at the end; records still buffered are lost without it.
-public struct CSVWriter {
-    private var buffer: [UInt8] = []
-    private let sink: ByteSink
-    private let chunkSize: Int
-    /// Records written so far (the header counts).
-    public private(set) var recordCount = 0
-
-    /// - Parameter chunkSize: bytes buffered before the sink is called.
-    public init(chunkSize: Int = 64 * 1024, sink: @escaping ByteSink) {
-        self.sink = sink
-        self.chunkSize = max(1, chunkSize)
-        buffer.reserveCapacity(min(self.chunkSize, 1 << 20) + 1024)
-    }
-
-    /// Writes one record.
-    public mutating func write(_ fields: [String?]) throws {
-        CSV.appendRecord(fields, to: &buffer)
-        recordCount += 1
-        if buffer.count >= chunkSize { try flush() }
-    }
-
-    /// Hands the buffered bytes to the sink.
-    public mutating func flush() throws {
-        guard !buffer.isEmpty else { return }
-        let chunk = buffer
-        buffer.removeAll(keepingCapacity: true)
-        try sink(chunk)
-    }
-
-    /// Flushes what is left; the writer may still be used afterwards.
-    public mutating func finish() throws { try flush() }
 }
 
 /// Why a text is not RFC 4180 CSV.

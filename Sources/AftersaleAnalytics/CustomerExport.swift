@@ -50,13 +50,14 @@ public struct CustomerRow: ExportRow, Equatable {
     ///   - rfm: the customer's scores from `RFM.score(_:)`; nil leaves the RFM columns empty.
     public init(state: CustomerState, stage: LifecycleStage, asOf: Timestamp, prediction: CustomerPrediction? = nil,
                 rfm: RFMScore? = nil) {
-        let code = state.primaryCurrency ?? prediction?.predictedValue12Months?.currency.code
-        let digits = code.flatMap { Currency(code: $0)?.minorUnitDigits } ?? 2
+        let currency = state.primaryCurrency ?? prediction?.predictedValue12Months?.currency
+        let code = currency?.code
+        let digits = currency?.minorUnitDigits ?? 2
         let ordered = state.primaryCurrency != nil && state.orderCount > 0
-        let historical: Int64? = ordered ? state.netValue[code ?? "", default: 0] : nil
+        let historical: Int64? = ordered ? state.historicalValue?.minorUnits : nil
         let predicted: Int64? = prediction?.predictedValue12Months.flatMap { $0.currency.code == code ? $0.minorUnits : nil }
         let total: Int64? = predicted.map { $0 + (historical ?? 0) }
-        let others = state.placedValue.keys.filter { $0 != code }.sorted()
+        let others = state.placedValue.amounts.map(\.currency.code).filter { $0 != code }
         let recency: Int? = state.lastOrderAt.map { Int(max(0, asOf.utcDay - $0.utcDay)) }
 
         values = [
@@ -71,7 +72,7 @@ public struct CustomerRow: ExportRow, Equatable {
             .text(code),
             .money(minorUnits: CustomerRow.averageOrderValue(state), digits: digits),
             .money(minorUnits: historical, digits: digits),
-            .money(minorUnits: ordered ? state.refundedValue[code ?? "", default: 0] : nil, digits: digits),
+            .money(minorUnits: ordered ? currency.map { state.refundedValue[$0].minorUnits } : nil, digits: digits),
             .money(minorUnits: predicted, digits: digits),
             .money(minorUnits: total, digits: digits),
             .fixed(prediction?.pAlive, digits: probabilityDigits),
@@ -103,13 +104,13 @@ extension CustomerRow {
     /// Counted from the orders themselves: `CustomerState.averageOrderValue` divides the
     /// primary-currency value by the orders in every currency.
     static func averageOrderValue(_ state: CustomerState) -> Int64? {
-        guard let code = state.primaryCurrency else { return nil }
+        guard let code = state.primaryCurrency?.code else { return nil }
         var sum: Int64 = 0, count: Int64 = 0
         for order in state.orders.values where order.placedAt != nil && order.cancelledAt == nil && order.currency == code {
             sum += order.total ?? 0
             count += 1
         }
-        guard count > 0 else { return state.averageOrderValue }
+        guard count > 0 else { return state.averageOrderValue?.minorUnits }
         return sum / count
     }
 }

@@ -27,10 +27,8 @@ public struct CustomerProfile: Sendable {
                                recent: try log.stream(of: customer).suffix(recentEvents).map(\.event))
     }
 
-    private func money(_ values: [String: Int64]) -> JSONValue {
-        .object(JSONObject(values.sorted { $0.key < $1.key }.map { code, minor in
-            .init(key: code, value: .string(Currency(code: code).map { Money(minorUnits: minor, currency: $0).decimalString } ?? String(minor)))
-        }))
+    private func money(_ sums: MoneyByCurrency) -> JSONValue {
+        .object(JSONObject(sums.amounts.map { .init(key: $0.currency.code, value: .string($0.decimalString)) }))
     }
 
     /// The profile as one JSON object.
@@ -51,9 +49,9 @@ public struct CustomerProfile: Sendable {
             "consent": .object(JSONObject(s.consent.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .bool($0.value)) })),
             "birthday": s.birthday.map { .string($0.description) } ?? .null, "timezone": s.timeZone.map(JSONValue.string) ?? .null,
         ])
-        if let aov = s.averageOrderValue, let code = s.primaryCurrency, let c = Currency(code: code) {
-            o["average_order_value"] = .string(Money(minorUnits: aov, currency: c).decimalString)
-            o["currency"] = .string(code)
+        if let aov = s.averageOrderValue {
+            o["average_order_value"] = .string(aov.decimalString)
+            o["currency"] = .string(aov.currency.code)
         }
         o["average_days_between_orders"] = s.averageDaysBetweenOrders.map { .double(($0 * 10).rounded() / 10) } ?? .null
         if let p = prediction, let model {

@@ -56,8 +56,7 @@ public struct ReturnJoin: Sendable {
             rows.append(ReturnRow(returnID: id, order: d["order"]?.stringValue ?? "", customer: event.customer, requestedAt: event.at,
                                   reason: d["reason"]?.stringValue, lines: lines))
         case .returnRefunded:
-            let currency = d["currency"]?.stringValue.flatMap(Currency.init(code:))
-            let amount = currency.flatMap { c in d["amount"]?.minorUnits(digits: c.minorUnitDigits).map { Money(minorUnits: $0, currency: c) } }
+            let amount = Money(amount: d["amount"], currency: d["currency"])
             if let i = index[id] {
                 rows[i].refundedAt = event.at
                 rows[i].refund = amount

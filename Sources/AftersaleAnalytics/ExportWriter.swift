@@ -36,6 +36,9 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     public var fileExtension: String { rawValue }
 }
 
+/// Where an exporter's bytes go: a file handle, a pipe, a test buffer. Called with chunks in order.
+public typealias ByteSink = ([UInt8]) throws -> Void
+
 /// Streams rows of one export kind to a byte sink as CSV or JSON Lines, in chunks, with flat memory.
 ///
 /// The CSV header is written even when no row follows. Call `finish()` at the end.

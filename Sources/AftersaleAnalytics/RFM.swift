@@ -26,7 +26,7 @@ public struct RFMInput: Sendable, Equatable {
     public init?(state: CustomerState, asOf: Timestamp) {
         guard state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
         self.init(customer: state.customer, recencyDays: max(0, asOf.utcDay - last.utcDay), orderCount: state.orderCount,
-                  monetary: state.netValue[currency] ?? 0, currency: currency)
+                  monetary: state.netValue[currency].minorUnits, currency: currency.code)
     }
 }
 

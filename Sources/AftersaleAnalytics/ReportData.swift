@@ -65,21 +65,20 @@ public struct ReportSummary: Sendable, Equatable {
     /// values, rounded down to a minor unit.
     public init(states: some Sequence<CustomerState>) {
         var customers = 0, withOrders = 0, repeaters = 0, orders = 0
-        var revenue: [String: Int64] = [:]
-        var valuesByCurrency: [String: [Int64]] = [:]
+        var revenue: [Currency: Int64] = [:]
+        var valuesByCurrency: [Currency: [Int64]] = [:]
         for state in states {
             customers += 1
             orders += state.orderCount
-            for (code, value) in state.netValue { revenue[code, default: 0] += value }
+            for net in state.netValue.amounts { revenue[net.currency, default: 0] += net.minorUnits }
             guard state.orderCount > 0 else { continue }
             withOrders += 1
             if state.orderCount >= 2 { repeaters += 1 }
-            if let code = state.primaryCurrency { valuesByCurrency[code, default: []].append(state.netValue[code] ?? 0) }
+            if let value = state.historicalValue { valuesByCurrency[value.currency, default: []].append(value.minorUnits) }
         }
-        let money = revenue.compactMap { code, units in Currency(code: code).map { Money(minorUnits: units, currency: $0) } }
+        let money = revenue.map { currency, units in Money(minorUnits: units, currency: currency) }
         var median: Money?
-        if let (code, values) = valuesByCurrency.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) }),
-           let currency = Currency(code: code) {
+        if let (currency, values) = valuesByCurrency.max(by: { ($0.value.count, $1.key.code) < ($1.value.count, $0.key.code) }) {
             let sorted = values.sorted()
             let n = sorted.count
             let mid = n % 2 == 1 ? sorted[n / 2] : ReportSummary.floorMean(sorted[n / 2 - 1], sorted[n / 2])
@@ -123,8 +122,8 @@ public struct CustomerValueDistribution: Sendable, Equatable {
     /// The historical net values of the customers with orders whose primary currency is `currency`.
     public init(historicalOf states: some Sequence<CustomerState>, currency: Currency) {
         var values: [Int64] = []
-        for state in states where state.orderCount > 0 && state.primaryCurrency == currency.code {
-            values.append(state.netValue[currency.code] ?? 0)
+        for state in states where state.orderCount > 0 && state.primaryCurrency == currency {
+            values.append(state.netValue[currency].minorUnits)
         }
         self.init(kind: .historical, currency: currency, values: values)
     }

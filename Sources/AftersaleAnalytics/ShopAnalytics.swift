@@ -110,7 +110,7 @@ public struct ShopAnalytics {
         let holdoutDays = Int(lastDay - end)
         guard holdoutDays > 0 else { return nil }
         let purchases = model.purchaseModel
-        let inputs = states.lazy.filter { $0.primaryCurrency == model.currency }.compactMap { state -> CalibrationInput? in
+        let inputs = states.lazy.filter { $0.primaryCurrency?.code == model.currency }.compactMap { state -> CalibrationInput? in
             guard let summary = LifetimeValue.summary(of: state, through: end, unit: model.unit) else { return nil }
             let predicted = purchases.expectedPurchases(in: Double(holdoutDays) / model.unit.days, for: summary)
             let actual = state.purchaseDays.filter { $0.day > end && $0.day <= lastDay }.count
@@ -148,14 +148,15 @@ extension ShopAnalytics {
     public func reportData(shopName: String) throws -> ReportData {
         let states = try customers.allStates()
         let model = try latestModel()
-        let currencyCode = LifetimeValue.dominantCurrency(states) ?? "EUR"
-        let currency = Currency(code: currencyCode) ?? Currency(code: "EUR")!
         var value: CustomerValueDistribution?
-        if let model, model.currency == currencyCode {
-            let predicted = states.compactMap { LifetimeValue.predict($0, with: model, now: now)?.predictedValue12Months?.minorUnits }
-            value = CustomerValueDistribution(kind: .predicted12Months, currency: currency, values: predicted)
-        } else if states.contains(where: { $0.orderCount > 0 }) {
-            value = CustomerValueDistribution(historicalOf: states, currency: currency)
+        // No customer has a currency before the first order, and no model is fitted before one.
+        if let currency = LifetimeValue.dominantCurrency(states) {
+            if let model, model.currency == currency.code {
+                let predicted = states.compactMap { LifetimeValue.predict($0, with: model, now: now)?.predictedValue12Months?.minorUnits }
+                value = CustomerValueDistribution(kind: .predicted12Months, currency: currency, values: predicted)
+            } else if states.contains(where: { $0.orderCount > 0 }) {
+                value = CustomerValueDistribution(historicalOf: states, currency: currency)
+            }
         }
         var stages: [StageCount] = []
         if let first = states.compactMap(\.firstOrderAt).min() {

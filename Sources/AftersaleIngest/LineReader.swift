@@ -48,7 +48,7 @@ struct LineReader: ~Copyable {
             try buffer.withUnsafeBufferPointer { chunk in
                 var start = 0
                 while start < n {
-                    // memchr: a byte-at-a-time search cost about 5 instructions per byte.
+                    // memchr: a byte-at-a-time loop spends several instructions on every byte.
                     guard let found = memchr(chunk.baseAddress! + start, 0x0A, n - start) else {
                         pending.append(contentsOf: chunk[start..<n])
                         break

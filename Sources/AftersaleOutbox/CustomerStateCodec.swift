@@ -33,15 +33,15 @@ public enum CustomerStateCodec {
         s.itemCount = o["items"]?.intValue ?? 0
         s.firstOrderAt = ts(o["first"])
         s.lastOrderAt = ts(o["last"])
-        s.placedValue = money(o["placed"])
-        s.cancelledValue = money(o["cancelled"])
-        s.refundedValue = money(o["refunded"])
+        s.placedValue.minorUnits = money(o["placed"])
+        s.cancelledValue.minorUnits = money(o["cancelled"])
+        s.refundedValue.minorUnits = money(o["refunded"])
         s.purchaseDays = (o["days"]?.arrayValue ?? []).compactMap { v in
             guard let a = v.arrayValue, a.count == 2, case .number(let d) = a[0], case .number(let val) = a[1],
                   let day = Int64(d), let value = Int64(val) else { return nil }
             return CustomerState.PurchaseDay(day: day, value: value)
         }
-        s.primaryCurrency = o["cur"]?.stringValue
+        s.primaryCurrencyCode = o["cur"]?.stringValue
         s.ownedSKUs = strings(o["owned"])
         s.returnsRequested = o["rq"]?.intValue ?? 0
         s.returnsRefunded = o["rf"]?.intValue ?? 0

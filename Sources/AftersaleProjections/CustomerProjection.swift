@@ -61,8 +61,8 @@ public final class CustomerProjection {
     ///
     /// A backlog of most of the log (a first import, an upgrade) is folded by `rebuild` instead,
     /// which streams one customer at a time in bounded memory, on every core; the result is the
-    /// same. It costs about 10 ms more to start, and folds several times faster: measured from
-    /// 5,000 events on (20,000: 19 ms against 70 ms; 50,000: 27 ms against 190 ms).
+    /// same. It takes a little longer to start and folds several times faster, so it pays off from a
+    /// backlog of a few thousand events on.
     ///
     /// - Returns: how many events were applied.
     @discardableResult
@@ -232,8 +232,8 @@ public final class CustomerProjection {
     }
 
     /// Drops a table on its own, outside any other statement's transaction. Dropping the replaced
-    /// table inside the swap transaction grew the process by about 70 MiB per 10^6 rows here (778
-    /// MiB peak for a rebuild at 10^7 events); dropped alone, after the swap, memory stays flat.
+    /// table inside the swap transaction grew the process with the table's size; dropped alone,
+    /// after the swap, memory stays flat.
     private func dropTable(_ table: String) throws {
         guard try database.tableExists(table) else { return }
         try database.execute("DROP TABLE \(table)")
@@ -326,7 +326,7 @@ public final class CustomerProjection {
         var written = 0
         // The new table's pages are written once each and not read again: a small page cache is
         // reused, where the connection's usual one would take fresh memory, page by page, for
-        // each of them (at 10^6 events, 63 MiB of page faults on this thread).
+        // each of them (a page fault each, on this thread).
         let cacheSize = try database.scalarInt("PRAGMA cache_size") ?? -2000
         try database.execute("PRAGMA cache_size=-4096")
         defer { try? database.execute("PRAGMA cache_size=\(cacheSize)") }
@@ -353,7 +353,7 @@ public final class CustomerProjection {
             let appended = try apply(after: head, into: next)
             folded += Int64(appended)
             // The rows just written are the customers, unless events appended meanwhile added some
-            // (counting them otherwise reads the whole table: 0.2-0.4 s at 10^6 customers).
+            // (counting them otherwise reads the whole table).
             if appended > 0 { written = Int(try customerCount(in: next)) }
             if try checkpoint() < head { try setCheckpoint(head) }
             try database.execute("""

@@ -24,8 +24,8 @@ public struct ExpectedValue: Sendable, Equatable, Comparable, CustomStringConver
     /// The expected value of `command` for the customer in `state`.
     public static func of(_ command: Command, state: CustomerState, configuration: ReactorConfiguration) -> ExpectedValue {
         let p = configuration.arbitration.propensity[command.kind] ?? 0.05
-        let value = money(from: command.payload["value"])
-            ?? state.averageOrderValue.flatMap { aov in state.currency.map { Money(minorUnits: aov, currency: $0) } }
+        let value = command.payload["value"].flatMap { Money(amount: $0["amount"], currency: $0["currency"]) }
+            ?? state.averageOrderValue
         return ExpectedValue(propensity: p, value: value, score: value.map { p * Double($0.minorUnits) } ?? p)
     }
 }

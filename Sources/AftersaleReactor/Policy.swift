@@ -47,15 +47,6 @@ func moneyJSON(_ m: Money) -> JSONValue {
     .object(JSONObject(["amount": .string(m.decimalString), "currency": .string(m.currency.code)]))
 }
 
-/// A payload's `{"amount", "currency"}` back as money.
-func money(from value: JSONValue?) -> Money? {
-    guard let code = value?["currency"]?.stringValue, let currency = Currency(code: code),
-          let text = value?["amount"]?.stringValue,
-          let units = try? Money.parseMinorUnits(text.hasPrefix("-") ? String(text.dropFirst()) : text, digits: currency.minorUnitDigits)
-    else { return nil }
-    return Money(minorUnits: text.hasPrefix("-") ? -units : units, currency: currency)
-}
-
 func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
 
 /// A product as the message shows it: SKU, name and link when known.
@@ -69,15 +60,6 @@ func productJSON(sku: String, name: String? = nil, category: String? = nil, quan
 }
 
 extension CustomerState {
-    /// The customer's currency (that of the first order).
-    var currency: Currency? { primaryCurrency.flatMap { Currency(code: $0) } }
-
-    /// Net historical value in the primary currency.
-    var historicalValue: Money? {
-        guard let c = currency else { return nil }
-        return Money(minorUnits: netValue[c.code, default: 0], currency: c)
-    }
-
     /// Orders placed and not cancelled, oldest first, ties by id.
     var placedOrders: [OrderState] {
         orders.values.filter { $0.placedAt != nil && $0.cancelledAt == nil }
@@ -124,11 +106,11 @@ struct LocalClock {
     /// Local milliseconds since 1970 (wall clock as if it were UTC).
     func wall(_ t: Timestamp) -> Int64 { t.millis + Int64(offsetMinutes(at: t)) * 60_000 }
 
-    func localDate(_ t: Timestamp) -> CivilDate { CivilDate(daysSinceEpoch: Timestamp.floorDiv2(wall(t), Timestamp.millisPerDay)) }
+    func localDate(_ t: Timestamp) -> CivilDate { CivilDate(daysSinceEpoch: Timestamp.floorDiv(wall(t), Timestamp.millisPerDay)) }
 
     func minuteOfDay(_ t: Timestamp) -> Int {
         let w = wall(t)
-        return Int((w - Timestamp.floorDiv2(w, Timestamp.millisPerDay) * Timestamp.millisPerDay) / 60_000)
+        return Int((w - Timestamp.floorDiv(w, Timestamp.millisPerDay) * Timestamp.millisPerDay) / 60_000)
     }
 
     /// The instant the local wall clock shows `minute` on `date`.
@@ -137,12 +119,5 @@ struct LocalClock {
         var guess = Timestamp(millis: wall - Int64(offsetMinutes(at: Timestamp(millis: wall))) * 60_000)
         guess = Timestamp(millis: wall - Int64(offsetMinutes(at: guess)) * 60_000)
         return Timestamp(millis: guess.millis, offsetMinutes: offsetMinutes(at: guess))
-    }
-}
-
-extension Timestamp {
-    static func floorDiv2(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 }

@@ -16,9 +16,9 @@ internal import Foundation
 ///
 /// The threshold matters when the same pages are written again and again (an index with random
 /// keys): a checkpoint copies each page once however often it changed, so frequent checkpoints
-/// copy hot pages many times over (a 10^7-event ingest ran at 64k events/s with one every 50 ms,
-/// with 4 KiB pages and facts written per batch). Too rare costs too: the WAL outgrows what is
-/// cached, and the last checkpoint, which nothing overlaps, copies and syncs all of it.
+/// copy hot pages many times over, and slowed a large ingest down. Too rare costs too: the WAL
+/// outgrows what is cached, and the last checkpoint, which nothing overlaps, copies and syncs all
+/// of it.
 final class BackgroundCheckpointer: @unchecked Sendable {
     private let condition = NSCondition()
     private let threshold: Int32

@@ -2,17 +2,17 @@ internal import CSQLite
 
 extension Database {
     /// Inserts `count` rows into `columns` of `table`, `rowsPerStatement` rows to an INSERT (the rest
-    /// one by one): a statement's own cost (bind, step, halt, reset: a few thousand instructions)
-    /// is paid once for many rows. Measured here on 32-row statements: a rebuild's rows, and the
-    /// log's facts. `bind` binds row `row`'s values from parameter `first` on (`first + 1` is its
-    /// first column); borrowed bytes it binds must stay put until this returns, which lets go of them.
+    /// one by one): a statement's own cost (bind, step, halt, reset) is paid once for many rows. A
+    /// rebuild's rows and the log's facts go 32 to a statement. `bind` binds row `row`'s values from
+    /// parameter `first` on (`first + 1` is its first column); borrowed bytes it binds must stay put
+    /// until this returns, which lets go of them.
     ///
     /// A row the table refuses (a key it holds already, a NULL where none may be) is an error, as
     /// with a plain INSERT: the statements say `OR IGNORE` and each checks it wrote all its rows.
     /// A plain INSERT of many rows that might stop half-way makes SQLite copy every page it
     /// changes into a statement journal first, to undo its first rows; `OR IGNORE` never stops
-    /// half-way, and the caller's transaction undoes everything on the error. That copy was 25% of
-    /// the cost of writing facts (callgrind, 10^5-event ingest: 888M -> 672M instructions).
+    /// half-way, and the caller's transaction undoes everything on the error. That copy was a
+    /// large part of the cost of writing facts.
     public func insertRows(into table: String, columns: [String], count: Int, rowsPerStatement: Int = 32,
                     bind: (_ statement: Statement, _ row: Int, _ first: Int32) -> Void) throws {
         guard count > 0 else { return }

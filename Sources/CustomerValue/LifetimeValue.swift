@@ -42,7 +42,7 @@ public enum LifetimeValue {
     ///
     /// Occasions are distinct UTC days; values are in major units of the primary currency.
     public static func summary(of state: CustomerState, through endDay: Int64, unit: TimeUnit) -> RFMSummary? {
-        let digits = state.primaryCurrency.flatMap(Currency.init(code:))?.minorUnitDigits ?? 2
+        let digits = state.primaryCurrency?.minorUnitDigits ?? 2
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let purchases = state.purchaseDays.lazy.filter { $0.day <= endDay }
@@ -51,10 +51,10 @@ public enum LifetimeValue {
     }
 
     /// The currency most customers buy in: models are fitted on that currency's customers.
-    public static func dominantCurrency(_ states: [CustomerState]) -> String? {
-        var counts: [String: Int] = [:]
+    public static func dominantCurrency(_ states: [CustomerState]) -> Currency? {
+        var counts: [Currency: Int] = [:]
         for state in states { if let c = state.primaryCurrency { counts[c, default: 0] += 1 } }
-        return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+        return counts.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
     }
 
     /// Fits the purchase model and Gamma-Gamma spend on purchases up to `asOf`.
@@ -106,7 +106,7 @@ public enum LifetimeValue {
         }
         return FittedModel(kind: kind, parameters: parameters, logLikelihood: logLikelihood, calibrationEnd: asOf, unit: unit,
                            customers: statistics.customerCount, repeatBuyers: statistics.repeatBuyerCount,
-                           fingerprint: fingerprint, spend: spend, currency: currency, iterations: iterations)
+                           fingerprint: fingerprint, spend: spend, currency: currency.code, iterations: iterations)
     }
 
     /// Predictions for one customer with all their purchases up to `now`.
@@ -125,7 +125,7 @@ public enum LifetimeValue {
             expectedPurchases365Days: purchases.expectedPurchases(in: 365 * perDay, for: summary),
             repeatPurchaseProbability90Days: purchases.probabilityOfPurchase(within: 90 * perDay, for: summary),
             expectedNextOrder: median.isFinite ? now.adding(days: median * model.unit.days) : nil)
-        if let spend = model.spend, state.primaryCurrency == model.currency, let currency = Currency(code: model.currency) {
+        if let spend = model.spend, let currency = state.primaryCurrency, currency.code == model.currency {
             let value = purchases.lifetimeValue(of: summary, spend: spend, months: 12, monthlyDiscountRate: monthlyDiscountRate,
                                                 unit: model.unit)
             var scale = 1.0
@@ -133,7 +133,7 @@ public enum LifetimeValue {
             if value.isFinite {
                 let predicted = Money(minorUnits: Int64((value * scale).rounded()), currency: currency)
                 prediction.predictedValue12Months = predicted
-                prediction.totalValue = Money(minorUnits: predicted.minorUnits + (state.netValue[model.currency] ?? 0), currency: currency)
+                prediction.totalValue = Money(minorUnits: predicted.minorUnits + state.netValue[currency].minorUnits, currency: currency)
             }
         }
         return prediction

@@ -47,11 +47,11 @@ extension CustomerProfile {
         let s = state
         var lines = ["customer \(s.customer): \(stage.rawValue)"]
         if let name = s.name { lines[0] += ", \(name)" }
-        let net = s.netValue.sorted { $0.key < $1.key }.compactMap { code, v in Currency(code: code).map { Money(minorUnits: v, currency: $0).description } }
+        let net = s.netValue.amounts.map(\.description)
         lines.append("  orders \(s.orderCount) (\(s.itemCount) items), first \(s.firstOrderAt?.dateString ?? "-"), last \(s.lastOrderAt?.dateString ?? "-")")
         lines.append("  historical value (net) \(net.isEmpty ? "-" : net.joined(separator: ", "))")
-        if let aov = s.averageOrderValue, let c = s.primaryCurrency.flatMap(Currency.init(code:)) {
-            lines.append("  average order \(Money(minorUnits: aov, currency: c))" + (s.averageDaysBetweenOrders.map { String(format: ", every %.0f days", $0) } ?? ""))
+        if let aov = s.averageOrderValue {
+            lines.append("  average order \(aov)" + (s.averageDaysBetweenOrders.map { String(format: ", every %.0f days", $0) } ?? ""))
         }
         lines.append("  open orders \(s.openOrders.count), open shipments \(s.openShipments), returns \(s.returnsRequested) (\(s.openReturns.count) open), reviews \(s.reviewCount)"
             + (s.unansweredNegativeReviews.isEmpty ? "" : ", \(s.unansweredNegativeReviews.count) unanswered negative"))

@@ -117,7 +117,7 @@ extension Aftersale {
                 .sorted { ($0.1.predictedValue12Months!.minorUnits, $1.0.customer) > ($1.1.predictedValue12Months!.minorUnits, $0.0.customer) }
             print("\nTop customers by predicted 12-month value" + (model == nil ? ": no model fitted" : ""))
             for (state, p) in predicted.prefix(5) {
-                let net = state.primaryCurrency.flatMap { code in state.netValue[code].map { Money(minorUnits: $0, currency: Currency(code: code)!) } }
+                let net = state.historicalValue
                 print("  \(state.customer)  \(p.predictedValue12Months!)  (P(alive) \(String(format: "%.2f", p.probabilityAlive)), \(state.orderCount) orders, net so far \(net?.description ?? "-"))")
             }
 

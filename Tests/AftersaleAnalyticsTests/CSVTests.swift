@@ -2,23 +2,28 @@ import AftersaleCore
 import Testing
 @testable import AftersaleAnalytics
 
+/// A row of free text (nil for a missing value), to put any text through the export writer.
+private struct TextRow: ExportRow {
+    static let exportName = "texts"
+    static let columns = ["id", "text", "empty", "missing"]
+    var fields: [String?]
+    var values: [ExportValue] { fields.map(ExportValue.text) }
+}
+
 @Suite("CSV writer and reader")
 struct CSVTests {
-    @Test("awkward text round-trips through the writer and the reader")
+    @Test("awkward text round-trips through the export writer and the reader")
     func roundTrip() throws {
-        var records: [[String?]] = [["id", "text", "empty", "missing"]]
-        for (i, text) in awkwardTexts.enumerated() {
-            records.append([String(i), text, "", nil])
-        }
-        records.append([nil, nil, nil, "last"])
+        var rows = awkwardTexts.enumerated().map { i, text in TextRow(fields: [String(i), text, "", nil]) }
+        rows.append(TextRow(fields: [nil, nil, nil, "last"]))
         var bytes: [UInt8] = []
-        var writer = CSVWriter(chunkSize: 16) { bytes.append(contentsOf: $0) }
-        for record in records { try writer.write(record) }
+        var writer = ExportWriter<TextRow>(format: .csv, chunkSize: 16) { bytes.append(contentsOf: $0) }
+        for row in rows { try writer.write(row) }
         try writer.finish()
 
         let parsed = try CSVReader.parse(bytes: bytes)
-        #expect(parsed == records)
-        #expect(writer.recordCount == records.count)
+        #expect(parsed == [TextRow.columns] + rows.map(\.fields))
+        #expect(writer.rowCount == rows.count)
     }
 
     @Test("quoting: only what needs it, quotes doubled, CRLF record ends, empty string vs missing")
@@ -34,22 +39,23 @@ struct CSVTests {
     @Test("the streaming writer hands chunks to the sink as it goes")
     func streams() throws {
         var chunks: [[UInt8]] = []
-        var writer = CSVWriter(chunkSize: 100) { chunks.append($0) }
-        for i in 0..<100 { try writer.write([String(i), "some text to fill the buffer"]) }
+        var writer = ExportWriter<TextRow>(format: .csv, chunkSize: 100) { chunks.append($0) }
+        for i in 0..<100 { try writer.write(TextRow(fields: [String(i), "some text to fill the buffer", "", nil])) }
         #expect(chunks.count >= 20)
         #expect(chunks.allSatisfy { $0.count < 100 + 64 })
         try writer.finish()
         let all = chunks.flatMap { $0 }
         let parsed = try CSVReader.parse(bytes: all)
-        #expect(parsed.count == 100)
-        #expect(parsed[99] == ["99", "some text to fill the buffer"])
+        #expect(parsed.count == 101)
+        #expect(parsed[0] == TextRow.columns)
+        #expect(parsed[100] == ["99", "some text to fill the buffer", "", nil])
     }
 
     @Test("a sink error reaches the caller")
     func sinkErrors() {
         struct DiskFull: Error {}
-        var writer = CSVWriter(chunkSize: 1) { _ in throw DiskFull() }
-        #expect(throws: DiskFull.self) { try writer.write(["a"]) }
+        var writer = ExportWriter<TextRow>(format: .csv, chunkSize: 1) { _ in throw DiskFull() }
+        #expect(throws: DiskFull.self) { try writer.write(TextRow(fields: ["a", nil, nil, nil])) }
     }
 
     @Test("the reader accepts LF line ends, a BOM and no final line end")

@@ -20,7 +20,8 @@ struct EventFactsTests {
             placed("2", "o-2", "2025-01-11T10:00:00Z", total: "12.345", currency: "KWD"),
             placed("3", "o-3", "2025-01-12T10:00:00Z", total: "0.10", currency: "EUR"),
         ])
-        #expect(state.placedValue == ["JPY": 1200, "KWD": 12345, "EUR": 10])
+        #expect(state.placedValue.minorUnits == ["JPY": 1200, "KWD": 12345, "EUR": 10])
+        #expect(state.placedValue.amounts.map(\.description) == ["0.10 EUR", "1200 JPY", "12.345 KWD"])
         #expect(state.orders["o-2"]?.lines.first?.price == 12345)
     }
 

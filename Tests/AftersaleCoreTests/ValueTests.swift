@@ -83,6 +83,52 @@ struct MoneyTests {
         #expect(throws: AmountError.tooLarge) { try Money.parseMinorUnits("99999999999999999999", digits: 2) }
     }
 
+    @Test("money read from JSON: a number or a decimal string and a currency code, on the tree and on the tape", arguments: [
+        (#"{"amount": "30.00", "currency": "EUR"}"#, "30.00 EUR"), (#"{"amount": 30, "currency": "EUR"}"#, "30.00 EUR"),
+        (#"{"amount": 59.8, "currency": "EUR"}"#, "59.80 EUR"), (#"{"amount": "1200", "currency": "JPY"}"#, "1200 JPY"),
+        (#"{"amount": "1.25", "currency": "KWD"}"#, "1.250 KWD"), (#"{"amount": "\u0035.00", "currency": "EUR"}"#, "5.00 EUR"),
+        (#"{"amount": "-0.00", "currency": "EUR"}"#, "0.00 EUR"), (#"{"amount": 59.800, "currency": "EUR"}"#, "59.80 EUR"),
+    ])
+    func moneyFromJSON(text: String, money: String) throws {
+        let tree = try JSONParser.parse(text)
+        #expect(Money(amount: tree["amount"], currency: tree["currency"])?.description == money)
+        var tape = JSONTape()
+        let fromTape = try Array(text.utf8).withUnsafeBufferPointer { bytes in
+            try tape.parse(bytes) { value in Money(amount: value[member: "amount"], currency: value[member: "currency"]) }
+        }
+        #expect(fromTape?.description == money)
+    }
+
+    @Test("money JSON that is not exact, not positive or not in a currency reads as none", arguments: [
+        #"{"amount": "-5.00", "currency": "EUR"}"#, #"{"amount": -5, "currency": "EUR"}"#, #"{"amount": "59.805", "currency": "EUR"}"#,
+        #"{"amount": "12.5", "currency": "JPY"}"#, #"{"amount": 1e3, "currency": "EUR"}"#, #"{"amount": "5,00", "currency": "EUR"}"#,
+        #"{"amount": true, "currency": "EUR"}"#, #"{"amount": null, "currency": "EUR"}"#, #"{"currency": "EUR"}"#,
+        #"{"amount": "5.00", "currency": "eur"}"#, #"{"amount": "5.00", "currency": "EURO"}"#, #"{"amount": "5.00", "currency": 978}"#,
+        #"{"amount": "5.00"}"#, #"{"amount": "99999999999999999999", "currency": "EUR"}"#,
+    ])
+    func moneyFromJSONRefused(text: String) throws {
+        let tree = try JSONParser.parse(text)
+        #expect(Money(amount: tree["amount"], currency: tree["currency"]) == nil)
+        var tape = JSONTape()
+        let fromTape = try Array(text.utf8).withUnsafeBufferPointer { bytes in
+            try tape.parse(bytes) { value in Money(amount: value[member: "amount"], currency: value[member: "currency"]) }
+        }
+        #expect(fromTape == nil)
+    }
+
+    @Test("sums per currency read as money: zero where nothing was counted, ordered by code, less another currency by currency")
+    func sumsPerCurrency() throws {
+        let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), usd = try #require(Currency(code: "USD"))
+        let placed = MoneyByCurrency(minorUnits: ["USD": 500, "EUR": 7980, "JPY": 1200, "XXX": 7])
+        let cancelled = MoneyByCurrency(minorUnits: ["EUR": 2000, "USD": 500, "GBP": 100])
+        #expect(placed[eur] == Money(minorUnits: 7980, currency: eur))
+        #expect(cancelled[jpy] == Money(minorUnits: 0, currency: jpy))
+        #expect(placed.amounts.map(\.description) == ["79.80 EUR", "1200 JPY", "5.00 USD"], "XXX is no currency")
+        let net = placed - cancelled
+        #expect(net.amounts.map(\.description) == ["59.80 EUR", "-1.00 GBP", "1200 JPY", "0.00 USD"])
+        #expect(net[usd].minorUnits == 0 && !net.isEmpty && MoneyByCurrency().isEmpty && MoneyByCurrency().amounts.isEmpty)
+    }
+
     @Test("formatting uses the currency's minor unit")
     func formats() throws {
         let eur = try #require(Currency(code: "EUR")), jpy = try #require(Currency(code: "JPY")), kwd = try #require(Currency(code: "KWD"))
@@ -129,6 +175,21 @@ struct TimeTests {
         #expect(message("2025-03-01T10:00:00Q") == "expected Z or +HH:MM at position 20")
         let instant = try Timestamp.parse("2025-03-01T10:00:00Z")
         #expect(try Timestamp.parse("2025-03-01t10:00:00z") == instant && Timestamp.parse("2025-03-01 10:00:00Z") == instant)
+    }
+
+    @Test("whole days are counted down before 1970: the millisecond before is day -1", arguments: [
+        (7, 2, 3), (-7, 2, -4), (7, -2, -4), (-7, -2, 3), (-8, 2, -4), (0, 5, 0),
+        (-1, Timestamp.millisPerDay, -1), (-Timestamp.millisPerDay, Timestamp.millisPerDay, -1),
+    ] as [(Int64, Int64, Int64)])
+    func floorDivision(a: Int64, b: Int64, quotient: Int64) {
+        #expect(Timestamp.floorDiv(a, b) == quotient)
+    }
+
+    @Test("a local day before 1970 is the day before, not day 0")
+    func daysBeforeTheEpoch() throws {
+        let evening = try Timestamp.parse("1969-12-31T23:30:00-01:00")
+        #expect(evening.utcDay == 0 && evening.localDay == -1)
+        #expect(try Timestamp.parse("1969-12-31T23:59:59.999Z").description == "1969-12-31T23:59:59.999Z")
     }
 
     @Test("civil dates round-trip across eras and leap years")

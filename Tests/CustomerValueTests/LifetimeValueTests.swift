@@ -5,10 +5,10 @@ import Testing
 
 func customer(_ id: String, days: [(Int64, Int64)], currency: String = "USD") -> CustomerState {
     var s = CustomerState(customer: id)
-    s.primaryCurrency = currency
+    s.primaryCurrencyCode = currency
     s.purchaseDays = days.map { CustomerState.PurchaseDay(day: $0.0, value: $0.1) }
     s.orderCount = days.count
-    s.placedValue = [currency: days.reduce(0) { $0 + $1.1 }]
+    s.placedValue.minorUnits = [currency: days.reduce(0) { $0 + $1.1 }]
     return s
 }
 
@@ -69,6 +69,6 @@ struct LifetimeValueTests {
         #expect(prediction.expectedPurchases90Days <= prediction.expectedPurchases365Days)
         let predicted = try #require(prediction.predictedValue12Months)
         #expect(predicted.currency.code == "USD" && predicted.minorUnits >= 0)
-        #expect(prediction.totalValue?.minorUnits == predicted.minorUnits + states[0].netValue["USD"]!)
+        #expect(prediction.totalValue?.minorUnits == predicted.minorUnits + states[0].netValue[predicted.currency].minorUnits)
     }
 }

@@ -52,8 +52,8 @@ struct Arguments {
 }
 
 /// Flushes what earlier steps wrote before a measured step starts: otherwise the kernel writes a
-/// 10^7-event ingest's 3 GB back to disk while the rebuild after it is timed (seen here: the
-/// same rebuild with 8.6 s of system time instead of 2.5-3.3 s).
+/// large ingest's file back to disk while the rebuild after it is timed, and the rebuild's system
+/// time counts that writing.
 func settle() {
     sync()
 }
@@ -157,8 +157,7 @@ func rateCell(_ count: Int, _ seconds: [Double]) -> String {
 
 /// Runs the CLI, untimed, on the first line of `file` into a scratch database, right before a timed
 /// run of it: a warm-up. This machine lets go of cached file pages within seconds, and loading the
-/// executable and its libraries (85 MB) from disk again made a run up to 0.15 s longer (a one-event
-/// ingest took 0.14-0.18 s with nothing cached, 0.02 s with them cached), which the baseline, run
+/// executable and its libraries from disk again made a timed run longer, which the baseline, run
 /// in this process with its code loaded, never pays.
 func warmUp(_ aftersale: String, _ file: String, in directory: String) {
     let line = "\(directory)/warm-up.ndjson"

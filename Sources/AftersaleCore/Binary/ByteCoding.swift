@@ -16,8 +16,8 @@ extension String {
     /// Up to 15 bytes (most ids, SKUs and currency codes) are copied straight into a small string,
     /// which the standard library checks for ASCII with two word masks and takes without further
     /// validation; only a non-ASCII one is validated (and repaired). `String(decoding:as:)`
-    /// validates every string byte by byte first: about a tenth of a rebuild worker's
-    /// instructions (callgrind), most of it on short ASCII ids.
+    /// validates every string byte by byte first, a large share of a rebuild worker's work, most
+    /// of it on short ASCII ids.
     @inlinable static func fromUTF8(_ bytes: UnsafeRawBufferPointer) -> String {
         guard bytes.count <= 15 else { return String(decoding: bytes, as: UTF8.self) }
         guard let source = bytes.baseAddress, bytes.count > 0 else { return "" }
@@ -44,7 +44,7 @@ extension String {
 /// both writes and reads, so they carry their own version and need no self-description.
 public struct ByteWriter: ~Copyable {
     // A buffer of its own rather than an `[UInt8]`: appending to an array checks uniqueness and
-    // capacity per byte, and encoding a customer's state cost 15k instructions that way.
+    // capacity per byte, and encoding a customer's state appends byte by byte.
     @usableFromInline var base: UnsafeMutablePointer<UInt8>
     @usableFromInline var count = 0
     @usableFromInline var capacity: Int

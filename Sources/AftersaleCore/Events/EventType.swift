@@ -28,8 +28,8 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
 
     /// The type named by these UTF-8 bytes, read off an ingested line without making a String.
     ///
-    /// The initializer Swift would write compares a String with each case's name in turn (about
-    /// 800 instructions per event on the ingest's decoder); this compares lengths first.
+    /// The initializer Swift would write compares a String with each case's name in turn, for every
+    /// event the ingest decodes; this compares lengths first.
     public init?(utf8 name: UnsafeBufferPointer<UInt8>) {
         for (type, bytes) in EventType.names where bytes.withUnsafeBufferPointer({ sameBytes($0, name) }) {
             self = type

@@ -288,8 +288,8 @@ struct Reader {
 
 /// Member names the event catalogue uses, handed out without building a String from the bytes.
 ///
-/// An event line has some twenty member names and nearly all of them are these; a String made
-/// from bytes costs about 170 instructions (UTF-8 checks included), finding one here about 30.
+/// An event line has some twenty member names and nearly all of them are these; finding one here
+/// costs a fraction of making a String from the bytes (UTF-8 checks included).
 enum KnownNames {
     /// The catalogue's own names (envelope, each type's data rules, order lines, consent
     /// channels) and the usual meta names, each once.

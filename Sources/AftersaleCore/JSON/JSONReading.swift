@@ -67,8 +67,9 @@ extension JSONReading {
     public var storedText: JSONString<Self>? { kind == .string ? JSONString(value: self) : nil }
 
     /// A decimal amount (number or string) in minor units of a currency with `digits` decimals;
-    /// nil when it is not one (the validator has refused such events already).
-    public func minorUnits(digits: Int) -> Int64? {
+    /// nil when it is not one (the validator has refused such events already). The one reader of
+    /// amounts from JSON: the facts encoder calls it, everything else reads `Money(amount:currency:)`.
+    func minorUnits(digits: Int) -> Int64? {
         withText { utf8 in try? Money.parseMinorUnits(utf8: utf8, digits: digits) } ?? nil
     }
 }

@@ -43,6 +43,18 @@ extension Money {
         try text.withTypedUTF8 { (utf8) throws(AmountError) in try parseMinorUnits(utf8: utf8, digits: digits) }
     }
 
+    /// Money as JSON states it: an amount (a number, or a decimal string in major units:
+    /// `59.8`, `"59.80"`, `"1200"` for JPY) and an ISO 4217 currency code, as in a refund's data
+    /// or a command's payload.
+    ///
+    /// Nil when either is missing or not one, or when the amount is negative or has more
+    /// decimals than the currency's minor unit (other than zeros).
+    public init?<V: JSONReading>(amount: V?, currency: V?) {
+        guard let currency = currency.flatMap(Currency.init(named:)),
+              let units = amount?.minorUnits(digits: currency.minorUnitDigits) else { return nil }
+        self.init(minorUnits: units, currency: currency)
+    }
+
     /// The same from the text's UTF-8.
     static func parseMinorUnits(utf8 text: UnsafeBufferPointer<UInt8>, digits: Int) throws(AmountError) -> Int64 {
         var utf8 = text[...]

@@ -1,7 +1,7 @@
 public import AftersaleCore
 
-/// How the `customers` read model stores a `CustomerState`: compact binary, about a fifth of the
-/// JSON's size and an order of magnitude faster to write and read back. Maps and sets are written
+/// How the `customers` read model stores a `CustomerState`: compact binary, far smaller than the
+/// JSON form and far faster to write and read back. Maps and sets are written
 /// in sorted order, so the same state is always the same bytes.
 public enum CustomerStateBinaryCodec {
     /// The first byte of every stored state; bump on any change (a rebuild rewrites the rows).
@@ -33,15 +33,15 @@ public enum CustomerStateBinaryCodec {
         w.int(s.itemCount)
         timestamp(s.firstOrderAt, &w)
         timestamp(s.lastOrderAt, &w)
-        money(s.placedValue, &w)
-        money(s.cancelledValue, &w)
-        money(s.refundedValue, &w)
+        money(s.placedValue.minorUnits, &w)
+        money(s.cancelledValue.minorUnits, &w)
+        money(s.refundedValue.minorUnits, &w)
         w.unsigned(UInt64(s.purchaseDays.count))
         for day in s.purchaseDays {
             w.signed(day.day)
             w.signed(day.value)
         }
-        w.optionalString(s.primaryCurrency)
+        w.optionalString(s.primaryCurrencyCode)
         strings(s.ownedSKUs, &w)
         w.int(s.returnsRequested)
         w.int(s.returnsRefunded)
@@ -89,13 +89,13 @@ public enum CustomerStateBinaryCodec {
         s.itemCount = try r.int()
         s.firstOrderAt = try timestamp(&r)
         s.lastOrderAt = try timestamp(&r)
-        s.placedValue = try money(&r)
-        s.cancelledValue = try money(&r)
-        s.refundedValue = try money(&r)
+        s.placedValue.minorUnits = try money(&r)
+        s.cancelledValue.minorUnits = try money(&r)
+        s.refundedValue.minorUnits = try money(&r)
         let days = Int(try r.unsigned())
         s.purchaseDays.reserveCapacity(days)
         for _ in 0..<days { s.purchaseDays.append(CustomerState.PurchaseDay(day: try r.signed(), value: try r.signed())) }
-        s.primaryCurrency = try r.optionalString()
+        s.primaryCurrencyCode = try r.optionalString()
         s.ownedSKUs = try strings(&r)
         s.returnsRequested = try r.int()
         s.returnsRefunded = try r.int()

@@ -1,8 +1,8 @@
 /// A customer's orders by order id: an array kept sorted by id, read like a dictionary.
 ///
 /// Customers have a handful of orders, and the fold looks one up for most events. A binary search
-/// over a few ids compares a couple of strings; a `Dictionary` hashes the id every time (about 330
-/// instructions per lookup here, callgrind) and sorts its entries whenever the state is encoded.
+/// over a few ids compares a couple of strings; a `Dictionary` hashes the id every time (dearer
+/// than those comparisons) and sorts its entries whenever the state is encoded.
 /// Sorted by id, the same orders are always the same array, and are encoded as they stand.
 public struct OrderBook: Sendable, Equatable {
     /// The orders, sorted by id.

@@ -11,7 +11,7 @@ public struct LoyaltyRewardPolicy: Policy {
         let config = context.configuration.loyalty
         guard event.type == .orderPlaced, let id = event.data["order"]?.stringValue, before.orders[id]?.placedAt == nil,
               after.orders[id]?.cancelledAt == nil else { return [] }
-        let currency = after.orders[id]?.currency ?? after.primaryCurrency ?? ""
+        let currency = after.orders[id]?.currency ?? after.primaryCurrency?.code ?? ""
         return config.milestones.filter { before.orderCount < $0 && $0 <= after.orderCount }.map { milestone in
             var payload = JSONObject(["order": .string(id), "milestone": .integer(milestone), "orders": .integer(after.orderCount)])
             var reward = "no milestone coupon configured for \(currency)"

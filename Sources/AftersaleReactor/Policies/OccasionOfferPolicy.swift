@@ -64,7 +64,7 @@ public struct OccasionOfferPolicy: Policy {
 
     /// The greeting's offer as JSON and in words: the configured discount, or free shipping.
     static func offer(_ config: ReactorConfiguration.Occasion, _ state: CustomerState) -> (JSONValue, String) {
-        if config.offer == .discount, let code = state.primaryCurrency, let coupon = config.coupon.amount(in: code) {
+        if config.offer == .discount, let currency = state.primaryCurrency, let coupon = config.coupon.amount(in: currency.code) {
             return (.object(JSONObject(["type": .string("discount"), "coupon": moneyJSON(coupon)])), "discount \(coupon)")
         }
         let why = config.offer == .discount ? " (no discount configured for the customer's currency)" : ""

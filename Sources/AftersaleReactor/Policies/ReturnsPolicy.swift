@@ -27,10 +27,7 @@ public struct ReturnsPolicy: Policy {
         case .returnRefunded:
             let days = context.configuration.returns.satisfactionCheckAfterDays
             var refund = ""
-            if let code = event.data["currency"]?.stringValue, let currency = Currency(code: code),
-               let text = event.data["amount"].flatMap({ $0.stringValue ?? ($0.intValue.map(String.init)) ?? numberText($0) }),
-               let units = try? Money.parseMinorUnits(text, digits: currency.minorUnitDigits) {
-                let money = Money(minorUnits: units, currency: currency)
+            if let money = Money(amount: event.data["amount"], currency: event.data["currency"]) {
                 payload["refund"] = moneyJSON(money)
                 refund = " \(money)"
             }
@@ -42,9 +39,4 @@ public struct ReturnsPolicy: Policy {
             return []
         }
     }
-}
-
-func numberText(_ v: JSONValue) -> String? {
-    if case .number(let t) = v { return t }
-    return nil
 }

@@ -45,7 +45,7 @@ public struct ReviewReplyPolicy: Policy {
     /// `base + percent x customer value`, at most `max`, in the customer's currency; the words explain the figures.
     static func apologyCoupon(_ state: CustomerState, _ prediction: CustomerForecast?, _ config: ReactorConfiguration) -> (Money?, String) {
         let rule = config.reviewReply.apologyCoupon
-        guard let currency = state.currency ?? prediction?.predictedCLV?.currency else {
+        guard let currency = state.primaryCurrency ?? prediction?.predictedCLV?.currency else {
             return (nil, "no order history, so no currency for a coupon")
         }
         guard let base = rule.base.amount(in: currency.code) else { return (nil, "no apology coupon configured for \(currency.code)") }

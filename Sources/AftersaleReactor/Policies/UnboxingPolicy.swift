@@ -10,7 +10,7 @@ public struct UnboxingPolicy: Policy {
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
         guard let id = event.data["order"]?.stringValue else { return [] }
         let config = context.configuration.unboxing
-        let currency = after.orders[id]?.currency ?? after.primaryCurrency ?? ""
+        let currency = after.orders[id]?.currency ?? after.primaryCurrency?.code ?? ""
         switch event.type {
         case .shipmentDelivered:
             guard before.orders[id]?.deliveredAt == nil, let order = after.orders[id], order.placedAt != nil, order.cancelledAt == nil,

@@ -10,7 +10,7 @@ public struct WinBackPolicy: Policy {
 
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
         let config = context.configuration.winBack
-        guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.currency else { return [] }
+        guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency else { return [] }
         let open = state.placedOrders.filter {
             $0.deliveredAt == nil && $0.returnRequestedAt == nil && $0.placedAt!.adding(wholeDays: config.openOrderDays) > to
         }
