@@ -130,7 +130,7 @@ extension EventLog {
                              into outcomes: inout [AppendOutcome]) throws -> Bool {
         let last = try head()
         // The buffers, the heads and the held facts are locals while the group is built: a class's
-        // property is checked for exclusive access at each use (6% of the writer, per event).
+        // property is checked for exclusive access at each use, for every event.
         var group = GroupBuffers()
         var heads = StreamHeads()
         var held = HeldFacts()

@@ -40,8 +40,8 @@ struct HeldFacts {
     /// Puts facts keys in `stream_facts` order, (stream, version), for an insert in key order.
     ///
     /// Keys come in position order, in which each stream's versions rise, and stream ids are dense:
-    /// a stable counting sort by stream is then enough, in linear time (the comparison sort it
-    /// replaces was 3% of a bulk load's writer). Anything else is sorted by comparison.
+    /// a stable counting sort by stream is then enough, in linear time, where a comparison sort
+    /// was a visible part of a bulk load's writer. Anything else is sorted by comparison.
     static func sortForInsert(_ keys: inout [Key]) {
         func compareSort() { keys.sort { ($0.stream, $0.version) < ($1.stream, $1.version) } }
         guard let first = keys.first else { return }
