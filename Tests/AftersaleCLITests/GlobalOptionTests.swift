@@ -86,7 +86,7 @@ struct GlobalOptionTests {
             let help = try cli.run([command, "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(help.contains("--db <PATH> The SQLite file (default: $AFTERSALE_DB, else ./aftersale.db). May also come before the command (aftersale --db PATH COMMAND); given both, the one after the command wins."), "\(command)")
         }
-        for command in ["actions", "dispatch"] {
+        for command in ["actions", "dispatch", "replay"] {
             let help = try cli.run([command, "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(help.contains("May also come before the command; given both, the one after the command wins."), "\(command)")
         }
