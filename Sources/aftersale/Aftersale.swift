@@ -19,6 +19,7 @@ struct Aftersale: ParsableCommand {
         subcommands: [Demo.self, Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Replay.self, Export.self, Report.self, Simulate.self]
     )
 
+    /// Runs the command line, global options written before the subcommand handed to it.
     static func main() {
         guard let arguments = GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())) else {
             exit(withError: ValidationError("global options go with a subcommand: aftersale --db PATH <subcommand> ..."))
