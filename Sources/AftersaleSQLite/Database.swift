@@ -43,16 +43,42 @@ public final class Database {
         self.path = path
         self.isReadOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, 10_000)
+        // Before the first statement: another process may be creating or writing the same file.
+        sqlite3_busy_timeout(db, Database.busyTimeoutMillis)
         if !readOnly {
             // Only a file with no pages yet takes it: it must come before WAL mode is set.
             try execute(Database.newFilePragmas)
-            let mode = try scalarText("PRAGMA journal_mode=WAL")
+            let mode = try retryingWhileBusy { () throws(SQLiteError) in try scalarText("PRAGMA journal_mode=WAL") }
             guard mode?.lowercased() == "wal" else {
                 throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not 'wal': \(path)", sql: nil)
             }
         }
         try execute(Database.connectionPragmas)
+    }
+
+    /// How long a connection waits for another one's lock before it answers "database is locked".
+    public static let busyTimeoutMillis: Int32 = 10_000
+
+    /// Runs `body` again while it fails with SQLITE_BUSY, for at most `busyTimeoutMillis` in all.
+    ///
+    /// For some statements SQLite answers BUSY at once instead of calling the busy handler: switching
+    /// a new file to WAL asks for the write lock while already reading it, so when another
+    /// connection holds the write lock (a second process creating the same file) waiting inside
+    /// SQLite could deadlock. Here nothing is held between tries, so waiting is safe. The bound is
+    /// slept time, added up, so no clock is read.
+    func retryingWhileBusy<R>(_ body: () throws(SQLiteError) -> R) throws(SQLiteError) -> R {
+        var slept: Int32 = 0
+        var pause: Int32 = 1
+        while true {
+            do {
+                return try body()
+            } catch where error.isBusy && slept < Database.busyTimeoutMillis {
+                pause = min(pause, Database.busyTimeoutMillis - slept)
+                sqlite3_sleep(pause)
+                slept += pause
+                pause = min(pause * 2, 100)
+            }
+        }
     }
 
     /// The page size of a new file (an existing one keeps its own: a file in WAL mode cannot change

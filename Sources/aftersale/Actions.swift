@@ -11,7 +11,7 @@ struct ReactorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Bring the reactor up to this time first (default: the clock).", valueName: "RFC3339"))
     var now: String?
 
-    @Option(help: ArgumentHelp("Policy settings (default: $AFTERSALE_CONFIG, else ./aftersale.config.json if present, else the documented defaults).",
+    @Option(help: ArgumentHelp("Policy settings (default: $AFTERSALE_CONFIG, else ./aftersale.config.json if present, else the documented defaults). May also come before the command; given both, the one after the command wins.",
                                valueName: "FILE"))
     var config: String?
 

@@ -24,7 +24,7 @@ extension Aftersale {
         @Option(help: ArgumentHelp("Only this customer's decisions.", valueName: "ID"))
         var customer: String?
 
-        @Option(help: ArgumentHelp("Policy settings, as for actions.", valueName: "FILE"))
+        @Option(help: ArgumentHelp("Policy settings, as for actions. May also come before the command; given both, the one after the command wins.", valueName: "FILE"))
         var config: String?
 
         @Flag(help: "One JSON object per line.")

@@ -5,7 +5,7 @@ import Foundation
 
 /// Options every command that touches the database shares.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $AFTERSALE_DB, else ./aftersale.db).", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $AFTERSALE_DB, else ./aftersale.db). May also come before the command (aftersale --db PATH COMMAND); given both, the one after the command wins.", valueName: "PATH"))
     var db: String?
 
     var path: String { db ?? ProcessInfo.processInfo.environment["AFTERSALE_DB"] ?? "./aftersale.db" }

@@ -138,19 +138,22 @@ public struct EventValidator: Sendable {
 
     func identifier<V: JSONReading>(_ value: V?, field: @autoclosure () -> String) throws(EventError) -> String {
         guard let value else { throw EventError(field: field(), reason: "missing required field") }
-        guard let s = value.stringValue else {
-            throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
-        }
-        guard !s.isEmpty else { throw EventError(field: field(), reason: "must not be empty") }
-        return s
+        try checkIdentifier(value, field: field())
+        return value.stringValue!
     }
 
     /// `identifier` when the value itself is not needed: no String is made on the way through.
     func checkIdentifier<V: JSONReading>(_ value: V, field: @autoclosure () -> String) throws(EventError) {
-        guard let empty = value.withText({ $0.isEmpty }), value.kind == .string else {
+        guard value.kind == .string, let (empty, excess) = value.withText({ ($0.isEmpty, FieldLimit.identifier.excess($0)) }) else {
             throw EventError(field: field(), reason: "expected a string, got \(value.kindName)")
         }
         guard !empty else { throw EventError(field: field(), reason: "must not be empty") }
+        if let excess { throw EventError(field: field(), reason: FieldLimit.identifier.reason(excess)) }
+    }
+
+    /// Refuses a string longer than `limit` allows; the caller has checked that it is a string.
+    func checkLength<V: JSONReading>(_ value: V, _ limit: FieldLimit, field: @autoclosure () -> String) throws(EventError) {
+        if let excess = value.withText(limit.excess) ?? nil { throw EventError(field: field(), reason: limit.reason(excess)) }
     }
 
     func timestamp<V: JSONReading>(_ value: V?, field: @autoclosure () -> String) throws(EventError) -> Timestamp? {
@@ -182,6 +185,7 @@ public struct EventValidator: Sendable {
             try checkIdentifier(value, field: field())
         case .text:
             try mustBeString()
+            try checkLength(value, .text, field: field())
         case .amount:
             _ = try amount(value, field: field(), currency: currency(in: data))
         case .currency:
@@ -210,6 +214,8 @@ public struct EventValidator: Sendable {
             let s = try string()
             guard Birthday(s) != nil else { throw EventError(field: field(), reason: "'\(s)' is not YYYY-MM-DD or --MM-DD") }
         case .timeZone:
+            try mustBeString()
+            try checkLength(value, .identifier, field: field())
             let s = try string()
             guard isKnownTimeZone(s) else { throw EventError(field: field(), reason: "unknown time zone '\(s)' (IANA, e.g. Europe/Berlin)") }
         case .consent:
@@ -217,6 +223,9 @@ public struct EventValidator: Sendable {
                 throw EventError(field: field(), reason: "expected an object, got \(value.kindName)")
             }
             try value.forEachMember { (channel, consented) throws(EventError) in
+                if let excess = channel.withText(FieldLimit.identifier.excess) ?? nil {
+                    throw EventError(field: field(), reason: "a channel name is \(FieldLimit.identifier.reason(excess))")
+                }
                 guard consented.kind == .bool else {
                     throw EventError(field: "\(field()).\(channel.stringValue!)", reason: "expected true or false, got \(consented.kindName)")
                 }
@@ -244,11 +253,13 @@ public struct EventValidator: Sendable {
                 if kind == .orderLines {
                     guard let price = line[member: "price"] else { throw EventError(field: "\(path()).price", reason: "missing required field") }
                     _ = try amount(price, field: "\(path()).price", currency: currency)
-                    if let v = line[member: "category"], v.kind != .string {
-                        throw EventError(field: "\(path()).category", reason: "expected a string, got \(v.kindName)")
+                    if let v = line[member: "category"] {
+                        guard v.kind == .string else { throw EventError(field: "\(path()).category", reason: "expected a string, got \(v.kindName)") }
+                        try checkLength(v, .text, field: "\(path()).category")
                     }
-                    if let v = line[member: "name"], v.kind != .string {
-                        throw EventError(field: "\(path()).name", reason: "expected a string, got \(v.kindName)")
+                    if let v = line[member: "name"] {
+                        guard v.kind == .string else { throw EventError(field: "\(path()).name", reason: "expected a string, got \(v.kindName)") }
+                        try checkLength(v, .text, field: "\(path()).name")
                     }
                 }
             }
