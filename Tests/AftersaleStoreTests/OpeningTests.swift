@@ -1,4 +1,5 @@
 import AftersaleStore
+import AftersaleSQLite
 import CSQLite
 import Foundation
 import Testing

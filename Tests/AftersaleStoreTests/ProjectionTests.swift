@@ -231,7 +231,7 @@ struct ProjectionTests {
         #expect(state.email == "a@example.com" && state.birthday == Birthday("--04-12") && state.consent == ["email": true, "sms": false])
         #expect(state.orders["o-1"]?.lines == [OrderLine(sku: "s-1", quantity: 2, price: 2990, category: "tea")])
         #expect(state.orders["o-1"]?.placedAt == Timestamp(millis: 1_735_689_600_000, offsetMinutes: 60))
-        #expect(state.orders["o-1"]?.deliveredAt != nil && state.placedValue == ["EUR": 5980] && state.purchaseDays.map(\.value) == [5980])
+        #expect(state.orders["o-1"]?.deliveredAt != nil && state.placedValue == MoneyByCurrency(minorUnits: ["EUR": 5980]) && state.purchaseDays.map(\.value) == [5980])
         #expect(state.unansweredNegativeReviews == ["r-1"] && state.lastRating == 2 && state.eventCount == 4)
     }
 }
