@@ -74,7 +74,7 @@ var package = Package(
         .testTarget(name: "AftersaleStoreTests", dependencies: [
             "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "ShopSimulator", "CSQLite",
         ]),
-        .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore"]),
+        .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore", "ShopSimulator"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),

@@ -11,12 +11,50 @@ public protocol Policy: Sendable {
     func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation]
     /// Commands whose moment falls in `(from, to]`.
     func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command]
+    /// The earliest moment after `clock` at which `advance` could propose a command the outbox does
+    /// not hold, while `state` stays as it is; nil: never, until the customer's next event.
+    ///
+    /// The engine judges no tick before it, so it must never be later than the truth: when unsure,
+    /// answer earlier (`clock` itself means "judge every tick"). `forecasts` gives the forecast a
+    /// tick at a moment would see; nil when no model is in force.
+    func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                  forecasts: ForecastLookup?) -> Timestamp?
+}
+
+/// The forecast a tick at a moment would see (the engine's forecasts are fixed within each
+/// `ReactorEngine.forecastPeriod`), for `Policy.nextWake`.
+public struct ForecastLookup {
+    let forecast: (Timestamp) -> CustomerForecast?
+
+    public init(_ forecast: @escaping (Timestamp) -> CustomerForecast?) {
+        self.forecast = forecast
+    }
+
+    /// The forecast of a tick at `moment`.
+    public func at(_ moment: Timestamp) -> CustomerForecast? { forecast(moment) }
+
+    /// Where the forecast period after the one holding `moment` starts.
+    public static func nextPeriod(after moment: Timestamp) -> Timestamp {
+        let period = ReactorEngine.forecastPeriod
+        return Timestamp(millis: (Timestamp.floorDiv(moment.millis, period) + 1) * period)
+    }
 }
 
 extension Policy {
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] { [] }
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] { [] }
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] { [] }
+    /// Judge every tick: right for any `advance`, if slow. A play with no `advance` says `nil`.
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? { clock }
+}
+
+/// A play the clock never wakes: it has no `advance`.
+public protocol EventOnlyPolicy: Policy {}
+
+extension EventOnlyPolicy {
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? { nil }
 }
 
 // MARK: - Shared pieces of the policies

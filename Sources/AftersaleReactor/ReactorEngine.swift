@@ -55,6 +55,9 @@ public struct ReactorEngine: Sendable {
     /// Changes in order, when `recording` is on.
     public private(set) var records: [Record] = []
     public var recording = false
+    /// Judge every tick, instead of skipping those before the policies' next wake: the same
+    /// decisions, slower (for checking that they are the same).
+    public var judgesEveryTick = false
 
     public init(configuration: ReactorConfiguration,
                 makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
@@ -143,20 +146,45 @@ public struct ReactorEngine: Sendable {
         guard var clock = customer.clock else { return }
         let last = t.startOfUTCDay.millis
         var box = outbox(of: customer.state.customer)
+        // Ticks before the policies' next wake cannot propose anything new: only their boundaries
+        // are walked, so the clock ends where it would have, and the windows stay the same.
+        var wake = judgesEveryTick ? clock : nextWake(customer.state, after: clock, outbox: box)
         while true {
             // Only the schedule's boundaries are ticks, never the day a run happens to stop at:
             // otherwise decisions would depend on when the runs happened.
             let next = ReactorEngine.nextTick(after: clock, state: customer.state)
             guard next.millis <= last else { break }
-            let context = self.context(for: customer.state, at: next, skus: [])
-            let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context)
-            if !decision.isEmpty {
-                record(decision, cause: "clock \(next.dateString)")
-                box = outbox(of: customer.state.customer)
+            if let due = wake, next >= due {
+                let context = self.context(for: customer.state, at: next, skus: [])
+                let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context)
+                if !decision.isEmpty {
+                    // Let go of the customer's commands before they change: held, each change would copy them all.
+                    box = []
+                    record(decision, cause: "clock \(next.dateString)")
+                    box = outbox(of: customer.state.customer)
+                }
+                if !judgesEveryTick { wake = nextWake(customer.state, after: next, outbox: box) }
             }
             clock = next
         }
         customer.clock = clock
+    }
+
+    /// The earliest moment after `clock` at which a policy could schedule something new for the
+    /// customer, as things stand; nil: nothing before their next event.
+    func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {
+        let context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
+        let cache = self.forecasts
+        let forecasts = forecaster.map { forecaster in
+            ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
+        }
+        var wake: Timestamp?
+        for policy in Reactor.policies {
+            guard let w = policy.nextWake(state: state, after: clock, outbox: outbox, context: context, forecasts: forecasts) else { continue }
+            if w <= clock { return clock }
+            if wake.map({ w < $0 }) ?? true { wake = w }
+        }
+        return wake
     }
 
     /// The next tick after `clock`: the next day while an order is in flight, else the next Monday.
@@ -173,20 +201,32 @@ public struct ReactorEngine: Sendable {
         return Timestamp(millis: d * day)
     }
 
+    /// How long a forecast holds: forecasts are judged at the start of each such period since 1970.
+    public static let forecastPeriod = 28 * day
+
+    /// The forecast in force for the customer at a moment (nil without a model): judged at the start
+    /// of the forecast period (a pure function of the state and the boundary, so live runs and
+    /// replays agree), and computed once per state and boundary.
+    func forecast(for state: CustomerState, at moment: Timestamp) -> CustomerForecast? {
+        forecaster.flatMap { ReactorEngine.forecast(for: state, at: moment, by: $0, cache: forecasts) }
+    }
+
+    /// `forecast(for:at:)` without the engine: what a lazy forecast captures.
+    static func forecast(for state: CustomerState, at moment: Timestamp, by forecaster: (CustomerState, Timestamp) -> CustomerForecast?,
+                         cache: ForecastCache) -> CustomerForecast? {
+        let boundary = Timestamp(millis: Timestamp.floorDiv(moment.millis, ReactorEngine.forecastPeriod) * ReactorEngine.forecastPeriod)
+        let key = ForecastKey(customer: state.customer, events: state.eventCount, boundary: boundary.millis)
+        if let known = cache.value(key) { return known }
+        let forecast = forecaster(state, boundary)
+        cache.store(key, forecast)
+        return forecast
+    }
+
     /// The context for one customer at a moment: their forecast and what sells after their SKUs.
     func context(for state: CustomerState, at moment: Timestamp, skus: [String]) -> ReactorContext {
-        // Forecasts are judged at 4-week boundaries (a pure function of the state and the boundary, so
-        // live runs and replays agree), and each is computed once per state and boundary.
-        let boundary = Timestamp(millis: Timestamp.floorDiv(moment.millis, 28 * ReactorEngine.day) * 28 * ReactorEngine.day)
-        let key = ForecastKey(customer: state.customer, events: state.eventCount, boundary: boundary.millis)
         let cache = forecasts
         let lazy = forecaster.map { forecaster in
-            LazyForecast(customer: state.customer) {
-                if let known = cache.value(key) { return known }
-                let forecast = forecaster(state, boundary)
-                cache.store(key, forecast)
-                return forecast
-            }
+            LazyForecast(customer: state.customer) { ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
         }
         var crossSell: [String: [CoPurchase]] = [:]
         let limit = max(configuration.crossSell.maxItems * 4, 8)
@@ -305,3 +345,4 @@ final class ForecastCache: @unchecked Sendable {
         values[key] = .some(forecast)
     }
 }
+

@@ -1,7 +1,7 @@
 public import AftersaleCore
 
 /// Play 8: care and usage content after delivery of durable goods, one message per category of the order.
-public struct CareTipsPolicy: Policy {
+public struct CareTipsPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

@@ -2,7 +2,7 @@ public import AftersaleCore
 
 /// Play 9: after delivery, recommend what other customers most often bought after these items,
 /// leaving out what the customer already owns.
-public struct CrossSellPolicy: Policy {
+public struct CrossSellPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

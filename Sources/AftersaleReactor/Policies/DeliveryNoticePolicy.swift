@@ -37,20 +37,9 @@ public struct DeliveryNoticePolicy: Policy {
         let earliest = to.adding(wholeDays: -context.configuration.clock.catchUpDays)
         let grace = context.configuration.delivery.lateAfterHours
         return state.placedOrders.compactMap { order in
-            guard order.dispatchedAt != nil, order.deliveredAt == nil, order.returnRequestedAt == nil,
-                  let text = order.estimatedDelivery else { return nil }
-            // A date means the end of that day in the customer's zone.
-            let eta: Timestamp
-            if let t = try? Timestamp.parse(text) {
-                eta = t
-            } else if let d = CivilDate.parse(text) {
-                eta = clock.instant(CivilDate(daysSinceEpoch: d.daysSinceEpoch + 1), minute: 0)
-            } else {
-                return nil
-            }
-            let moment = eta.adding(hours: grace)
+            guard let (text, eta, moment) = DeliveryNoticePolicy.lateMoment(of: order, clock, grace: grace) else { return nil }
             guard moment > from, moment <= to, moment >= earliest,
-                  !outbox.contains(where: { $0.kind == .deliveryIssueApology && $0.order == order.id && $0.due >= eta }) else { return nil }
+                  !DeliveryNoticePolicy.apologised(for: order, eta: eta, outbox) else { return nil }
             var payload = JSONObject(["order": .string(order.id), "estimated_delivery": .string(text), "skus": strings(order.lines.map(\.sku))])
             if let t = order.tracking { payload["tracking"] = .string(t) }
             var command = Command.proposal(.deliveryIssueApology, trigger: state.customer, subkey: "late-\(order.id)", customer: state.customer,
@@ -60,5 +49,41 @@ public struct DeliveryNoticePolicy: Policy {
             command.trigger = "clock"
             return command
         }
+    }
+
+    /// The first late moment still ahead of `clock` of a parcel without an apology.
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? {
+        let local = LocalClock(state, context)
+        let grace = context.configuration.delivery.lateAfterHours
+        var wake: Timestamp?
+        for order in state.orders.values where order.placedAt != nil && order.cancelledAt == nil {
+            guard let (_, eta, moment) = DeliveryNoticePolicy.lateMoment(of: order, local, grace: grace), moment > clock,
+                  wake.map({ moment < $0 }) ?? true, !DeliveryNoticePolicy.apologised(for: order, eta: eta, outbox) else { continue }
+            wake = moment
+        }
+        return wake
+    }
+
+    /// A parcel on its way with an estimated delivery: that estimate as sent, as an instant, and the
+    /// moment it is late (`grace` hours after it).
+    static func lateMoment(of order: OrderState, _ clock: LocalClock, grace: Int) -> (text: String, eta: Timestamp, moment: Timestamp)? {
+        guard order.dispatchedAt != nil, order.deliveredAt == nil, order.returnRequestedAt == nil,
+              let text = order.estimatedDelivery else { return nil }
+        // A date means the end of that day in the customer's zone.
+        let eta: Timestamp
+        if let t = try? Timestamp.parse(text) {
+            eta = t
+        } else if let d = CivilDate.parse(text) {
+            eta = clock.instant(CivilDate(daysSinceEpoch: d.daysSinceEpoch + 1), minute: 0)
+        } else {
+            return nil
+        }
+        return (text, eta, eta.adding(hours: grace))
+    }
+
+    /// Whether the outbox apologises for the order already, for this estimate or a later one.
+    static func apologised(for order: OrderState, eta: Timestamp, _ outbox: [Command]) -> Bool {
+        outbox.contains { $0.kind == .deliveryIssueApology && $0.order == order.id && $0.due >= eta }
     }
 }

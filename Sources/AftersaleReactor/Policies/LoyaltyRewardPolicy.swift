@@ -33,9 +33,7 @@ public struct LoyaltyRewardPolicy: Policy {
     }
 
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
-        guard to > from, let clv = context.prediction(for: state.customer)?.predictedCLV,
-              let threshold = context.configuration.loyalty.vipMinPredictedCLV.amount(in: clv.currency.code),
-              clv.minorUnits >= threshold.minorUnits else { return [] }
+        guard to > from, let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
         let year = LocalClock(state, context).localDate(to).year
         let payload = JSONObject([
             "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),
@@ -47,5 +45,33 @@ public struct LoyaltyRewardPolicy: Policy {
                                        context: context)
         command.trigger = "clock"
         return [command]
+    }
+
+    /// The prediction's value and the threshold it reaches, when it reaches the VIP threshold.
+    static func vip(_ prediction: CustomerForecast?, _ context: ReactorContext) -> (clv: Money, threshold: Money)? {
+        guard let clv = prediction?.predictedCLV,
+              let threshold = context.configuration.loyalty.vipMinPredictedCLV.amount(in: clv.currency.code),
+              clv.minorUnits >= threshold.minorUnits else { return nil }
+        return (clv, threshold)
+    }
+
+    /// The first moment the forecast reaches the VIP threshold in a local year whose VIP command
+    /// the outbox does not hold yet. Forecasts are fixed within a forecast period: it judges the one
+    /// ahead and, if that says nothing, answers the start of the next, to be asked again.
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? {
+        guard let forecasts else { return nil }
+        let local = LocalClock(state, context)
+        var t = clock.adding(millis: 1)
+        let periodEnd = ForecastLookup.nextPeriod(after: t)
+        if LoyaltyRewardPolicy.vip(forecasts.at(t), context) != nil {
+            while t < periodEnd {
+                let year = local.localDate(t).year
+                let id = Command.id(.loyaltyReward, state.customer, "vip-\(year)")
+                if !outbox.contains(where: { $0.id == id }) { return t }
+                t = local.instant(CivilDate(year: year + 1, month: 1, day: 1), minute: 0)
+            }
+        }
+        return max(t, periodEnd)
     }
 }

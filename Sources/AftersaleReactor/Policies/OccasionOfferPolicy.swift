@@ -55,6 +55,37 @@ public struct OccasionOfferPolicy: Policy {
         return out.map { var c = $0; c.trigger = "clock"; return c }
     }
 
+    /// The first announcement (`leadDays` before a birthday or an anniversary) still ahead of `clock`
+    /// whose command the outbox does not hold. Looks four years ahead; beyond that it answers a
+    /// year on, to be asked again.
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? {
+        guard state.birthday != nil || state.registeredAt != nil else { return nil }
+        let local = LocalClock(state, context)
+        let lead = OccasionOfferPolicy.leadDays
+        let first = local.localDate(clock.adding(wholeDays: lead)).year
+        let since = state.registeredAt.map { local.localDate($0) }
+        for year in first..<(first + 4) {
+            var wake: Timestamp?
+            func consider(_ kind: CommandKind, _ moment: Timestamp) {
+                let announced = moment.adding(wholeDays: -lead)
+                guard announced > clock, wake.map({ announced < $0 }) ?? true else { return }
+                let id = Command.id(kind, state.customer, String(year))
+                if !outbox.contains(where: { $0.id == id }) { wake = announced }
+            }
+            if let birthday = state.birthday {
+                consider(.birthdayOffer, local.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day),
+                                                       minute: context.configuration.birthday.hour * 60))
+            }
+            if let since, year > since.year {
+                consider(.anniversaryOffer, local.instant(OccasionOfferPolicy.date(year, since.month, since.day),
+                                                          minute: context.configuration.anniversary.hour * 60))
+            }
+            if let wake { return wake }
+        }
+        return clock.adding(wholeDays: 365)
+    }
+
     /// How far ahead an occasion is scheduled: more than the engine's weekly tick.
     public static let leadDays = 8
 

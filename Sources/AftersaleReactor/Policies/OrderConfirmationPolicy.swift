@@ -1,7 +1,7 @@
 public import AftersaleCore
 
 /// Play 1: thank the customer on `order.placed`, repeat the delivery time frame and how to reach the shop.
-public struct OrderConfirmationPolicy: Policy {
+public struct OrderConfirmationPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

@@ -5,7 +5,7 @@ public import AftersaleCore
 /// The interval, in order of preference: the median repurchase interval learned from the log for
 /// the SKU, then for the category (`ReactorContext`), then the start of the configured cadence.
 /// One reminder per order and category (a SKU without a category stands alone).
-public struct ReplenishmentPolicy: Policy {
+public struct ReplenishmentPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

@@ -4,7 +4,7 @@ public import AftersaleCore
 ///
 /// The other half of the play, no marketing while a return or a complaint is open, is the
 /// contact policy's pause (`CustomerState.marketingPause`).
-public struct ReturnsPolicy: Policy {
+public struct ReturnsPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

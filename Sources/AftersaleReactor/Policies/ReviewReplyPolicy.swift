@@ -4,7 +4,7 @@ public import AftersaleCore
 ///
 /// Rating 3 asks what to improve, 4-5 thanks and invites sharing. The reply is done (cancelled)
 /// when `review.replied` arrives.
-public struct ReviewReplyPolicy: Policy {
+public struct ReviewReplyPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

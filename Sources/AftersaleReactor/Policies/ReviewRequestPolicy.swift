@@ -5,7 +5,7 @@ public import AftersaleCore
 /// Without a delivery event (manual fulfilment) the request falls back to dispatch + typical transit;
 /// if the delivery is reported later, the fallback is cancelled and the request rescheduled from it.
 /// A product is asked about at most once per `per_product_days`; reviewed products are left out.
-public struct ReviewRequestPolicy: Policy {
+public struct ReviewRequestPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

@@ -4,7 +4,7 @@ public import AftersaleCore
 ///
 /// Happy: no open return and no unanswered negative review when the parcel arrives. The invite is
 /// cancelled when the order is cancelled or returned, a negative review arrives, or the unboxing is recorded.
-public struct UnboxingPolicy: Policy {
+public struct UnboxingPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {

@@ -10,32 +10,15 @@ public struct WinBackPolicy: Policy {
 
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
         let config = context.configuration.winBack
-        guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency else { return [] }
-        let open = state.placedOrders.filter {
-            $0.deliveredAt == nil && $0.returnRequestedAt == nil && $0.placedAt!.adding(wholeDays: config.openOrderDays) > to
-        }
-        guard open.isEmpty else { return [] }
+        guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency,
+              to >= WinBackPolicy.noOpenOrderFrom(state, config) else { return [] }
         let prediction = context.prediction(for: state.customer)
-        guard let (value, basis) = customerValue(state, prediction) else { return [] }
-        let threshold = config.minValue.amount(in: value.currency.code) ?? Money(minorUnits: 0, currency: value.currency)
-        guard value.minorUnits >= threshold.minorUnits else { return [] }
-
+        guard let (value, basis, threshold) = WinBackPolicy.worth(state, prediction, context) else { return [] }
         var triggers: [String] = []
         if let p = prediction, p.pAlive < config.pAliveBelow {
             triggers.append("P(alive) \(fixed2(p.pAlive)) < \(fixed2(config.pAliveBelow))")
         }
-        let expected: Timestamp
-        let expectedWhy: String
-        if let next = prediction?.expectedNextOrderAt {
-            expected = next
-            expectedWhy = "the model's expected next order"
-        } else if let gap = state.averageDaysBetweenOrders {
-            expected = last.adding(days: gap)
-            expectedWhy = "last order + average gap \(fixed0(gap)) days"
-        } else {
-            expected = last.adding(wholeDays: config.defaultGapDays)
-            expectedWhy = "single order + default gap \(config.defaultGapDays) days"
-        }
+        let (expected, expectedWhy) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
         let overdueAt = expected.adding(wholeDays: config.overdueGraceDays)
         if overdueAt <= to, expected > last {
             triggers.append("expected next order \(expected.dateString) (\(expectedWhy)) is \(fixed0(expected.days(until: to))) days overdue (grace \(config.overdueGraceDays))")
@@ -47,12 +30,67 @@ public struct WinBackPolicy: Policy {
             payload["offer"] = .object(JSONObject(["type": .string("discount"), "coupon": moneyJSON(coupon)]))
             offer = "coupon \(coupon)"
         }
-        var command = Command.proposal(.winBack, trigger: state.customer, subkey: "since-\(last.dateString)", customer: state.customer,
+        var command = Command.proposal(.winBack, trigger: state.customer, subkey: WinBackPolicy.episode(last), customer: state.customer,
                                        due: to, payload: payload,
                                        reason: "\(triggers.joined(separator: "; ")), \(basis) >= \(threshold); no open order; \(offer)",
                                        context: context)
         command.trigger = "clock"
         return [command]
+    }
+
+    /// The first moment a win-back could be proposed for the customer's current lapse: none when
+    /// the outbox holds it already (a new order starts a new one); otherwise once no order is open,
+    /// the first moment the customer is worth it and the forecast or the calendar says lapsed.
+    /// Forecasts are fixed within a forecast period: it judges the one ahead and, if that says
+    /// nothing, answers the start of the next, to be asked again.
+    public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
+                         forecasts: ForecastLookup?) -> Timestamp? {
+        let config = context.configuration.winBack
+        guard state.orderCount > 0, let last = state.lastOrderAt, state.primaryCurrency != nil else { return nil }
+        let id = Command.id(.winBack, state.customer, WinBackPolicy.episode(last))
+        guard !outbox.contains(where: { $0.id == id }) else { return nil }
+        let t = max(clock.adding(millis: 1), WinBackPolicy.noOpenOrderFrom(state, config))
+        let prediction = forecasts?.at(t)
+        if WinBackPolicy.worth(state, prediction, context) != nil {
+            if let p = prediction, p.pAlive < config.pAliveBelow { return t }
+            let (expected, _) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
+            if expected > last {
+                let overdue = max(t, expected.adding(wholeDays: config.overdueGraceDays))
+                // Without a model nothing changes with time but the calendar.
+                if forecasts == nil || overdue < ForecastLookup.nextPeriod(after: t) { return overdue }
+            }
+        }
+        // Without a model, a customer not worth it or never overdue stays so until their next event.
+        return forecasts == nil ? nil : ForecastLookup.nextPeriod(after: t)
+    }
+
+    /// The id's episode: the day of the last order.
+    static func episode(_ last: Timestamp) -> String { "since-\(last.dateString)" }
+
+    /// From when no order is open: orders placed, not cancelled, delivered or returned, count as
+    /// open for `open_order_days`.
+    static func noOpenOrderFrom(_ state: CustomerState, _ config: ReactorConfiguration.WinBack) -> Timestamp {
+        var from = Timestamp(millis: Int64.min)
+        for order in state.orders.values where order.cancelledAt == nil && order.deliveredAt == nil && order.returnRequestedAt == nil {
+            guard let placed = order.placedAt else { continue }
+            from = max(from, placed.adding(wholeDays: config.openOrderDays))
+        }
+        return from
+    }
+
+    /// The customer's value, how it was judged, and the threshold it reaches, when it reaches it.
+    static func worth(_ state: CustomerState, _ prediction: CustomerForecast?, _ context: ReactorContext) -> (Money, String, Money)? {
+        guard let (value, basis) = customerValue(state, prediction) else { return nil }
+        let threshold = context.configuration.winBack.minValue.amount(in: value.currency.code) ?? Money(minorUnits: 0, currency: value.currency)
+        return value.minorUnits >= threshold.minorUnits ? (value, basis, threshold) : nil
+    }
+
+    /// When the next order was expected, and why then.
+    static func expectedNextOrder(_ state: CustomerState, last: Timestamp, _ prediction: CustomerForecast?,
+                                  _ config: ReactorConfiguration.WinBack) -> (Timestamp, String) {
+        if let next = prediction?.expectedNextOrderAt { return (next, "the model's expected next order") }
+        if let gap = state.averageDaysBetweenOrders { return (last.adding(days: gap), "last order + average gap \(fixed0(gap)) days") }
+        return (last.adding(wholeDays: config.defaultGapDays), "single order + default gap \(config.defaultGapDays) days")
     }
 
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
