@@ -1,4 +1,5 @@
 public import AftersaleCore
+internal import Synchronization
 
 /// The reactor as a deterministic machine: events in log order and clock ticks in, an outbox out.
 ///
@@ -69,8 +70,14 @@ public struct ReactorEngine: Sendable {
 
     static let day = Timestamp.millisPerDay
 
+    /// Makes the forecast cache this engine's alone before a step fills it (see `ForecastCache`).
+    mutating func ownForecasts() {
+        if !isKnownUniquelyReferenced(&forecasts) { forecasts = forecasts.copy() }
+    }
+
     /// Folds one event, judging the customer's clock up to the event's day first.
     public mutating func apply(_ event: Event) {
+        ownForecasts()
         switch event.type {
         case .modelFitted:
             forecaster = makeForecaster(event)
@@ -124,6 +131,7 @@ public struct ReactorEngine: Sendable {
 
     /// Judges every customer's time-based plays up to `now`.
     public mutating func advance(to now: Timestamp) {
+        ownForecasts()
         for id in customers.keys.sorted() {
             var customer = customers[id]!
             let before = customer.clock
@@ -331,18 +339,35 @@ struct ForecastKey: Hashable {
     var boundary: Int64
 }
 
-/// Forecasts computed under one model; a reference so contexts can fill it lazily.
-final class ForecastCache: @unchecked Sendable {
-    private var values: [ForecastKey: CustomerForecast?] = [:]
-    private var keysByCustomer: [String: ForecastKey] = [:]
+/// Forecasts computed under one model: a reference, so that the lazy forecasts of a context can
+/// fill it, and locked, since copies of a `Sendable` engine may hold it on several threads.
+///
+/// Each engine owns its cache as a value would: a mutating step makes it unique first
+/// (`ReactorEngine.ownForecasts`), so two copies that go on with different events never read
+/// each other's forecasts (a key names the customer and their event count, not the events).
+final class ForecastCache: Sendable {
+    private struct Entries {
+        var values: [ForecastKey: CustomerForecast?] = [:]
+        var keysByCustomer: [String: ForecastKey] = [:]
+    }
 
-    func value(_ key: ForecastKey) -> CustomerForecast?? { values[key] }
+    private let entries: Mutex<Entries>
+
+    init() { entries = Mutex(Entries()) }
+
+    private init(_ copied: Entries) { entries = Mutex(copied) }
+
+    func value(_ key: ForecastKey) -> CustomerForecast?? { entries.withLock { $0.values[key] } }
 
     /// Keeps one forecast per customer: the newest state and boundary replace the last.
     func store(_ key: ForecastKey, _ forecast: CustomerForecast?) {
-        if let old = keysByCustomer[key.customer] { values[old] = nil }
-        keysByCustomer[key.customer] = key
-        values[key] = .some(forecast)
+        entries.withLock { entries in
+            if let old = entries.keysByCustomer[key.customer] { entries.values[old] = nil }
+            entries.keysByCustomer[key.customer] = key
+            entries.values[key] = .some(forecast)
+        }
     }
-}
 
+    /// A cache of its own with the same forecasts.
+    func copy() -> ForecastCache { ForecastCache(entries.withLock { $0 }) }
+}
