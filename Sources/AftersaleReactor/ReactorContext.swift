@@ -1,5 +1,6 @@
 public import AftersaleCore
 import Foundation
+internal import Synchronization
 
 /// What a fitted customer-value model predicts for one customer (the reactor's view of it).
 public struct CustomerForecast: Sendable, Equatable {
@@ -77,10 +78,10 @@ public struct ReactorContext: Sendable {
         self.timeZoneOffset = timeZoneOffset
     }
 
-    /// The offset Foundation's time-zone database gives.
+    /// The offset Foundation's time-zone database gives (looked up once per zone and span between
+    /// two of its transitions, see `TimeZones`).
     public static let foundationOffset: @Sendable (String, Timestamp) -> Int? = { zone, at in
-        guard let tz = TimeZones.shared.zone(zone) else { return nil }
-        return tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(at.millis) / 1000)) / 60
+        TimeZones.shared.offsetMinutes(zone, at: at)
     }
 
     /// Computes a customer's forecast on first use (the engine's path: most plays never ask).
@@ -115,18 +116,56 @@ public final class LazyForecast: @unchecked Sendable {
     }
 }
 
-/// Time zones by name, looked up in Foundation's database once each.
-final class TimeZones: @unchecked Sendable {
+/// UTC offsets of time zones by name, from Foundation's database: each zone is looked up once,
+/// and each offset once per span between two of the zone's transitions (a zone changes its offset
+/// a few times a year at most, and the reactor asks for one at every decision it times).
+final class TimeZones: Sendable {
     static let shared = TimeZones()
-    private let lock = NSLock()
-    private var zones: [String: TimeZone?] = [:]
 
-    func zone(_ name: String) -> TimeZone? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let known = zones[name] { return known }
-        let zone = TimeZone(identifier: name)
-        zones[name] = zone
-        return zone
+    /// An offset that holds from `start` (a transition, or further back than any) until `end` (the next one).
+    struct Span {
+        var start: Int64
+        var end: Int64
+        var minutes: Int
+    }
+
+    private struct Zone {
+        var zone: TimeZone?
+        var spans: [Span] = []
+    }
+
+    private let zones = Mutex<[String: Zone]>([:])
+
+    /// The zone's offset from UTC in minutes at `t`; nil for a name not in the database.
+    func offsetMinutes(_ name: String, at t: Timestamp) -> Int? {
+        zones.withLock { zones in
+            if let known = zones[name] {
+                guard known.zone != nil else { return nil }
+                if let span = known.spans.last(where: { $0.start <= t.millis && t.millis < $0.end }) { return span.minutes }
+            }
+            var entry = zones[name] ?? Zone(zone: TimeZone(identifier: name))
+            guard let zone = entry.zone else {
+                zones[name] = entry
+                return nil
+            }
+            let span = TimeZones.span(of: zone, at: t)
+            // A few spans a year of the times asked about; a run over decades starts over now and then.
+            if entry.spans.count >= 64 { entry.spans.removeAll(keepingCapacity: true) }
+            entry.spans.append(span)
+            zones[name] = entry
+            return span.minutes
+        }
+    }
+
+    /// The span of constant offset around `t`: from the zone's last transition at or before it (or
+    /// 400 days back, when none is nearer) to its next one.
+    static func span(of zone: TimeZone, at t: Timestamp) -> Span {
+        let date = Date(timeIntervalSince1970: Double(t.millis) / 1000)
+        let lookBack = 400 * Double(Timestamp.millisPerDay) / 1000
+        var start = date.addingTimeInterval(-lookBack)
+        while let next = zone.nextDaylightSavingTimeTransition(after: start), next <= date { start = next }
+        let end = zone.nextDaylightSavingTimeTransition(after: date)
+        func millis(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+        return Span(start: millis(start), end: end.map(millis) ?? Int64.max, minutes: zone.secondsFromGMT(for: date) / 60)
     }
 }
