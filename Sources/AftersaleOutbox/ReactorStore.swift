@@ -135,11 +135,13 @@ public final class ReactorStore {
             for customer in needed.sorted() { try loadCustomers(into: &engine, customer: customer) }
         }
         if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
+            var coPurchases: [String: [String: Int]] = [:]
             for member in object.members {
                 var after: [String: Int] = [:]
                 for pair in member.value.objectValue?.members ?? [] { after[pair.key] = pair.value.intValue }
-                engine.coPurchases[member.key] = after
+                coPurchases[member.key] = after
             }
+            engine.coPurchases = coPurchases
         }
         // The model in force is the latest one fitted at or before the checkpoint.
         if let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer, through: checkpoint) {

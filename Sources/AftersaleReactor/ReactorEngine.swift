@@ -38,7 +38,17 @@ public struct ReactorEngine: Sendable {
     /// Where each command is: customer and index in `commandsByCustomer`.
     private var location: [String: (customer: String, index: Int)] = [:]
     /// SKU -> SKU bought later by the same customer -> how many customers did so.
-    public var coPurchases: [String: [String: Int]] = [:]
+    public var coPurchases: [String: [String: Int]] {
+        get { coPurchaseCounts }
+        set {
+            coPurchaseCounts = newValue
+            coPurchaseRankings = newValue.mapValues { CoPurchaseRanking($0) }
+        }
+    }
+    private var coPurchaseCounts: [String: [String: Int]] = [:]
+    /// `coPurchases` of each SKU, most bought first: kept in order as counts grow, so that a
+    /// context reads the top of the list instead of sorting every count.
+    private var coPurchaseRankings: [String: CoPurchaseRanking] = [:]
     /// Turns the fitted model in force into a forecast for a customer at a moment.
     public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
         didSet { forecasts = ForecastCache() }
@@ -239,10 +249,9 @@ public struct ReactorEngine: Sendable {
         var crossSell: [String: [CoPurchase]] = [:]
         let limit = max(configuration.crossSell.maxItems * 4, 8)
         for sku in Set(skus).sorted() {
-            guard let after = coPurchases[sku] else { continue }
+            guard let ranking = coPurchaseRankings[sku] else { continue }
             // The most bought-after SKUs, enough to fill the play after excluding what the customer owns.
-            crossSell[sku] = Array(after.map { CoPurchase(sku: $0.key, count: $0.value) }
-                .sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }.prefix(limit))
+            crossSell[sku] = Array(ranking.entries.prefix(limit))
         }
         var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
         context.lazyForecast = lazy
@@ -273,7 +282,8 @@ public struct ReactorEngine: Sendable {
         let earlier = before.ownedSKUs
         for sku in Set(placed.lines.map(\.sku)) where !earlier.contains(sku) {
             for previous in earlier.sorted() {
-                coPurchases[previous, default: [:]][sku, default: 0] += 1
+                coPurchaseCounts[previous, default: [:]][sku, default: 0] += 1
+                coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku)
                 coPurchasesChanged = true
             }
         }
@@ -329,6 +339,40 @@ public struct ReactorEngine: Sendable {
     /// Marks a command handed to the outside world, or suppressed at hand-off.
     public mutating func settle(_ command: Command) {
         store(command, cause: "dispatch", change: command.status.name)
+    }
+}
+
+/// The SKUs bought after one SKU, most customers first (ties by SKU), kept in that order as
+/// counts grow by one.
+struct CoPurchaseRanking: Sendable {
+    private(set) var entries: [CoPurchase] = []
+    private var positions: [String: Int] = [:]
+
+    init() {}
+
+    init(_ counts: [String: Int]) {
+        entries = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted(by: CoPurchaseRanking.precedes)
+        for (i, entry) in entries.enumerated() { positions[entry.sku] = i }
+    }
+
+    static func precedes(_ a: CoPurchase, _ b: CoPurchase) -> Bool { (a.count, b.sku) > (b.count, a.sku) }
+
+    /// One more customer bought `sku` after this one: it moves up past those it now outranks.
+    mutating func increment(_ sku: String) {
+        var i: Int
+        if let known = positions[sku] {
+            i = known
+            entries[i].count += 1
+        } else {
+            i = entries.count
+            entries.append(CoPurchase(sku: sku, count: 1))
+        }
+        while i > 0, CoPurchaseRanking.precedes(entries[i], entries[i - 1]) {
+            entries.swapAt(i, i - 1)
+            positions[entries[i].sku] = i
+            i -= 1
+        }
+        positions[sku] = i
     }
 }
 

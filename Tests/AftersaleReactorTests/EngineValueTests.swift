@@ -1,5 +1,6 @@
 import AftersaleCore
 @testable import AftersaleReactor
+import ShopSimulator
 import Testing
 
 @Suite("The reactor engine as a value")
@@ -36,5 +37,26 @@ struct EngineValueTests {
         var later = big
         later.apply(Self.order("8.00"))
         #expect(big.forecast(for: big.customers["c-1"]!.state, at: monday)?.predictedCLV?.minorUnits == 800_000)
+    }
+}
+
+@Suite("Co-purchase rankings")
+struct CoPurchaseRankingTests {
+    @Test("counts kept in order as they grow read the same as sorting them all")
+    func rankingMatchesSort() {
+        var ranking = CoPurchaseRanking()
+        var counts: [String: Int] = [:]
+        var random = SimulationRandom(seed: 3)
+        for step in 0..<5_000 {
+            // A few popular SKUs and a long tail, so that ties and overtakes both happen.
+            let sku = "SKU-\(random.next() % 4 == 0 ? random.next() % 5 : random.next() % 200)"
+            ranking.increment(sku)
+            counts[sku, default: 0] += 1
+            if step % 250 == 0 || step == 4_999 {
+                let sorted = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
+                #expect(ranking.entries == sorted)
+                #expect(CoPurchaseRanking(counts).entries == sorted)
+            }
+        }
     }
 }
