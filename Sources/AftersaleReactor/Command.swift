@@ -83,35 +83,112 @@ public enum CommandStatus: Sendable, Hashable {
 ///
 /// The id is the idempotency key: re-processing the event (or re-running the clock over the same
 /// moment) gives the same id, so the outbox inserts it at most once.
-public struct Command: Sendable, Equatable, Identifiable {
+///
+/// A value whose fields live in one buffer, copied on write: the engine and the policies pass
+/// commands and outboxes around at every event, and a copy is then one reference, not one per text.
+public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConvertible {
+    private final class Storage: @unchecked Sendable {
+        // Mutated only through a uniquely referenced `Storage` (`Command.unique`), never shared while mutated.
+        var id: String
+        var customer: String
+        var kind: CommandKind
+        var channel: Channel
+        var due: Timestamp
+        var payload: JSONObject
+        var reason: String
+        var priority: CommandPriority
+        var status: CommandStatus
+        var trigger: String
+
+        init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
+             reason: String, priority: CommandPriority, status: CommandStatus, trigger: String) {
+            self.id = id
+            self.customer = customer
+            self.kind = kind
+            self.channel = channel
+            self.due = due
+            self.payload = payload
+            self.reason = reason
+            self.priority = priority
+            self.status = status
+            self.trigger = trigger
+        }
+
+        func copy() -> Storage {
+            Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
+                    priority: priority, status: status, trigger: trigger)
+        }
+    }
+
+    private var storage: Storage
+
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
     /// `kind:trigger[:subkey]`, e.g. `review_request:ev-17:o-5001` or `birthday_offer:c-1001:2026`.
-    public var id: String
-    public var customer: String
-    public var kind: CommandKind
-    public var channel: Channel
+    public var id: String {
+        get { storage.id }
+        set { unique().id = newValue }
+    }
+    public var customer: String {
+        get { storage.customer }
+        set { unique().customer = newValue }
+    }
+    public var kind: CommandKind {
+        get { storage.kind }
+        set { unique().kind = newValue }
+    }
+    public var channel: Channel {
+        get { storage.channel }
+        set { unique().channel = newValue }
+    }
     /// When the command should go out (after quiet hours were applied).
-    public var due: Timestamp
+    public var due: Timestamp {
+        get { storage.due }
+        set { unique().due = newValue }
+    }
     /// What the message needs: order, SKUs with names and links, coupon as exact money, tracking...
-    public var payload: JSONObject
+    public var payload: JSONObject {
+        get { storage.payload }
+        set { unique().payload = newValue }
+    }
     /// Why, in words with the figures used.
-    public var reason: String
-    public var priority: CommandPriority
-    public var status: CommandStatus
+    public var reason: String {
+        get { storage.reason }
+        set { unique().reason = newValue }
+    }
+    public var priority: CommandPriority {
+        get { storage.priority }
+        set { unique().priority = newValue }
+    }
+    public var status: CommandStatus {
+        get { storage.status }
+        set { unique().status = newValue }
+    }
     /// The event that caused the command, or `clock` for time-based commands.
-    public var trigger: String
+    public var trigger: String {
+        get { storage.trigger }
+        set { unique().trigger = newValue }
+    }
 
     public init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
                 reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
-        self.id = id
-        self.customer = customer
-        self.kind = kind
-        self.channel = channel
-        self.due = due
-        self.payload = payload
-        self.reason = reason
-        self.priority = priority
-        self.status = status
-        self.trigger = trigger
+        storage = Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
+                          priority: priority, status: status, trigger: trigger)
+    }
+
+    public var debugDescription: String {
+        "Command(id: \(id), customer: \(customer), kind: \(kind.rawValue), channel: \(channel.rawValue), due: \(due), "
+            + "status: \(status), priority: \(priority.rawValue), trigger: \(trigger), reason: \(reason), payload: \(JSONValue.object(payload).compactText))"
+    }
+
+    public static func == (a: Command, b: Command) -> Bool {
+        if a.storage === b.storage { return true }
+        let (x, y) = (a.storage, b.storage)
+        return x.id == y.id && x.customer == y.customer && x.kind == y.kind && x.channel == y.channel && x.due == y.due
+            && x.payload == y.payload && x.reason == y.reason && x.priority == y.priority && x.status == y.status && x.trigger == y.trigger
     }
 
     /// The order the command is about, when it is about one (`payload.order`).
