@@ -33,8 +33,11 @@ public struct LoyaltyRewardPolicy: Policy {
     }
 
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
-        guard to > from, let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
+        guard to > from else { return [] }
         let year = LocalClock(state, context).localDate(to).year
+        // Once a year: with this year's in the outbox, the forecast need not be asked.
+        guard !outbox.contains(where: { $0.id == Command.id(.loyaltyReward, state.customer, "vip-\(year)") }),
+              let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
         let payload = JSONObject([
             "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),
             "offer": .object(JSONObject(["type": .string("free_shipping"), "priority_service": .bool(true)])),
