@@ -200,15 +200,16 @@ struct ReportTests {
         #expect(ReviewSummary().replyHoursPercentile(0.5) == nil)
     }
 
-    /// Writes the sample report for a look in a browser: `$AFTERSALE_SAMPLE_REPORT` or /tmp/sample-report.html.
-    @Test("the sample report is written to disk")
-    func writeSample() throws {
-        let path = ProcessInfo.processInfo.environment["AFTERSALE_SAMPLE_REPORT"] ?? "/tmp/sample-report.html"
-        try Data(ReportRenderer.renderBytes(Self.sample)).write(to: URL(fileURLWithPath: path))
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.html)
-        // And the report of a shop with no data yet, next to it.
-        let empty = ReportData(shopName: "New shop", generatedAt: SampleShop.asOf, summary: ReportSummary(states: [CustomerState]()))
-        let emptyPath = String(path.dropLast(path.hasSuffix(".html") ? 5 : 0)) + "-empty.html"
-        try Data(ReportRenderer.renderBytes(empty)).write(to: URL(fileURLWithPath: emptyPath))
+    /// `renderBytes` is the report for a sink that takes bytes: the rendered text, in UTF-8.
+    @Test("the report's bytes are its text in UTF-8, for a shop with data and for one without")
+    func bytes() {
+        let bytes = ReportRenderer.renderBytes(Self.sample)
+        #expect(bytes == Array(Self.html.utf8))
+        #expect(String(decoding: bytes, as: UTF8.self) == Self.html)
+        #expect(bytes.contains { $0 >= 0x80 }, "the sample has text beyond ASCII, so the encoding is checked too")
+        let empty = ReportData(shopName: "Neuer Laden – Köln", generatedAt: SampleShop.asOf, summary: ReportSummary(states: [CustomerState]()))
+        let emptyBytes = ReportRenderer.renderBytes(empty)
+        #expect(emptyBytes == Array(ReportRenderer.render(empty).utf8))
+        #expect(String(decoding: emptyBytes, as: UTF8.self).contains("Neuer Laden – Köln"))
     }
 }
