@@ -27,6 +27,8 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var eager = false
     private var stopped = false
     private var finished = false
+    /// How many times a checkpoint was asked for (requests not yet run coalesce into one run).
+    private var asked = 0
 
     /// Starts a thread that checkpoints `path` whenever `walGrew` reports `threshold` frames.
     init(path: String, threshold: Int32) {
@@ -41,6 +43,7 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         guard frames >= threshold || frames > 0 && eagerly else { return }
         condition.lock()
         requested = true
+        asked += 1
         condition.broadcast()
         condition.unlock()
     }
@@ -56,6 +59,7 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         condition.lock()
         eager = true
         requested = true
+        asked += 1
         condition.broadcast()
         condition.unlock()
     }
@@ -79,6 +83,14 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             if stop { return }
             _ = sqlite3_wal_checkpoint_v2(database.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
         }
+    }
+
+    /// How many times a checkpoint was asked for so far: a checkpoint runs only when asked, so
+    /// tests can tell "not asked" at once instead of waiting to see that none ran.
+    var checkpointsAsked: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return asked
     }
 
     /// Stops and waits for the thread.

@@ -1,5 +1,5 @@
 import AftersaleStore
-import AftersaleSQLite
+@testable import AftersaleSQLite
 import AftersaleProjections
 import AftersaleOutbox
 import CSQLite
@@ -41,6 +41,7 @@ struct ConnectionTests {
         try database.withBackgroundCheckpoints(everyFrames: 100) {
             #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 0, "the writer does not checkpoint itself")
             for _ in 0..<20 { try file.insert(50) }
+            #expect(database.backgroundCheckpointer?.checkpointsAsked ?? 0 > 0, "past the interval, checkpoints are asked for")
             // The pages reach the database file only by a checkpoint, and only the background one runs.
             #expect(file.waitForSize(atLeast: before + 20 * 50 * 4000))
         }
@@ -56,8 +57,10 @@ struct ConnectionTests {
         let before = file.size
         try database.withBackgroundCheckpoints(everyFrames: 100_000) {
             try file.insert(500)
-            usleep(50_000)
-            #expect(file.size < before + 500 * 4000, "far below the interval: nothing checkpointed yet")
+            // A checkpoint runs only when asked, and the commit asks (or not) before it returns: so
+            // "not asked" is known now, where "none ran" could only be hoped for after a wait.
+            #expect(database.backgroundCheckpointer?.checkpointsAsked == 0, "far below the interval: no checkpoint asked for")
+            #expect(file.size < before + 500 * 4000, "nothing checkpointed yet")
             database.checkpointAfterEveryCommit()
             #expect(file.waitForSize(atLeast: before + 500 * 4000), "what was committed before is checkpointed now")
             try file.insert(500)
@@ -68,7 +71,7 @@ struct ConnectionTests {
         let settled = file.size
         try database.withBackgroundCheckpoints(everyFrames: 100_000) {
             try file.insert(500)
-            usleep(50_000)
+            #expect(database.backgroundCheckpointer?.checkpointsAsked == 0, "not after every commit any more")
             #expect(file.size < settled + 500 * 4000)
         }
     }
