@@ -35,7 +35,7 @@ struct ContactPolicyTests {
         var config = ReactorConfiguration()
         config.crossSell.afterDays = 3  // the same moment as the care tips
         var j = Journey(configuration: config)
-        j.context.crossSell = ["MUG-1": [CoPurchase(sku: "TEAPOT-1", count: 37)]]
+        j.engine.coPurchases = ["MUG-1": ["TEAPOT-1": 37]]
         j.register()
         j.order("o-1", "2025-02-03T10:00:00Z")
         let decision = j.happen(.shipmentDelivered, "2025-02-06T12:00:00Z", id: "ev-delivered", ["order": "o-1"])
@@ -50,13 +50,14 @@ struct ContactPolicyTests {
     @Test("a more valuable newcomer displaces a pending command from its slot")
     func displacement() throws {
         var j = Journey()
-        j.context.crossSell = ["MUG-1": [CoPurchase(sku: "TEAPOT-1", count: 37)]]
+        j.engine.coPurchases = ["MUG-1": ["TEAPOT-1": 37]]
         j.register(birthday: "1990-06-11")
         j.order("o-1", "2025-06-01T07:00:00Z")
         j.happen(.shipmentDelivered, "2025-06-01T07:00:00Z", id: "ev-delivered", ["order": "o-1"])
         let crossSell = try #require(j.command("cross_sell:ev-delivered:o-1"))
         #expect(crossSell.due == at("2025-06-11T07:00:00Z"))
-        let tick = j.tick(from: "2025-06-02T12:00:00Z", to: "2025-06-03T12:00:00Z")  // the birthday is announced 8 days ahead
+        // The birthday is announced 8 days ahead (3 June): the Monday tick after it, on 9 June, schedules it.
+        let tick = j.advance(to: "2025-06-09T12:00:00Z")
         let birthday = try #require(tick.schedule.first { $0.kind == .birthdayOffer })
         #expect(birthday.due == at("2025-06-11T07:00:00Z"))
         #expect(birthday.status == .pending)
@@ -68,9 +69,9 @@ struct ContactPolicyTests {
     func smartSending() throws {
         var j = Journey()
         j.register(birthday: "1990-06-11")
-        j.outbox.append(Command(id: "cross_sell:ev-x:o-9", customer: "c-1", kind: .crossSell, channel: .email,
+        j.engine.insert(Command(id: "cross_sell:ev-x:o-9", customer: "c-1", kind: .crossSell, channel: .email,
                                 due: at("2025-06-11T04:00:00Z"), payload: JSONObject(), reason: "test", status: .dispatched, trigger: "ev-x"))
-        let tick = j.tick(from: "2025-06-02T12:00:00Z", to: "2025-06-03T12:00:00Z")  // the birthday is announced 8 days ahead
+        let tick = j.advance(to: "2025-06-09T12:00:00Z")  // the birthday is announced 8 days ahead, scheduled at the Monday tick after
         let birthday = try #require(tick.schedule.first)
         #expect(birthday.status.suppressionReason == "smart sending: cross_sell cross_sell:ev-x:o-9 went out by email 3 h from this one (gap 16 h)")
     }
@@ -108,8 +109,7 @@ struct ContactPolicyTests {
         let request = try #require(j.commands(.reviewRequest).first)
         #expect(request.channel == .email)
         j.happen(.customerUpdated, "2025-02-10T10:00:00Z", ["consent": .object(JSONObject(["email": .bool(false)]))])
-        j.context.now = request.due
-        let released = try #require(Reactor.release([request], state: j.state, outbox: j.outbox, context: j.context).first)
+        let released = try #require(j.release(dueBy: request.due).first { $0.id == request.id })
         #expect(released.channel == .sms)
         #expect(released.status == .pending)
         #expect(released.due == request.due)
@@ -121,7 +121,7 @@ struct DeterminismTests {
     @Test("re-processing the same event gives the same ids, and nothing new once they are in the outbox")
     func sameIDs() throws {
         var j = Journey()
-        j.context.crossSell = ["MUG-1": [CoPurchase(sku: "TEAPOT-1", count: 37), CoPurchase(sku: "SAUCER-1", count: 37)]]
+        j.engine.coPurchases = ["MUG-1": ["TEAPOT-1": 37, "SAUCER-1": 37]]
         j.register()
         j.order("o-1", "2025-02-03T10:00:00Z", lines: [("CREAM-1", 1, "10.00", "cosmetics"), ("MUG-1", 1, "30.00", "kitchen"),
                                                        ("SOAP-1", 1, "5.00", "cosmetics")])
@@ -130,8 +130,10 @@ struct DeterminismTests {
                           data: JSONObject(["order": "o-1"]))
         var after = before
         after.apply(event)
-        let first = Reactor.react(to: event, before: before, after: after, outbox: j.outbox, context: j.context)
-        let second = Reactor.react(to: event, before: before, after: after, outbox: j.outbox, context: j.context)
+        let context = ReactorContext(now: event.at, crossSell: ["MUG-1": [CoPurchase(sku: "TEAPOT-1", count: 37), CoPurchase(sku: "SAUCER-1", count: 37)]],
+                                     timeZoneOffset: testOffset)
+        let first = Reactor.react(to: event, before: before, after: after, outbox: j.outbox, context: context)
+        let second = Reactor.react(to: event, before: before, after: after, outbox: j.outbox, context: context)
         #expect(first == second)
         #expect(first.schedule.map(\.id) == [
             "unboxing_invite:ev-delivered", "care_tips:ev-delivered:kitchen", "review_request:ev-delivered:o-1", "cross_sell:ev-delivered:o-1",
@@ -139,7 +141,8 @@ struct DeterminismTests {
         // Equal counts are ordered by SKU, not by dictionary order.
         let recommended = first.schedule.last?.payload["recommendations"]?.arrayValue?.compactMap { $0["sku"]?.stringValue }
         #expect(recommended == ["SAUCER-1", "TEAPOT-1"])
-        j.happen(event)
+        // The engine decides the same, and once the ids are in its outbox, nothing new.
+        #expect(j.happen(event).schedule == first.schedule)
         j.state = before
         #expect(j.happen(event).schedule.isEmpty)
     }

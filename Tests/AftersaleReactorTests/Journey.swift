@@ -1,71 +1,101 @@
 import AftersaleCore
 import AftersaleReactor
 
-/// A customer's story told event by event: each event is folded into the state, the reactor
-/// reacts, and its decision is applied to an in-memory outbox (insert by id, cancel, suppress),
-/// as the storage side does.
+/// A customer's story told event by event, through the reactor engine the live runs use: each
+/// event goes to `ReactorEngine.apply`, the clock moves by `ReactorEngine.advance`, and the outbox
+/// is the engine's own. A step's decision is read back from what the engine recorded for it.
 struct Journey {
-    var state: CustomerState
-    var outbox: [Command] = []
-    var context: ReactorContext
-    var decisions: [ReactorDecision] = []
+    /// The engine, recording its changes; tests set what it learned from the log (`coPurchases`) or
+    /// give it a stored command (`insert`) through it.
+    var engine: ReactorEngine
+    let customer: String
     private var serial = 0
 
     init(customer: String = "c-1", configuration: ReactorConfiguration = ReactorConfiguration(),
          predictions: [String: CustomerForecast] = [:]) {
-        state = CustomerState(customer: customer)
-        context = ReactorContext(now: at("2025-01-01T00:00:00Z"), configuration: configuration, predictions: predictions,
-                                 timeZoneOffset: testOffset)
+        self.customer = customer
+        engine = ReactorEngine(configuration: configuration, timeZoneOffset: testOffset)
+        engine.recording = true
+        if !predictions.isEmpty { engine.forecaster = { state, _ in predictions[state.customer] } }
     }
 
-    var customer: String { state.customer }
+    /// The customer's state as the engine folded it.
+    var state: CustomerState {
+        get { engine.customers[customer]?.state ?? CustomerState(customer: customer) }
+        set { engine.customers[customer]?.state = newValue }
+    }
 
-    /// Folds and reacts to one event; returns the decision.
+    var configuration: ReactorConfiguration {
+        get { engine.configuration }
+        set { engine.configuration = newValue }
+    }
+
+    /// The customer's commands in the engine, oldest first.
+    var outbox: [Command] { engine.outbox(of: customer) }
+
+    /// Folds and reacts to one event; returns what the engine decided for it.
     @discardableResult
     mutating func happen(_ type: EventType, _ time: String, id: String? = nil, _ data: KeyValuePairs<String, JSONValue> = [:]) -> ReactorDecision {
-        serial += 1
-        let event = Event(id: id ?? "e-\(serial)", type: type, customer: customer, at: at(time), data: JSONObject(data))
-        return happen(event)
+        happen(event(type, time, id: id, data))
     }
 
     @discardableResult
     mutating func happen(_ event: Event) -> ReactorDecision {
-        let before = state
-        state.apply(event)
-        context.now = event.at
-        let decision = Reactor.react(to: event, before: before, after: state, outbox: outbox, context: context)
-        record(decision)
-        return decision
+        let start = engine.records.count
+        engine.apply(event)
+        return decision(since: start) { $0 == event.id }
     }
 
-    /// Runs the clock from `from` to `to`.
+    /// An event of the customer's, numbered on from the last one.
+    mutating func event(_ type: EventType, _ time: String, id: String? = nil, _ data: KeyValuePairs<String, JSONValue> = [:]) -> Event {
+        serial += 1
+        return Event(id: id ?? "e-\(serial)", type: type, customer: customer, at: at(time), data: JSONObject(data))
+    }
+
+    /// Runs the clock to `time`, as a cron run of the live reactor does; returns what its ticks decided.
     @discardableResult
-    mutating func tick(from: String, to: String) -> ReactorDecision {
-        context.now = at(to)
-        let decision = Reactor.advance(state: state, from: at(from), to: at(to), outbox: outbox, context: context)
-        record(decision)
-        return decision
+    mutating func advance(to time: String) -> ReactorDecision {
+        let start = engine.records.count
+        engine.advance(to: at(time))
+        return decision(since: start) { $0.hasPrefix("clock ") }
     }
 
-    mutating func record(_ decision: ReactorDecision) {
-        decisions.append(decision)
-        for command in decision.schedule where !outbox.contains(where: { $0.id == command.id }) { outbox.append(command) }
-        for c in decision.cancel {
-            if let i = outbox.firstIndex(where: { $0.id == c.commandID }) { outbox[i].status = .cancelled(byEventID: c.byEventID, reason: c.reason) }
-        }
-        for s in decision.suppress {
-            if let i = outbox.firstIndex(where: { $0.id == s.commandID }) { outbox[i].status = .suppressed(reason: s.reason) }
-        }
+    /// Sets the customer's clock back to an earlier tick (00:00 UTC), so the next `advance` judges
+    /// the ticks after it again, as a replay of the same period does.
+    mutating func setClock(back tick: String) {
+        precondition(at(tick) == at(tick).startOfUTCDay && at(tick) <= engine.customers[customer]!.clock!)
+        engine.customers[customer]?.clock = at(tick)
     }
 
-    /// Marks a command as handed out (as the dispatcher does).
-    mutating func dispatch(_ id: String) {
-        if let i = outbox.firstIndex(where: { $0.id == id }) { outbox[i].status = .dispatched }
+    /// What the dispatcher would hand out by `time`: the engine's release, this customer's part.
+    func release(dueBy time: Timestamp) -> [Command] {
+        engine.release(dueBy: time).filter { $0.customer == customer }
     }
 
     func commands(_ kind: CommandKind) -> [Command] { outbox.filter { $0.kind == kind } }
 
-    func command(_ id: String) -> Command? { outbox.first { $0.id == id } }
+    func command(_ id: String) -> Command? { engine.command(id) }
+
+    /// The engine's records since `start` whose cause matches, as a decision: commands as scheduled,
+    /// cancellations and suppressions with their reasons.
+    private func decision(since start: Int, cause matches: (String) -> Bool) -> ReactorDecision {
+        var decision = ReactorDecision()
+        for record in engine.records[start...] where matches(record.cause) {
+            guard var command = engine.command(record.commandID) else { continue }
+            if record.change == "scheduled" {
+                // Scheduled pending: a later tick of the same step may have changed it since.
+                command.status = .pending
+                decision.schedule.append(command)
+            } else if record.change.hasPrefix("scheduled as ") {
+                decision.schedule.append(command)
+            } else if record.change.hasPrefix("cancelled: "), case .cancelled(let by, let reason) = command.status {
+                decision.cancel.append(Cancellation(commandID: command.id, byEventID: by, reason: reason))
+            } else if record.change.hasPrefix("suppressed: ") {
+                decision.suppress.append(Suppression(commandID: command.id, reason: String(record.change.dropFirst("suppressed: ".count))))
+            }
+        }
+        return decision
+    }
 
     // MARK: the cast's usual events
 

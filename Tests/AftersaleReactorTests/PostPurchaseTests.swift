@@ -255,13 +255,11 @@ struct UnboxingAndReturnTests {
         j.happen(.returnRequested, "2025-02-10T10:00:00Z", ["order": "o-2", "return": "ret-2"])
         let request = try #require(j.commands(.reviewRequest).first { $0.isPending })
         #expect(request.order == "o-1")
-        j.context.now = request.due
-        let released = Reactor.release([request], state: j.state, outbox: j.outbox, context: j.context)
-        #expect(released.first?.status.suppressionReason == "marketing paused: return ret-2 is open")
+        let released = j.release(dueBy: request.due).first { $0.id == request.id }
+        #expect(released?.status.suppressionReason == "marketing paused: return ret-2 is open")
         // After the refund the same command would go out.
         j.happen(.returnRefunded, "2025-02-12T10:00:00Z", ["order": "o-2", "return": "ret-2", "amount": "59.80", "currency": "EUR"])
-        j.context.now = request.due
-        #expect(Reactor.release([request], state: j.state, outbox: j.outbox, context: j.context).first?.status == .pending)
+        #expect(j.release(dueBy: request.due).first { $0.id == request.id }?.status == .pending)
     }
 }
 
@@ -274,13 +272,14 @@ struct LateTests {
         j.order("o-1", "2025-02-03T10:00:00Z")
         j.happen(.shipmentDispatched, "2025-02-04T10:00:00Z", ["order": "o-1", "estimated_delivery": "2025-02-06", "tracking": "TRK-1"])
         // The estimate is the end of 6 February in Berlin (23:00 UTC); 24 hours later is 7 February 23:00 UTC.
-        #expect(!j.tick(from: "2025-02-07T03:00:00Z", to: "2025-02-07T22:00:00Z").schedule.contains { $0.kind == .deliveryIssueApology })
-        let tick = j.tick(from: "2025-02-07T22:00:00Z", to: "2025-02-08T03:00:00Z")
+        #expect(!j.advance(to: "2025-02-07T22:00:00Z").schedule.contains { $0.kind == .deliveryIssueApology })
+        let tick = j.advance(to: "2025-02-08T03:00:00Z")
         let apology = try #require(tick.schedule.first { $0.kind == .deliveryIssueApology })
         #expect(apology.id == "delivery_issue_apology:c-1:late-o-1")
         #expect(apology.due == at("2025-02-07T23:00:00Z"))
         #expect(apology.priority == .high)
-        #expect(j.tick(from: "2025-02-07T22:00:00Z", to: "2025-02-08T03:00:00Z").schedule.isEmpty)
+        j.setClock(back: "2025-02-07T00:00:00Z")
+        #expect(j.advance(to: "2025-02-08T03:00:00Z").schedule.isEmpty)
     }
 
     @Test("a command due long before the first dispatch run is released as too late")
@@ -289,10 +288,8 @@ struct LateTests {
         j.register()
         j.order("o-1", "2025-02-03T10:00:00Z")
         let confirmation = try #require(j.commands(.orderConfirmation).first)
-        j.context.now = at("2025-03-01T00:00:00Z")
-        let released = Reactor.release([confirmation], state: j.state, outbox: j.outbox, context: j.context)
-        #expect(released.first?.status.suppressionReason == "too late: due 2025-02-03T10:00:00Z, more than 7 days before 2025-03-01T00:00:00Z")
-        j.context.now = at("2025-02-03T10:05:00Z")
-        #expect(Reactor.release([confirmation], state: j.state, outbox: j.outbox, context: j.context).first?.status == .pending)
+        let released = j.release(dueBy: at("2025-03-01T00:00:00Z")).first { $0.id == confirmation.id }
+        #expect(released?.status.suppressionReason == "too late: due 2025-02-03T10:00:00Z, more than 7 days before 2025-03-01T00:00:00Z")
+        #expect(j.release(dueBy: at("2025-02-03T10:05:00Z")).first { $0.id == confirmation.id }?.status == .pending)
     }
 }
