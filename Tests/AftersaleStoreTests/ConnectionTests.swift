@@ -43,7 +43,9 @@ struct ConnectionTests {
             for _ in 0..<20 { try file.insert(50) }
             #expect(database.backgroundCheckpointer?.checkpointsAsked ?? 0 > 0, "past the interval, checkpoints are asked for")
             // The pages reach the database file only by a checkpoint, and only the background one runs.
-            #expect(file.waitForSize(atLeast: before + 20 * 50 * 4000))
+            // At least the first one's 100 frames (1.6 MB of pages) get there while the writer is still
+            // inside: the last commits may stay in the WAL, below the interval, until the writer is done.
+            #expect(file.waitForSize(atLeast: before + 1_000_000))
         }
         #expect(try database.scalarInt("PRAGMA wal_autocheckpoint") == 1000)
         #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
