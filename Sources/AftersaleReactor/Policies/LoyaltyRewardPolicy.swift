@@ -36,7 +36,8 @@ public struct LoyaltyRewardPolicy: Policy {
         guard to > from else { return [] }
         let year = LocalClock(state, context).localDate(to).year
         // Once a year: with this year's in the outbox, the forecast need not be asked.
-        guard !outbox.contains(where: { $0.id == Command.id(.loyaltyReward, state.customer, "vip-\(year)") }),
+        let id = Command.id(.loyaltyReward, state.customer, "vip-\(year)")
+        guard !outbox.contains(where: { $0.id == id }),
               let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
         let payload = JSONObject([
             "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),

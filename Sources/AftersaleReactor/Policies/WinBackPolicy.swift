@@ -11,9 +11,10 @@ public struct WinBackPolicy: Policy {
     public func advance(state: CustomerState, from: Timestamp, to: Timestamp, outbox: [Command], context: ReactorContext) -> [Command] {
         let config = context.configuration.winBack
         guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency,
-              to >= WinBackPolicy.noOpenOrderFrom(state, config),
-              // One per lapse: with this one's in the outbox, the forecast need not be asked.
-              !outbox.contains(where: { $0.id == Command.id(.winBack, state.customer, WinBackPolicy.episode(last)) }) else { return [] }
+              to >= WinBackPolicy.noOpenOrderFrom(state, config) else { return [] }
+        // One per lapse: with this one's in the outbox, the forecast need not be asked.
+        let id = Command.id(.winBack, state.customer, WinBackPolicy.episode(last))
+        guard !outbox.contains(where: { $0.id == id }) else { return [] }
         let prediction = context.prediction(for: state.customer)
         guard let (value, basis, threshold) = WinBackPolicy.worth(state, prediction, context) else { return [] }
         var triggers: [String] = []
