@@ -28,6 +28,8 @@ struct Arguments {
     var randomIDs = false
     /// Timed runs of each ingest, baseline and "rebuild again": the table shows their median.
     var repeats = 1
+    /// Customers of the shop whose first reactor run is timed beside its rebuild (0: none).
+    var reactorCustomers = 10_000
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -43,8 +45,9 @@ struct Arguments {
             case "--rebuild-customers": rebuildCustomers = Int(args.next() ?? "")
             case "--random-ids": randomIDs = true
             case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
+            case "--reactor-customers": reactorCustomers = max(0, Int(args.next() ?? "") ?? reactorCustomers)
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N]")
                 exit(2)
             }
         }
@@ -378,6 +381,51 @@ if args.rebuildEvents > 0 {
                       "", "peak RSS \(ingest.maxRSSKiB / 1024) MiB"])
     benchRebuild(db, events: written)
     if !args.keep { removeDatabase(db) }
+}
+
+// The reactor's first run over a simulated shop (the demo's, by default), beside the rebuild of the
+// same log: the fold of the same events without the policies.
+if args.reactorCustomers > 0 {
+    var configuration = SimulationConfiguration.demo()
+    configuration.customers = args.reactorCustomers
+    let file = "\(args.directory)/events-reactor-\(args.reactorCustomers).ndjson"
+    let db = "\(args.directory)/aftersale-reactor-\(args.reactorCustomers).db"
+    _ = FileManager.default.createFile(atPath: file, contents: nil)
+    let handle = FileHandle(forWritingAtPath: file)!
+    let written = try ShopSimulation(configuration).writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
+    try handle.close()
+    // The demo's present: noon on the last simulated day.
+    let now = Timestamp(millis: (configuration.start + Int64(configuration.days) * 86_400) * 1000 - 12 * 3_600_000)
+    var seconds: [Double] = []
+    var rss = 0
+    var commands = 0
+    for _ in 0..<args.repeats {
+        removeDatabase(db)
+        let ingest = runChild(aftersale, ["ingest", "--quiet", "--defer-projections", "--db", db, file])
+        guard ingest.status == 0 else {
+            print("the reactor's shop did not ingest: \(ingest.stdout)")
+            exit(1)
+        }
+        // As the demo does; a shop too small for a model runs without one.
+        _ = runChild(aftersale, ["fit", "--db", db, "--as-of", now.dateString])
+        let run = runChild(aftersale, ["actions", "--db", db, "--now", now.description, "--json"])
+        guard run.status == 0 else {
+            print("the reactor's run failed (status \(run.status))")
+            exit(1)
+        }
+        seconds.append(run.seconds)
+        rss = max(rss, run.maxRSSKiB)
+        commands = (try? Database(path: db, readOnly: true).scalarInt("SELECT count(*) FROM outbox")).map(Int.init) ?? 0
+    }
+    modelRows.append(["reactor, first run, \(written) events, \(args.reactorCustomers) customers",
+                      rateCell(written, seconds) + " events/s" + String(format: " (%.1f s)", median(seconds)),
+                      "\(commands) commands in the outbox; the rebuild of the same log below", "peak RSS \(rss / 1024) MiB"])
+    emptyReadModel(db)  // `fit` built it
+    benchRebuild(db, events: written)
+    if !args.keep {
+        removeDatabase(db)
+        try? FileManager.default.removeItem(atPath: file)
+    }
 }
 
 // BG/NBD on CDNOW, against Python lifetimes in the same run.
