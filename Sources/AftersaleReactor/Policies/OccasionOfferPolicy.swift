@@ -70,8 +70,9 @@ public struct OccasionOfferPolicy: Policy {
             func consider(_ kind: CommandKind, _ moment: Timestamp) {
                 let announced = moment.adding(wholeDays: -lead)
                 guard announced > clock, wake.map({ announced < $0 }) ?? true else { return }
-                let id = Command.id(kind, state.customer, String(year))
-                if !outbox.contains(where: { $0.id == id }) { wake = announced }
+                // This play's command of that kind and year, found without making its id (`kind:customer:year`):
+                // only this play makes the kind, and its payload holds the year.
+                if !outbox.contains(where: { $0.kind == kind && $0.payload["year"]?.intValue == year }) { wake = announced }
             }
             if let birthday = state.birthday {
                 consider(.birthdayOffer, local.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day),
