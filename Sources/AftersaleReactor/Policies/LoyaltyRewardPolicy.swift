@@ -36,20 +36,23 @@ public struct LoyaltyRewardPolicy: Policy {
         guard to > from else { return [] }
         let year = LocalClock(state, context).localDate(to).year
         // Once a year: with this year's in the outbox, the forecast need not be asked.
-        let id = Command.id(.loyaltyReward, state.customer, "vip-\(year)")
+        let id = Command.id(.loyaltyReward, state.customer, LoyaltyRewardPolicy.vipSubkey(year))
         guard !outbox.contains(where: { $0.id == id }),
               let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
         let payload = JSONObject([
             "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),
             "offer": .object(JSONObject(["type": .string("free_shipping"), "priority_service": .bool(true)])),
         ])
-        var command = Command.proposal(.loyaltyReward, trigger: state.customer, subkey: "vip-\(year)", customer: state.customer, due: to,
+        var command = Command.proposal(.loyaltyReward, trigger: state.customer, subkey: LoyaltyRewardPolicy.vipSubkey(year), customer: state.customer, due: to,
                                        payload: payload,
                                        reason: "VIP: predicted CLV \(clv) >= \(threshold); free shipping and priority service, once in \(year)",
                                        context: context)
         command.trigger = "clock"
         return [command]
     }
+
+    /// The VIP command's id holds the local year: once a year.
+    static func vipSubkey(_ year: Int) -> String { "vip-\(year)" }
 
     /// The prediction's value and the threshold it reaches, when it reaches the VIP threshold.
     static func vip(_ prediction: CustomerForecast?, _ context: ReactorContext) -> (clv: Money, threshold: Money)? {
@@ -71,7 +74,7 @@ public struct LoyaltyRewardPolicy: Policy {
         if LoyaltyRewardPolicy.vip(forecasts.at(t), context) != nil {
             while t < periodEnd {
                 let year = local.localDate(t).year
-                let id = Command.id(.loyaltyReward, state.customer, "vip-\(year)")
+                let id = Command.id(.loyaltyReward, state.customer, LoyaltyRewardPolicy.vipSubkey(year))
                 if !outbox.contains(where: { $0.id == id }) { return t }
                 t = local.instant(CivilDate(year: year + 1, month: 1, day: 1), minute: 0)
             }

@@ -24,7 +24,7 @@ public struct OccasionOfferPolicy: Policy {
         if let birthday = state.birthday {
             let config = context.configuration.birthday
             for year in years {
-                let moment = clock.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day), minute: config.hour * 60)
+                let moment = OccasionOfferPolicy.moment(year, birthday.month, birthday.day, at: config, clock)
                 guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
                 var payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
@@ -40,7 +40,7 @@ public struct OccasionOfferPolicy: Policy {
             let config = context.configuration.anniversary
             let since = clock.localDate(registered)
             for year in years where year > since.year {
-                let moment = clock.instant(OccasionOfferPolicy.date(year, since.month, since.day), minute: config.hour * 60)
+                let moment = OccasionOfferPolicy.moment(year, since.month, since.day, at: config, clock)
                 guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
                 let payload = JSONObject(["occasion": .string("account_anniversary"), "year": .integer(year),
@@ -75,12 +75,12 @@ public struct OccasionOfferPolicy: Policy {
                 if !outbox.contains(where: { $0.kind == kind && $0.payload["year"]?.intValue == year }) { wake = announced }
             }
             if let birthday = state.birthday {
-                consider(.birthdayOffer, local.instant(OccasionOfferPolicy.date(year, birthday.month, birthday.day),
-                                                       minute: context.configuration.birthday.hour * 60))
+                consider(.birthdayOffer, OccasionOfferPolicy.moment(year, birthday.month, birthday.day,
+                                                                    at: context.configuration.birthday, local))
             }
             if let since, year > since.year {
-                consider(.anniversaryOffer, local.instant(OccasionOfferPolicy.date(year, since.month, since.day),
-                                                          minute: context.configuration.anniversary.hour * 60))
+                consider(.anniversaryOffer, OccasionOfferPolicy.moment(year, since.month, since.day,
+                                                                       at: context.configuration.anniversary, local))
             }
             if let wake { return wake }
         }
@@ -92,6 +92,11 @@ public struct OccasionOfferPolicy: Policy {
 
     static func date(_ year: Int, _ month: Int, _ day: Int) -> CivilDate {
         CivilDate(year: year, month: month, day: min(day, CivilDate.daysIn(month: month, year: year)))
+    }
+
+    /// The occasion's moment in `year`: the configured local hour of that month and day.
+    static func moment(_ year: Int, _ month: Int, _ day: Int, at config: ReactorConfiguration.Occasion, _ clock: LocalClock) -> Timestamp {
+        clock.instant(date(year, month, day), minute: config.hour * 60)
     }
 
     /// The greeting's offer as JSON and in words: the configured discount, or free shipping.
