@@ -23,15 +23,7 @@ public final class BulkLoad {
     /// The caller has nothing to append at the moment (its reader is behind): stores the held facts
     /// while that is cheap, so that less is left for the end, which nothing overlaps.
     public func writerIsIdle() throws {
-        if mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
-    }
-
-    /// Whether the held facts are worth storing before `factsMergeInterval`: a merge rewrites every
-    /// `stream_facts` page it lands in, which is cheap while the table is small. At least 4,096
-    /// held, and fewer than a quarter of `factsMergeInterval` stored before them.
-    var mergingHeldFactsIsCheap: Bool {
-        guard let start = log.held.start, log.held.keys.count >= 4096 else { return false }
-        return start - 1 < Int64(log.factsMergeInterval / 4)
+        if log.mergingHeldFactsIsCheap { try log.database.inTransaction { try log.mergePendingFacts() } }
     }
 
     /// The caller's input is all read: from now on only the writer works, so each commit's pages
@@ -59,6 +51,11 @@ extension EventLog {
         }
     }
 
-    /// Whether a bulk load's held facts are worth storing now (see `BulkLoad`).
-    var mergingHeldFactsIsCheap: Bool { BulkLoad(log: self).mergingHeldFactsIsCheap }
+    /// Whether a bulk load's held facts are worth storing before `factsMergeInterval`: a merge
+    /// rewrites every `stream_facts` page it lands in, which is cheap while the table is small. At
+    /// least 4,096 held, and fewer than a quarter of `factsMergeInterval` stored before them.
+    var mergingHeldFactsIsCheap: Bool {
+        guard let start = held.start, held.keys.count >= 4096 else { return false }
+        return start - 1 < Int64(factsMergeInterval / 4)
+    }
 }

@@ -123,13 +123,11 @@ extension EventLog {
     func deriveFacts(from position: Int64) throws {
         let slice = 250_000
         var after = position - 1
-        var keys: [HeldFacts.Key] = []
-        var bytes: [UInt8] = []
+        var derived = HeldFacts()
         let stream = try database.prepare("SELECT stream FROM streams WHERE customer = ?1")
         var streams: [String: Int64] = [:]
         repeat {
-            keys.removeAll(keepingCapacity: true)
-            bytes.removeAll(keepingCapacity: true)
+            derived.clear()
             if streams.count > heads.limit { streams.removeAll(keepingCapacity: true) }
             try read(after: after, limit: slice, includeMeta: false) { recorded in
                 let customer = recorded.event.customer
@@ -145,14 +143,11 @@ extension EventLog {
                     id = stream.int64(0)
                     streams[customer] = id
                 }
-                let offset = bytes.count
-                bytes.append(contentsOf: EventFacts.encode(recorded.event))
-                keys.append(HeldFacts.Key(stream: id, version: recorded.version, position: recorded.position,
-                                     offset: Int32(offset), count: Int32(bytes.count - offset)))
+                derived.append(stream: id, version: recorded.version, position: recorded.position, facts: EventFacts.encode(recorded.event)[...])
                 after = recorded.position
             }
-            HeldFacts.sortForInsert(&keys)
-            try writeFacts(keys: keys, bytes: bytes)
-        } while keys.count == slice
+            HeldFacts.sortForInsert(&derived.keys)
+            try writeFacts(keys: derived.keys, bytes: derived.bytes)
+        } while derived.keys.count == slice
     }
 }
