@@ -72,7 +72,7 @@ var package = Package(
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleStoreTests", dependencies: [
-            "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "ShopSimulator", "CSQLite",
+            "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleReactor", "AftersaleIngest", "ShopSimulator", "CSQLite",
         ]),
         .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore", "ShopSimulator"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),

@@ -33,7 +33,8 @@ public enum ReactorReplay {
     }
 
     /// Replays the log in the file at `path` through a copy of `engine`, up to `limit` (default:
-    /// every event, the clock at the last one), keeping only `customer`'s decisions when given.
+    /// every event, the clock at the last one); with `customer`, that customer's decisions only,
+    /// which need no other customer's policies or clock: only what the others bought, for cross-sell.
     public static func run(logAt path: String, engine prototype: ReactorEngine, until limit: Limit? = nil,
                            customer: String? = nil) throws -> Result {
         let log = try EventLog(path: path, readOnly: true)
@@ -47,10 +48,15 @@ public enum ReactorReplay {
         case nil: break
         }
         var clock = Timestamp(millis: 0)
-        try log.read(limit: position.map { Int($0) } ?? .max, includeMeta: false) { recorded in
+        func apply(_ recorded: RecordedEvent) {
             if let time, recorded.event.at > time { return }
             engine.apply(recorded.event)
             if recorded.event.at > clock { clock = recorded.event.at }
+        }
+        if let customer {
+            try replay(customer, log: log, through: position, until: time, engine: &engine, clock: &clock)
+        } else {
+            try log.read(limit: position.map { Int($0) } ?? .max, includeMeta: false, apply)
         }
         engine.advance(to: time ?? clock)
         var decisions: [Decision] = []
@@ -59,5 +65,71 @@ public enum ReactorReplay {
             decisions.append(Decision(cause: record.cause, change: record.change, command: command))
         }
         return Result(decisions: decisions, clock: time ?? clock)
+    }
+
+    /// One customer's replay: their events and the model's whole, every other customer's only as
+    /// what they teach cross-sell. Customers share nothing else, so the customer gets exactly the
+    /// decisions a replay of everyone gives them.
+    static func replay(_ customer: String, log: EventLog, through position: Int64?, until time: Timestamp?,
+                       engine: inout ReactorEngine, clock: inout Timestamp) throws {
+        let complete = try log.onOneSnapshot { () throws -> Bool in
+            guard try log.factsAreStored() else { return false }
+            let through = min(position ?? .max, try log.head())
+            var events = try (log.stream(of: customer) + log.stream(of: EventType.systemCustomer)).filter { $0.position <= through }
+            events.sort { $0.position < $1.position }
+            // Cross-sell looks up what sells after the SKUs of the customer's own orders: only
+            // pairs that start from one of those can change a decision.
+            var own = CustomerState(customer: customer)
+            for recorded in events { own.apply(recorded.event) }
+            let asked = Set(own.orders.values.flatMap { $0.lines.map(\.sku) })
+            // What each other customer's orders teach, gathered customer by customer from their
+            // stored facts, then counted in log order between the customer's own events.
+            var learned: [(position: Int64, previous: String, sku: String)] = []
+            var state = CustomerState(customer: "")
+            var latest = clock
+            try log.readStreams(1..<(try log.lastStreamID() + 1), through: through) { _, other, cursor in
+                guard other != customer, other != EventType.systemCustomer else { return }
+                state.reset(customer: other)
+                while let facts = try cursor.next() {
+                    let header = try EventFacts.header(facts)
+                    guard let type = header.type else { continue }
+                    if let time, header.at > time { continue }
+                    if header.at > latest { latest = header.at }
+                    // As `ReactorEngine.apply`: hand-offs and models are not folded into a state.
+                    if type == .actionDispatched || type == .actionSuppressed || type == .modelFitted { continue }
+                    let owned = type == .orderPlaced ? state.ownedSKUs : []
+                    try state.apply(facts: facts)
+                    for pair in ReactorEngine.coPurchases(owned: owned, after: state, order: header.order, from: asked) {
+                        learned.append((cursor.position, pair.previous, pair.sku))
+                    }
+                }
+            }
+            learned.sort { $0.position < $1.position }
+            var next = 0
+            for recorded in events {
+                while next < learned.count, learned[next].position < recorded.position {
+                    engine.learnCoPurchase(of: learned[next].sku, after: learned[next].previous)
+                    next += 1
+                }
+                if let time, recorded.event.at > time { continue }
+                engine.apply(recorded.event)
+                if recorded.event.at > latest { latest = recorded.event.at }
+            }
+            clock = latest
+            return true
+        }
+        if complete { return }
+        // A bulk load still holds facts: the others' events from the log, whole where facts are missing.
+        engine.focus = customer
+        try log.read(through: position ?? .max, whole: { $0 == customer || $0 == EventType.systemCustomer }, event: { recorded in
+            if let time, recorded.event.at > time { return }
+            engine.apply(recorded.event)
+            if recorded.event.at > clock { clock = recorded.event.at }
+        }) { other, facts in
+            let header = try EventFacts.header(facts)
+            if let time, header.at > time { return }
+            try engine.applyOther(customer: other, facts: facts)
+            if header.type != nil, header.at > clock { clock = header.at }
+        }
     }
 }

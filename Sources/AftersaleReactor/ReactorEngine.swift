@@ -69,6 +69,14 @@ public struct ReactorEngine: Sendable {
     /// Judge every tick, instead of skipping those before the policies' next wake: the same
     /// decisions, slower (for checking that they are the same).
     public var judgesEveryTick = false
+    /// Decide for this customer only: the others' events are folded for what they teach cross-sell
+    /// (who bought what after what), and no clock, policy or command of theirs is run. What the
+    /// focused customer gets is what a full run gives them, since customers share nothing else.
+    public var focus: String? {
+        didSet { others = [:] }
+    }
+    /// The states of customers other than `focus`, for co-purchase learning.
+    private var others: [String: CustomerState] = [:]
 
     public init(configuration: ReactorConfiguration,
                 makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
@@ -93,6 +101,7 @@ public struct ReactorEngine: Sendable {
             forecaster = makeForecaster(event)
             return
         case .actionDispatched, .actionSuppressed:
+            if let focus, event.customer != focus { return }
             // The hand-off happened after the dispatch brought this customer's clock up to it:
             // tick first, so commands the clock created by then exist here too.
             if var customer = customers[event.customer] {
@@ -118,6 +127,18 @@ public struct ReactorEngine: Sendable {
             break
         }
         guard event.customer != EventType.systemCustomer else { return }
+        if let focus, event.customer != focus {
+            var state = others.removeValue(forKey: event.customer) ?? CustomerState(customer: event.customer)
+            if event.type == .orderPlaced {
+                let before = state
+                state.apply(event)
+                learnCoPurchases(before: before, after: state, order: event.data["order"]?.stringValue)
+            } else {
+                state.apply(event)
+            }
+            others[event.customer] = state
+            return
+        }
         var customer = customers[event.customer] ?? Customer(state: CustomerState(customer: event.customer), clock: nil)
         if customer.clock == nil {
             // A new customer's clock starts on the day of their first event.
@@ -137,6 +158,24 @@ public struct ReactorEngine: Sendable {
         if event.type == .orderPlaced { learnCoPurchases(before: before, after: customer.state, order: event.data["order"]?.stringValue) }
         customers[event.customer] = customer
         changedCustomers.insert(event.customer)
+    }
+
+    /// Folds an event of a customer other than `focus`, given as its stored facts (`EventFacts`):
+    /// what `apply` does with it, without parsing its JSON.
+    public mutating func applyOther(customer: String, facts: UnsafeRawBufferPointer) throws(BinaryDecodingError) {
+        precondition(focus != nil && customer != focus, "only another customer's event in a focused engine")
+        let header = try EventFacts.header(facts)
+        // As in `apply`: hand-offs are not folded into the state.
+        if header.type == .actionDispatched || header.type == .actionSuppressed || header.type == .modelFitted { return }
+        var state = others.removeValue(forKey: customer) ?? CustomerState(customer: customer)
+        if header.type == .orderPlaced {
+            let before = state
+            try state.apply(facts: facts)
+            learnCoPurchases(before: before, after: state, order: header.order)
+        } else {
+            try state.apply(facts: facts)
+        }
+        others[customer] = state
     }
 
     /// Judges every customer's time-based plays up to `now`.
@@ -278,15 +317,32 @@ public struct ReactorEngine: Sendable {
 
     /// Counts, once per customer, each SKU bought after another SKU they already owned.
     mutating func learnCoPurchases(before: CustomerState, after: CustomerState, order: String?) {
-        guard let order, let placed = after.orders[order], placed.cancelledAt == nil else { return }
-        let earlier = before.ownedSKUs
-        for sku in Set(placed.lines.map(\.sku)) where !earlier.contains(sku) {
-            for previous in earlier.sorted() {
-                coPurchaseCounts[previous, default: [:]][sku, default: 0] += 1
-                coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku)
-                coPurchasesChanged = true
-            }
+        for (previous, sku) in ReactorEngine.coPurchases(owned: before.ownedSKUs, after: after, order: order) {
+            learnCoPurchase(of: sku, after: previous)
         }
+    }
+
+    /// What an order placement teaches cross-sell: each SKU of the order the customer did not own
+    /// yet, paired with each SKU they owned (`owned`: before the order). Customers contribute
+    /// independently, so these pairs can be gathered customer by customer and counted in log order.
+    /// With `from`, only pairs whose earlier SKU is in it.
+    public static func coPurchases(owned: Set<String>, after: CustomerState, order: String?,
+                                   from: Set<String>? = nil) -> [(previous: String, sku: String)] {
+        guard let order, let placed = after.orders[order], placed.cancelledAt == nil, !owned.isEmpty else { return [] }
+        let previous = (from.map { owned.intersection($0) } ?? owned).sorted()
+        guard !previous.isEmpty else { return [] }
+        var pairs: [(previous: String, sku: String)] = []
+        for sku in Set(placed.lines.map(\.sku)).sorted() where !owned.contains(sku) {
+            for earlier in previous { pairs.append((earlier, sku)) }
+        }
+        return pairs
+    }
+
+    /// One more customer bought `sku` after owning `previous`.
+    public mutating func learnCoPurchase(of sku: String, after previous: String) {
+        coPurchaseCounts[previous, default: [:]][sku, default: 0] += 1
+        coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku)
+        coPurchasesChanged = true
     }
 
     mutating func record(_ decision: ReactorDecision, cause: String) {

@@ -57,6 +57,36 @@ extension EventLog {
         }
     }
 
+    /// Calls `event` with each event up to position `last` of the customers `whole` selects, decoded,
+    /// and `facts` with each other event's customer and facts, all in log order:
+    /// for readers that need a few customers' events whole and only the facts of the rest.
+    public func read(through last: Int64 = .max, whole: (String) -> Bool,
+                     event: (RecordedEvent) throws -> Void,
+                     facts: (_ customer: String, _ facts: UnsafeRawBufferPointer) throws -> Void) throws {
+        try database.onOneSnapshot {
+            try readFacts(after: 0, limit: last >= Int64(Int.max) ? .max : Int(last)) { position, _, customer, bytes in
+                guard whole(customer) else { return try facts(customer, bytes) }
+                let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
+                defer { row.reset() }
+                row.bind(position, at: 1)
+                guard try row.step() else { return }
+                try event(try EventLog.decodeRow(row, includeMeta: false))
+            }
+        }
+    }
+
+    /// Runs `body` with every read in it seeing one state of the log (a writer's appends in between
+    /// are not seen), for a reader that reads several ways and must see the same events each time.
+    public func onOneSnapshot<T>(_ body: () throws -> T) throws -> T {
+        try database.onOneSnapshot(body)
+    }
+
+    /// Whether every event's facts are stored: false while a bulk load holds some in memory (then
+    /// `readStreams` misses them; `readFacts` derives them from the JSON).
+    public func factsAreStored() throws -> Bool {
+        try storedTailStart() == nil
+    }
+
     /// The highest stream id, 0 for an empty log. Stream ids are dense: 1...`lastStreamID()`.
     public func lastStreamID() throws -> Int64 {
         try database.scalarInt("SELECT max(stream) FROM streams") ?? 0
@@ -77,7 +107,7 @@ extension EventLog {
             // first row past the last stream. Each comparison left out is a cost per row saved.
             let after = try head() > position
             let facts = try database.prepare("""
-                SELECT stream, facts FROM stream_facts WHERE stream >= ?1\(after ? " AND position <= ?2" : "") ORDER BY stream, version
+                SELECT stream, facts, position FROM stream_facts WHERE stream >= ?1\(after ? " AND position <= ?2" : "") ORDER BY stream, version
                 """)
             facts.bind(streams.lowerBound, at: 1)
             if after { facts.bind(position, at: 2) }
@@ -222,4 +252,7 @@ public struct StreamFactsCursor {
         handedOut = true
         return statement.withBytes(1) { UnsafeRawBufferPointer($0) }
     }
+
+    /// The log position of the facts `next()` handed out last.
+    public var position: Int64 { statement.int64(2) }
 }

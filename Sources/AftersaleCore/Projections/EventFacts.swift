@@ -39,6 +39,25 @@ public enum EventFacts {
 
     static func type(code: UInt8) -> EventType? { Int(code) < types.count ? types[Int(code)] : nil }
 
+    /// What a reader of facts may need before folding them: the type (nil for an event the fold
+    /// ignores), the time and, for an order's placement or cancellation, the order id.
+    public struct Header: Sendable, Equatable {
+        public var type: EventType?
+        public var at: Timestamp
+        public var order: String?
+    }
+
+    /// The header of one event's facts.
+    public static func header(_ facts: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> Header {
+        var r = ByteReader(facts)
+        let code = try r.byte()
+        guard code != 0 else { return Header(type: nil, at: Timestamp(millis: 0), order: nil) }
+        guard let type = type(code: code) else { throw BinaryDecodingError("unknown event code \(code)") }
+        let at = Timestamp(millis: try r.signed(), offsetMinutes: try r.int())
+        let order = type == .orderPlaced || type == .orderCancelled ? try r.optionalString() : nil
+        return Header(type: type, at: at, order: order)
+    }
+
     /// The facts of one event.
     public static func encode(_ recorded: Event) -> [UInt8] {
         // Only an old schema is upcast: upcasting copies the event.
