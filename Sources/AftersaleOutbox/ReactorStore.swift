@@ -14,6 +14,8 @@ public final class ReactorStore {
     var database: Database { log.database }
     /// Set by a load that read every customer: the save then records every next tick.
     private var loadedAll = false
+    /// How many customers the last load read.
+    private var loadedCustomers = 0
 
     public init(log: EventLog) throws {
         self.log = log
@@ -75,6 +77,8 @@ public final class ReactorStore {
 
     /// What a run did.
     public struct RunSummary: Sendable {
+        /// Customers the run read from storage: those with an event or a tick due, or all of them.
+        public var customersLoaded = 0
         public var events = 0
         public var scheduled = 0
         public var changed = 0
@@ -103,7 +107,8 @@ public final class ReactorStore {
     public func run(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
         try database.inTransaction {
             var engine = try load(prototype, until: now, withDueCommands: false)
-            let summary = try advance(&engine, until: now)
+            var summary = try advance(&engine, until: now)
+            summary.customersLoaded = loadedCustomers
             try save(&engine)
             return summary
         }
@@ -115,6 +120,7 @@ public final class ReactorStore {
     /// when most are needed anyway, all are loaded in one pass.
     func load(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool) throws -> ReactorEngine {
         var engine = prototype
+        loadedCustomers = 0
         let checkpoint = try self.checkpoint()
         var needed = Set<String>()
         func collect(_ sql: String, _ values: [SQLValue]) throws {
@@ -128,7 +134,11 @@ public final class ReactorStore {
             try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
-        loadedAll = Int64(needed.count) * 2 >= known
+        // A stored next tick holds for the model and settings it was judged under: a model fitted
+        // since, or other settings, may move it, so every customer is judged again.
+        let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > checkpoint } ?? false
+        let settingsChanged = try meta("configuration") != prototype.configuration.fingerprint
+        loadedAll = modelSince || settingsChanged || Int64(needed.count) * 2 >= known
         if loadedAll {
             try loadCustomers(into: &engine, customer: nil)
         } else {
@@ -161,6 +171,7 @@ public final class ReactorStore {
             commands.bind(customer, at: 1)
         }
         while try states.step() {
+            loadedCustomers += 1
             let state = try states.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
             engine.customers[state.customer] = ReactorEngine.Customer(
                 state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
@@ -188,13 +199,17 @@ public final class ReactorStore {
     /// Writes what changed (call inside the transaction that advanced the engine).
     func save(_ engine: inout ReactorEngine) throws {
         let changes = engine.takeChanges()
+        // Customers whose commands changed without their state (a dispatch) may have a new next tick too.
+        var judgedAgain = Set(changes.commands.map(\.customer)).subtracting(changes.customers.map(\.state.customer))
         if loadedAll {
             // Every customer was in memory: record each one's next tick, so later runs load only those due.
-            let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
-            for (id, customer) in engine.customers.sorted(by: { $0.key < $1.key }) {
-                guard let clock = customer.clock else { continue }
-                try setNextTick.run([.text(id), .int(ReactorEngine.nextTick(after: clock, state: customer.state).millis)])
-            }
+            judgedAgain = Set(engine.customers.keys)
+            try setMeta("configuration", engine.configuration.fingerprint)
+        }
+        let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
+        for id in judgedAgain.sorted() {
+            guard let customer = engine.customers[id], customer.clock != nil else { continue }
+            try setNextTick.run([.text(id), .int(ReactorStore.storedNextTick(engine, customer))])
         }
         let upsertCustomer = try database.cached("""
             INSERT INTO reactor_customers (customer, state, clock, next_tick) VALUES (?1, ?2, ?3, ?4)
@@ -205,7 +220,7 @@ public final class ReactorStore {
             upsertCustomer.bind(bytes: CustomerStateBinaryCodec.encode(customer.state), at: 2)
             if let clock = customer.clock {
                 upsertCustomer.bind(clock.millis, at: 3)
-                upsertCustomer.bind(ReactorEngine.nextTick(after: clock, state: customer.state).millis, at: 4)
+                upsertCustomer.bind(ReactorStore.storedNextTick(engine, customer), at: 4)
             } else {
                 upsertCustomer.bindNull(at: 3)
                 upsertCustomer.bindNull(at: 4)
@@ -236,6 +251,13 @@ public final class ReactorStore {
             })
             try setMeta("co_purchases", JSONValue.object(object).compactText)
         }
+    }
+
+    /// The next tick as stored: the first the clock must judge, or never (the largest time) when
+    /// nothing but an event of theirs can make the customer's plays propose something. NULL, in
+    /// databases from before, means "load it".
+    static func storedNextTick(_ engine: ReactorEngine, _ customer: ReactorEngine.Customer) -> Int64 {
+        engine.nextJudgedTick(of: customer)?.millis ?? Int64.max
     }
 
     // MARK: - Reading the outbox

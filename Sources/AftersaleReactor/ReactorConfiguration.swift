@@ -250,3 +250,32 @@ public struct MoneyTable: Sendable, Equatable {
         return MoneyTable(minorUnits: table)
     }
 }
+
+extension ReactorConfiguration {
+    /// A stable digest of every setting (the same in every process, whatever the order of sets and
+    /// maps): storage compares it with the one a run was saved under, since new settings can move
+    /// the moments when the clock must judge a customer.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ReactorConfiguration.canonical(self).utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// A value's fields, recursively, with the members of sets and maps in sorted order.
+    static func canonical(_ value: Any) -> String {
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .set, .dictionary:
+            return "[" + mirror.children.map { canonical($0.value) }.sorted().joined(separator: ",") + "]"
+        case .struct, .class, .tuple, .collection, .optional, .enum:
+            if mirror.children.isEmpty { return String(reflecting: value) }
+            let fields = mirror.children.map { "\($0.label ?? ""):\(canonical($0.value))" }.joined(separator: ",")
+            return "\(mirror.subjectType)(\(fields))"
+        default:
+            return String(reflecting: value)
+        }
+    }
+}

@@ -227,6 +227,19 @@ public struct ReactorEngine: Sendable {
         customer.clock = clock
     }
 
+    /// The first tick after the customer's clock that the clock must judge, as things stand: until
+    /// then, running the clock cannot schedule anything for them (nil: nothing before their next
+    /// event). Storage keeps it, so a later run loads only customers with an event or a tick due;
+    /// a new model or configuration can move it, so then every customer is judged again.
+    public func nextJudgedTick(of customer: Customer) -> Timestamp? {
+        guard let clock = customer.clock else { return nil }
+        if judgesEveryTick { return ReactorEngine.nextTick(after: clock, state: customer.state) }
+        guard let wake = nextWake(customer.state, after: clock, outbox: outbox(of: customer.state.customer)) else { return nil }
+        var tick = ReactorEngine.nextTick(after: clock, state: customer.state)
+        while tick < wake { tick = ReactorEngine.nextTick(after: tick, state: customer.state) }
+        return tick
+    }
+
     /// The earliest moment after `clock` at which a policy could schedule something new for the
     /// customer, as things stand; nil: nothing before their next event.
     func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {

@@ -70,7 +70,7 @@ extension Aftersale {
             let now = try reactor.clock()
             let log = try database.openLog()
             let store = try ReactorStore(log: log)
-            try store.run(until: now, engine: engine)
+            let run = try store.run(until: now, engine: engine)
             // Pending commands older than the catch-up window are not sent late: dispatch records them
             // as suppressed. Listing them as due would be noise after importing years of history.
             let window = now.adding(days: -Double(engine.configuration.clock.catchUpDays))
@@ -80,6 +80,8 @@ extension Aftersale {
                 print(json ? CommandFormat.json(command) : CommandFormat.line(command))
             }
             if !json {
+                // Customers loaded: those with a new event or a tick due (or all, after a new model).
+                Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled")
                 if pending {
                     let stale = try store.commands(customer: customer, pendingDueBy: window.adding(millis: -1)).count
                     Terminal.error("\(commands.count) pending commands due by \(now)"

@@ -148,16 +148,39 @@ struct ReactorCommandTests {
         defer { cli.cleanUp() }
         try cli.run(["simulate", "--customers", "200", "--days", "120", "--seed", "4", "--out", cli.path("shop.ndjson")])
         try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")])
+        // With a model, win-back and VIP are judged as forecasts change: their wakes are stored too.
+        try cli.run(["fit", "--min-repeat-buyers", "20", "--as-of", "2024-04-29"])
         try FileManager.default.copyItem(atPath: cli.path("aftersale.db"), toPath: cli.path("once.db"))
         // Every third day for two months after the shop's period: after the first run, each run
-        // loads only the customers with a tick or a command due.
+        // loads only the customers with a tick due, not the shop.
         var day = CivilDate(year: 2024, month: 4, day: 30).daysSinceEpoch
         let end = CivilDate(year: 2024, month: 6, day: 30).daysSinceEpoch
+        var loaded: [Int] = []
         while day <= end {
             let now = "\(CivilDate(daysSinceEpoch: day))T09:30:00Z"
-            #expect(try cli.run(["actions", "--now", now]).status == 0)
+            let run = try cli.run(["actions", "--now", now])
+            #expect(run.status == 0)
+            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.split(separator: " ").compactMap { Int($0) } ?? []
+            loaded.append(counts.count == 3 ? counts[1] : -1)
             day += 3
         }
+        #expect(loaded.first == 0, "the first run finds no customer stored: \(loaded)")
+        // A forecast holds for a 28-day period: a run into a new one judges every customer's new
+        // forecast (two months cross two or three such boundaries); the others load those due.
+        #expect(loaded.allSatisfy { $0 >= 0 }, "\(loaded)")
+        #expect(loaded.dropFirst().filter { $0 >= 60 }.count <= 3, "later runs load the customers due: \(loaded)")
+        #expect(loaded.dropFirst().contains { $0 > 0 }, "some are due: \(loaded)")
+        // Other settings can move anyone's next tick: a run under new settings judges every customer again.
+        try FileManager.default.copyItem(atPath: cli.path("aftersale.db"), toPath: cli.path("settings.db"))
+        let config = cli.path("grace.json")
+        try #"{"win_back": {"overdue_grace_days": 21}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        var underSettings: [Int] = []
+        for settings in [nil, config, config] {
+            let run = try cli.run(["actions", "--db", cli.path("settings.db"), "--now", "2024-07-01T09:30:00Z"] + (settings.map { ["--config", $0] } ?? []))
+            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.split(separator: " ").compactMap { Int($0) } ?? []
+            underSettings.append(counts.count == 3 ? counts[1] : -1)
+        }
+        #expect(underSettings[1] == 200 && underSettings[0] < 60 && underSettings[2] < 60, "\(underSettings)")
         let final = "2024-07-01T09:30:00Z"
         let stepwise = try cli.run(["actions", "--now", final, "--status", "all", "--json"]).stdout
         let once = try cli.run(["actions", "--db", cli.path("once.db"), "--now", final, "--status", "all", "--json"]).stdout

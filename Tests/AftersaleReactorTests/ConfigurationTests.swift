@@ -85,4 +85,28 @@ struct ConfigurationTests {
         let delivered = j.happen(.shipmentDelivered, "2025-02-06T12:00:00Z", ["order": "o-1"])
         #expect(delivered.schedule.first { $0.kind == .reviewRequest }?.due == at("2025-02-16T12:00:00Z"))
     }
+
+    @Test("the fingerprint names the settings: equal settings built in any order agree, any change differs")
+    func fingerprint() throws {
+        var a = ReactorConfiguration()
+        a.disabled = [.crossSell, .winBack, .careTips, .birthdayOffer]
+        var b = ReactorConfiguration()
+        for kind in [CommandKind.birthdayOffer, .careTips, .winBack, .crossSell] { b.disabled.insert(kind) }
+        b.contact.gapHours = [:]
+        for (channel, hours) in ReactorConfiguration().contact.gapHours.sorted(by: { $0.key.rawValue > $1.key.rawValue }) {
+            b.contact.gapHours[channel] = hours
+        }
+        #expect(a == b && a.fingerprint == b.fingerprint)
+        #expect(a.fingerprint.count == 16)
+        var c = a
+        c.winBack.overdueGraceDays += 1
+        #expect(c.fingerprint != a.fingerprint)
+        var d = a
+        d.contact.gapHours[.sms] = 25
+        #expect(d.fingerprint != a.fingerprint)
+        var e = a
+        e.disabled.remove(.careTips)
+        #expect(e.fingerprint != a.fingerprint)
+        #expect(ReactorConfiguration().fingerprint == ReactorConfiguration().fingerprint)
+    }
 }
