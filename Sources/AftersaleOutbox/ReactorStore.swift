@@ -1,5 +1,6 @@
 public import AftersaleCore
 internal import AftersaleSQLite
+internal import Foundation
 public import AftersaleStore
 public import AftersaleReactor
 
@@ -16,9 +17,14 @@ public final class ReactorStore {
     private var loadedAll = false
     /// How many customers the last load read.
     private var loadedCustomers = 0
+    /// How many engines a run splits the customers across, each on its own thread (see
+    /// `ReactorShards`); 1 runs one engine. The decisions are the same either way.
+    public var parallelism: Int
 
-    public init(log: EventLog) throws {
+    /// `parallelism` nil: one engine per core.
+    public init(log: EventLog, parallelism: Int? = nil) throws {
         self.log = log
+        self.parallelism = max(1, parallelism ?? ProcessInfo.processInfo.activeProcessorCount)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state BLOB NOT NULL, clock INTEGER,
                 next_tick INTEGER) STRICT;
@@ -179,17 +185,39 @@ public final class ReactorStore {
         while try commands.step() { engine.insert(try ReactorStore.decodeCommand(commands)) }
     }
 
+    /// Events handed to the shards at a time: the longer, the less often the threads wait for each
+    /// other; the shorter, the less of the log is held in memory.
+    static let stretch = 50_000
+
     /// Feeds the engine every event after the checkpoint, then ticks the clock to `now`.
     func advance(_ engine: inout ReactorEngine, until now: Timestamp) throws -> RunSummary {
         var summary = RunSummary()
         let before = engine.commandCount
         var last = try checkpoint()
-        try log.read(after: last, includeMeta: false) { recorded in
-            engine.apply(recorded.event)
-            last = recorded.position
-            summary.events += 1
+        if parallelism > 1 && !engine.recording {
+            var shards = ReactorShards(engine, count: parallelism)
+            var stretch: [Event] = []
+            stretch.reserveCapacity(ReactorStore.stretch)
+            try log.read(after: last, includeMeta: false) { recorded in
+                stretch.append(recorded.event)
+                last = recorded.position
+                summary.events += 1
+                if stretch.count == ReactorStore.stretch {
+                    shards.apply(stretch)
+                    stretch.removeAll(keepingCapacity: true)
+                }
+            }
+            shards.apply(stretch)
+            shards.advance(to: now)
+            engine = shards.merged()
+        } else {
+            try log.read(after: last, includeMeta: false) { recorded in
+                engine.apply(recorded.event)
+                last = recorded.position
+                summary.events += 1
+            }
+            engine.advance(to: now)
         }
-        engine.advance(to: now)
         summary.scheduled = engine.commandCount - before
         summary.checkpoint = last
         try setMeta("checkpoint", String(last))
@@ -305,7 +333,22 @@ public final class ReactorStore {
     /// Commands in due order, optionally one customer's, optionally only pending ones due by a time
     /// (and not before `dueFrom`).
     public func commands(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> [Command] {
-        var sql = "SELECT \(ReactorStore.commandColumns) FROM outbox WHERE 1"
+        let statement = try selection("SELECT \(ReactorStore.commandColumns) FROM outbox", customer: customer, pendingDueBy: pendingDueBy,
+                                      dueFrom: dueFrom, order: " ORDER BY due, id")
+        var commands: [Command] = []
+        while try statement.step() { commands.append(try ReactorStore.decodeCommand(statement)) }
+        return commands
+    }
+
+    /// How many commands `commands(customer:pendingDueBy:dueFrom:)` would give, without reading them:
+    /// after years of history most pending commands are stale, and only their number is shown.
+    public func commandCount(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> Int {
+        let statement = try selection("SELECT count(*) FROM outbox", customer: customer, pendingDueBy: pendingDueBy, dueFrom: dueFrom, order: "")
+        return try statement.step() ? Int(statement.int64(0)) : 0
+    }
+
+    private func selection(_ head: String, customer: String?, pendingDueBy: Timestamp?, dueFrom: Timestamp?, order: String) throws -> Statement {
+        var sql = head + " WHERE 1"
         var values: [SQLValue] = []
         if let customer {
             values.append(.text(customer))
@@ -319,11 +362,9 @@ public final class ReactorStore {
             values.append(.int(dueFrom.millis))
             sql += " AND due >= ?\(values.count)"
         }
-        let statement = try database.prepare(sql + " ORDER BY due, id")
+        let statement = try database.prepare(sql + order)
         try statement.bind(values)
-        var commands: [Command] = []
-        while try statement.step() { commands.append(try ReactorStore.decodeCommand(statement)) }
-        return commands
+        return statement
     }
 
     // MARK: - Dispatch

@@ -77,6 +77,9 @@ public struct ReactorEngine: Sendable {
     }
     /// The states of customers other than `focus`, for co-purchase learning.
     private var others: [String: CustomerState] = [:]
+    /// Whether `apply` counts an order's co-purchases itself. A shard of `ReactorShards` does not:
+    /// it is handed every customer's pairs, its own included, in log order.
+    var learnsFromOrders = true
 
     public init(configuration: ReactorConfiguration,
                 makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
@@ -155,7 +158,7 @@ public struct ReactorEngine: Sendable {
         let decision = Reactor.react(to: event, before: before, after: customer.state, outbox: outbox(of: event.customer),
                                      context: context)
         record(decision, cause: event.id)
-        if event.type == .orderPlaced { learnCoPurchases(before: before, after: customer.state, order: event.data["order"]?.stringValue) }
+        if event.type == .orderPlaced && learnsFromOrders { learnCoPurchases(before: before, after: customer.state, order: event.data["order"]?.stringValue) }
         customers[event.customer] = customer
         changedCustomers.insert(event.customer)
     }
@@ -326,6 +329,44 @@ public struct ReactorEngine: Sendable {
         guard location[command.id] == nil else { return }
         location[command.id] = (command.customer, commandsByCustomer[command.customer, default: []].count)
         commandsByCustomer[command.customer, default: []].append(command)
+    }
+
+    /// The engine's customers and commands dealt into `count` engines by `shard`, each with
+    /// everything else (settings, model, co-purchase counts) as this one has it.
+    func split(into count: Int, by shard: (String) -> Int) -> [ReactorEngine] {
+        var empty = self
+        empty.customers = [:]
+        empty.commandsByCustomer = [:]
+        empty.location = [:]
+        empty.changedCommands = []
+        empty.changedCustomers = []
+        empty.learnsFromOrders = false
+        var shards = Array(repeating: empty, count: count)
+        for (id, customer) in customers { shards[shard(id)].customers[id] = customer }
+        for (id, commands) in commandsByCustomer {
+            let s = shard(id)
+            shards[s].commandsByCustomer[id] = commands
+            for (index, command) in commands.enumerated() { shards[s].location[command.id] = (id, index) }
+        }
+        for id in changedCustomers { shards[shard(id)].changedCustomers.insert(id) }
+        for id in changedCommands { if let at = location[id] { shards[shard(at.customer)].changedCommands.insert(id) } }
+        return shards
+    }
+
+    /// Shards of one engine put back together: their customers and commands are disjoint, and
+    /// what they share (co-purchase counts, the model) each holds alike.
+    static func merge(_ shards: [ReactorEngine]) -> ReactorEngine {
+        var merged = shards[0]
+        merged.learnsFromOrders = true
+        for shard in shards.dropFirst() {
+            merged.customers.merge(shard.customers) { a, _ in a }
+            merged.commandsByCustomer.merge(shard.commandsByCustomer) { a, _ in a }
+            merged.location.merge(shard.location) { a, _ in a }
+            merged.changedCommands.formUnion(shard.changedCommands)
+            merged.changedCustomers.formUnion(shard.changedCustomers)
+            merged.coPurchasesChanged = merged.coPurchasesChanged || shard.coPurchasesChanged
+        }
+        return merged
     }
 
     /// Counts, once per customer, each SKU bought after another SKU they already owned.

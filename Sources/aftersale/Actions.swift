@@ -15,6 +15,17 @@ struct ReactorOptions: ParsableArguments {
                                valueName: "FILE"))
     var config: String?
 
+    @Option(help: ArgumentHelp("Run the reactor's customers on this many threads (default: one per core). The decisions are the same for any number.",
+                               valueName: "N"))
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): give at least 1") }
+    }
+
+    /// The reactor's store on the log, with the threads asked for.
+    func store(_ log: EventLog) throws -> ReactorStore { try ReactorStore(log: log, parallelism: threads) }
+
     func clock() throws -> Timestamp {
         guard let now else { return try WallClock.now() }
         do { return try Timestamp.parse(now) } catch { throw CommandFailure("--now \(now) is not an RFC 3339 timestamp: \(error.message)") }
@@ -69,7 +80,7 @@ extension Aftersale {
             let engine = try reactor.engine()  // a bad configuration is the first error
             let now = try reactor.clock()
             let log = try database.openLog()
-            let store = try ReactorStore(log: log)
+            let store = try reactor.store(log)
             let run = try store.run(until: now, engine: engine)
             // Pending commands older than the catch-up window are not sent late: dispatch records them
             // as suppressed. Listing them as due would be noise after importing years of history.
@@ -83,7 +94,7 @@ extension Aftersale {
                 // Customers loaded: those with a new event or a tick due (or all, after a new model).
                 Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled")
                 if pending {
-                    let stale = try store.commands(customer: customer, pendingDueBy: window.adding(millis: -1)).count
+                    let stale = try store.commandCount(customer: customer, pendingDueBy: window.adding(millis: -1))
                     Terminal.error("\(commands.count) pending commands due by \(now)"
                         + (stale > 0 ? "; \(stale) older ones are past the \(engine.configuration.clock.catchUpDays)-day catch-up window" : ""))
                 } else {
@@ -115,7 +126,7 @@ extension Aftersale {
             let engine = try reactor.engine()  // a bad configuration is the first error
             let now = try reactor.clock()
             let log = try database.openLog()
-            let store = try ReactorStore(log: log)
+            let store = try reactor.store(log)
             let sink = try OutputSink(path: out)
             defer { sink.close() }
             let result = try store.dispatch(now: now, engine: engine) { commands in
