@@ -89,6 +89,20 @@ public final class ReactorStore {
         public var scheduled = 0
         public var changed = 0
         public var checkpoint: Int64 = 0
+        /// Commands and customers written at the end.
+        public var written = 0
+        /// Where the run's time went, in seconds (wall time, for people and the benchmark; never
+        /// part of a decision).
+        public var loadSeconds = 0.0
+        public var eventSeconds = 0.0
+        public var clockSeconds = 0.0
+        public var saveSeconds = 0.0
+    }
+
+    /// Seconds since `start`, on a monotonic clock.
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     /// The position of the last event the reactor processed.
@@ -112,10 +126,15 @@ public final class ReactorStore {
     @discardableResult
     public func run(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
         try database.inTransaction {
+            let started = ContinuousClock.now
             var engine = try load(prototype, until: now, withDueCommands: false)
+            let loaded = ReactorStore.seconds(since: started)
             var summary = try advance(&engine, until: now)
+            summary.loadSeconds = loaded
             summary.customersLoaded = loadedCustomers
-            try save(&engine)
+            let saving = ContinuousClock.now
+            summary.written = try save(&engine)
+            summary.saveSeconds = ReactorStore.seconds(since: saving)
             return summary
         }
     }
@@ -194,6 +213,8 @@ public final class ReactorStore {
         var summary = RunSummary()
         let before = engine.commandCount
         var last = try checkpoint()
+        let started = ContinuousClock.now
+        var ticking = started
         if parallelism > 1 && !engine.recording {
             var shards = ReactorShards(engine, count: parallelism)
             var stretch: [Event] = []
@@ -208,6 +229,7 @@ public final class ReactorStore {
                 }
             }
             shards.apply(stretch)
+            ticking = ContinuousClock.now
             shards.advance(to: now)
             engine = shards.merged()
         } else {
@@ -216,16 +238,21 @@ public final class ReactorStore {
                 last = recorded.position
                 summary.events += 1
             }
+            ticking = ContinuousClock.now
             engine.advance(to: now)
         }
+        summary.eventSeconds = ReactorStore.seconds(since: started) - ReactorStore.seconds(since: ticking)
+        summary.clockSeconds = ReactorStore.seconds(since: ticking)
         summary.scheduled = engine.commandCount - before
         summary.checkpoint = last
         try setMeta("checkpoint", String(last))
         return summary
     }
 
-    /// Writes what changed (call inside the transaction that advanced the engine).
-    func save(_ engine: inout ReactorEngine) throws {
+    /// Writes what changed (call inside the transaction that advanced the engine); returns how many
+    /// commands and customers it wrote.
+    @discardableResult
+    func save(_ engine: inout ReactorEngine) throws -> Int {
         let changes = engine.takeChanges()
         // Customers whose commands changed without their state (a dispatch) may have a new next tick too.
         var judgedAgain = Set(changes.commands.map(\.customer)).subtracting(changes.customers.map(\.state.customer))
@@ -279,6 +306,7 @@ public final class ReactorStore {
             })
             try setMeta("co_purchases", JSONValue.object(object).compactText)
         }
+        return changes.commands.count + changes.customers.count
     }
 
     /// The next tick as stored: the first the clock must judge, or never (the largest time) when

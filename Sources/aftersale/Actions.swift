@@ -92,7 +92,9 @@ extension Aftersale {
             }
             if !json {
                 // Customers loaded: those with a new event or a tick due (or all, after a new model).
-                Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled")
+                Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled; "
+                    + "time: loading \(seconds(run.loadSeconds)), events \(seconds(run.eventSeconds)), clock \(seconds(run.clockSeconds)), "
+                    + "writing \(run.written) commands and customers \(seconds(run.saveSeconds))")
                 if pending {
                     let stale = try store.commandCount(customer: customer, pendingDueBy: window.adding(millis: -1))
                     Terminal.error("\(commands.count) pending commands due by \(now)"
@@ -138,6 +140,9 @@ extension Aftersale {
         }
     }
 }
+
+/// `1.23 s`.
+func seconds(_ s: Double) -> String { String(format: "%.2f s", s) }
 
 /// How commands print.
 enum CommandFormat {

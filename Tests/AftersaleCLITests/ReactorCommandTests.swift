@@ -160,7 +160,7 @@ struct ReactorCommandTests {
             let now = "\(CivilDate(daysSinceEpoch: day))T09:30:00Z"
             let run = try cli.run(["actions", "--now", now])
             #expect(run.status == 0)
-            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.split(separator: " ").compactMap { Int($0) } ?? []
+            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.prefix { $0 != ";" }.split(separator: " ").compactMap { Int($0) } ?? []
             loaded.append(counts.count == 3 ? counts[1] : -1)
             day += 3
         }
@@ -177,7 +177,7 @@ struct ReactorCommandTests {
         var underSettings: [Int] = []
         for settings in [nil, config, config] {
             let run = try cli.run(["actions", "--db", cli.path("settings.db"), "--now", "2024-07-01T09:30:00Z"] + (settings.map { ["--config", $0] } ?? []))
-            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.split(separator: " ").compactMap { Int($0) } ?? []
+            let counts = run.stderr.split(separator: "\n").first { $0.hasPrefix("reactor: ") }?.prefix { $0 != ";" }.split(separator: " ").compactMap { Int($0) } ?? []
             underSettings.append(counts.count == 3 ? counts[1] : -1)
         }
         #expect(underSettings[1] == 200 && underSettings[0] < 60 && underSettings[2] < 60, "\(underSettings)")
