@@ -100,10 +100,12 @@ let runnerTrailer = "\u{1}aftersale-bench-runner "
 /// The child is started by a small runner (this program with `--runner`): on Linux a spawned
 /// child's peak RSS starts from its parent's size at the spawn, and this benchmark's own process
 /// is large by then; the runner is small, so its child's figure is the child's own.
-func runChild(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
+/// With `stderrToo`, the output holds the child's standard error as well (its lines may fall inside
+/// a line of standard output, which is written in blocks).
+func runChild(_ path: String, _ arguments: [String], stderrToo: Bool = false) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
     settle()
     let started = Stopwatch.seconds()
-    let run = spawnAndWait(CommandLine.arguments[0], ["--runner", path] + arguments)
+    let run = spawnAndWait(CommandLine.arguments[0], [stderrToo ? "--runner-all" : "--runner", path] + arguments)
     let seconds = Stopwatch.seconds() - started
     guard let trailer = run.stdout.range(of: runnerTrailer, options: .backwards) else { return (seconds, run.status, 0, run.stdout) }
     let fields = run.stdout[trailer.upperBound...].split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -111,12 +113,13 @@ func runChild(_ path: String, _ arguments: [String]) -> (seconds: Double, status
 }
 
 /// Spawns `path`, collects its standard output, and returns its exit status and peak RSS (KiB).
-func spawnAndWait(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
+func spawnAndWait(_ path: String, _ arguments: [String], stderrToo: Bool = false) -> (seconds: Double, status: Int32, maxRSSKiB: Int, stdout: String) {
     var pipe: [Int32] = [0, 0]
     _ = pipe.withUnsafeMutableBufferPointer { Glibc.pipe($0.baseAddress!) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+    if stderrToo { posix_spawn_file_actions_adddup2(&actions, pipe[1], 2) }
     posix_spawn_file_actions_addclose(&actions, pipe[0])
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     var pid: pid_t = 0
@@ -142,6 +145,12 @@ func spawnAndWait(_ path: String, _ arguments: [String]) -> (seconds: Double, st
 
 func removeDatabase(_ path: String) {
     for suffix in ["", "-wal", "-shm", "-rebuild.lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+/// The line `actions` ends with on standard error: "reactor: N new events, ...".
+func summaryLine(_ output: String) -> Substring? {
+    guard let start = output.range(of: "reactor: ", options: .backwards) else { return nil }
+    return output[start.lowerBound...].prefix { $0 != "\n" }
 }
 
 /// The median of some timings (the mean of the middle two for an even count).
@@ -175,8 +184,8 @@ func warmUp(_ aftersale: String, _ file: String, in directory: String) {
     try? FileManager.default.removeItem(atPath: line)
 }
 
-if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "--runner" {
-    let run = spawnAndWait(CommandLine.arguments[2], Array(CommandLine.arguments.dropFirst(3)))
+if CommandLine.arguments.count > 2, ["--runner", "--runner-all"].contains(CommandLine.arguments[1]) {
+    let run = spawnAndWait(CommandLine.arguments[2], Array(CommandLine.arguments.dropFirst(3)), stderrToo: CommandLine.arguments[1] == "--runner-all")
     print(run.stdout + runnerTrailer + "\(run.status) \(run.maxRSSKiB)")
     exit(0)
 }
@@ -396,9 +405,23 @@ if args.reactorCustomers > 0 {
     try handle.close()
     // The demo's present: noon on the last simulated day.
     let now = Timestamp(millis: (configuration.start + Int64(configuration.days) * 86_400) * 1000 - 12 * 3_600_000)
-    var seconds: [Double] = []
-    var rss = 0
+    // One thread, then one per core; then, on the outbox the last first run left, the next day's
+    // run and one customer's replay.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let threadCounts = cores > 1 ? [1, cores] : [1]
+    var seconds: [Int: [Double]] = [:]
+    var rss: [Int: Int] = [:]
     var commands = 0
+    var writing: [Double] = []
+    var writtenRows = 0
+    var nextDay: [Double] = []
+    var nextDayRSS = 0
+    var nextDayLoaded = ""
+    var replay: [Double] = []
+    var replayRSS = 0
+    var customer = ""
+    let fitted = db + ".fitted"
+    let nextMorning = now.adding(millis: 24 * 3_600_000)
     for _ in 0..<args.repeats {
         removeDatabase(db)
         let ingest = runChild(aftersale, ["ingest", "--quiet", "--defer-projections", "--db", db, file])
@@ -408,18 +431,58 @@ if args.reactorCustomers > 0 {
         }
         // As the demo does; a shop too small for a model runs without one.
         _ = runChild(aftersale, ["fit", "--db", db, "--as-of", now.dateString])
-        let run = runChild(aftersale, ["actions", "--db", db, "--now", now.description, "--json"])
-        guard run.status == 0 else {
-            print("the reactor's run failed (status \(run.status))")
-            exit(1)
+        removeDatabase(fitted)
+        try FileManager.default.copyItem(atPath: db, toPath: fitted)
+        if FileManager.default.fileExists(atPath: db + "-wal") { try FileManager.default.copyItem(atPath: db + "-wal", toPath: fitted + "-wal") }
+        for threads in threadCounts {
+            removeDatabase(db)
+            try FileManager.default.copyItem(atPath: fitted, toPath: db)
+            if FileManager.default.fileExists(atPath: fitted + "-wal") { try FileManager.default.copyItem(atPath: fitted + "-wal", toPath: db + "-wal") }
+            let run = runChild(aftersale, ["actions", "--db", db, "--now", now.description, "--threads", String(threads)], stderrToo: true)
+            guard run.status == 0 else {
+                print("the reactor's run failed (status \(run.status)): \(run.stdout.suffix(2000))")
+                exit(1)
+            }
+            seconds[threads, default: []].append(run.seconds)
+            rss[threads] = max(rss[threads] ?? 0, run.maxRSSKiB)
+            // "...; time: loading 0.08 s, events 5.65 s, clock 2.44 s, writing 237622 commands and customers 3.83 s"
+            if threads == threadCounts.last, let line = summaryLine(run.stdout),
+               let part = line.split(separator: ",").last(where: { $0.contains("writing") }) {
+                let numbers = part.split(separator: " ").compactMap { Double($0) }
+                if numbers.count == 2 {
+                    writtenRows = Int(numbers[0])
+                    writing.append(numbers[1])
+                }
+            }
         }
-        seconds.append(run.seconds)
-        rss = max(rss, run.maxRSSKiB)
         commands = (try? Database(path: db, readOnly: true).scalarInt("SELECT count(*) FROM outbox")).map(Int.init) ?? 0
+        let next = runChild(aftersale, ["actions", "--db", db, "--now", nextMorning.description], stderrToo: true)
+        nextDay.append(next.seconds)
+        nextDayRSS = max(nextDayRSS, next.maxRSSKiB)
+        if let line = summaryLine(next.stdout) {
+            nextDayLoaded = line.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        }
+        // The customer with the most events: the longest story to replay.
+        customer = (try? Database(path: db, readOnly: true).scalarText(
+            "SELECT customer FROM events WHERE customer <> '$system' GROUP BY customer ORDER BY count(*) DESC, customer LIMIT 1")).flatMap { $0 } ?? ""
+        let one = runChild(aftersale, ["replay", "--db", db, "--customer", customer, "--until", now.description])
+        replay.append(one.seconds)
+        replayRSS = max(replayRSS, one.maxRSSKiB)
     }
-    modelRows.append(["reactor, first run, \(written) events, \(args.reactorCustomers) customers",
-                      rateCell(written, seconds) + " events/s" + String(format: " (%.1f s)", median(seconds)),
-                      "\(commands) commands in the outbox; the rebuild of the same log below", "peak RSS \(rss / 1024) MiB"])
+    for threads in threadCounts {
+        let runs = seconds[threads] ?? []
+        modelRows.append(["reactor, first run, \(written) events, \(args.reactorCustomers) customers, \(threads) thread\(threads == 1 ? "" : "s")",
+                          rateCell(written, runs) + " events/s" + String(format: " (%.1f s)", median(runs)),
+                          threads == threadCounts.last
+                            ? String(format: "\(commands) commands in the outbox; writing \(writtenRows) commands and customers %.2f s", median(writing))
+                            : "\(commands) commands in the outbox; the rebuild of the same log below",
+                          "peak RSS \((rss[threads] ?? 0) / 1024) MiB"])
+    }
+    modelRows.append(["reactor, the next day's run (\(nextMorning))", String(format: "%.2f s", median(nextDay)), nextDayLoaded,
+                      "peak RSS \(nextDayRSS / 1024) MiB"])
+    modelRows.append(["replay --customer \(customer) (the most events), to the end", String(format: "%.2f s", median(replay)), "",
+                      "peak RSS \(replayRSS / 1024) MiB"])
+    removeDatabase(fitted)
     emptyReadModel(db)  // `fit` built it
     benchRebuild(db, events: written)
     if !args.keep {
