@@ -97,6 +97,8 @@ public final class ReactorStore {
         public var eventSeconds = 0.0
         public var clockSeconds = 0.0
         public var saveSeconds = 0.0
+        /// Passes over the log (see `ReactorStore.customersPerPass`).
+        public var passes = 1
     }
 
     /// Seconds since `start`, on a monotonic clock.
@@ -126,26 +128,31 @@ public final class ReactorStore {
     @discardableResult
     public func run(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
         try database.inTransaction {
-            let started = ContinuousClock.now
-            var engine = try load(prototype, until: now, withDueCommands: false)
-            let loaded = ReactorStore.seconds(since: started)
-            var summary = try advance(&engine, until: now)
-            summary.loadSeconds = loaded
-            summary.customersLoaded = loadedCustomers
-            let saving = ContinuousClock.now
-            summary.written = try save(&engine)
-            summary.saveSeconds = ReactorStore.seconds(since: saving)
-            return summary
+            try runPasses(prototype, until: now, withDueCommands: false) { engine, summary in
+                let saving = ContinuousClock.now
+                summary.written += try save(&engine)
+                summary.saveSeconds += ReactorStore.seconds(since: saving)
+            }
         }
     }
 
-    /// Loads the persisted engine (call inside a transaction) with the customers a run up to `now`
-    /// needs: those with events after the checkpoint, those whose next tick is due, and (for a
-    /// dispatch) those with a command due. Customers are independent, so the others can stay on disk;
-    /// when most are needed anyway, all are loaded in one pass.
-    func load(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool) throws -> ReactorEngine {
-        var engine = prototype
-        loadedCustomers = 0
+    /// At most this many customers are held in memory at once: a run over more goes over the log in
+    /// passes, each with its share of the customers (by a hash of their id), each written away before
+    /// the next. The decisions are the same for any number of passes.
+    public var customersPerPass = 10_000
+
+    /// Which customers a run needs: those listed, or every stored one (and any new ones).
+    struct Plan {
+        var needed: Set<String>
+        var all: Bool
+        /// How many customers the run will hold, about.
+        var size: Int
+    }
+
+    /// The customers a run up to `now` needs: those with events after the checkpoint, those whose
+    /// next tick is due, and (for a dispatch) those with a command due. Customers are independent,
+    /// so the others can stay on disk; when most are needed anyway, all are loaded in one pass.
+    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool) throws -> Plan {
         let checkpoint = try self.checkpoint()
         var needed = Set<String>()
         func collect(_ sql: String, _ values: [SQLValue]) throws {
@@ -163,89 +170,152 @@ public final class ReactorStore {
         // since, or other settings, may move it, so every customer is judged again.
         let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > checkpoint } ?? false
         let settingsChanged = try meta("configuration") != prototype.configuration.fingerprint
-        loadedAll = modelSince || settingsChanged || Int64(needed.count) * 2 >= known
-        if loadedAll {
-            try loadCustomers(into: &engine, customer: nil)
+        let all = modelSince || settingsChanged || Int64(needed.count) * 2 >= known
+        return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
+    }
+
+    /// Loads the persisted engine (call inside a transaction) with the customers of `plan` in `pass`.
+    func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: [String: [String: Int]]) throws -> ReactorEngine {
+        var engine = prototype
+        loadedCustomers = 0
+        loadedAll = plan.all
+        let mine = { (customer: String) in ReactorShards.pass(of: customer, among: passes) == pass }
+        if plan.all {
+            try loadCustomers(into: &engine, customer: nil, where: mine)
         } else {
-            for customer in needed.sorted() { try loadCustomers(into: &engine, customer: customer) }
+            for customer in plan.needed.sorted() where mine(customer) { try loadCustomers(into: &engine, customer: customer, where: mine) }
         }
-        if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
-            var coPurchases: [String: [String: Int]] = [:]
-            for member in object.members {
-                var after: [String: Int] = [:]
-                for pair in member.value.objectValue?.members ?? [] { after[pair.key] = pair.value.intValue }
-                coPurchases[member.key] = after
-            }
-            engine.coPurchases = coPurchases
-        }
+        engine.coPurchases = coPurchases
         // The model in force is the latest one fitted at or before the checkpoint.
-        if let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer, through: checkpoint) {
+        if let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer, through: try checkpoint()) {
             engine.forecaster = engine.makeForecaster(model.event)
         }
         _ = engine.takeChanges()
         return engine
     }
 
-    /// Loads one customer's (or every customer's) state and commands, commands in the order they were written.
-    private func loadCustomers(into engine: inout ReactorEngine, customer: String?) throws {
+    /// Loads one customer's (or every customer's) state and commands, commands in the order they were
+    /// written; with `keep`, only the customers it keeps.
+    private func loadCustomers(into engine: inout ReactorEngine, customer: String?, where keep: (String) -> Bool) throws {
         let filter = customer == nil ? "" : " WHERE customer = ?1"
-        let states = try database.prepare("SELECT state, clock FROM reactor_customers" + filter)
+        let states = try database.prepare("SELECT customer, state, clock FROM reactor_customers" + filter)
         let commands = try database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox" + filter + " ORDER BY rowid")
         if let customer {
             states.bind(customer, at: 1)
             commands.bind(customer, at: 1)
         }
         while try states.step() {
+            guard keep(states.text(0) ?? "") else { continue }
             loadedCustomers += 1
-            let state = try states.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
+            let state = try states.withBytes(1) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
             engine.customers[state.customer] = ReactorEngine.Customer(
-                state: state, clock: states.isNull(1) ? nil : Timestamp(millis: states.int64(1)))
+                state: state, clock: states.isNull(2) ? nil : Timestamp(millis: states.int64(2)))
         }
-        while try commands.step() { engine.insert(try ReactorStore.decodeCommand(commands)) }
+        while try commands.step() {
+            if keep(commands.text(1) ?? "") { engine.insert(try ReactorStore.decodeCommand(commands)) }
+        }
+    }
+
+    /// The co-purchase counts as the last run left them.
+    private func storedCoPurchases() throws -> [String: [String: Int]] {
+        var coPurchases: [String: [String: Int]] = [:]
+        if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
+            for member in object.members {
+                var after: [String: Int] = [:]
+                for pair in member.value.objectValue?.members ?? [] { after[pair.key] = pair.value.intValue }
+                coPurchases[member.key] = after
+            }
+        }
+        return coPurchases
+    }
+
+    /// The stored states of the customers with events after `checkpoint`: what the first of several
+    /// passes folds their orders from, for cross-sell.
+    private func statesWithEvents(after checkpoint: Int64) throws -> [String: CustomerState] {
+        let rows = try database.prepare("""
+            SELECT state FROM reactor_customers WHERE customer IN (SELECT DISTINCT customer FROM events WHERE position > ?1)
+            """)
+        rows.bind(checkpoint, at: 1)
+        var states: [String: CustomerState] = [:]
+        while try rows.step() {
+            let state = try rows.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
+            states[state.customer] = state
+        }
+        return states
     }
 
     /// Events handed to the shards at a time: the longer, the less often the threads wait for each
     /// other; the shorter, the less of the log is held in memory.
     static let stretch = 50_000
 
-    /// Feeds the engine every event after the checkpoint, then ticks the clock to `now`.
-    func advance(_ engine: inout ReactorEngine, until now: Timestamp) throws -> RunSummary {
-        var summary = RunSummary()
-        let before = engine.commandCount
-        var last = try checkpoint()
+    /// Brings the customers a run needs up to `now`, pass by pass (see `customersPerPass`): each
+    /// pass loads its customers, feeds them every event after the checkpoint and the clock, and hands
+    /// its engine to `finish` (to write it away) before the next pass loads. Sets the new checkpoint.
+    func runPasses(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool,
+                   _ finish: (inout ReactorEngine, inout RunSummary) throws -> Void) throws -> RunSummary {
         let started = ContinuousClock.now
-        var ticking = started
-        if parallelism > 1 && !engine.recording {
-            var shards = ReactorShards(engine, count: parallelism)
-            var stretch: [Event] = []
-            stretch.reserveCapacity(ReactorStore.stretch)
-            try log.read(after: last, includeMeta: false) { recorded in
-                stretch.append(recorded.event)
-                last = recorded.position
-                summary.events += 1
-                if stretch.count == ReactorStore.stretch {
-                    shards.apply(stretch)
-                    stretch.removeAll(keepingCapacity: true)
+        let plan = try plan(prototype, until: now, withDueCommands: withDueCommands)
+        let passes = max(1, (plan.size + customersPerPass - 1) / max(1, customersPerPass))
+        let checkpoint = try self.checkpoint()
+        var summary = RunSummary()
+        summary.checkpoint = checkpoint
+        summary.loadSeconds = ReactorStore.seconds(since: started)
+        var feed: CoPurchaseFeed?
+        // As the run found them: a pass writes the counts it ends with, and the next starts again
+        // from these with the whole feed.
+        let coPurchases = try storedCoPurchases()
+        for pass in 0..<passes {
+            let loading = ContinuousClock.now
+            var engine = try load(prototype, plan, pass: pass, of: passes, coPurchases: coPurchases)
+            summary.customersLoaded += loadedCustomers
+            summary.loadSeconds += ReactorStore.seconds(since: loading)
+            let before = engine.commandCount
+            let reading = ContinuousClock.now
+            var ticking = reading
+            var events = 0
+            if passes == 1 && parallelism == 1 || engine.recording {
+                try log.read(after: checkpoint, includeMeta: false) { recorded in
+                    engine.apply(recorded.event)
+                    summary.checkpoint = recorded.position
+                    events += 1
                 }
+                ticking = ContinuousClock.now
+                engine.advance(to: now)
+            } else {
+                // The first of several passes folds every customer with events for cross-sell, from
+                // their states before the run; one pass has them all loaded already.
+                let states = passes > 1 && feed == nil ? try statesWithEvents(after: checkpoint) : nil
+                var shards = ReactorShards(engine, count: parallelism, pass: pass, of: passes, feed: feed, states: states)
+                engine = ReactorEngine(configuration: prototype.configuration)  // let go of the split copy
+                var stretch: [Event] = []
+                var positions: [Int64] = []
+                stretch.reserveCapacity(ReactorStore.stretch)
+                positions.reserveCapacity(ReactorStore.stretch)
+                try log.read(after: checkpoint, includeMeta: false) { recorded in
+                    stretch.append(recorded.event)
+                    positions.append(recorded.position)
+                    summary.checkpoint = recorded.position
+                    events += 1
+                    if stretch.count == ReactorStore.stretch {
+                        shards.apply(stretch, at: positions)
+                        stretch.removeAll(keepingCapacity: true)
+                        positions.removeAll(keepingCapacity: true)
+                    }
+                }
+                shards.apply(stretch, at: positions)
+                ticking = ContinuousClock.now
+                shards.advance(to: now)
+                engine = shards.merged()
+                feed = shards.feed
             }
-            shards.apply(stretch)
-            ticking = ContinuousClock.now
-            shards.advance(to: now)
-            engine = shards.merged()
-        } else {
-            try log.read(after: last, includeMeta: false) { recorded in
-                engine.apply(recorded.event)
-                last = recorded.position
-                summary.events += 1
-            }
-            ticking = ContinuousClock.now
-            engine.advance(to: now)
+            summary.events = events
+            summary.eventSeconds += ReactorStore.seconds(since: reading) - ReactorStore.seconds(since: ticking)
+            summary.clockSeconds += ReactorStore.seconds(since: ticking)
+            summary.scheduled += engine.commandCount - before
+            try finish(&engine, &summary)
         }
-        summary.eventSeconds = ReactorStore.seconds(since: started) - ReactorStore.seconds(since: ticking)
-        summary.clockSeconds = ReactorStore.seconds(since: ticking)
-        summary.scheduled = engine.commandCount - before
-        summary.checkpoint = last
-        try setMeta("checkpoint", String(last))
+        try setMeta("checkpoint", String(summary.checkpoint))
+        summary.passes = passes
         return summary
     }
 
@@ -401,29 +471,36 @@ public final class ReactorStore {
     /// and marks it dispatched, in one transaction.
     ///
     /// At least once: if the process dies after `deliver` and before the commit, the next dispatch
-    /// hands out the same commands with the same ids (the receiver's idempotency keys).
+    /// hands out the same commands with the same ids (the receiver's idempotency keys). Over many
+    /// customers `deliver` is called once per pass (see `customersPerPass`).
     public func dispatch(now: Timestamp, engine prototype: ReactorEngine, deliver: ([Command]) throws -> Void)
         throws -> (dispatched: [Command], suppressed: [Command]) {
         // A rollback (`deliver` threw, a write failed) undoes the hand-off events too; the log's
         // cache of stream versions forgets them by itself.
         try database.inTransaction {
-            var engine = try load(prototype, until: now, withDueCommands: true)
-            _ = try advance(&engine, until: now)
-            let released = engine.release(dueBy: now)
-            let sendNow = released.filter { $0.isPending && $0.due <= now }
-            let suppressed = released.filter { !$0.isPending }
-            try deliver(sendNow)
-            // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
+            var dispatched: [Command] = []
+            var suppressed: [Command] = []
             var events: [EncodedEvent] = []
-            for var command in sendNow + suppressed {
-                events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale dispatch")))
-                if command.isPending { command.status = .dispatched }
-                engine.settle(command)
+            // Pass by pass (see `customersPerPass`); the hand-offs go into the log after the last, so
+            // every pass reads the same log.
+            _ = try runPasses(prototype, until: now, withDueCommands: true) { engine, _ in
+                let released = engine.release(dueBy: now)
+                let sendNow = released.filter { $0.isPending && $0.due <= now }
+                let held = released.filter { !$0.isPending }
+                try deliver(sendNow)
+                // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
+                for var command in sendNow + held {
+                    events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale dispatch")))
+                    if command.isPending { command.status = .dispatched }
+                    engine.settle(command)
+                }
+                dispatched += sendNow
+                suppressed += held
+                try save(&engine)
             }
             // Commands that quiet hours move stay as they are: the next dispatch moves them again.
             _ = try log.appendInTransaction(events, recorded: now)
-            try save(&engine)
-            return (sendNow, suppressed)
+            return (dispatched, suppressed)
         }
     }
 }

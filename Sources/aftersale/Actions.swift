@@ -19,12 +19,22 @@ struct ReactorOptions: ParsableArguments {
                                valueName: "N"))
     var threads: Int?
 
+    @Option(name: .customLong("customers-per-pass"),
+            help: ArgumentHelp("Hold at most this many customers in memory at once; a run over more goes over the log in passes (default 10000). The decisions are the same for any number.",
+                               valueName: "N"))
+    var customersPerPass: Int?
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): give at least 1") }
+        if let customersPerPass, customersPerPass < 1 { throw ValidationError("--customers-per-pass \(customersPerPass): give at least 1") }
     }
 
-    /// The reactor's store on the log, with the threads asked for.
-    func store(_ log: EventLog) throws -> ReactorStore { try ReactorStore(log: log, parallelism: threads) }
+    /// The reactor's store on the log, with the threads and memory asked for.
+    func store(_ log: EventLog) throws -> ReactorStore {
+        let store = try ReactorStore(log: log, parallelism: threads)
+        if let customersPerPass { store.customersPerPass = customersPerPass }
+        return store
+    }
 
     func clock() throws -> Timestamp {
         guard let now else { return try WallClock.now() }
@@ -92,7 +102,8 @@ extension Aftersale {
             }
             if !json {
                 // Customers loaded: those with a new event or a tick due (or all, after a new model).
-                Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled; "
+                Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled"
+                    + (run.passes > 1 ? " in \(run.passes) passes" : "") + "; "
                     + "time: loading \(seconds(run.loadSeconds)), events \(seconds(run.eventSeconds)), clock \(seconds(run.clockSeconds)), "
                     + "writing \(run.written) commands and customers \(seconds(run.saveSeconds))")
                 if pending {
