@@ -217,6 +217,16 @@ public final class CustomerProjection {
         }
     }
 
+    /// `forEachState` with only what a model fit reads of each state (`CustomerStateBinaryCodec.decodePurchases`).
+    public func forEachPurchaseHistory(_ body: (CustomerState) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT c.state FROM streams s JOIN \(CustomerProjection.name) c ON c.stream = s.stream ORDER BY s.customer
+            """)
+        while try statement.step() {
+            try body(try statement.withBytes(0) { try CustomerStateBinaryCodec.decodePurchases(UnsafeRawBufferPointer($0)) })
+        }
+    }
+
     public func allStates() throws -> [CustomerState] {
         var states: [CustomerState] = []
         try forEachState { states.append($0) }

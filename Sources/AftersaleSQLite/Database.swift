@@ -191,6 +191,9 @@ public final class Database {
         sqlite3_get_autocommit(handle) == 0 ? try body() : try inTransaction(immediate: false, body)
     }
 
+    /// Whether a transaction is open on this connection.
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 

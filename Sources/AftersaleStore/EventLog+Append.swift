@@ -92,6 +92,7 @@ extension EventLog {
                 }
                 next = end
             }
+            try keepLatestEventTime(events, outcomes)
             if !defersFactsMerge || held.keys.count >= factsMergeInterval {
                 // After the refresh above, the stored `facts_from` is this connection's, if any.
                 try storePendingFacts(factsFrom: held.start)
@@ -111,6 +112,18 @@ extension EventLog {
         return outcomes
     }
 
+    /// Moves `latest_at` (see `storeLatestEventTime`) to the latest customer event appended, once the
+    /// log keeps it.
+    private func keepLatestEventTime(_ events: [EncodedEvent], _ outcomes: [AppendOutcome]) throws {
+        var latest = Int64.min
+        for (event, outcome) in zip(events, outcomes) where event.customer != EventType.systemCustomer {
+            if case .appended = outcome, event.at.millis > latest { latest = event.at.millis }
+        }
+        guard latest > Int64.min else { return }
+        try database.cached("UPDATE log_settings SET value = max(value, ?1) WHERE name = 'latest_at'").run([.int(latest)])
+    }
+
+    /// Rows per multi-row INSERT: each statement pays a fixed cost (preparing the step, binding,
     /// closing cursors, halting); one for 32 rows pays it once.
     static let rowsPerInsert = 32
 

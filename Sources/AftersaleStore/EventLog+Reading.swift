@@ -197,7 +197,15 @@ extension EventLog {
 
     /// When the latest customer event happened (engine-written events aside); nil for an empty log.
     public func latestEventTime() throws -> Timestamp? {
-        try database.scalarInt("SELECT max(at) FROM events WHERE customer != ?1", [.text(EventType.systemCustomer)])
+        if !database.isReadOnly, !database.isInTransaction,
+           try database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'latest_at'") == 0 {
+            try database.inTransaction { try storeLatestEventTime() }
+        }
+        if let known = try database.scalarInt("SELECT value FROM log_settings WHERE name = 'latest_at'") {
+            return known == Int64.min ? nil : Timestamp(millis: known)
+        }
+        // Read-only, or inside another transaction, on a log that has not kept it yet: a scan.
+        return try database.scalarInt("SELECT max(at) FROM events WHERE customer != ?1", [.text(EventType.systemCustomer)])
             .map { Timestamp(millis: $0) }
     }
 

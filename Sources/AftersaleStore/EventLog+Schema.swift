@@ -66,8 +66,20 @@ extension EventLog {
             }
             try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_format', ?1) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
                 .run([.int(Int64(EventFacts.formatVersion))])
+            try storeLatestEventTime()
             try database.setUserVersion(EventLog.schemaVersion)
         }
+    }
+
+    /// Finds the latest customer event's time with one scan of the log and keeps it in
+    /// `log_settings` (`latest_at`; the smallest integer for none yet), where appends keep it
+    /// current: `latestEventTime` then reads one row. Instant on a new log; a log from before pays
+    /// the scan once.
+    func storeLatestEventTime() throws {
+        try database.cached("""
+            INSERT OR IGNORE INTO log_settings (name, value)
+            SELECT 'latest_at', coalesce(max(at), -9223372036854775808) FROM events WHERE customer != ?1
+            """).run([.text(EventType.systemCustomer)])
     }
 
     private func storedFactsFormat() throws -> Int? {

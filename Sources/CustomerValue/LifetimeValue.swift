@@ -45,9 +45,22 @@ public enum LifetimeValue {
         let digits = state.primaryCurrency?.minorUnitDigits ?? 2
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let purchases = state.purchaseDays.lazy.filter { $0.day <= endDay }
-            .map { Purchase(day: Int($0.day), value: Double($0.value) / scale) }
-        return RFMSummary(purchases: purchases, calibrationEnd: Int(endDay), unit: unit)
+        // `RFMSummary(purchases:calibrationEnd:unit:)` over the purchase days, without its table of
+        // days: these are distinct and in order already, so the same sums come out in the same
+        // order, bit for bit (a fit and every forecast summarise a state; a shop has millions).
+        let days = state.purchaseDays
+        guard let first = days.first, first.day <= endDay else { return nil }
+        var last = first.day
+        var repeats = 0
+        var repeatValue = 0.0
+        for day in days.dropFirst() where day.day <= endDay {
+            last = day.day
+            repeats += 1
+            repeatValue = repeatValue + Double(day.value) / scale
+        }
+        return RFMSummary(frequency: repeats, recency: Double(Int(last) - Int(first.day)) / unit.days,
+                          age: Double(Int(endDay) - Int(first.day)) / unit.days,
+                          monetaryValue: repeats > 0 ? repeatValue / Double(repeats) : nil)
     }
 
     /// The currency most customers buy in: models are fitted on that currency's customers.
@@ -57,17 +70,57 @@ public enum LifetimeValue {
         return counts.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
     }
 
+    /// What a fit reads of each customer, gathered one state at a time, so that a shop's states
+    /// need not all be in memory at once: each customer's summary under their currency, how many
+    /// customers each currency has, and the first purchase day.
+    public struct FitInput: Sendable {
+        public let asOf: CivilDate
+        public let unit: TimeUnit
+        var customersByCurrency: [Currency: Int] = [:]
+        var summaries: [Currency: [RFMSummary]] = [:]
+        var firstDay: Int64?
+
+        public init(asOf: CivilDate, unit: TimeUnit) {
+            self.asOf = asOf
+            self.unit = unit
+        }
+
+        /// Adds a customer (in a fixed order, e.g. by id: the spend fit's sums follow it).
+        public mutating func add(_ state: CustomerState) {
+            if let currency = state.primaryCurrency {
+                customersByCurrency[currency, default: 0] += 1
+                if let summary = LifetimeValue.summary(of: state, through: asOf.daysSinceEpoch, unit: unit) {
+                    summaries[currency, default: []].append(summary)
+                }
+            }
+            if let day = state.purchaseDays.first?.day { firstDay = min(firstDay ?? day, day) }
+        }
+
+        /// The currency most customers buy in (ties: the first code alphabetically).
+        var dominantCurrency: Currency? {
+            customersByCurrency.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
+        }
+    }
+
     /// Fits the purchase model and Gamma-Gamma spend on purchases up to `asOf`.
     public static func fit(_ states: [CustomerState], kind: PurchaseModelKind, asOf: CivilDate, unit: TimeUnit,
                            requirements: Requirements = Requirements()) throws(ValueModelError) -> FittedModel {
-        guard let currency = dominantCurrency(states) else {
+        var input = FitInput(asOf: asOf, unit: unit)
+        for state in states { input.add(state) }
+        return try fit(input, kind: kind, requirements: requirements)
+    }
+
+    /// Fits the purchase model and Gamma-Gamma spend on the customers gathered in `input`.
+    public static func fit(_ input: FitInput, kind: PurchaseModelKind,
+                           requirements: Requirements = Requirements()) throws(ValueModelError) -> FittedModel {
+        let (asOf, unit) = (input.asOf, input.unit)
+        guard let currency = input.dominantCurrency else {
             throw ValueModelError("cannot predict yet: no customer has placed an order")
         }
         let endDay = asOf.daysSinceEpoch
-        let summaries = states.lazy.filter { $0.primaryCurrency == currency }.compactMap { summary(of: $0, through: endDay, unit: unit) }
-        let all = Array(summaries)
+        let all = input.summaries[currency] ?? []
         let statistics = SufficientStatistics(all)
-        let firstDay = states.compactMap { $0.purchaseDays.first?.day }.min() ?? endDay
+        let firstDay = input.firstDay ?? endDay
         let historyDays = Int(endDay - firstDay)
         guard statistics.repeatBuyerCount >= requirements.minimumRepeatBuyers else {
             throw ValueModelError("cannot predict yet: \(statistics.repeatBuyerCount) repeat buyers by \(asOf) (in \(currency)); "

@@ -45,12 +45,14 @@ extension Aftersale {
             guard let end = try asOf.flatMap(CivilDate.parse) ?? log.latestEventTime().map({ CivilDate(daysSinceEpoch: $0.utcDay) }) else {
                 throw CommandFailure("cannot predict yet: the log has no events")
             }
-            let states = try projection.allStates()
+            // One customer at a time, and of each only the purchase days: the fit keeps a summary
+            // per customer, not their state.
+            var input = LifetimeValue.FitInput(asOf: end, unit: unit)
+            try projection.forEachPurchaseHistory { input.add($0) }
             let started = Stopwatch.seconds()
             let fitted: FittedModel
             do {
-                fitted = try LifetimeValue.fit(states, kind: model, asOf: end, unit: unit,
-                                               requirements: .init(minimumRepeatBuyers: minRepeatBuyers))
+                fitted = try LifetimeValue.fit(input, kind: model, requirements: .init(minimumRepeatBuyers: minRepeatBuyers))
             } catch {
                 throw CommandFailure(error.description)
             }

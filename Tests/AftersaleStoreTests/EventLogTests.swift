@@ -50,6 +50,31 @@ struct EventLogTests {
         #expect(changed == fromStrings)
     }
 
+    @Test("the latest customer event's time is kept as events come, in any order, and found once in a log from before")
+    func latestEventTime() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("a.db"))
+        #expect(try log.latestEventTime() == nil)
+        _ = try log.append([event("e1", at: "2025-03-01T10:00:00Z"), event("e2", customer: "c-2", at: "2025-05-01T10:00:00Z")], recorded: testClock)
+        #expect(try log.latestEventTime() == Timestamp.parse("2025-05-01T10:00:00Z"))
+        // Earlier, a duplicate, and the system's stream (a model fitted later) move nothing.
+        _ = try log.append([event("e3", at: "2025-04-01T10:00:00Z"), event("e2", customer: "c-2", at: "2025-05-01T10:00:00Z")], recorded: testClock)
+        _ = try log.append([event("m1", .modelFitted, customer: EventType.systemCustomer, at: "2025-09-01T00:00:00Z", data: JSONObject())],
+                           recorded: testClock)
+        #expect(try log.latestEventTime() == Timestamp.parse("2025-05-01T10:00:00Z"))
+        try log.bulkLoad { load in _ = try load.append([event("e4", customer: "c-3", at: "2025-06-02T08:00:00Z")], recorded: testClock) }
+        #expect(try log.latestEventTime() == Timestamp.parse("2025-06-02T08:00:00Z"))
+
+        // A log written before the time was kept: found by a scan, then kept from there on.
+        try log.database.execute("DELETE FROM log_settings WHERE name = 'latest_at'")
+        let reopened = try EventLog(path: scratch.path("a.db"))
+        #expect(try reopened.latestEventTime() == Timestamp.parse("2025-06-02T08:00:00Z"))
+        _ = try reopened.append([event("e5", at: "2025-07-01T00:00:00Z")], recorded: testClock)
+        #expect(try reopened.database.scalarInt("SELECT value FROM log_settings WHERE name = 'latest_at'")
+                    == Timestamp.parse("2025-07-01T00:00:00Z").millis)
+        #expect(try reopened.latestEventTime() == Timestamp.parse("2025-07-01T00:00:00Z"))
+    }
+
     @Test("positions are gapless and versions count per customer, through duplicates and conflicts")
     func gaplessPositions() throws {
         let scratch = Scratch()

@@ -3,6 +3,7 @@ import AftersaleStore
 import AftersaleSQLite
 import AftersaleProjections
 import AftersaleOutbox
+import ShopSimulator
 import Testing
 
 /// A customer whose events touch every part of the stored state: consent for three channels,
@@ -74,6 +75,25 @@ struct StateFormatTests {
             i = next
         }
         return result
+    }
+
+    @Test("a fit's read of a stored state gives the purchase days and currency the whole decoding gives")
+    func purchasesAlone() throws {
+        var states = [try formatSampleState(), try StateResetTests.fullState()]
+        let validator = EventValidator(now: Timestamp(millis: 4_000_000_000_000))
+        var folded: [String: CustomerState] = [:]
+        for line in ShopSimulation(SimulationConfiguration(seed: 5, customers: 300)) {
+            let event = try validator.decode(line: line)
+            folded[event.customer, default: CustomerState(customer: event.customer)].apply(event)
+        }
+        states += folded.keys.sorted().map { folded[$0]! }
+        #expect(states.filter { $0.purchaseDays.count > 1 && $0.orders.count > 1 }.count > 50)
+        for state in states {
+            let bytes = CustomerStateBinaryCodec.encode(state)
+            let partial = try bytes.withUnsafeBytes { try CustomerStateBinaryCodec.decodePurchases($0) }
+            #expect(partial.purchaseDays == state.purchaseDays, "\(state.customer)")
+            #expect(partial.primaryCurrency == state.primaryCurrency, "\(state.customer)")
+        }
     }
 
     @Test("a state encodes to the bytes format 1 has always written, and those bytes decode to it")

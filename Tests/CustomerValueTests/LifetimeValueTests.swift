@@ -25,6 +25,38 @@ struct LifetimeValueTests {
         #expect(LifetimeValue.summary(of: s, through: 99, unit: .day) == nil, "no purchase by then")
     }
 
+    @Test("a state's summary is, bit for bit, the summary of its purchases as RFMSummary makes it")
+    func summaryEqualsGeneral() throws {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % bound
+        }
+        var compared = 0
+        for i in 0..<2000 {
+            var day = Int64(next(400))
+            var days: [(Int64, Int64)] = []
+            for _ in 0..<(1 + next(9)) {
+                days.append((day, Int64(next(100_000)) - 500))
+                day += 1 + Int64(next(60))
+            }
+            let currency = ["EUR", "JPY", "KWD"][i % 3]
+            let s = customer("c\(i)", days: days, currency: currency)
+            let digits = s.primaryCurrency!.minorUnitDigits
+            var scale = 1.0
+            for _ in 0..<digits { scale *= 10 }
+            for unit in [TimeUnit.day, .week] {
+                let end = Int64(next(900))
+                let general = RFMSummary(purchases: days.map { Purchase(day: Int($0.0), value: Double($0.1) / scale) }.filter { $0.day <= end },
+                                         calibrationEnd: Int(end), unit: unit)
+                let fast = LifetimeValue.summary(of: s, through: end, unit: unit)
+                #expect(fast == general, "\(days) through \(end)")
+                if general != nil { compared += 1 }
+            }
+        }
+        #expect(compared > 1500)
+    }
+
     @Test("below the minimum of data the engine says it cannot predict yet, and why")
     func notEnoughData() {
         let states = (0..<50).map { customer("c\($0)", days: [(0, 100), (30, 100)]) }

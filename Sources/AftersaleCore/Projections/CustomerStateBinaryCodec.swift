@@ -116,6 +116,68 @@ public enum CustomerStateBinaryCodec {
         return s
     }
 
+    /// A state with only what a model fit reads filled in: the purchase days and the primary
+    /// currency. Walks past the fields before them as `decode` reads them, without building orders
+    /// or strings: a fit over a million customers reads this, not the whole of each state.
+    public static func decodePurchases(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> CustomerState {
+        var r = ByteReader(bytes)
+        let version = try r.byte()
+        guard version == formatVersion else {
+            throw BinaryDecodingError("customer state format \(version), this build reads \(formatVersion): run `aftersale rebuild`")
+        }
+        try r.skipString()  // customer
+        _ = try r.skipOptionalString()  // email
+        _ = try r.skipOptionalString()  // name
+        _ = try EventFacts.birthday(&r)
+        _ = try r.skipOptionalString()  // time zone
+        for _ in 0..<(try r.unsigned()) {  // consent
+            try r.skipString()
+            _ = try r.bool()
+        }
+        try skipTimestamp(&r)  // registered
+        for _ in 0..<(try r.unsigned()) { try skipOrder(&r) }
+        _ = try r.int()  // order count
+        _ = try r.int()  // item count
+        try skipTimestamp(&r)  // first order
+        try skipTimestamp(&r)  // last order
+        for _ in 0..<3 {  // placed, cancelled, refunded value
+            for _ in 0..<(try r.unsigned()) {
+                try r.skipString()
+                _ = try r.signed()
+            }
+        }
+        var s = CustomerState(customer: "")
+        let days = Int(try r.unsigned())
+        s.purchaseDays.reserveCapacity(days)
+        for _ in 0..<days { s.purchaseDays.append(CustomerState.PurchaseDay(day: try r.signed(), value: try r.signed())) }
+        s.primaryCurrencyCode = try r.optionalString()
+        return s
+    }
+
+    /// Walks past what `timestamp(_:_:)` wrote.
+    static func skipTimestamp(_ r: inout ByteReader) throws(BinaryDecodingError) {
+        if try r.optionalSigned() != nil { _ = try r.int() }
+    }
+
+    /// Walks past what `encode(_:_:)` wrote for an order, as `decodeOrder` reads it.
+    static func skipOrder(_ r: inout ByteReader) throws(BinaryDecodingError) {
+        try r.skipString()  // id
+        try skipTimestamp(&r)  // placed
+        _ = try r.optionalSigned()  // total
+        _ = try r.skipOptionalString()  // currency
+        for _ in 0..<(try r.unsigned()) {  // lines, as `OrderState.readEncodedLines` walks them
+            try r.skipString()
+            _ = try r.unsigned()
+            _ = try r.unsigned()
+            _ = try r.skipOptionalString()
+            _ = try r.skipOptionalString()
+        }
+        try skipTimestamp(&r)  // cancelled
+        try skipTimestamp(&r)  // dispatched
+        for _ in 0..<3 { _ = try r.optionalStringField() }  // shipment
+        for _ in 0..<4 { try skipTimestamp(&r) }  // delivered, failed, return requested, refunded
+    }
+
     public static func decode(_ bytes: [UInt8]) throws(BinaryDecodingError) -> CustomerState {
         var result: Result<CustomerState, BinaryDecodingError>!
         bytes.withUnsafeBytes { raw in result = Result { () throws(BinaryDecodingError) in try decode(raw) } }
