@@ -88,27 +88,66 @@ public enum RFM {
         guard !inputs.isEmpty else { return [:] }
         var unique: [String: RFMInput] = [:]
         for input in inputs { unique[input.customer] = input }
-        let base = Array(unique.values)
-
-        // Higher is better for all three keys (recency negated).
-        let recencyScore = quintiles(base.map { -$0.recencyDays })
-        let frequencyScore = quintiles(base.map { Int64($0.orderCount) })
-        var byCurrency: [String: [Int64]] = [:]
-        for input in base { byCurrency[input.currency, default: []].append(input.monetary) }
-        var monetaryScores: [String: [Int64: Int]] = [:]
-        for (currency, values) in byCurrency { monetaryScores[currency] = quintiles(values) }
-
+        var base = Base()
+        for input in unique.values { base.add(input) }
+        let scorer = base.scorer()
         var result: [String: RFMScore] = [:]
-        result.reserveCapacity(base.count)
-        for input in base {
-            let r = recencyScore[-input.recencyDays]!
-            let f = frequencyScore[Int64(input.orderCount)]!
-            let m = monetaryScores[input.currency]![input.monetary]!
-            result[input.customer] = RFMScore(
-                recency: r, frequency: f, monetary: m,
-                segment: RFMSegment.classify(recency: r, frequency: f, monetary: m, orderCount: input.orderCount))
-        }
+        result.reserveCapacity(unique.count)
+        for input in unique.values { result[input.customer] = scorer.score(input) }
         return result
+    }
+
+    /// The base being scored, as counts of each value: enough to score anyone in it, in memory that
+    /// grows with the distinct values, not with the customers (an export streams a million).
+    public struct Base: Sendable {
+        /// Minus the recency days (higher is better), order counts, and net values per currency.
+        var recency: [Int64: Int] = [:]
+        var frequency: [Int64: Int] = [:]
+        var monetary: [String: [Int64: Int]] = [:]
+
+        public init() {}
+
+        /// Adds a customer (each once).
+        public mutating func add(_ input: RFMInput) {
+            recency[-input.recencyDays, default: 0] += 1
+            frequency[Int64(input.orderCount), default: 0] += 1
+            monetary[input.currency, default: [:]][input.monetary, default: 0] += 1
+        }
+
+        /// Scores for the customers of this base.
+        public func scorer() -> Scorer {
+            Scorer(recency: RFM.quintiles(counts: recency), frequency: RFM.quintiles(counts: frequency),
+                   monetary: monetary.mapValues { RFM.quintiles(counts: $0) })
+        }
+    }
+
+    /// Value -> score for each key, from a `Base`.
+    public struct Scorer: Sendable {
+        let recency: [Int64: Int]
+        let frequency: [Int64: Int]
+        let monetary: [String: [Int64: Int]]
+
+        /// The score of a customer of the base (nil for one it does not hold).
+        public func score(_ input: RFMInput) -> RFMScore? {
+            guard let r = recency[-input.recencyDays], let f = frequency[Int64(input.orderCount)],
+                  let m = monetary[input.currency]?[input.monetary] else { return nil }
+            return RFMScore(recency: r, frequency: f, monetary: m,
+                            segment: RFMSegment.classify(recency: r, frequency: f, monetary: m, orderCount: input.orderCount))
+        }
+    }
+
+    /// `quintiles` of the values counted: value -> how many customers have it.
+    static func quintiles(counts: [Int64: Int]) -> [Int64: Int] {
+        let n = counts.values.reduce(0, +)
+        var scores: [Int64: Int] = [:]
+        scores.reserveCapacity(counts.count)
+        var below = 0
+        for value in counts.keys.sorted() {
+            // `below` customers have a strictly smaller value.
+            scores[value] = 1 + (5 * below) / n
+            below += counts[value]!
+        }
+        return scores
     }
 
     /// Value -> quintile score, higher values scoring higher.

@@ -27,10 +27,11 @@ public struct ShopAnalytics {
 
     /// Export rows for every customer, with predictions when a model was fitted and RFM scores.
     public func customerRows(_ body: (CustomerRow) throws -> Void) throws {
-        var rfmInputs: [RFMInput] = []
-        try customers.forEachState { if let input = RFMInput(state: $0, asOf: now) { rfmInputs.append(input) } }
-        let scores = RFM.score(rfmInputs)
-        rfmInputs = []
+        // Two passes: the first counts the values RFM ranks, the second scores each customer as it
+        // writes them; nothing per customer is held between the two.
+        var base = RFM.Base()
+        try customers.forEachState { if let input = RFMInput(state: $0, asOf: now) { base.add(input) } }
+        let scorer = base.scorer()
         let model = try latestModel()
         try customers.forEachState { state in
             let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now) }.map { p in
@@ -40,7 +41,7 @@ public struct ShopAnalytics {
                     repeatPurchaseProbability90Days: p.repeatPurchaseProbability90Days, expectedNextOrderAt: p.expectedNextOrder)
             }
             try body(CustomerRow(state: state, stage: LifecycleStage.classify(state, at: now), asOf: now, prediction: prediction,
-                                 rfm: scores[state.customer]))
+                                 rfm: RFMInput(state: state, asOf: now).flatMap(scorer.score)))
         }
     }
 

@@ -12,6 +12,21 @@ struct RFMTests {
         return (0..<10).map { RFMInput(customer: "c\($0 + 1)", recencyDays: recency[$0], orderCount: orders[$0], monetary: money[$0] * 100, currency: "EUR") }
     }()
 
+    @Test("quintiles from counts of each value equal quintiles of the values, ties and all")
+    func quintilesFromCounts() {
+        var seed: UInt64 = 7
+        for size in [1, 2, 5, 10, 11, 99, 1000] {
+            var values: [Int64] = []
+            for _ in 0..<size {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                values.append(Int64((seed >> 33) % UInt64(max(2, size / 3))) - 7)
+            }
+            var counts: [Int64: Int] = [:]
+            for value in values { counts[value, default: 0] += 1 }
+            #expect(RFM.quintiles(counts: counts) == RFM.quintiles(values), "\(size) values")
+        }
+    }
+
     @Test("quintiles on a known base of ten")
     func knownBase() {
         let scores = RFM.score(Self.base)
