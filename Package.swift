@@ -50,7 +50,7 @@ var package = Package(
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
         // Exports, cohorts, RFM, calibration and the HTML report: the computations are pure; `ShopAnalytics`
         // gathers their input from the log, the customers projection and the outbox.
-        .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "CustomerValue"],
+        .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "CustomerValue", "BuyTillYouDie"],
                 exclude: ["EXPORTS.md"]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
         .target(name: "ShopSimulator", dependencies: ["AftersaleCore"], path: "tools/ShopSimulator"),

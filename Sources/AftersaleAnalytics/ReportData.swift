@@ -64,28 +64,41 @@ public struct ReportSummary: Sendable, Equatable {
     /// first code in alphabetical order); with an even count it is the mean of the two middle
     /// values, rounded down to a minor unit.
     public init(states: some Sequence<CustomerState>) {
+        var tally = Tally()
+        for state in states { tally.add(state) }
+        self = tally.summary
+    }
+
+    /// The summary's counts gathered one customer at a time.
+    public struct Tally: Sendable {
         var customers = 0, withOrders = 0, repeaters = 0, orders = 0
         var revenue: [Currency: Int64] = [:]
         var valuesByCurrency: [Currency: [Int64]] = [:]
-        for state in states {
+
+        public init() {}
+
+        public mutating func add(_ state: CustomerState) {
             customers += 1
             orders += state.orderCount
             for net in state.netValue.amounts { revenue[net.currency, default: 0] += net.minorUnits }
-            guard state.orderCount > 0 else { continue }
+            guard state.orderCount > 0 else { return }
             withOrders += 1
             if state.orderCount >= 2 { repeaters += 1 }
             if let value = state.historicalValue { valuesByCurrency[value.currency, default: []].append(value.minorUnits) }
         }
-        let money = revenue.map { currency, units in Money(minorUnits: units, currency: currency) }
-        var median: Money?
-        if let (currency, values) = valuesByCurrency.max(by: { ($0.value.count, $1.key.code) < ($1.value.count, $0.key.code) }) {
-            let sorted = values.sorted()
-            let n = sorted.count
-            let mid = n % 2 == 1 ? sorted[n / 2] : ReportSummary.floorMean(sorted[n / 2 - 1], sorted[n / 2])
-            median = Money(minorUnits: mid, currency: currency)
+
+        public var summary: ReportSummary {
+            let money = revenue.map { currency, units in Money(minorUnits: units, currency: currency) }
+            var median: Money?
+            if let (currency, values) = valuesByCurrency.max(by: { ($0.value.count, $1.key.code) < ($1.value.count, $0.key.code) }) {
+                let sorted = values.sorted()
+                let n = sorted.count
+                let mid = n % 2 == 1 ? sorted[n / 2] : ReportSummary.floorMean(sorted[n / 2 - 1], sorted[n / 2])
+                median = Money(minorUnits: mid, currency: currency)
+            }
+            return ReportSummary(customers: customers, customersWithOrders: withOrders, repeatCustomers: repeaters, orders: orders,
+                                 revenue: money, medianCustomerValue: median)
         }
-        self.init(customers: customers, customersWithOrders: withOrders, repeatCustomers: repeaters, orders: orders,
-                  revenue: money, medianCustomerValue: median)
     }
 
     /// Repeat customers / customers with orders; nil without orders.

@@ -4,6 +4,7 @@ internal import AftersaleProjections
 internal import AftersaleReactor
 public import AftersaleStore
 public import CustomerValue
+internal import BuyTillYouDie
 
 /// Gathers what exports, the report and the demo show, from the log, the customers projection
 /// (caught up first) and the outbox; the computations themselves are this module's pure types.
@@ -82,17 +83,21 @@ public struct ShopAnalytics {
 
     /// Predicted against actual purchases after a calibration day, per calibration frequency.
     ///
-    /// Uses the model fitted through `asOf` if the log has one, else fits one (not recorded).
-    public func calibration(asOf: CivilDate?, states known: [CustomerState]? = nil) throws
-        -> (model: FittedModel, holdoutDays: Int, rows: [CalibrationRow])? {
-        let states = try known ?? customers.allStates()
+    /// Uses the model fitted through `asOf` if the log has one, else fits one (not recorded). Reads
+    /// each customer's purchase days only, a pass at a time, never every state at once.
+    public func calibration(asOf: CivilDate?) throws -> (model: FittedModel, holdoutDays: Int, rows: [CalibrationRow])? {
         guard let lastDay = try log.latestEventTime()?.utcDay else { return nil }
+        func input(asOf day: CivilDate, unit: TimeUnit) throws -> LifetimeValue.FitInput {
+            var input = LifetimeValue.FitInput(asOf: day, unit: unit)
+            try customers.forEachPurchaseHistory { input.add($0) }
+            return input
+        }
         let model: FittedModel
         if let asOf {
             if let recorded = try latestModel(), recorded.calibrationEnd == asOf {
                 model = recorded
             } else {
-                model = try LifetimeValue.fit(states, kind: .bgnbd, asOf: asOf, unit: .week)
+                model = try LifetimeValue.fit(try input(asOf: asOf, unit: .week), kind: .bgnbd)
             }
         } else {
             guard let recorded = try latestModel() else { return nil }
@@ -101,9 +106,12 @@ public struct ShopAnalytics {
             } else {
                 // The latest fit saw everything: check the model on the last third of the history
                 // (at least 90 days) with a fit on the rest, which is not recorded.
-                guard let firstDay = states.compactMap({ $0.purchaseDays.first?.day }).min(),
-                      let split = Calibration.holdoutSplit(firstDay: firstDay, lastDay: lastDay),
-                      let fitted = try? LifetimeValue.fit(states, kind: recorded.kind, asOf: split, unit: recorded.unit) else { return nil }
+                var firstDay: Int64?
+                try customers.forEachPurchaseHistory { state in
+                    if let day = state.purchaseDays.first?.day { firstDay = min(firstDay ?? day, day) }
+                }
+                guard let firstDay, let split = Calibration.holdoutSplit(firstDay: firstDay, lastDay: lastDay) else { return nil }
+                guard let fitted = try? LifetimeValue.fit(try input(asOf: split, unit: recorded.unit), kind: recorded.kind) else { return nil }
                 model = fitted
             }
         }
@@ -111,13 +119,16 @@ public struct ShopAnalytics {
         let holdoutDays = Int(lastDay - end)
         guard holdoutDays > 0 else { return nil }
         let purchases = model.purchaseModel
-        let inputs = states.lazy.filter { $0.primaryCurrency?.code == model.currency }.compactMap { state -> CalibrationInput? in
-            guard let summary = LifetimeValue.summary(of: state, through: end, unit: model.unit) else { return nil }
+        var inputs: [CalibrationInput] = []
+        try customers.forEachPurchaseHistory { state in
+            guard state.primaryCurrency?.code == model.currency,
+                  let summary = LifetimeValue.summary(of: state, through: end, unit: model.unit) else { return }
             let predicted = purchases.expectedPurchases(in: Double(holdoutDays) / model.unit.days, for: summary)
             let actual = state.purchaseDays.filter { $0.day > end && $0.day <= lastDay }.count
-            return CalibrationInput(calibrationFrequency: summary.frequency, predictedHoldoutPurchases: predicted, actualHoldoutPurchases: actual)
+            inputs.append(CalibrationInput(calibrationFrequency: summary.frequency, predictedHoldoutPurchases: predicted,
+                                           actualHoldoutPurchases: actual))
         }
-        return (model, holdoutDays, Calibration.buckets(Array(inputs)))
+        return (model, holdoutDays, Calibration.buckets(inputs))
     }
 }
 
@@ -145,36 +156,55 @@ extension ShopAnalytics {
 }
 
 extension ShopAnalytics {
-    /// Everything the HTML report shows, in one pass over the customers plus the review and action tables.
+    /// Everything the HTML report shows: passes over the customers, one state at a time (the first
+    /// gathers the totals, cohorts and values, the second the stages from the first month with an
+    /// order), then the calibration's passes, the outbox's counts and the reviews.
     public func reportData(shopName: String) throws -> ReportData {
-        let states = try customers.allStates()
         let model = try latestModel()
+        var summary = ReportSummary.Tally()
+        var cohorts = CohortRetention()
+        var customersByCurrency: [Currency: Int] = [:]
+        var predicted: [Int64] = []
+        var historical: [Currency: [Int64]] = [:]
+        var anyOrders = false
+        var firstOrder: Timestamp?
+        try customers.forEachState { state in
+            summary.add(state)
+            cohorts.add(state)
+            if let currency = state.primaryCurrency { customersByCurrency[currency, default: 0] += 1 }
+            if let model, let value = LifetimeValue.predict(state, with: model, now: now)?.predictedValue12Months?.minorUnits {
+                predicted.append(value)
+            }
+            if state.orderCount > 0 {
+                anyOrders = true
+                if let currency = state.primaryCurrency { historical[currency, default: []].append(state.netValue[currency].minorUnits) }
+            }
+            if let first = state.firstOrderAt { firstOrder = min(firstOrder ?? first, first) }
+        }
         var value: CustomerValueDistribution?
-        // No customer has a currency before the first order, and no model is fitted before one.
-        if let currency = LifetimeValue.dominantCurrency(states) {
+        // No customer has a currency before the first order, and no model is fitted before one (the
+        // currency most customers buy in, ties: the first code, as `LifetimeValue.dominantCurrency`).
+        if let currency = customersByCurrency.max(by: { ($0.value, $1.key.code) < ($1.value, $0.key.code) })?.key {
             if let model, model.currency == currency.code {
-                let predicted = states.compactMap { LifetimeValue.predict($0, with: model, now: now)?.predictedValue12Months?.minorUnits }
                 value = CustomerValueDistribution(kind: .predicted12Months, currency: currency, values: predicted)
-            } else if states.contains(where: { $0.orderCount > 0 }) {
-                value = CustomerValueDistribution(historicalOf: states, currency: currency)
+            } else if anyOrders {
+                value = CustomerValueDistribution(kind: .historical, currency: currency, values: historical[currency] ?? [])
             }
         }
         var stages: [StageCount] = []
-        if let first = states.compactMap(\.firstOrderAt).min() {
-            var timeline = StageTimeline(from: Month(first), through: Month(now))
-            for state in states { timeline.add(state) }
+        if let firstOrder {
+            var timeline = StageTimeline(from: Month(firstOrder), through: Month(now))
+            try customers.forEachState { timeline.add($0) }
             stages = timeline.result
         }
-        var cohorts = CohortRetention()
-        for state in states { cohorts.add(state) }
         var calibration: CalibrationSection?
-        if let result = try self.calibration(asOf: nil, states: states) {
+        if let result = try self.calibration(asOf: nil) {
             calibration = CalibrationSection(model: result.model.kind.displayName, calibrationEnd: result.model.calibrationEnd,
                                              holdoutDays: result.holdoutDays, rows: result.rows)
         }
-        return ReportData(shopName: shopName, generatedAt: now, summary: ReportSummary(states: states),
+        let actions = try ReactorStore(log: log).commandCounts().map { ActionTally(kind: $0.kind, status: $0.status, count: $0.count) }
+        return ReportData(shopName: shopName, generatedAt: now, summary: summary.summary,
                           cohorts: cohorts.rows(through: Month(now)), customerValue: value, stages: stages,
-                          calibration: calibration, actions: ActionTally.tally(try actionRows()),
-                          reviews: ReviewSummary(reviews: try reviewRows()))
+                          calibration: calibration, actions: actions, reviews: ReviewSummary(reviews: try reviewRows()))
     }
 }

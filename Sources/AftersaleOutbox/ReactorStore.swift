@@ -438,6 +438,15 @@ public final class ReactorStore {
         return commands
     }
 
+    /// How many commands there are of each kind and status, sorted by kind, then status: what a
+    /// report shows, without reading the commands.
+    public func commandCounts() throws -> [(kind: String, status: String, count: Int)] {
+        let statement = try database.prepare("SELECT kind, status, count(*) FROM outbox GROUP BY kind, status ORDER BY kind, status")
+        var counts: [(kind: String, status: String, count: Int)] = []
+        while try statement.step() { counts.append((statement.text(0) ?? "", statement.text(1) ?? "", Int(statement.int64(2)))) }
+        return counts
+    }
+
     /// How many commands `commands(customer:pendingDueBy:dueFrom:)` would give, without reading them:
     /// after years of history most pending commands are stale, and only their number is shown.
     public func commandCount(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> Int {
