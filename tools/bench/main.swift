@@ -30,6 +30,9 @@ struct Arguments {
     var repeats = 1
     /// Customers of the shop whose first reactor run is timed beside its rebuild (0: none).
     var reactorCustomers = 10_000
+    /// Customers of a shop whose `fit`, `export customers` and `report` are timed beside its
+    /// rebuild (0: none; the issue's scale is 1,000,000).
+    var shopCustomers = 0
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -46,8 +49,9 @@ struct Arguments {
             case "--random-ids": randomIDs = true
             case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
             case "--reactor-customers": reactorCustomers = max(0, Int(args.next() ?? "") ?? reactorCustomers)
+            case "--shop-customers": shopCustomers = max(0, Int(args.next() ?? "") ?? 0)
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N] [--shop-customers N]")
                 exit(2)
             }
         }
@@ -488,6 +492,56 @@ if args.reactorCustomers > 0 {
     if !args.keep {
         removeDatabase(db)
         try? FileManager.default.removeItem(atPath: file)
+    }
+}
+
+// The commands that read every customer (fit, export customers, report) over a simulated shop of
+// `--shop-customers`, beside the rebuild of the same log, with the ingest that made it.
+if args.shopCustomers > 0 {
+    var configuration = SimulationConfiguration.demo()
+    configuration.customers = args.shopCustomers
+    let file = "\(args.directory)/events-shop-\(args.shopCustomers).ndjson"
+    let db = "\(args.directory)/aftersale-shop-\(args.shopCustomers).db"
+    _ = FileManager.default.createFile(atPath: file, contents: nil)
+    let handle = FileHandle(forWritingAtPath: file)!
+    let written = try ShopSimulation(configuration).writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
+    try handle.close()
+    let asOf = Timestamp(millis: (configuration.start + Int64(configuration.days) * 86_400) * 1000 - 86_400_000).dateString
+    removeDatabase(db)
+    let ingest = runChild(aftersale, ["ingest", "--quiet", "--db", db, file])
+    guard ingest.status == 0 else {
+        print("the shop did not ingest: \(ingest.stdout)")
+        exit(1)
+    }
+    modelRows.append(["ingest \(written) events, \(args.shopCustomers) customers, projections included",
+                      String(format: "%.0fk events/s (%.1f s)", Double(written) / ingest.seconds / 1000, ingest.seconds), "",
+                      "peak RSS \(ingest.maxRSSKiB / 1024) MiB"])
+    let steps: [(String, [String])] = [
+        ("fit", ["fit", "--db", db, "--as-of", asOf]),
+        ("export customers", ["export", "customers", "--db", db, "--as-of", asOf, "--out", "\(args.directory)/customers.csv"]),
+        ("report", ["report", "--db", db, "--out", "\(args.directory)/report.html"]),
+    ]
+    for (name, arguments) in steps {
+        var seconds: [Double] = []
+        var rss = 0
+        for _ in 0..<args.repeats {
+            let run = runChild(aftersale, arguments)
+            guard run.status == 0 else {
+                print("\(name) failed (status \(run.status)): \(run.stdout.suffix(2000))")
+                exit(1)
+            }
+            seconds.append(run.seconds)
+            rss = max(rss, run.maxRSSKiB)
+        }
+        modelRows.append(["\(name), \(args.shopCustomers) customers", String(format: "%.2f s", median(seconds)),
+                          seconds.count > 1 ? String(format: "runs %@", seconds.map { String(format: "%.2f", $0) }.joined(separator: ", ")) : "",
+                          "peak RSS \(rss / 1024) MiB"])
+    }
+    emptyReadModel(db)
+    benchRebuild(db, events: written)
+    if !args.keep {
+        removeDatabase(db)
+        for path in [file, "\(args.directory)/customers.csv", "\(args.directory)/report.html"] { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 
