@@ -22,6 +22,10 @@ internal import Foundation
 final class BackgroundCheckpointer: @unchecked Sendable {
     private let condition = NSCondition()
     private let threshold: Int32
+    /// WAL length at which the writer checkpoints itself (see `withBackgroundCheckpoints`).
+    let writerCatchesUpAt: Int32
+    /// How many times the writer did.
+    private var writerCheckpoints = 0
     private var requested = false
     /// Set by `checkpointAfterEveryCommit`: every commit asks for a checkpoint, whatever the WAL's size.
     private var eager = false
@@ -31,8 +35,9 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var asked = 0
 
     /// Starts a thread that checkpoints `path` whenever `walGrew` reports `threshold` frames.
-    init(path: String, threshold: Int32) {
+    init(path: String, threshold: Int32, writerCatchesUpAt: Int32 = Int32.max) {
         self.threshold = threshold
+        self.writerCatchesUpAt = writerCatchesUpAt
         let thread = Thread { [self] in run(path: path) }
         thread.name = "aftersale-checkpointer"
         thread.start()
@@ -85,6 +90,19 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         }
     }
 
+    func noteWriterCheckpoint() {
+        condition.lock()
+        writerCheckpoints += 1
+        condition.unlock()
+    }
+
+    /// How many times the writer checkpointed itself.
+    var writerCheckpointsRun: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return writerCheckpoints
+    }
+
     /// How many times a checkpoint was asked for so far: a checkpoint runs only when asked, so
     /// tests can tell "not asked" at once instead of waiting to see that none ran.
     var checkpointsAsked: Int {
@@ -108,15 +126,31 @@ extension Database {
     /// background thread (see `BackgroundCheckpointer`): one runs whenever the WAL holds
     /// `frames` frames (SQLite's own default is 1,000). The connection's automatic checkpoint
     /// interval is restored afterwards, and the next commit checkpoints what is left.
-    public func withBackgroundCheckpoints<T>(everyFrames frames: Int32 = 1000, _ body: () throws -> T) throws -> T {
+    ///
+    /// `writerCatchesUpAt`: when a commit leaves the WAL this many frames long, the writer itself
+    /// runs a passive checkpoint before going on. The background one copies only the frames committed
+    /// when it started, and a writer that never stops keeps adding more, so the WAL is never wholly
+    /// copied and SQLite never starts it over: it grew to 5.6 GB in a million-customer ingest, and
+    /// every page went to the disk twice through a file that only grew. Caught up now and then,
+    /// the WAL starts over and its pages are reused (the results in tools/results). A passive
+    /// checkpoint never waits for a reader: one that holds old frames only makes it copy less.
+    public func withBackgroundCheckpoints<T>(everyFrames frames: Int32 = 1000, writerCatchesUpAt catchUp: Int32? = nil,
+                                             _ body: () throws -> T) throws -> T {
         let previous = try scalarInt("PRAGMA wal_autocheckpoint") ?? 1000
-        let checkpointer = BackgroundCheckpointer(path: path, threshold: frames)
+        let checkpointer = BackgroundCheckpointer(path: path, threshold: frames, writerCatchesUpAt: catchUp ?? Int32.max)
         let outer = backgroundCheckpointer
         backgroundCheckpointer = checkpointer
         defer { backgroundCheckpointer = outer }
         let context = Unmanaged.passUnretained(checkpointer).toOpaque()
-        sqlite3_wal_hook(handle, { context, _, _, frames in
-            Unmanaged<BackgroundCheckpointer>.fromOpaque(context!).takeUnretainedValue().walGrew(to: frames)
+        sqlite3_wal_hook(handle, { context, db, _, frames in
+            let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context!).takeUnretainedValue()
+            checkpointer.walGrew(to: frames)
+            // As SQLite's own automatic checkpoint does from this hook; a failure (busy) is left to
+            // the next commit and loses nothing.
+            if frames >= checkpointer.writerCatchesUpAt {
+                checkpointer.noteWriterCheckpoint()
+                _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
             return SQLITE_OK
         }, context)
         defer {

@@ -43,8 +43,9 @@ extension EventLog {
         defersFactsMerge = true
         defer { defersFactsMerge = false }
         // One checkpoint every 4,000 frames (64 MiB with 16 KiB pages, one or two batches) keeps
-        // the WAL short: its pages are reused while cached, and the copy and sync at the end are small.
-        return try database.withBackgroundCheckpoints(everyFrames: 4_000) {
+        // the WAL short: its pages are reused while cached, and the copy and sync at the end are
+        // small. The writer catches up itself at 16,000 frames (256 MiB), or the WAL never starts over.
+        return try database.withBackgroundCheckpoints(everyFrames: 4_000, writerCatchesUpAt: 16_000) {
             let result = try body(BulkLoad(log: self))
             try database.inTransaction { try mergePendingFacts() }
             return result

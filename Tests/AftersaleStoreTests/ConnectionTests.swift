@@ -51,6 +51,30 @@ struct ConnectionTests {
         #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
     }
 
+    @Test("a writer that never stops catches its WAL up itself now and then, so the WAL starts over instead of growing")
+    func writerCatchesUp() throws {
+        func walFrames(catchUp: Int32?) throws -> (wal: Int, writerCheckpoints: Int) {
+            let file = try BlobFile()
+            let database = file.database
+            var runs = 0
+            try database.withBackgroundCheckpoints(everyFrames: 1_000_000, writerCatchesUpAt: catchUp) {
+                for _ in 0..<40 { try file.insert(25) }
+                runs = database.backgroundCheckpointer?.writerCheckpointsRun ?? -1
+            }
+            let wal = (try? FileManager.default.attributesOfItem(atPath: database.path + "-wal")[.size] as? Int) ?? 0
+            #expect(try database.scalarInt("SELECT count(*) FROM t") == 1000)
+            return (wal, runs)
+        }
+        let never = try walFrames(catchUp: nil)
+        let caughtUp = try walFrames(catchUp: 100)
+        #expect(never.writerCheckpoints == 0)
+        #expect(caughtUp.writerCheckpoints > 0)
+        // 1,000 rows of 4,000 bytes (4 MB): without a checkpoint the WAL holds them all; started
+        // over every 100 or so frames, the file stays a fraction of that.
+        #expect(never.wal > 4_000_000, "\(never)")
+        #expect(caughtUp.wal < never.wal / 2, "\(caughtUp) against \(never)")
+    }
+
     @Test("at the end of a long write, every commit is checkpointed beside the writer however small the WAL")
     func checkpointAfterEveryCommit() throws {
         let file = try BlobFile()
