@@ -160,7 +160,9 @@ public final class ReactorStore {
             try statement.bind(values)
             while try statement.step() { if let customer = statement.text(0) { needed.insert(customer) } }
         }
-        try collect("SELECT DISTINCT customer FROM events WHERE position > ?1", [.int(checkpoint)])
+        // The system's stream (models fitted) is nobody's: it goes to every pass.
+        try collect("SELECT DISTINCT customer FROM events WHERE position > ?1 AND customer <> ?2",
+                    [.int(checkpoint), .text(EventType.systemCustomer)])
         try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
         if withDueCommands {
             try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
