@@ -257,7 +257,9 @@ public final class ReactorStore {
                    _ finish: (inout ReactorEngine, inout RunSummary) throws -> Void) throws -> RunSummary {
         let started = ContinuousClock.now
         let plan = try plan(prototype, until: now, withDueCommands: withDueCommands)
-        let passes = max(1, (plan.size + customersPerPass - 1) / max(1, customersPerPass))
+        // An engine recording why each command changed keeps one record list, in log order: one
+        // engine, one pass.
+        let passes = prototype.recording ? 1 : max(1, (plan.size + customersPerPass - 1) / max(1, customersPerPass))
         let checkpoint = try self.checkpoint()
         var summary = RunSummary()
         summary.checkpoint = checkpoint
@@ -275,7 +277,7 @@ public final class ReactorStore {
             let reading = ContinuousClock.now
             var ticking = reading
             var events = 0
-            if passes == 1 && parallelism == 1 || engine.recording {
+            if passes == 1 && (parallelism == 1 || engine.recording) {
                 try log.read(after: checkpoint, includeMeta: false) { recorded in
                     engine.apply(recorded.event)
                     summary.checkpoint = recorded.position
