@@ -182,9 +182,8 @@ extension ShopAnalytics {
             if let first = state.firstOrderAt { firstOrder = min(firstOrder ?? first, first) }
         }
         var value: CustomerValueDistribution?
-        // No customer has a currency before the first order, and no model is fitted before one (the
-        // currency most customers buy in, ties: the first code, as `LifetimeValue.dominantCurrency`).
-        if let currency = customersByCurrency.max(by: { ($0.value, $1.key.code) < ($1.value, $0.key.code) })?.key {
+        // No customer has a currency before the first order, and no model is fitted before one.
+        if let currency = LifetimeValue.dominantCurrency(counts: customersByCurrency) {
             if let model, model.currency == currency.code {
                 value = CustomerValueDistribution(kind: .predicted12Months, currency: currency, values: predicted)
             } else if anyOrders {

@@ -67,7 +67,13 @@ public enum LifetimeValue {
     public static func dominantCurrency(_ states: [CustomerState]) -> Currency? {
         var counts: [Currency: Int] = [:]
         for state in states { if let c = state.primaryCurrency { counts[c, default: 0] += 1 } }
-        return counts.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
+        return dominantCurrency(counts: counts)
+    }
+
+    /// `dominantCurrency` from how many customers buy in each currency (ties: the first code
+    /// alphabetically).
+    public static func dominantCurrency(counts: [Currency: Int]) -> Currency? {
+        counts.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
     }
 
     /// What a fit reads of each customer, gathered one state at a time, so that a shop's states
@@ -97,9 +103,7 @@ public enum LifetimeValue {
         }
 
         /// The currency most customers buy in (ties: the first code alphabetically).
-        var dominantCurrency: Currency? {
-            customersByCurrency.max { ($0.value, $1.key.code) < ($1.value, $0.key.code) }?.key
-        }
+        var dominantCurrency: Currency? { LifetimeValue.dominantCurrency(counts: customersByCurrency) }
     }
 
     /// Fits the purchase model and Gamma-Gamma spend on purchases up to `asOf`.
