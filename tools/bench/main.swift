@@ -398,15 +398,21 @@ if args.rebuildEvents > 0 {
 
 // The reactor's first run over a simulated shop (the demo's, by default), beside the rebuild of the
 // same log: the fold of the same events without the policies.
-if args.reactorCustomers > 0 {
+/// The demo's shop at `customers` customers, written as NDJSON: its configuration, the file, a
+/// database path beside it named after `name`, and how many events were written.
+func simulatedShop(_ name: String, customers: Int) throws -> (configuration: SimulationConfiguration, file: String, db: String, written: Int) {
     var configuration = SimulationConfiguration.demo()
-    configuration.customers = args.reactorCustomers
-    let file = "\(args.directory)/events-reactor-\(args.reactorCustomers).ndjson"
-    let db = "\(args.directory)/aftersale-reactor-\(args.reactorCustomers).db"
+    configuration.customers = customers
+    let file = "\(args.directory)/events-\(name)-\(customers).ndjson"
     _ = FileManager.default.createFile(atPath: file, contents: nil)
     let handle = FileHandle(forWritingAtPath: file)!
     let written = try ShopSimulation(configuration).writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
     try handle.close()
+    return (configuration, file, "\(args.directory)/aftersale-\(name)-\(customers).db", written)
+}
+
+if args.reactorCustomers > 0 {
+    let (configuration, file, db, written) = try simulatedShop("reactor", customers: args.reactorCustomers)
     // The demo's present: noon on the last simulated day.
     let now = Timestamp(millis: (configuration.start + Int64(configuration.days) * 86_400) * 1000 - 12 * 3_600_000)
     // One thread, then one per core; then, on the outbox the last first run left, the next day's
@@ -498,14 +504,7 @@ if args.reactorCustomers > 0 {
 // The commands that read every customer (fit, export customers, report) over a simulated shop of
 // `--shop-customers`, beside the rebuild of the same log, with the ingest that made it.
 if args.shopCustomers > 0 {
-    var configuration = SimulationConfiguration.demo()
-    configuration.customers = args.shopCustomers
-    let file = "\(args.directory)/events-shop-\(args.shopCustomers).ndjson"
-    let db = "\(args.directory)/aftersale-shop-\(args.shopCustomers).db"
-    _ = FileManager.default.createFile(atPath: file, contents: nil)
-    let handle = FileHandle(forWritingAtPath: file)!
-    let written = try ShopSimulation(configuration).writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
-    try handle.close()
+    let (configuration, file, db, written) = try simulatedShop("shop", customers: args.shopCustomers)
     let asOf = Timestamp(millis: (configuration.start + Int64(configuration.days) * 86_400) * 1000 - 86_400_000).dateString
     removeDatabase(db)
     let ingest = runChild(aftersale, ["ingest", "--quiet", "--db", db, file])
