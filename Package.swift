@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Settings every target shares (one list, applied in a loop below).
@@ -21,6 +21,14 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Tests only: an independent RFC 4180 parser to read exports back with.
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        // The service (`aftersale serve`): HTTP, shutdown, logs, metrics, signatures.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Debian's libsqlite3, the only C this package imports (only AftersaleSQLite imports it).
@@ -52,6 +60,21 @@ var package = Package(
         // gathers their input from the log, the customers projection and the outbox.
         .target(name: "AftersaleAnalytics", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "CustomerValue", "BuyTillYouDie"],
                 exclude: ["EXPORTS.md"]),
+        // Events from other platforms (Shopify webhooks, Segment/RudderStack calls) as catalogue
+        // envelopes: pure mappings, validated afterwards by the same validator as `ingest`.
+        .target(name: "AftersaleSources", dependencies: ["AftersaleCore"]),
+        // `aftersale serve`: HTTP intake with group commit, the live engine, reads and metrics.
+        .target(name: "AftersaleServer", dependencies: [
+            "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
+            "AftersaleAnalytics", "AftersaleSources", "CustomerValue",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
         .target(name: "ShopSimulator", dependencies: ["AftersaleCore"], path: "tools/ShopSimulator"),
         // The thin command-line shell: parses arguments, calls one library function, prints.
@@ -59,7 +82,7 @@ var package = Package(
             name: "aftersale",
             dependencies: [
                 "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "CustomerValue",
-                "AftersaleAnalytics", "AftersaleReactor", "ShopSimulator",
+                "AftersaleAnalytics", "AftersaleReactor", "ShopSimulator", "AftersaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +101,12 @@ var package = Package(
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
+        .testTarget(name: "AftersaleSourcesTests", dependencies: ["AftersaleSources", "AftersaleCore"]),
+        .testTarget(name: "AftersaleServerTests", dependencies: [
+            "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "AftersaleCLITests", dependencies: [
             "AftersaleAnalytics", "AftersaleOutbox", "AftersaleSQLite",
             "AftersaleCore", "AftersaleStore", .product(name: "CSV", package: "CSV.swift"),

@@ -96,7 +96,7 @@ public enum ReactorReplay {
                     if let time, header.at > time { continue }
                     if header.at > latest { latest = header.at }
                     // As `ReactorEngine.apply`: hand-offs and models are not folded into a state.
-                    if type == .actionDispatched || type == .actionSuppressed || type == .modelFitted { continue }
+                    if type == .actionDispatched || type == .actionSuppressed || type == .modelFitted || type == .privacyRequested { continue }
                     let owned = type == .orderPlaced ? state.ownedSKUs : []
                     try state.apply(facts: facts)
                     for pair in ReactorEngine.coPurchases(owned: owned, after: state, order: header.order, from: asked) {

@@ -25,6 +25,8 @@ extension ReactorConfiguration {
         guard let object = value.objectValue else { throw ConfigurationError(path: "", reason: "expected a JSON object") }
         var config = ReactorConfiguration()
         var root = Section(object, path: "")
+        // The same file configures the service (`aftersale serve`), which reads this section itself.
+        _ = root.take("serve")
 
         if let v = root.take("disabled") {
             config.disabled = Set(try Section.list(v, path: "disabled") { item, path throws(ConfigurationError) in

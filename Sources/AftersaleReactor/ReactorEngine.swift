@@ -103,6 +103,9 @@ public struct ReactorEngine: Sendable {
         case .modelFitted:
             forecaster = makeForecaster(event)
             return
+        case .privacyRequested:
+            // A request for erasure or a copy of the data: no play reacts to it.
+            return
         case .actionDispatched, .actionSuppressed:
             if let focus, event.customer != focus { return }
             // The hand-off happened after the dispatch brought this customer's clock up to it:
@@ -169,7 +172,8 @@ public struct ReactorEngine: Sendable {
         precondition(focus != nil && customer != focus, "only another customer's event in a focused engine")
         let header = try EventFacts.header(facts)
         // As in `apply`: hand-offs are not folded into the state.
-        if header.type == .actionDispatched || header.type == .actionSuppressed || header.type == .modelFitted { return }
+        if header.type == .actionDispatched || header.type == .actionSuppressed || header.type == .modelFitted
+            || header.type == .privacyRequested { return }
         var state = others.removeValue(forKey: customer) ?? CustomerState(customer: customer)
         if header.type == .orderPlaced {
             let before = state

@@ -108,7 +108,7 @@ public struct ReactorShards: Sendable {
     /// The first pass's fold: the same fold and the same pairs as `ReactorEngine.apply`.
     private mutating func learn(_ event: Event, at position: Int64) {
         switch event.type {
-        case .modelFitted, .actionDispatched, .actionSuppressed: return
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested: return
         default: break
         }
         guard event.customer != EventType.systemCustomer else { return }

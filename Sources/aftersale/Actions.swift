@@ -157,22 +157,7 @@ func seconds(_ s: Double) -> String { String(format: "%.2f s", s) }
 
 /// How commands print.
 enum CommandFormat {
-    static func json(_ c: Command, status: String? = nil) -> String {
-        var o = JSONObject([
-            "id": .string(c.id), "customer": .string(c.customer), "kind": .string(c.kind.rawValue), "channel": .string(c.channel.rawValue),
-            "due": .string(c.due.description), "reason": .string(c.reason), "status": .string(status ?? c.status.name),
-            "priority": .string(c.priority.rawValue), "payload": .object(c.payload), "trigger": .string(c.trigger),
-        ])
-        switch c.status {
-        case .cancelled(let by, let reason):
-            o["cancelled_by"] = .string(by)
-            o["status_reason"] = .string(reason)
-        case .suppressed(let reason):
-            o["status_reason"] = .string(reason)
-        default: break
-        }
-        return JSONValue.object(o).compactText
-    }
+    static func json(_ c: Command, status: String? = nil) -> String { c.jsonText(status: status) }
 
     static func line(_ c: Command) -> String {
         var s = "\(c.due.description)  \(c.customer)  \(c.kind.rawValue) via \(c.channel.rawValue)  [\(c.status.name)]  \(c.reason)"

@@ -18,6 +18,9 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
     case actionDispatched = "action.dispatched"
     /// Written by the engine: a due command was held back at hand-off (consent, caps, too late...).
     case actionSuppressed = "action.suppressed"
+    /// A privacy request about the customer came in (Shopify's `customers/data_request`,
+    /// `customers/redact`, `shop/redact`): recorded, acted on by erasure; no fold or policy reads it.
+    case privacyRequested = "privacy.requested"
 
     /// The type of this name.
     public init?(rawValue: String) {
@@ -104,6 +107,7 @@ extension EventType {
         case .modelFitted: DataRules.modelFitted
         case .actionDispatched: DataRules.actionDispatched
         case .actionSuppressed: DataRules.actionSuppressed
+        case .privacyRequested: DataRules.privacyRequested
         }
     }
 }
@@ -133,4 +137,5 @@ private enum DataRules {
         opt("iterations", .integer), opt("fit_ms", .number)]
     static let actionDispatched = [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]
     static let actionSuppressed = [req("action"), req("kind"), req("channel"), req("reason", .text), opt("due", .timestamp)]
+    static let privacyRequested = [req("request"), opt("source")]
 }

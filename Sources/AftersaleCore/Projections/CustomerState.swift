@@ -382,7 +382,7 @@ extension CustomerState {
             unansweredReviews[review] = nil
             unansweredNegativeReviews.remove(review)
 
-        case .modelFitted, .actionDispatched, .actionSuppressed:
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested:
             break
         }
     }

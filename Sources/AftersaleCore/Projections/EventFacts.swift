@@ -28,11 +28,12 @@ public enum EventFacts {
         case .modelFitted: 13
         case .actionDispatched: 14
         case .actionSuppressed: 15
+        case .privacyRequested: 16
         }
     }
 
     static let types: [EventType?] = {
-        var table = [EventType?](repeating: nil, count: 16)
+        var table = [EventType?](repeating: nil, count: 17)
         for type in EventType.allCases { table[Int(code(type))] = type }
         return table
     }()
@@ -143,7 +144,7 @@ public enum EventFacts {
             w.optionalString(text("sku"))
         case .reviewReplied:
             w.optionalString(text("review"))
-        case .modelFitted, .actionDispatched, .actionSuppressed:
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested:
             break
         }
     }

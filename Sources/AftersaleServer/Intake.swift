@@ -1,0 +1,195 @@
+import AftersaleCore
+public import AftersaleStore
+public import AftersaleSources
+import Foundation
+
+/// One thing a request hands the intake: an event to append (perhaps only if its customer is
+/// known, or unknown), or input to keep as rejected.
+public enum IntakeItem: Sendable {
+    case event(EncodedEvent, condition: MappedEvent.Condition)
+    case rejected(RejectedInput)
+}
+
+/// What became of one item, once committed.
+public enum IntakeOutcome: Sendable, Equatable {
+    case appended(position: Int64)
+    case duplicate(position: Int64)
+    case conflict(position: Int64)
+    /// Its condition did not hold (a `customer.registered` for a customer the log has).
+    case skipped
+    /// Kept as rejected under this number.
+    case rejected(reject: Int64)
+}
+
+/// The intake's commit failed: nothing of the request was committed; the client may send it again.
+public struct IntakeUnavailable: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// The single writer of events: requests queue their items, and one thread commits everything
+/// queued in one transaction (group commit), then answers every request of the group.
+///
+/// SQLite has one writer at a time, and a durable commit costs a sync: a commit per request would
+/// cap throughput at the disk's syncs per second. Here a commit takes whatever arrived while the
+/// previous one was syncing, so more concurrent requests make larger groups, not a longer queue.
+/// A request is answered only after its group is committed (`synchronous=FULL`): a 2xx means the
+/// events are in the log.
+public final class Intake: @unchecked Sendable {
+    private struct Submission {
+        var items: [IntakeItem]
+        var continuation: CheckedContinuation<[IntakeOutcome], any Error>
+    }
+
+    private let path: String
+    private let clock: any ServerClock
+    private let condition = NSCondition()
+    private var queue: [Submission] = []
+    private var stopping = false
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    /// At most this many items in one commit (a group of a few thousand keeps each commit short).
+    public var maxItemsPerCommit = 20_000
+    /// Called on the writer thread after each commit that appended events.
+    public var onCommit: (@Sendable (_ appended: Int) -> Void)?
+    /// Called after each commit with the counts of its outcomes (metrics).
+    public var onOutcomes: (@Sendable (_ outcomes: [IntakeOutcome]) -> Void)?
+
+    public init(path: String, clock: any ServerClock) {
+        self.path = path
+        self.clock = clock
+    }
+
+    /// Opens the log (creating the file when missing) and starts the writer thread.
+    public func start() throws {
+        let log = try EventLog(path: path)
+        // Durable acknowledgement: a commit is synced before its requests are answered. Group
+        // commit keeps the cost of the sync per group, not per event.
+        try log.setDurableCommits()
+        let connection = Unchecked(log)
+        let thread = Thread { [self] in
+            writerLoop(connection.value)
+            stopped.signal()
+        }
+        thread.name = "aftersale-intake"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Appends the items, returning each one's outcome once committed.
+    public func submit(_ items: [IntakeItem]) async throws -> [IntakeOutcome] {
+        if items.isEmpty { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: IntakeUnavailable(description: "the server is shutting down"))
+                return
+            }
+            queue.append(Submission(items: items, continuation: continuation))
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Commits what is queued, then stops the thread; later submissions are refused.
+    public func stop() {
+        condition.lock()
+        let wasRunning = thread != nil && !stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if wasRunning { stopped.wait() }
+    }
+
+    private func writerLoop(_ log: EventLog) {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            // Whole submissions, up to the cap (one larger submission goes alone).
+            var group: [Submission] = []
+            var count = 0
+            while let next = queue.first, group.isEmpty || count + next.items.count <= maxItemsPerCommit {
+                count += next.items.count
+                group.append(queue.removeFirst())
+            }
+            condition.unlock()
+            commit(group, to: log)
+        }
+    }
+
+    private func commit(_ group: [Submission], to log: EventLog) {
+        let now = clock.now()
+        do {
+            let outcomes = try log.database.inTransaction { try Intake.write(group.map(\.items), to: log, at: now) }
+            let appended = outcomes.reduce(0) { sum, request in
+                sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
+            }
+            for (submission, outcome) in zip(group, outcomes) { submission.continuation.resume(returning: outcome) }
+            onOutcomes?(outcomes.flatMap { $0 })
+            if appended > 0 { onCommit?(appended) }
+        } catch {
+            for submission in group {
+                submission.continuation.resume(throwing: IntakeUnavailable(description: "the log could not commit: \(error)"))
+            }
+        }
+    }
+
+    /// Inside the write transaction: resolves each event's condition against the log and what the
+    /// group appends before it, appends the events in one go, keeps the rejects.
+    static func write(_ requests: [[IntakeItem]], to log: EventLog, at now: Timestamp) throws -> [[IntakeOutcome]] {
+        var events: [EncodedEvent] = []
+        var rejects: [RejectedInput] = []
+        // Where each item's outcome comes from: an index into `events` or `rejects`, or skipped.
+        enum Slot { case event(Int), reject(Int), skipped }
+        var slots: [[Slot]] = []
+        var customersInGroup = Set<String>()
+        for items in requests {
+            var requestSlots: [Slot] = []
+            for item in items {
+                switch item {
+                case .rejected(let input):
+                    requestSlots.append(.reject(rejects.count))
+                    rejects.append(input)
+                case .event(let event, let condition):
+                    if condition != .always {
+                        let known = try customersInGroup.contains(event.customer) || log.hasEvents(of: event.customer)
+                        if known != (condition == .customerKnown) {
+                            requestSlots.append(.skipped)
+                            continue
+                        }
+                    }
+                    customersInGroup.insert(event.customer)
+                    requestSlots.append(.event(events.count))
+                    events.append(event)
+                }
+            }
+            slots.append(requestSlots)
+        }
+        let appended = try log.appendInTransaction(events, recorded: now)
+        let kept = try log.keepRejects(rejects, received: now)
+        return slots.map { request in
+            request.map { slot in
+                switch slot {
+                case .skipped: return .skipped
+                case .reject(let i): return .rejected(reject: kept[i])
+                case .event(let i):
+                    switch appended[i] {
+                    case .appended(let position, _): return .appended(position: position)
+                    case .duplicate(let position): return .duplicate(position: position)
+                    case .conflict(let position): return .conflict(position: position)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hands a value to the one thread that uses it from then on.
+final class Unchecked<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

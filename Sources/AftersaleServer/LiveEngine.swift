@@ -1,0 +1,147 @@
+public import AftersaleCore
+import AftersaleOutbox
+import AftersaleProjections
+public import AftersaleReactor
+import AftersaleStore
+import Foundation
+public import Logging
+
+/// How far the read models and the reactor are behind the log.
+public struct EngineStatus: Sendable, Equatable {
+    /// The log's last position when last looked at.
+    public var head: Int64 = 0
+    /// The customers projection's and the reactor's last applied positions.
+    public var projection: Int64 = 0
+    public var reactor: Int64 = 0
+    /// The clock time the reactor was last brought up to.
+    public var reactorClock: Timestamp?
+    /// Runs done, and the last failure if the last run failed.
+    public var runs = 0
+    public var lastError: String?
+
+    public var projectionLag: Int64 { max(0, head - projection) }
+    public var reactorLag: Int64 { max(0, head - reactor) }
+    /// Caught up: every event in the log when last looked at is folded and reacted to.
+    public var isCaughtUp: Bool { runs > 0 && lastError == nil && projectionLag == 0 && reactorLag == 0 }
+}
+
+/// The live engine: after each commit, the customers projection and the reactor catch up; between
+/// commits, the clock service brings the reactor's clock up to now so time-based plays fire as
+/// days pass.
+///
+/// It runs what `aftersale actions` runs (`ReactorStore.run(until:)` from the stored checkpoint), so
+/// its decisions and command ids are those of a batch run over the same log. Commits that arrive
+/// while it runs are taken together by the next run: it falls behind under load and catches up
+/// after, instead of queueing a run per commit.
+public final class LiveEngine: @unchecked Sendable {
+    private let path: String
+    private let clock: any ServerClock
+    private let configuration: ReactorConfiguration
+    private let threads: Int?
+    private let interval: Double
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var pendingWork = true
+    private var stopping = false
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    private var current = EngineStatus()
+    /// Called after each run with its status and how long it took (metrics).
+    public var onRun: (@Sendable (EngineStatus, Double) -> Void)?
+
+    public init(path: String, clock: any ServerClock, configuration: ReactorConfiguration, threads: Int?,
+                clockIntervalSeconds: Double, logger: Logger) {
+        self.path = path
+        self.clock = clock
+        self.configuration = configuration
+        self.threads = threads
+        self.interval = clockIntervalSeconds
+        self.logger = logger
+    }
+
+    public var status: EngineStatus { condition.withLock { current } }
+
+    /// Starts the engine's thread; its first run catches up with what the log holds.
+    public func start() {
+        let thread = Thread { [self] in
+            loop()
+            stopped.signal()
+        }
+        thread.name = "aftersale-engine"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Events were committed: run soon.
+    public func wake() {
+        condition.withLock {
+            pendingWork = true
+            condition.signal()
+        }
+    }
+
+    /// Finishes the run under way, then stops.
+    public func stop() {
+        let wasRunning = condition.withLock {
+            let running = thread != nil && !stopping
+            stopping = true
+            condition.signal()
+            return running
+        }
+        if wasRunning { stopped.wait() }
+    }
+
+    /// Runs now on the caller's thread, whatever the schedule (tests, and `readyz` after a start).
+    func runOnce(_ log: EventLog) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var status = condition.withLock { current }
+        do {
+            let projection = try CustomerProjection(log: log)
+            try projection.catchUp()
+            let store = try ReactorStore(log: log, parallelism: threads)
+            let now = clock.now()
+            let engine = ReactorEngine.withFittedModels(configuration: configuration)
+            let run = try store.run(until: now, engine: engine)
+            status.head = try log.head()
+            status.projection = try projection.checkpoint()
+            status.reactor = try store.checkpoint()
+            status.reactorClock = now
+            status.lastError = nil
+            if run.events > 0 || run.scheduled > 0 {
+                logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)",
+                                                           "scheduled": "\(run.scheduled)"])
+            }
+        } catch {
+            // Storage errors only (a full disk, a lock held too long): the next run tries again.
+            status.lastError = "\(error)"
+            logger.error("engine run failed", metadata: ["error": "\(error)"])
+        }
+        status.runs += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        condition.withLock { current = status }
+        onRun?(status, seconds)
+    }
+
+    private func loop() {
+        let log: EventLog
+        do { log = try EventLog(path: path) } catch {
+            condition.withLock { current.lastError = "cannot open the log: \(error)" }
+            logger.error("engine cannot open the log", metadata: ["error": "\(error)"])
+            return
+        }
+        while true {
+            let go: Bool = condition.withLock {
+                if !pendingWork && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
+                if stopping { return false }
+                pendingWork = false
+                return true
+            }
+            if !go { return }
+            runOnce(log)
+            // After a failure, wait for the interval before trying again rather than spinning.
+            if condition.withLock({ current.lastError != nil }) {
+                condition.withLock { _ = condition.wait(until: Date(timeIntervalSinceNow: min(interval, 5))) }
+            }
+        }
+    }
+}

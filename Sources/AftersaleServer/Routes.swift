@@ -1,0 +1,255 @@
+import AftersaleAnalytics
+import AftersaleCore
+import AftersaleOutbox
+import AftersaleSources
+import AftersaleStore
+import Crypto
+import Foundation
+public import Hummingbird
+import HTTPTypes
+public import Logging
+
+/// What the routes share.
+public struct ServerParts: Sendable {
+    public var settings: ServerSettings
+    public var intake: Intake
+    public var engine: LiveEngine
+    public var metrics: ServerMetrics
+    public var clock: any ServerClock
+    public var logger: Logger
+    let reads: ReadPool
+
+    public init(settings: ServerSettings, intake: Intake, engine: LiveEngine, metrics: ServerMetrics, clock: any ServerClock, logger: Logger) {
+        self.settings = settings
+        self.intake = intake
+        self.engine = engine
+        self.metrics = metrics
+        self.clock = clock
+        self.logger = logger
+        self.reads = ReadPool(path: settings.databasePath)
+    }
+}
+
+/// An answer with a JSON body.
+func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+    var headers = headers
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
+}
+
+/// An error answer: `{"error": why}`.
+func failure(_ status: HTTPResponse.Status, _ why: String, headers: HTTPFields = [:]) -> Response {
+    json(status, .object(JSONObject(["error": .string(why)])), headers: headers)
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for (x, y) in zip(a, b) { difference |= x ^ y }
+    return difference == 0
+}
+
+extension HTTPField.Name {
+    static let shopifyHmac = HTTPField.Name("X-Shopify-Hmac-Sha256")!
+    static let shopifyTopic = HTTPField.Name("X-Shopify-Topic")!
+}
+
+/// The routes of `aftersale serve`.
+public enum Routes {
+    public static func router(_ parts: ServerParts) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetrics(metrics: parts.metrics))
+
+        router.get("/healthz") { _, _ in json(.ok, .object(JSONObject(["status": "ok"]))) }
+        router.get("/readyz") { _, _ in
+            let s = parts.engine.status
+            let body = JSONValue.object(JSONObject([
+                "ready": .bool(s.isCaughtUp), "log_head": .integer(Int(s.head)),
+                "projection_lag": .integer(Int(s.projectionLag)), "reactor_lag": .integer(Int(s.reactorLag)),
+                "error": s.lastError.map { .string($0) } ?? .null,
+            ]))
+            return json(s.isCaughtUp ? .ok : .serviceUnavailable, body)
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: parts.metrics.text())))
+        }
+
+        router.post("/v1/events") { request, context in
+            if let denied = bearerDenied(request, parts) { return denied }
+            let body = try await collect(request, parts)
+            var reader = RequestItems(now: parts.clock.now(), source: "api")
+            let items: [RequestItem]
+            do { items = try reader.envelopes(body) } catch { return failure(.badRequest, "\(error)") }
+            return try await commit(items, source: "api", parts)
+        }
+
+        router.get("/v1/customers/{id}") { request, context in
+            if let denied = bearerDenied(request, parts) { return denied }
+            let id = try context.parameters.require("id")
+            let now = parts.clock.now()
+            let text = try await parts.reads.read { log in
+                try CustomerProfile.load(id, from: log, at: now)?.json
+            }
+            guard let text else { return failure(.notFound, "no events for this customer") }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+        }
+
+        router.get("/v1/actions") { request, context in
+            if let denied = bearerDenied(request, parts) { return denied }
+            let customer = request.uri.queryParameters["customer"].map(String.init)
+            let status = request.uri.queryParameters["status"].map(String.init) ?? "pending"
+            guard status == "pending" || status == "all" else { return failure(.badRequest, "status: expected pending or all") }
+            let now = parts.clock.now()
+            // As `aftersale actions`: pending commands older than the catch-up window are not listed as due.
+            let window = now.adding(days: -Double(parts.settings.reactor.clock.catchUpDays))
+            let lines = try await parts.reads.read { log in
+                let store = try ReactorStore(log: log)
+                return try store.commands(customer: customer, pendingDueBy: status == "pending" ? now : nil,
+                                          dueFrom: status == "pending" ? window : nil).map { $0.jsonText() + "\n" }.joined()
+            }
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init(byteBuffer: ByteBuffer(string: lines)))
+        }
+
+        router.get("/v1/rejects") { request, context in
+            if let denied = bearerDenied(request, parts) { return denied }
+            let source = request.uri.queryParameters["source"].map(String.init)
+            let after = request.uri.queryParameters["after"].flatMap { Int64(String($0)) } ?? 0
+            let limit = min(request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100, 1000)
+            let rejects = try await parts.reads.read { log in try log.rejects(source: source, after: after, limit: limit) }
+            return json(.ok, .object(JSONObject([
+                "rejects": .array(rejects.map(\.json)),
+                "next_after": rejects.last.map { .integer(Int($0.id)) } ?? .null,
+            ])))
+        }
+
+        // addSourceRoutes(to: router, parts)  // SOURCES
+        return router
+    }
+
+    /// The body, up to the configured size (413 above it).
+    static func collect(_ request: Request, _ parts: ServerParts) async throws -> [UInt8] {
+        let buffer = try await request.body.collect(upTo: parts.settings.maxBodyBytes)
+        return Array(buffer.readableBytesView)
+    }
+
+    /// nil when the bearer token is right; else the answer (401, or 503 when no token is set).
+    static func bearerDenied(_ request: Request, _ parts: ServerParts) -> Response? {
+        guard let token = parts.settings.apiToken else {
+            parts.logger.warning("an API request came, but AFTERSALE_API_TOKEN is not set: answered 503")
+            return failure(.serviceUnavailable, "the API is not configured on this server (no API token is set)")
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              constantTimeEquals(Array(header.dropFirst("Bearer ".count).utf8), Array(token.utf8)) else {
+            return failure(.unauthorized, "expected Authorization: Bearer with the API token",
+                           headers: [.wwwAuthenticate: "Bearer realm=\"aftersale\""])
+        }
+        return nil
+    }
+
+    /// The user name of HTTP Basic auth.
+    static func basicUser(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
+              let decoded = Data(base64Encoded: String(header.dropFirst("Basic ".count))),
+              let text = String(data: decoded, encoding: .utf8) else { return nil }
+        return String(text.prefix { $0 != ":" })
+    }
+
+    /// Commits the items and answers with each one's outcome: 200 when all are in the log, 409 when
+    /// one conflicts with an event of the same id, 422 when one was rejected (and kept).
+    static func commit(_ items: [RequestItem], source: String, _ parts: ServerParts, ignored: Int = 0) async throws -> Response {
+        let outcomes: [IntakeOutcome]
+        do { outcomes = try await parts.intake.submit(items.map(\.item)) } catch {
+            parts.logger.error("intake commit failed", metadata: ["error": "\(error)"])
+            return failure(.serviceUnavailable, "the events could not be committed; nothing of this request was kept: send it again",
+                           headers: [.retryAfter: "1"])
+        }
+        var counts: [String: Int] = [:]
+        var results: [JSONValue] = []
+        for (item, outcome) in zip(items, outcomes) {
+            var o = JSONObject(["origin": .string(item.origin)])
+            if let id = item.id { o["id"] = .string(id) }
+            let name: String
+            switch outcome {
+            case .appended(let position):
+                name = "appended"
+                o["position"] = .integer(Int(position))
+            case .duplicate(let position):
+                name = "duplicate"
+                o["position"] = .integer(Int(position))
+            case .conflict(let position):
+                name = "conflict"
+                o["position"] = .integer(Int(position))
+                o["reason"] = .string("an event with this id and different content is in the log at position \(position)")
+            case .skipped:
+                name = "skipped"
+            case .rejected(let reject):
+                name = "rejected"
+                o["reject"] = .integer(Int(reject))
+                if let e = item.rejection {
+                    o["field"] = .string(e.field)
+                    o["reason"] = .string(e.reason)
+                }
+            }
+            o["outcome"] = .string(name)
+            counts[name, default: 0] += 1
+            results.append(.object(o))
+        }
+        for (name, n) in counts { parts.metrics.countEvent(source: source, outcome: name, by: n) }
+        // Counts only: ids and texts may hold personal data.
+        parts.logger.debug("events committed", metadata: ["source": "\(source)", "outcomes": "\(counts)"])
+        var body = JSONObject(["results": .array(results)])
+        for name in ["appended", "duplicate", "conflict", "skipped", "rejected"] { body[name] = .integer(counts[name] ?? 0) }
+        if ignored > 0 { body["ignored"] = .integer(ignored) }
+        let status: HTTPResponse.Status = counts["rejected"] != nil ? .unprocessableContent : counts["conflict"] != nil ? .conflict : .ok
+        return json(status, .object(body))
+    }
+}
+
+extension StoredReject {
+    var json: JSONValue {
+        .object(JSONObject([
+            "id": .integer(Int(id)), "received": .string(received.description), "source": .string(input.source),
+            "origin": .string(input.origin), "reason": .string(input.reason), "raw": .string(input.raw),
+        ]))
+    }
+}
+
+extension Optional where Wrapped == String {
+    var orEmpty: String { self ?? "" }
+}
+
+/// Times every request by its route pattern (never its path: ids in paths would make a series
+/// per customer).
+struct RequestMetrics<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let route = context.endpointPath ?? "unmatched"
+        func record(_ status: Int) {
+            metrics.recordRequest(route: route, method: request.method.rawValue, status: status,
+                                  nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start))
+        }
+        do {
+            let response = try await next(request, context)
+            record(response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            record(error.status.code)
+            throw error
+        } catch {
+            record(500)
+            throw error
+        }
+    }
+}
+
+extension ServerParts {
+    /// Stops the intake (after committing what is queued) and the engine (after its run).
+    public func stop() {
+        intake.stop()
+        engine.stop()
+    }
+}

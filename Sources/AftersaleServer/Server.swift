@@ -1,0 +1,66 @@
+public import Hummingbird
+public import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Runs a thread-owning part (the intake, the engine) as a service: stopped at graceful shutdown,
+/// after the HTTP server has finished its requests (a service group stops in reverse order).
+struct StoppingService: Service {
+    let name: String
+    let stop: @Sendable () -> Void
+
+    func run() async throws {
+        // Wait for shutdown; cancellation (a failed sibling) stops it too.
+        try? await gracefulShutdown()
+        stop()
+    }
+}
+
+/// `aftersale serve`: the HTTP server with its intake and live engine.
+public enum AftersaleServer {
+    /// Opens the log and starts the intake and the engine.
+    public static func start(settings: ServerSettings, clock: any ServerClock, logger: Logger,
+                             metrics: ServerMetrics = ServerMetrics()) throws -> ServerParts {
+        let intake = Intake(path: settings.databasePath, clock: clock)
+        let engine = LiveEngine(path: settings.databasePath, clock: clock, configuration: settings.reactor, threads: settings.threads,
+                                clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
+        intake.onCommit = { _ in engine.wake() }
+        engine.onRun = { status, seconds in metrics.recordEngine(status, seconds: seconds) }
+        try intake.start()
+        engine.start()
+        return ServerParts(settings: settings, intake: intake, engine: engine, metrics: metrics, clock: clock, logger: logger)
+    }
+
+    /// The application over started parts; its shutdown stops them.
+    ///
+    /// - Parameter onRunning: called with the port once the server listens (0 in the settings asks
+    ///   the system for a free one).
+    public static func application(_ parts: ServerParts, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(
+            router: Routes.router(parts),
+            configuration: .init(address: .hostname(parts.settings.host, port: parts.settings.port), serverName: "aftersale"),
+            // Stopped in reverse order: the intake before the engine, both after the HTTP server.
+            services: [StoppingService(name: "engine", stop: parts.engine.stop), StoppingService(name: "intake", stop: parts.intake.stop)],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? parts.settings.port) },
+            logger: parts.logger
+        )
+    }
+}
+
+extension AftersaleServer {
+    /// The process's service: logs to standard error (`AFTERSALE_LOG_LEVEL`, default info), metrics
+    /// to `/metrics`, and runs until SIGTERM or SIGINT, then stops accepting, finishes the requests
+    /// in flight and the commit under way, and returns.
+    public static func run(settings: ServerSettings, clock: any ServerClock, logLevel: String?,
+                           onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "aftersale")
+        logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let metrics = ServerMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
+        let app = application(try start(settings: settings, clock: clock, logger: logger, metrics: metrics), onRunning: onRunning)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        logger.info("stopped")
+    }
+}

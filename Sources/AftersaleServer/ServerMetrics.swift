@@ -1,0 +1,56 @@
+import CoreMetrics
+import Foundation
+import Metrics
+public import Prometheus
+
+/// The service's metrics, through swift-metrics into a Prometheus registry of its own, served by
+/// `GET /metrics`. A registry per server (not the process-wide `MetricsSystem`) keeps servers in
+/// one process (tests) apart; `aftersale serve` also bootstraps the process-wide system with it, so
+/// libraries' metrics land there too.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+    private let projectionLag: CoreMetrics.Gauge
+    private let reactorLag: CoreMetrics.Gauge
+    private let engineRun: CoreMetrics.Timer
+    private let engineFailures: CoreMetrics.Counter
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Request latencies of a few hundred microseconds to seconds (a first engine run is longer).
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        self.factory = factory
+        projectionLag = CoreMetrics.Gauge(label: "aftersale_projection_lag_events", factory: factory)
+        reactorLag = CoreMetrics.Gauge(label: "aftersale_reactor_lag_events", factory: factory)
+        engineRun = CoreMetrics.Timer(label: "aftersale_engine_run_seconds", factory: factory)
+        engineFailures = CoreMetrics.Counter(label: "aftersale_engine_failures_total", factory: factory)
+    }
+
+    /// Events by source (`api`, `shopify`, `segment`) and outcome (`appended`, `duplicate`, ...).
+    public func countEvent(source: String, outcome: String, by n: Int = 1) {
+        CoreMetrics.Counter(label: "aftersale_events_total", dimensions: [("source", source), ("outcome", outcome)], factory: factory)
+            .increment(by: n)
+    }
+
+    /// A request's time, by route pattern, method and status.
+    public func recordRequest(route: String, method: String, status: Int, nanoseconds: Int64) {
+        CoreMetrics.Timer(label: "aftersale_http_request_duration_seconds",
+                      dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+            .recordNanoseconds(nanoseconds)
+    }
+
+    public func recordEngine(_ status: EngineStatus, seconds: Double) {
+        projectionLag.record(Double(status.projectionLag))
+        reactorLag.record(Double(status.reactorLag))
+        engineRun.recordNanoseconds(Int64(seconds * 1e9))
+        if status.lastError != nil { engineFailures.increment() }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func text() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,98 @@
+import AftersaleCore
+public import AftersaleReactor
+
+/// What `aftersale serve` needs: where to listen, the database, the secrets and limits.
+///
+/// Secrets come from the environment or the config file's `serve` section, never the command line:
+/// a command line is visible to every user of the machine (`ps`) and kept in shell histories.
+public struct ServerSettings: Sendable {
+    public var databasePath: String
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Bearer token of `/v1/...` (`AFTERSALE_API_TOKEN`). Unset: the API answers 503.
+    public var apiToken: String?
+    /// The Shopify app's client secret, which signs its webhooks (`AFTERSALE_SHOPIFY_SECRET`).
+    public var shopifySecret: String?
+    /// Segment's write key, the Basic-auth user name of its calls (`AFTERSALE_SEGMENT_WRITE_KEY`).
+    public var segmentWriteKey: String?
+    /// Put before Shopify's customer ids, to keep several shops apart in one log.
+    public var shopifyCustomerPrefix = ""
+    /// Requests with a larger body answer 413.
+    public var maxBodyBytes = 16 * 1024 * 1024
+    /// The clock service: how often (seconds of real time) the engine brings its clock up to now
+    /// when no event comes, so time-based plays fire as days pass.
+    public var clockIntervalSeconds = 60.0
+    /// The reactor's policies (the config file's other sections).
+    public var reactor = ReactorConfiguration()
+    /// The reactor's threads (nil: one per core).
+    public var threads: Int?
+
+    public init(databasePath: String) {
+        self.databasePath = databasePath
+    }
+}
+
+/// A setting that cannot be used: which one and why.
+public struct SettingsError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ServerSettings {
+    /// Settings from the config file's `serve` section (its other sections are the reactor's), then
+    /// the environment, which wins.
+    ///
+    /// - Parameters:
+    ///   - configText: the config file's text, if there is one; `configName` names it in errors.
+    public static func load(databasePath: String, configText: String?, configName: String = "config",
+                            environment: [String: String]) throws(SettingsError) -> ServerSettings {
+        var settings = ServerSettings(databasePath: databasePath)
+        if let configText {
+            do { settings.reactor = try ReactorConfiguration.load(json: configText) } catch {
+                throw SettingsError("\(configName): \(error)")
+            }
+            let root: JSONValue
+            do { root = try JSONParser.parse(configText) } catch { throw SettingsError("\(configName): \(error)") }
+            if let serve = root["serve"] {
+                guard let object = serve.objectValue else { throw SettingsError("\(configName): serve: expected an object") }
+                try settings.read(object, name: "\(configName): serve")
+            }
+        }
+        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let v = env("AFTERSALE_API_TOKEN") { settings.apiToken = v }
+        if let v = env("AFTERSALE_SHOPIFY_SECRET") { settings.shopifySecret = v }
+        if let v = env("AFTERSALE_SEGMENT_WRITE_KEY") { settings.segmentWriteKey = v }
+        if let v = env("AFTERSALE_SHOPIFY_CUSTOMER_PREFIX") { settings.shopifyCustomerPrefix = v }
+        return settings
+    }
+
+    private mutating func read(_ object: JSONObject, name: String) throws(SettingsError) {
+        for member in object.members {
+            let key = member.key, value = member.value
+            func text() throws(SettingsError) -> String {
+                guard let s = value.stringValue, !s.isEmpty else { throw SettingsError("\(name).\(key): expected a non-empty string") }
+                return s
+            }
+            func count(_ range: ClosedRange<Int>) throws(SettingsError) -> Int {
+                guard let n = value.intValue, range.contains(n) else {
+                    throw SettingsError("\(name).\(key): expected an integer from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return n
+            }
+            switch key {
+            case "host": host = try text()
+            case "port": port = try count(0...65535)
+            case "api_token": apiToken = try text()
+            case "shopify_secret": shopifySecret = try text()
+            case "segment_write_key": segmentWriteKey = try text()
+            case "shopify_customer_prefix":
+                guard let s = value.stringValue else { throw SettingsError("\(name).\(key): expected a string") }
+                shopifyCustomerPrefix = s
+            case "max_body_bytes": maxBodyBytes = try count(1...1 << 30)
+            case "clock_interval_seconds": clockIntervalSeconds = Double(try count(1...86_400))
+            case "threads": threads = try count(1...1024)
+            default: throw SettingsError("\(name).\(key): unknown key")
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+public import AftersaleCore
+internal import AftersaleSQLite
+
+/// Input the log refused, kept so that nothing sent is lost: where it came from, its text as sent
+/// and why it was refused. The user fixes it and sends it again; `aftersale rejects` and
+/// `GET /v1/rejects` list it.
+public struct RejectedInput: Sendable, Equatable {
+    /// Where it came from: `api`, `shopify`, `segment`...
+    public var source: String
+    /// Which message of the source (a request's line, a webhook topic and id, a Segment messageId).
+    public var origin: String
+    /// The text as received (an envelope line, a webhook body).
+    public var raw: String
+    /// `field: why`.
+    public var reason: String
+
+    public init(source: String, origin: String, raw: String, reason: String) {
+        self.source = source
+        self.origin = origin
+        self.raw = raw
+        self.reason = reason
+    }
+}
+
+/// A kept reject with its number and when it came.
+public struct StoredReject: Sendable, Equatable {
+    public var id: Int64
+    public var received: Timestamp
+    public var input: RejectedInput
+}
+
+extension EventLog {
+    private static let rejectsTable = """
+        CREATE TABLE IF NOT EXISTS rejects (
+            id       INTEGER PRIMARY KEY,
+            received INTEGER NOT NULL,
+            source   TEXT    NOT NULL,
+            origin   TEXT    NOT NULL,
+            raw      TEXT    NOT NULL,
+            reason   TEXT    NOT NULL
+        ) STRICT
+        """
+
+    /// Keeps rejected input; inside the caller's transaction when there is one (the intake commits
+    /// its rejects with its events, so an acknowledged reject is kept). Returns each one's number.
+    public func keepRejects(_ rejects: [RejectedInput], received: Timestamp) throws -> [Int64] {
+        guard !rejects.isEmpty else { return [] }
+        let body = { () throws -> [Int64] in
+            try self.database.execute(EventLog.rejectsTable)
+            let insert = try self.database.cached("INSERT INTO rejects (received, source, origin, raw, reason) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")
+            var ids: [Int64] = []
+            for reject in rejects {
+                insert.reset()
+                try insert.bind([.int(received.millis), .text(reject.source), .text(reject.origin), .text(reject.raw), .text(reject.reason)])
+                guard try insert.step() else { throw StoreError(.inconsistentLog, "a kept reject got no number") }
+                ids.append(insert.int64(0))
+                _ = try insert.step()
+            }
+            insert.reset()
+            return ids
+        }
+        return database.isInTransaction ? try body() : try database.inTransaction(body)
+    }
+
+    /// Kept rejects, oldest first, after `after` (a reject's number), at most `limit`, of one source if given.
+    public func rejects(source: String? = nil, after: Int64 = 0, limit: Int = 1000) throws -> [StoredReject] {
+        guard try database.tableExists("rejects") else { return [] }
+        let select = try database.prepare("""
+            SELECT id, received, source, origin, raw, reason FROM rejects
+            WHERE id > ?1 AND (?2 IS NULL OR source = ?2) ORDER BY id LIMIT ?3
+            """)
+        try select.bind([.int(after), source.map { .text($0) } ?? .null, .int(Int64(limit))])
+        var found: [StoredReject] = []
+        while try select.step() {
+            found.append(StoredReject(id: select.int64(0), received: Timestamp(millis: select.int64(1)),
+                                      input: RejectedInput(source: select.text(2) ?? "", origin: select.text(3) ?? "",
+                                                           raw: select.text(4) ?? "", reason: select.text(5) ?? "")))
+        }
+        return found
+    }
+
+    /// Removes kept rejects once they have been fixed and sent again. Returns how many there were.
+    @discardableResult
+    public func removeRejects(_ ids: [Int64]) throws -> Int {
+        guard !ids.isEmpty, try database.tableExists("rejects") else { return 0 }
+        return try database.inTransaction {
+            var removed = 0
+            let delete = try database.cached("DELETE FROM rejects WHERE id = ?1")
+            for id in ids {
+                try delete.run([.int(id)])
+                removed += Int(database.changes)
+            }
+            return removed
+        }
+    }
+
+    /// Whether the log holds any event of this customer, asked inside the write transaction (the
+    /// cached heads are checked against other writers' commits first).
+    public func hasEvents(of customer: String) throws -> Bool {
+        precondition(database.isInTransaction, "hasEvents is asked inside the write transaction")
+        try prepareStreamHeads()
+        return try currentVersion(of: customer) > 0
+    }
+}
+
+extension EventLog {
+    /// Commits on this connection are synced to disk before they return (`synchronous=FULL`): what
+    /// a server acknowledges survives a power cut, not only a crash of the process.
+    public func setDurableCommits() throws {
+        try database.execute("PRAGMA synchronous=FULL")
+    }
+}
