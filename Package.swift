@@ -103,7 +103,8 @@ var package = Package(
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),
         .testTarget(name: "AftersaleSourcesTests", dependencies: ["AftersaleSources", "AftersaleCore"]),
         .testTarget(name: "AftersaleServerTests", dependencies: [
-            "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox",
+            "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
+            "AftersaleProjections", "ShopSimulator",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
