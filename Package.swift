@@ -29,6 +29,8 @@ var package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Tests and tools: a real HTTP client for the service.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Debian's libsqlite3, the only C this package imports (only AftersaleSQLite imports it).
@@ -111,6 +113,7 @@ var package = Package(
         .testTarget(name: "AftersaleCLITests", dependencies: [
             "AftersaleAnalytics", "AftersaleOutbox", "AftersaleSQLite",
             "AftersaleCore", "AftersaleStore", .product(name: "CSV", package: "CSV.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]
 )
