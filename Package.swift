@@ -94,6 +94,13 @@ var package = Package(
                            "BuyTillYouDie", "CSQLite"],
             path: "tools/bench"
         ),
+        // The service under load over loopback, beside `ingest` of the same events.
+        .executableTarget(
+            name: "aftersale-load",
+            dependencies: ["ShopSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            path: "tools/load"
+        ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleStoreTests", dependencies: [

@@ -124,7 +124,7 @@ public final class Intake: @unchecked Sendable {
     private func commit(_ group: [Submission], to log: EventLog) {
         let now = clock.now()
         do {
-            let outcomes = try log.database.inTransaction { try Intake.write(group.map(\.items), to: log, at: now) }
+            let outcomes = try log.withWriteTransaction { try Intake.write(group.map(\.items), to: log, at: now) }
             let appended = outcomes.reduce(0) { sum, request in
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
             }

@@ -56,8 +56,8 @@ extension EventLog {
         try database.inTransaction { try appendInTransaction(events, expected: expected, recorded: recorded) }
     }
 
-    /// `append` for a caller that already holds the write transaction (the reactor's dispatch).
-    package func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
+    /// `append` for a caller that already holds the write transaction (`withWriteTransaction`, the reactor's dispatch).
+    public func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
                                     recorded: Timestamp) throws -> [AppendOutcome] {
         try prepareStreamHeads()
         for (stream, expectation) in expected {

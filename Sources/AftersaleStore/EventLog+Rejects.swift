@@ -110,3 +110,11 @@ extension EventLog {
         try database.execute("PRAGMA synchronous=FULL")
     }
 }
+
+extension EventLog {
+    /// Runs `body` in one write transaction: everything it appends (`appendInTransaction`) and keeps
+    /// (`keepRejects`) commits together or not at all. The service's intake commits many requests so.
+    public func withWriteTransaction<T>(_ body: () throws -> T) throws -> T {
+        try database.inTransaction(body)
+    }
+}

@@ -1,0 +1,230 @@
+// aftersale-load: `aftersale serve` under load over loopback, beside `aftersale ingest` of the same
+// events in the same run.
+//
+//   swift build -c release --product aftersale --product aftersale-load
+//   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--repeat 3] [--soak SECONDS]
+//
+// Each run: a simulated shop's events are written to a file; `aftersale ingest` loads them into a
+// fresh database (timed); then a fresh server takes the same events over HTTP, one event per request
+// on --connections connections, then again into another fresh server in --batch-event requests.
+// It prints acknowledged events per second, request latency (p50, p99) and the server's RSS.
+import AsyncHTTPClient
+
+import Foundation
+import NIOCore
+import ShopSimulator
+
+struct Options {
+    var events = 100_000
+    var connections = 64
+    var batch = 500
+    var repeats = 3
+    var soakSeconds = 0.0
+    var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
+    var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
+
+    init() {
+        var args = CommandLine.arguments.dropFirst()
+        while let name = args.popFirst() {
+            guard let value = args.popFirst() else { fatalError("\(name) needs a value") }
+            switch name {
+            case "--events": events = Int(value)!
+            case "--connections": connections = Int(value)!
+            case "--batch": batch = Int(value)!
+            case "--repeat": repeats = Int(value)!
+            case "--soak": soakSeconds = Double(value)!
+            case "--aftersale": binary = value
+            case "--folder": folder = value
+            default: fatalError("unknown option \(name)")
+            }
+        }
+    }
+}
+
+func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func percentile(_ xs: [Double], _ p: Double) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)]
+}
+
+/// A shop's events, one line each.
+func shopLines(_ n: Int) throws -> [String] {
+    var c = SimulationConfiguration(seed: 11, customers: max(100, n / 11))
+    c.maxEvents = n
+    var bytes: [UInt8] = []
+    _ = try ShopSimulation(c).writeNDJSON { bytes += $0 }
+    return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+}
+
+func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Double {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    let start = seconds()
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { fatalError("\(path) \(arguments) exited \(p.terminationStatus)") }
+    return seconds() - start
+}
+
+/// A server on a fresh database.
+final class Server: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    static let token = "load-token"
+
+    init(_ options: Options, db: String) throws {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        let log = db + ".log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: options.binary)
+        process.arguments = ["serve", "--db", db, "--port", "0"]
+        var env = ProcessInfo.processInfo.environment
+        env["AFTERSALE_API_TOKEN"] = Server.token
+        env["AFTERSALE_LOG_LEVEL"] = "warning"
+        process.environment = env
+        process.standardError = FileHandle(forWritingAtPath: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var found: Int?
+        for _ in 0..<400 where found == nil {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: "listening on http://127.0.0.1:") { found = Int(text[r.upperBound...].prefix { $0.isNumber }) } else { usleep(50_000) }
+        }
+        guard let found else { fatalError("the server did not start") }
+        port = found
+    }
+
+    /// The server's resident memory now (KiB), from /proc.
+    var rssKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+}
+
+struct LoadResult {
+    var eventsPerSecond: Double
+    var p50: Double
+    var p99: Double
+    var failures: Int
+}
+
+/// Sends `bodies` over `connections` concurrent senders; every body must be acknowledged.
+func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, client: HTTPClient) async throws -> LoadResult {
+    let next = ManagedAtomicCounter()
+    let start = seconds()
+    let (latencies, failures) = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+        for _ in 0..<connections {
+            group.addTask {
+                var latencies: [Double] = []
+                var failures = 0
+                while true {
+                    let i = next.next()
+                    if i >= bodies.count { break }
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/v1/events")
+                    request.method = .POST
+                    request.headers.add(name: "Authorization", value: "Bearer \(Server.token)")
+                    request.body = .bytes(ByteBuffer(string: bodies[i]))
+                    let t = seconds()
+                    let response = try await client.execute(request, timeout: .seconds(60))
+                    _ = try await response.body.collect(upTo: 1 << 26)
+                    latencies.append(seconds() - t)
+                    if response.status.code != 200 { failures += 1 }
+                }
+                return (latencies, failures)
+            }
+        }
+        var all: [Double] = []
+        var failed = 0
+        for try await (l, f) in group {
+            all += l
+            failed += f
+        }
+        return (all, failed)
+    }
+    let elapsed = seconds() - start
+    return LoadResult(eventsPerSecond: Double(eventsPerBody.reduce(0, +)) / elapsed, p50: percentile(latencies, 0.5),
+                      p99: percentile(latencies, 0.99), failures: failures)
+}
+
+/// Hands out indexes to concurrent senders.
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
+}
+
+@main
+struct Load {
+    static func main() async throws {
+        let options = Options()
+        try FileManager.default.createDirectory(atPath: options.folder, withIntermediateDirectories: true)
+        let lines = try shopLines(options.events)
+        let file = options.folder + "/shop.ndjson"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(options.connections, 8)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { try? client.syncShutdown() }
+
+        print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
+        var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = []
+        var rss: [(Int, Int)] = []
+        for run in 1...options.repeats {
+            let ingestDB = options.folder + "/ingest.db"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ingestDB + suffix) }
+            let t = try Load.runIngest(options, db: ingestDB, file: file)
+            ingestRates.append(Double(lines.count) / t)
+
+            let single = try Server(options, db: options.folder + "/single.db")
+            let before = single.rssKiB
+            let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
+                                   connections: options.connections, client: client)
+            rss.append((before, single.rssKiB))
+            single.stop()
+            singles.append(s)
+
+            let batched = try Server(options, db: options.folder + "/batch.db")
+            let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
+            let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
+            let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4, client: client)
+            batched.stop()
+            batches.append(b)
+            print(String(format: "run %d: ingest %.0f ev/s; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed); batches %.0f ev/s (p99 %.1f ms)",
+                         run, ingestRates.last!, s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures, b.eventsPerSecond, b.p99 * 1000))
+        }
+        print("")
+        print("| what (median of \(options.repeats)) | events/s | p50 | p99 | server RSS |")
+        print("|---|---|---|---|---|")
+        print(String(format: "| `aftersale ingest` of the same file | %.0f | | | |", median(ingestRates)))
+        print(String(format: "| POST /v1/events, 1 event per request, %d connections | %.0f | %.1f ms | %.1f ms | %d -> %d KiB |", options.connections,
+                     median(singles.map(\.eventsPerSecond)), median(singles.map(\.p50)) * 1000, median(singles.map(\.p99)) * 1000,
+                     rss.last?.0 ?? 0, rss.last?.1 ?? 0))
+        print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | |", options.batch,
+                     median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000))
+        if singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
+            print("some requests were not acknowledged with 200: see the runs above")
+        }
+    }
+
+    static func runIngest(_ options: Options, db: String, file: String) throws -> Double {
+        try run(options.binary, ["ingest", "--quiet", "--db", db, file])
+    }
+}
