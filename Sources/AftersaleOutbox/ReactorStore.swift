@@ -136,6 +136,34 @@ public final class ReactorStore {
         }
     }
 
+    /// `run` beside writers that keep appending (the service's intake): the run reads and decides in
+    /// one snapshot without taking the write lock, then writes its outcome in a short transaction.
+    ///
+    /// A run inside one write transaction would hold every appender back for as long as it decides.
+    /// Here the appenders go on; their events come after the snapshot, so the next run takes them.
+    /// If another run moved the checkpoint meanwhile, nothing is written and nil is returned: run
+    /// again. A run that needs passes (more customers than `customersPerPass`) writes pass by pass,
+    /// so it runs as `run` does.
+    public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary? {
+        let (start, size) = try database.onOneSnapshot { (try checkpoint(), try plan(prototype, until: now, withDueCommands: false).size) }
+        if prototype.recording || size > customersPerPass { return try run(until: now, engine: prototype) }
+        var decided: ReactorEngine?
+        var summary = try database.onOneSnapshot {
+            try runPasses(prototype, until: now, withDueCommands: false, storeCheckpoint: false) { engine, _ in
+                decided = engine
+            }
+        }
+        guard var engine = decided, summary.passes == 1 else { return try run(until: now, engine: prototype) }
+        return try database.inTransaction {
+            guard try checkpoint() == start else { return nil }
+            let saving = ContinuousClock.now
+            summary.written += try save(&engine)
+            try setMeta("checkpoint", String(summary.checkpoint))
+            summary.saveSeconds += ReactorStore.seconds(since: saving)
+            return summary
+        }
+    }
+
     /// At most this many customers are held in memory at once: a run over more goes over the log in
     /// passes, each with its share of the customers (by a hash of their id), each written away before
     /// the next. The decisions are the same for any number of passes.
@@ -253,7 +281,7 @@ public final class ReactorStore {
     /// Brings the customers a run needs up to `now`, pass by pass (see `customersPerPass`): each
     /// pass loads its customers, feeds them every event after the checkpoint and the clock, and hands
     /// its engine to `finish` (to write it away) before the next pass loads. Sets the new checkpoint.
-    func runPasses(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool,
+    func runPasses(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, storeCheckpoint: Bool = true,
                    _ finish: (inout ReactorEngine, inout RunSummary) throws -> Void) throws -> RunSummary {
         let started = ContinuousClock.now
         let plan = try plan(prototype, until: now, withDueCommands: withDueCommands)
@@ -318,7 +346,7 @@ public final class ReactorStore {
             summary.scheduled += engine.commandCount - before
             try finish(&engine, &summary)
         }
-        try setMeta("checkpoint", String(summary.checkpoint))
+        if storeCheckpoint { try setMeta("checkpoint", String(summary.checkpoint)) }
         summary.passes = passes
         return summary
     }

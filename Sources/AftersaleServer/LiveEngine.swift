@@ -39,6 +39,8 @@ public final class LiveEngine: @unchecked Sendable {
     private let configuration: ReactorConfiguration
     private let threads: Int?
     private let interval: Double
+    /// The pause after each run before the next (see `loop`).
+    public var gapSeconds = 0.0
     private let logger: Logger
     private let condition = NSCondition()
     private var pendingWork = true
@@ -101,7 +103,11 @@ public final class LiveEngine: @unchecked Sendable {
             let store = try ReactorStore(log: log, parallelism: threads)
             let now = clock.now()
             let engine = ReactorEngine.withFittedModels(configuration: configuration)
-            let run = try store.run(until: now, engine: engine)
+            // Decides without the write lock, so the intake is not held back; if another run (a
+            // CLI `actions`) moved the checkpoint meanwhile, it decides again from there.
+            var done = try store.runBesideWriters(until: now, engine: engine)
+            while done == nil { done = try store.runBesideWriters(until: now, engine: engine) }
+            let run = done!
             status.head = try log.head()
             status.projection = try projection.checkpoint()
             status.reactor = try store.checkpoint()
@@ -138,6 +144,15 @@ public final class LiveEngine: @unchecked Sendable {
             }
             if !go { return }
             runOnce(log)
+            // Under a stream of commits, let them gather for a moment: each run has a cost of its own
+            // (reading the checkpoint and the customers touched) and holds the write lock while it
+            // saves, which the intake waits for. A pause after a run makes fewer, larger runs.
+            if gapSeconds > 0 {
+                condition.withLock {
+                    let until = Date(timeIntervalSinceNow: gapSeconds)
+                    while !stopping && Date() < until { _ = condition.wait(until: until) }
+                }
+            }
             // After a failure, wait for the interval before trying again rather than spinning.
             if condition.withLock({ current.lastError != nil }) {
                 condition.withLock { _ = condition.wait(until: Date(timeIntervalSinceNow: min(interval, 5))) }

@@ -63,6 +63,10 @@ public enum Routes {
 
         router.get("/healthz") { _, _ in json(.ok, .object(JSONObject(["status": "ok"]))) }
         router.get("/readyz") { _, _ in
+            guard parts.settings.liveEngine else {
+                // No live engine: ready as soon as the intake takes events.
+                return json(.ok, .object(JSONObject(["ready": true, "live_engine": false])))
+            }
             let s = parts.engine.status
             let body = JSONValue.object(JSONObject([
                 "ready": .bool(s.isCaughtUp), "log_head": .integer(Int(s.head)),

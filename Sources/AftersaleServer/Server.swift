@@ -24,10 +24,11 @@ public enum AftersaleServer {
         let intake = Intake(path: settings.databasePath, clock: clock)
         let engine = LiveEngine(path: settings.databasePath, clock: clock, configuration: settings.reactor, threads: settings.threads,
                                 clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
+        engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
         intake.onCommit = { _ in engine.wake() }
         engine.onRun = { status, seconds in metrics.recordEngine(status, seconds: seconds) }
         try intake.start()
-        engine.start()
+        if settings.liveEngine { engine.start() }
         return ServerParts(settings: settings, intake: intake, engine: engine, metrics: metrics, clock: clock, logger: logger)
     }
 

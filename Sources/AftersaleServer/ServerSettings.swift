@@ -26,6 +26,12 @@ public struct ServerSettings: Sendable {
     public var reactor = ReactorConfiguration()
     /// The reactor's threads (nil: one per core).
     public var threads: Int?
+    /// Run the live engine (false: the server takes events and answers reads; `aftersale actions`
+    /// from cron brings the read models and the reactor up).
+    public var liveEngine = true
+    /// The live engine's pause after each run, in milliseconds: commits arriving meanwhile are taken
+    /// together by the next run.
+    public var engineGapMilliseconds = 250
 
     public init(databasePath: String) {
         self.databasePath = databasePath
@@ -91,6 +97,10 @@ extension ServerSettings {
             case "max_body_bytes": maxBodyBytes = try count(1...1 << 30)
             case "clock_interval_seconds": clockIntervalSeconds = Double(try count(1...86_400))
             case "threads": threads = try count(1...1024)
+            case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
+            case "live_engine":
+                guard let b = value.boolValue else { throw SettingsError("\(name).\(key): expected true or false") }
+                liveEngine = b
             default: throw SettingsError("\(name).\(key): unknown key")
             }
         }

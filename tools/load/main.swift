@@ -2,7 +2,7 @@
 // events in the same run.
 //
 //   swift build -c release --product aftersale --product aftersale-load
-//   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--repeat 3] [--soak SECONDS]
+//   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--repeat 3]
 //
 // Each run: a simulated shop's events are written to a file; `aftersale ingest` loads them into a
 // fresh database (timed); then a fresh server takes the same events over HTTP, one event per request
@@ -19,7 +19,7 @@ struct Options {
     var connections = 64
     var batch = 500
     var repeats = 3
-    var soakSeconds = 0.0
+    var config: String?
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
@@ -32,9 +32,9 @@ struct Options {
             case "--connections": connections = Int(value)!
             case "--batch": batch = Int(value)!
             case "--repeat": repeats = Int(value)!
-            case "--soak": soakSeconds = Double(value)!
             case "--aftersale": binary = value
             case "--folder": folder = value
+            case "--config": config = value
             default: fatalError("unknown option \(name)")
             }
         }
@@ -89,7 +89,7 @@ final class Server: @unchecked Sendable {
         let log = db + ".log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: options.binary)
-        process.arguments = ["serve", "--db", db, "--port", "0"]
+        process.arguments = ["serve", "--db", db, "--port", "0"] + (options.config.map { ["--config", $0] } ?? [])
         var env = ProcessInfo.processInfo.environment
         env["AFTERSALE_API_TOKEN"] = Server.token
         env["AFTERSALE_LOG_LEVEL"] = "warning"
@@ -182,7 +182,6 @@ struct Load {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(options.connections, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        defer { try? client.syncShutdown() }
 
         print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
         var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = []
@@ -222,6 +221,7 @@ struct Load {
         if singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
             print("some requests were not acknowledged with 200: see the runs above")
         }
+        try await client.shutdown()
     }
 
     static func runIngest(_ options: Options, db: String, file: String) throws -> Double {
