@@ -147,29 +147,53 @@ public final class Intake: @unchecked Sendable {
         enum Slot { case event(Int), reject(Int), skipped }
         var slots: [[Slot]] = []
         var customersInGroup = Set<String>()
+        var ordersInGroup: [String: String] = [:]
+        // Each event's order id, for an order.placed.
+        var orders: [String?] = []
         for items in requests {
+            // One message's alternatives (registered if new, updated if known) are judged on what
+            // was known before it, not on each other.
+            let knownBefore = customersInGroup
             var requestSlots: [Slot] = []
             for item in items {
                 switch item {
                 case .rejected(let input):
                     requestSlots.append(.reject(rejects.count))
                     rejects.append(input)
-                case .event(let event, let condition):
+                case .event(var event, let condition):
+                    if event.customer == Shopify.customerOfOrder {
+                        // Attributed by its order: the customer of that order's order.placed.
+                        let order = (try? JSONParser.parse(event.data))?["order"]?.stringValue ?? ""
+                        guard let customer = try ordersInGroup[order] ?? log.customer(ofOrder: order) else {
+                            requestSlots.append(.reject(rejects.count))
+                            rejects.append(RejectedInput(source: "shopify", origin: event.id, raw: event.jsonLine,
+                                                         reason: "data.order: order \(order) is unknown here: its order.placed has not come through the service, so its customer is unknown"))
+                            continue
+                        }
+                        event.customer = customer
+                    }
                     if condition != .always {
-                        let known = try customersInGroup.contains(event.customer) || log.hasEvents(of: event.customer)
+                        let known = try knownBefore.contains(event.customer) || log.hasEvents(of: event.customer)
                         if known != (condition == .customerKnown) {
                             requestSlots.append(.skipped)
                             continue
                         }
                     }
                     customersInGroup.insert(event.customer)
+                    let order = event.type == .orderPlaced ? (try? JSONParser.parse(event.data))?["order"]?.stringValue : nil
+                    if let order { ordersInGroup[order] = event.customer }
                     requestSlots.append(.event(events.count))
                     events.append(event)
+                    orders.append(order)
                 }
             }
             slots.append(requestSlots)
         }
         let appended = try log.appendInTransaction(events, recorded: now)
+        try log.rememberOrders(events.indices.compactMap { i in
+            guard case .appended = appended[i], let order = orders[i] else { return nil }
+            return (order, events[i].customer)
+        })
         let kept = try log.keepRejects(rejects, received: now)
         return slots.map { request in
             request.map { slot in

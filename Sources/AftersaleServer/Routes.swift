@@ -128,7 +128,7 @@ public enum Routes {
             ])))
         }
 
-        // addSourceRoutes(to: router, parts)  // SOURCES
+        addSourceRoutes(to: router, parts)
         return router
     }
 

@@ -118,3 +118,27 @@ extension EventLog {
         try database.inTransaction(body)
     }
 }
+
+extension EventLog {
+    private static let orderCustomersTable = """
+        CREATE TABLE IF NOT EXISTS order_customers (order_id TEXT PRIMARY KEY, customer TEXT NOT NULL) STRICT, WITHOUT ROWID
+        """
+
+    /// Remembers whose orders these are (inside the caller's write transaction). Webhooks that name
+    /// only an order (Shopify's fulfillments, refunds, returns) are attributed with it.
+    public func rememberOrders(_ orders: [(order: String, customer: String)]) throws {
+        guard !orders.isEmpty else { return }
+        try database.execute(EventLog.orderCustomersTable)
+        let insert = try database.cached("INSERT OR IGNORE INTO order_customers (order_id, customer) VALUES (?1, ?2)")
+        for (order, customer) in orders { try insert.run([.text(order), .text(customer)]) }
+    }
+
+    /// The customer of an order remembered by `rememberOrders`.
+    public func customer(ofOrder order: String) throws -> String? {
+        guard try database.tableExists("order_customers") else { return nil }
+        let select = try database.cached("SELECT customer FROM order_customers WHERE order_id = ?1")
+        defer { select.reset() }
+        select.bind(order, at: 1)
+        return try select.step() ? select.text(0) : nil
+    }
+}
