@@ -9,6 +9,7 @@
 // on --connections connections, then again into another fresh server in --batch-event requests.
 // It prints acknowledged events per second, request latency (p50, p99) and the server's RSS.
 import AsyncHTTPClient
+import Crypto
 
 import Foundation
 import NIOCore
@@ -83,6 +84,7 @@ final class Server: @unchecked Sendable {
     let process = Process()
     let port: Int
     static let token = "load-token"
+    static let shopifySecret = "load-shopify-secret"
 
     init(_ options: Options, db: String) throws {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
@@ -92,6 +94,7 @@ final class Server: @unchecked Sendable {
         process.arguments = ["serve", "--db", db, "--port", "0"] + (options.config.map { ["--config", $0] } ?? [])
         var env = ProcessInfo.processInfo.environment
         env["AFTERSALE_API_TOKEN"] = Server.token
+        env["AFTERSALE_SHOPIFY_SECRET"] = Server.shopifySecret
         env["AFTERSALE_LOG_LEVEL"] = "warning"
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: log)
@@ -127,7 +130,8 @@ struct LoadResult {
 }
 
 /// Sends `bodies` over `connections` concurrent senders; every body must be acknowledged.
-func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, client: HTTPClient) async throws -> LoadResult {
+func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, client: HTTPClient,
+          path: String = "/v1/events", headers: @escaping @Sendable (Int) -> [(String, String)] = { _ in [("Authorization", "Bearer \(Server.token)")] }) async throws -> LoadResult {
     let next = ManagedAtomicCounter()
     let start = seconds()
     let (latencies, failures) = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
@@ -138,9 +142,9 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
                 while true {
                     let i = next.next()
                     if i >= bodies.count { break }
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/v1/events")
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
                     request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(Server.token)")
+                    for (name, value) in headers(i) { request.headers.add(name: name, value: value) }
                     request.body = .bytes(ByteBuffer(string: bodies[i]))
                     let t = seconds()
                     let response = try await client.execute(request, timeout: .seconds(60))
@@ -184,7 +188,7 @@ struct Load {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 
         print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
-        var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = []
+        var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = [], webhooks: [LoadResult] = []
         var rss: [(Int, Int)] = []
         for run in 1...options.repeats {
             let ingestDB = options.folder + "/ingest.db"
@@ -206,8 +210,20 @@ struct Load {
             let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4, client: client)
             batched.stop()
             batches.append(b)
-            print(String(format: "run %d: ingest %.0f ev/s; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed); batches %.0f ev/s (p99 %.1f ms)",
-                         run, ingestRates.last!, s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures, b.eventsPerSecond, b.p99 * 1000))
+            // Signed Shopify orders/create webhooks, one order each, on the same connections.
+            let shop = try Server(options, db: options.folder + "/shopify.db")
+            let orders = (0..<min(lines.count, 20_000)).map { i in
+                #"{"id":\#(9_000_000 + i),"created_at":"2025-06-01T10:00:00Z","currency":"EUR","total_price":"19.90","customer":{"id":\#(i % 5000),"email":"c\#(i % 5000)@example.com"},"line_items":[{"sku":"TEA-\#(i % 40)","title":"Tea","quantity":1,"price":"19.90"}]}"#
+            }
+            let signatures = orders.map { Data(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: SymmetricKey(data: Array(Server.shopifySecret.utf8)))).base64EncodedString() }
+            let w = try await load(shop, bodies: orders, eventsPerBody: Array(repeating: 1, count: orders.count), connections: options.connections,
+                                   client: client, path: "/webhooks/shopify") { i in
+                [("X-Shopify-Topic", "orders/create"), ("X-Shopify-Event-Id", "load-\(i)"), ("X-Shopify-Hmac-Sha256", signatures[i])]
+            }
+            shop.stop()
+            webhooks.append(w)
+            print(String(format: "run %d: ingest %.0f ev/s; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed); batches %.0f ev/s (p99 %.1f ms); shopify %.0f webhooks/s (p99 %.1f ms, %d failed)",
+                         run, ingestRates.last!, s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures, b.eventsPerSecond, b.p99 * 1000, w.eventsPerSecond, w.p99 * 1000, w.failures))
         }
         print("")
         print("| what (median of \(options.repeats)) | events/s | p50 | p99 | server RSS |")
@@ -218,7 +234,9 @@ struct Load {
                      rss.last?.0 ?? 0, rss.last?.1 ?? 0))
         print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | |", options.batch,
                      median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000))
-        if singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
+        print(String(format: "| POST /webhooks/shopify, signed orders/create, %d connections | %.0f | %.1f ms | %.1f ms | |", options.connections,
+                     median(webhooks.map(\.eventsPerSecond)), median(webhooks.map(\.p50)) * 1000, median(webhooks.map(\.p99)) * 1000))
+        if webhooks.contains(where: { $0.failures > 0 }) || singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
             print("some requests were not acknowledged with 200: see the runs above")
         }
         try await client.shutdown()
