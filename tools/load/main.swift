@@ -198,8 +198,20 @@ struct Load {
 
             let single = try Server(options, db: options.folder + "/single.db")
             let before = single.rssKiB
+            // The server's memory while it takes single events, every 30 s.
+            let sampler = Task {
+                var samples: [Int] = []
+                while !Task.isCancelled {
+                    samples.append(single.rssKiB)
+                    try? await Task.sleep(for: .seconds(30))
+                }
+                return samples
+            }
             let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
                                    connections: options.connections, client: client)
+            sampler.cancel()
+            let samples = await sampler.value
+            print("run \(run): server RSS (KiB) every 30 s while taking single events: \(samples.map(String.init).joined(separator: " ")), at the end \(single.rssKiB)")
             rss.append((before, single.rssKiB))
             single.stop()
             singles.append(s)
