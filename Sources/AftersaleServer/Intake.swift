@@ -49,6 +49,9 @@ public final class Intake: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// At most this many items in one commit (a group of a few thousand keeps each commit short).
     public var maxItemsPerCommit = 20_000
+    private var committedHead: Int64 = 0
+    /// The position of the last event this intake appended (0 before any).
+    public var lastAppended: Int64 { condition.withLock { committedHead } }
     /// Called on the writer thread after each commit that appended events.
     public var onCommit: (@Sendable (_ appended: Int) -> Void)?
     /// Called after each commit with the counts of its outcomes (metrics).
@@ -128,6 +131,8 @@ public final class Intake: @unchecked Sendable {
             let appended = outcomes.reduce(0) { sum, request in
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
             }
+            let head = outcomes.joined().reduce(Int64(0)) { if case .appended(let p) = $1 { max($0, p) } else { $0 } }
+            if head > 0 { condition.withLock { committedHead = max(committedHead, head) } }
             for (submission, outcome) in zip(group, outcomes) { submission.continuation.resume(returning: outcome) }
             onOutcomes?(outcomes.flatMap { $0 })
             if appended > 0 { onCommit?(appended) }

@@ -22,7 +22,12 @@ public struct EngineStatus: Sendable, Equatable {
     public var projectionLag: Int64 { max(0, head - projection) }
     public var reactorLag: Int64 { max(0, head - reactor) }
     /// Caught up: every event in the log when last looked at is folded and reacted to.
-    public var isCaughtUp: Bool { runs > 0 && lastError == nil && projectionLag == 0 && reactorLag == 0 }
+    public var isCaughtUp: Bool { isCaughtUp(through: head) }
+
+    /// Caught up through `position` (the intake's last append, which a run may not have seen yet).
+    public func isCaughtUp(through position: Int64) -> Bool {
+        runs > 0 && lastError == nil && projection >= max(head, position) && reactor >= max(head, position)
+    }
 }
 
 /// The live engine: after each commit, the customers projection and the reactor catch up; between

@@ -68,12 +68,15 @@ public enum Routes {
                 return json(.ok, .object(JSONObject(["ready": true, "live_engine": false])))
             }
             let s = parts.engine.status
+            // Against what this server appended too: the engine's last run may predate it.
+            let head = max(s.head, parts.intake.lastAppended)
+            let ready = s.isCaughtUp(through: head)
             let body = JSONValue.object(JSONObject([
-                "ready": .bool(s.isCaughtUp), "log_head": .integer(Int(s.head)),
-                "projection_lag": .integer(Int(s.projectionLag)), "reactor_lag": .integer(Int(s.reactorLag)),
+                "ready": .bool(ready), "log_head": .integer(Int(head)),
+                "projection_lag": .integer(Int(max(0, head - s.projection))), "reactor_lag": .integer(Int(max(0, head - s.reactor))),
                 "error": s.lastError.map { .string($0) } ?? .null,
             ]))
-            return json(s.isCaughtUp ? .ok : .serviceUnavailable, body)
+            return json(ready ? .ok : .serviceUnavailable, body)
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

@@ -48,8 +48,19 @@ extension EventLog {
         let body = { () throws -> [Int64] in
             try self.database.execute(EventLog.rejectsTable)
             let insert = try self.database.cached("INSERT INTO rejects (received, source, origin, raw, reason) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")
+            // A platform retries what it was refused (Shopify, eight times): the same input from the
+            // same place is kept once.
+            let existing = try self.database.cached("SELECT id FROM rejects WHERE source = ?1 AND origin = ?2 AND raw = ?3 AND reason = ?4")
             var ids: [Int64] = []
             for reject in rejects {
+                existing.reset()
+                try existing.bind([.text(reject.source), .text(reject.origin), .text(reject.raw), .text(reject.reason)])
+                if try existing.step() {
+                    ids.append(existing.int64(0))
+                    existing.reset()
+                    continue
+                }
+                existing.reset()
                 insert.reset()
                 try insert.bind([.int(received.millis), .text(reject.source), .text(reject.origin), .text(reject.raw), .text(reject.reason)])
                 guard try insert.step() else { throw StoreError(.inconsistentLog, "a kept reject got no number") }

@@ -26,7 +26,7 @@ struct LiveEngineTests {
     static func waitForEngine(_ server: TestServer, at time: Timestamp) async throws {
         for _ in 0..<1000 {
             let s = server.parts.engine.status
-            if s.isCaughtUp && s.reactorClock == time { return }
+            if s.isCaughtUp(through: server.parts.intake.lastAppended) && s.reactorClock == time { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("the engine did not catch up by \(time)")

@@ -109,6 +109,11 @@ struct ShopifyRouteTests {
                 #expect(r.status == .unprocessableContent)
                 #expect(r.object["results"]?.arrayValue?.first?["field"]?.stringValue == "customer")
             }
+            // Shopify retries a refused webhook: it is kept once.
+            try await client.execute(uri: "/webhooks/shopify", method: .post, headers: shopifyHeaders(topic: "orders/create", eventID: "g", body: guest),
+                                     body: buffer(guest)) { r in
+                #expect(r.status == .unprocessableContent)
+            }
             // A fulfillment of an order this server never saw: its customer is unknown.
             let fulfillment = try example("shopify", "fulfillments-create")
             try await client.execute(uri: "/webhooks/shopify", method: .post, headers: shopifyHeaders(topic: "fulfillments/create", eventID: "f", body: fulfillment),
