@@ -214,15 +214,6 @@ public enum Routes {
     }
 }
 
-extension StoredReject {
-    var json: JSONValue {
-        .object(JSONObject([
-            "id": .integer(Int(id)), "received": .string(received.description), "source": .string(input.source),
-            "origin": .string(input.origin), "reason": .string(input.reason), "raw": .string(input.raw),
-        ]))
-    }
-}
-
 extension Optional where Wrapped == String {
     var orEmpty: String { self ?? "" }
 }

@@ -27,6 +27,14 @@ public struct StoredReject: Sendable, Equatable {
     public var id: Int64
     public var received: Timestamp
     public var input: RejectedInput
+
+    /// As `aftersale rejects --json` prints it and `GET /v1/rejects` lists it.
+    public var json: JSONValue {
+        .object(JSONObject([
+            "id": .integer(Int(id)), "received": .string(received.description), "source": .string(input.source),
+            "origin": .string(input.origin), "reason": .string(input.reason), "raw": .string(input.raw),
+        ]))
+    }
 }
 
 extension EventLog {

@@ -45,10 +45,7 @@ extension Aftersale {
             let rejects = try log.rejects(source: source, after: after, limit: limit)
             for r in rejects {
                 if json {
-                    print(JSONValue.object(JSONObject([
-                        "id": .integer(Int(r.id)), "received": .string(r.received.description), "source": .string(r.input.source),
-                        "origin": .string(r.input.origin), "reason": .string(r.input.reason), "raw": .string(r.input.raw),
-                    ])).compactText)
+                    print(r.json.compactText)
                 } else if raw {
                     print("# reject \(r.id), \(r.input.source) \(r.input.origin): \(r.input.reason)")
                     print(r.input.raw)
