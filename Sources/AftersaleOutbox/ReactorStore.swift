@@ -99,6 +99,8 @@ public final class ReactorStore {
         public var saveSeconds = 0.0
         /// Passes over the log (see `ReactorStore.customersPerPass`).
         public var passes = 1
+
+        public init() {}
     }
 
     /// Seconds since `start`, on a monotonic clock.
@@ -136,31 +138,91 @@ public final class ReactorStore {
         }
     }
 
-    /// `run` beside writers that keep appending (the service's intake): the run reads and decides in
-    /// one snapshot without taking the write lock, then writes its outcome in a short transaction.
+    /// What one step of `runBesideWriters` did.
+    public struct StepSummary: Sendable {
+        public var run: RunSummary
+        /// Every event of the log's snapshot was taken and every customer with a tick due brought
+        /// up to `now`: nothing is left for another step.
+        public var complete: Bool
+    }
+
+    /// `run` beside writers that keep appending (the service's intake), one bounded step at a time:
+    /// a step reads and decides in one snapshot without taking the write lock, then writes its
+    /// outcome in a short transaction. Call it until a step is complete.
     ///
-    /// A run inside one write transaction would hold every appender back for as long as it decides.
-    /// Here the appenders go on; their events come after the snapshot, so the next run takes them.
-    /// If another run moved the checkpoint meanwhile, nothing is written and nil is returned: run
-    /// again. A run that needs passes (more customers than `customersPerPass`) writes pass by pass,
-    /// so it runs as `run` does.
-    public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary? {
-        let (start, size) = try database.onOneSnapshot { (try checkpoint(), try plan(prototype, until: now, withDueCommands: false).size) }
-        if prototype.recording || size > customersPerPass { return try run(until: now, engine: prototype) }
+    /// A run inside one write transaction would hold every appender back for as long as it decides;
+    /// a run over a large backlog (the engine fell behind) or over the day's ticks of a whole shop
+    /// (every customer on a Monday) would hold them back for longer than they wait. A step takes at
+    /// most `maxCustomers` customers:
+    /// - when the events after the checkpoint are about more, it takes the events up to the last
+    ///   one that keeps within the bound, and leaves the clock where those events put it (each
+    ///   customer ticks up to each of their events as it applies, so stopping between events
+    ///   decides as one run would; the clock up to `now` waits for the step that reaches the end);
+    /// - otherwise it takes every event, adds the customers with a tick due up to the bound (the
+    ///   earliest due first), and brings those it holds up to `now`; the rest wait for the next step.
+    /// A model fitted since the checkpoint, or other settings, needs every customer judged again in
+    /// one run: that step runs as `run` does, inside the write lock.
+    ///
+    /// If another run moved the checkpoint meanwhile, nothing is written and nil is returned: step
+    /// again.
+    public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine, maxCustomers: Int) throws -> StepSummary? {
+        let bound = max(1, maxCustomers)
+        if prototype.recording { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
+        var start: Int64 = 0
+        var wholeRun = false
         var decided: ReactorEngine?
-        var summary = try database.onOneSnapshot {
-            try runPasses(prototype, until: now, withDueCommands: false, storeCheckpoint: false) { engine, _ in
+        var complete = true
+        var summary = try database.onOneSnapshot { () throws -> RunSummary in
+            start = try checkpoint()
+            // Judged on the snapshot the step reads, so a model fitted meanwhile is not stepped over.
+            wholeRun = try mustJudgeEveryone(prototype)
+            if wholeRun { return RunSummary() }
+            var needed = Set<String>()
+            var taken = 0
+            var stopsEarly = false
+            let events = try database.prepare("SELECT customer FROM events WHERE position > ?1 ORDER BY position")
+            events.bind(start, at: 1)
+            while try events.step() {
+                let customer = events.text(0) ?? ""
+                if customer != EventType.systemCustomer && !needed.contains(customer) {
+                    if needed.count == bound {
+                        stopsEarly = true
+                        break
+                    }
+                    needed.insert(customer)
+                }
+                taken += 1
+            }
+            if stopsEarly {
+                complete = false
+            } else {
+                let due = try database.prepare("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1 ORDER BY next_tick")
+                due.bind(now.startOfUTCDay.millis, at: 1)
+                while try due.step() {
+                    let customer = due.text(0) ?? ""
+                    if needed.contains(customer) { continue }
+                    if needed.count == bound {
+                        complete = false
+                        break
+                    }
+                    needed.insert(customer)
+                }
+            }
+            let plan = Plan(needed: needed, all: false, size: needed.count)
+            return try runPasses(prototype, until: now, withDueCommands: false, storeCheckpoint: false, plan: plan,
+                                 limit: stopsEarly ? taken : .max, advance: !stopsEarly) { engine, _ in
                 decided = engine
             }
         }
-        guard var engine = decided, summary.passes == 1 else { return try run(until: now, engine: prototype) }
+        if wholeRun { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
+        guard var engine = decided else { return nil }
         return try database.inTransaction {
             guard try checkpoint() == start else { return nil }
             let saving = ContinuousClock.now
             summary.written += try save(&engine)
             try setMeta("checkpoint", String(summary.checkpoint))
             summary.saveSeconds += ReactorStore.seconds(since: saving)
-            return summary
+            return StepSummary(run: summary, complete: complete)
         }
     }
 
@@ -196,12 +258,15 @@ public final class ReactorStore {
             try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
-        // A stored next tick holds for the model and settings it was judged under: a model fitted
-        // since, or other settings, may move it, so every customer is judged again.
-        let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > checkpoint } ?? false
-        let settingsChanged = try meta("configuration") != prototype.configuration.fingerprint
-        let all = modelSince || settingsChanged || Int64(needed.count) * 2 >= known
+        let all = try mustJudgeEveryone(prototype) || Int64(needed.count) * 2 >= known
         return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
+    }
+
+    /// A stored next tick holds for the model and settings it was judged under: a model fitted since
+    /// the checkpoint, or other settings, may move it, so every customer is judged again.
+    func mustJudgeEveryone(_ prototype: ReactorEngine) throws -> Bool {
+        let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > (try checkpoint()) } ?? false
+        return try modelSince || meta("configuration") != prototype.configuration.fingerprint
     }
 
     /// Loads the persisted engine (call inside a transaction) with the customers of `plan` in `pass`.
@@ -281,10 +346,16 @@ public final class ReactorStore {
     /// Brings the customers a run needs up to `now`, pass by pass (see `customersPerPass`): each
     /// pass loads its customers, feeds them every event after the checkpoint and the clock, and hands
     /// its engine to `finish` (to write it away) before the next pass loads. Sets the new checkpoint.
+    ///
+    /// `given` replaces the plan the run would make; `limit` stops after that many events of the log;
+    /// `advance` false leaves the clock where the events left it (a run that stops before the
+    /// log's end: its customers' ticks between their events happen as they apply; the clock up to
+    /// `now` waits for the run that reaches the end).
     func runPasses(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, storeCheckpoint: Bool = true,
+                   plan given: Plan? = nil, limit: Int = .max, advance: Bool = true,
                    _ finish: (inout ReactorEngine, inout RunSummary) throws -> Void) throws -> RunSummary {
         let started = ContinuousClock.now
-        let plan = try plan(prototype, until: now, withDueCommands: withDueCommands)
+        let plan = try given ?? plan(prototype, until: now, withDueCommands: withDueCommands)
         // An engine recording why each command changed keeps one record list, in log order: one
         // engine, one pass.
         let passes = prototype.recording ? 1 : max(1, (plan.size + customersPerPass - 1) / max(1, customersPerPass))
@@ -306,13 +377,13 @@ public final class ReactorStore {
             var ticking = reading
             var events = 0
             if passes == 1 && (parallelism == 1 || engine.recording) {
-                try log.read(after: checkpoint, includeMeta: false) { recorded in
+                try log.read(after: checkpoint, limit: limit, includeMeta: false) { recorded in
                     engine.apply(recorded.event)
                     summary.checkpoint = recorded.position
                     events += 1
                 }
                 ticking = ContinuousClock.now
-                engine.advance(to: now)
+                if advance { engine.advance(to: now) }
             } else {
                 // The first of several passes folds every customer with events for cross-sell, from
                 // their states before the run; one pass has them all loaded already.
@@ -323,7 +394,7 @@ public final class ReactorStore {
                 var positions: [Int64] = []
                 stretch.reserveCapacity(ReactorStore.stretch)
                 positions.reserveCapacity(ReactorStore.stretch)
-                try log.read(after: checkpoint, includeMeta: false) { recorded in
+                try log.read(after: checkpoint, limit: limit, includeMeta: false) { recorded in
                     stretch.append(recorded.event)
                     positions.append(recorded.position)
                     summary.checkpoint = recorded.position
@@ -336,7 +407,7 @@ public final class ReactorStore {
                 }
                 shards.apply(stretch, at: positions)
                 ticking = ContinuousClock.now
-                shards.advance(to: now)
+                if advance { shards.advance(to: now) }
                 engine = shards.merged()
                 feed = shards.feed
             }

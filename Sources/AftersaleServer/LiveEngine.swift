@@ -46,6 +46,11 @@ public final class LiveEngine: @unchecked Sendable {
     private let interval: Double
     /// The pause after each run before the next (see `loop`).
     public var gapSeconds = 0.0
+    /// At most this many customers are decided in one step of a run, and written in one
+    /// transaction (see `ReactorStore.runBesideWriters`).
+    public var customersPerStep = 2_000
+    /// Events folded into the customers read model per transaction.
+    static let projectionBatch = 20_000
     private let logger: Logger
     private let condition = NSCondition()
     private var pendingWork = true
@@ -104,15 +109,23 @@ public final class LiveEngine: @unchecked Sendable {
         var status = condition.withLock { current }
         do {
             let projection = try CustomerProjection(log: log)
-            try projection.catchUp()
+            // In transactions of a bounded size: each holds the intake's commits back while it writes.
+            try projection.catchUp(batchSize: LiveEngine.projectionBatch)
             let store = try ReactorStore(log: log, parallelism: threads)
             let now = clock.now()
             let engine = ReactorEngine.withFittedModels(configuration: configuration)
-            // Decides without the write lock, so the intake is not held back; if another run (a
-            // CLI `actions`) moved the checkpoint meanwhile, it decides again from there.
-            var done = try store.runBesideWriters(until: now, engine: engine)
-            while done == nil { done = try store.runBesideWriters(until: now, engine: engine) }
-            let run = done!
+            // Decides without the write lock, in steps of a bounded number of customers, so the
+            // intake is never held back for long; if another run (a CLI `actions`) moved the
+            // checkpoint meanwhile, the step decides again from there. A stop ends the run between
+            // steps: the next start goes on from the checkpoint.
+            var run = ReactorStore.RunSummary()
+            while true {
+                guard let step = try store.runBesideWriters(until: now, engine: engine, maxCustomers: customersPerStep) else { continue }
+                run.events += step.run.events
+                run.customersLoaded += step.run.customersLoaded
+                run.scheduled += step.run.scheduled
+                if step.complete || condition.withLock({ stopping }) { break }
+            }
             status.head = try log.head()
             status.projection = try projection.checkpoint()
             status.reactor = try store.checkpoint()

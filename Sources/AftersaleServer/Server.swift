@@ -25,6 +25,7 @@ public enum AftersaleServer {
         let engine = LiveEngine(path: settings.databasePath, clock: clock, configuration: settings.reactor, threads: settings.threads,
                                 clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
         engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
+        engine.customersPerStep = settings.engineCustomersPerStep
         intake.onCommit = { _ in engine.wake() }
         engine.onRun = { status, seconds in metrics.recordEngine(status, seconds: seconds) }
         try intake.start()

@@ -32,6 +32,9 @@ public struct ServerSettings: Sendable {
     /// The live engine's pause after each run, in milliseconds: commits arriving meanwhile are taken
     /// together by the next run.
     public var engineGapMilliseconds = 250
+    /// The live engine decides for at most this many customers per write transaction (a backlog,
+    /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
+    public var engineCustomersPerStep = 2_000
 
     public init(databasePath: String) {
         self.databasePath = databasePath
@@ -98,6 +101,7 @@ extension ServerSettings {
             case "clock_interval_seconds": clockIntervalSeconds = Double(try count(1...86_400))
             case "threads": threads = try count(1...1024)
             case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
+            case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
             case "live_engine":
                 guard let b = value.boolValue else { throw SettingsError("\(name).\(key): expected true or false") }
                 liveEngine = b
