@@ -77,6 +77,14 @@ var package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
+        // Delivering commands as signed webhooks (Standard Webhooks): signing, bodies, the delivery
+        // queue with its retries, and the HTTP sender, used by `dispatch --to` and by `serve`.
+        .target(name: "AftersaleDelivery", dependencies: [
+            "AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleOutbox", "AftersaleReactor",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // A shop simulator with known truth (tools/: generators, benchmarks, converters).
         .target(name: "ShopSimulator", dependencies: ["AftersaleCore"], path: "tools/ShopSimulator"),
         // The thin command-line shell: parses arguments, calls one library function, prints.
@@ -84,8 +92,9 @@ var package = Package(
             name: "aftersale",
             dependencies: [
                 "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "CustomerValue",
-                "AftersaleAnalytics", "AftersaleReactor", "ShopSimulator", "AftersaleServer",
+                "AftersaleAnalytics", "AftersaleReactor", "ShopSimulator", "AftersaleServer", "AftersaleDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
@@ -116,6 +125,9 @@ var package = Package(
             "AftersaleProjections", "ShopSimulator",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "AftersaleDeliveryTests", dependencies: [
+            "AftersaleDelivery", "AftersaleCore", "AftersaleStore", "AftersaleOutbox", "AftersaleReactor", "AftersaleSQLite",
         ]),
         .testTarget(name: "AftersaleCLITests", dependencies: [
             "AftersaleAnalytics", "AftersaleOutbox", "AftersaleSQLite",

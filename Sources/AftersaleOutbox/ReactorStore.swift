@@ -617,5 +617,74 @@ public final class ReactorStore {
     }
 }
 
+extension ReactorStore {
+    /// Releases due commands to delivery (webhooks): the contact rules judge each again, as
+    /// `dispatch` does; those that pass are handed to `queue` with the customer's state, inside this
+    /// transaction; those that fail are recorded as suppressed (an `action.suppressed` event and the
+    /// outbox). Handed commands stay pending: their delivery records the outcome
+    /// (`recordDelivery`).
+    ///
+    /// - Parameter inFlight: commands queued earlier and not yet answered: not released again,
+    ///   and counted as sent by the caps.
+    public func releaseForDelivery(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>,
+                                   queue: ([(command: Command, state: CustomerState?)]) throws -> Void)
+        throws -> (released: [Command], suppressed: [Command]) {
+        try database.inTransaction {
+            var released: [Command] = []
+            var suppressed: [Command] = []
+            var events: [EncodedEvent] = []
+            _ = try runPasses(prototype, until: now, withDueCommands: true) { engine, _ in
+                let out = engine.release(dueBy: now, inFlight: inFlight)
+                let sendNow = out.filter { $0.isPending && $0.due <= now }
+                let held = out.filter { !$0.isPending }
+                try queue(sendNow.map { ($0, engine.customers[$0.customer]?.state) })
+                for command in held {
+                    events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale delivery")))
+                    engine.settle(command)
+                }
+                released += sendNow
+                suppressed += held
+                try save(&engine)
+            }
+            _ = try log.appendInTransaction(events, recorded: now)
+            return (released, suppressed)
+        }
+    }
+
+    /// Records how a delivery ended, inside the caller's transaction: `action.dispatched` when it
+    /// was accepted, `action.suppressed` when it failed for good, with `details` (destination,
+    /// attempt, status code, last response) in the event's data; a pending command in the outbox
+    /// takes the same status. The event's id derives from the command's, so recording twice is one
+    /// event. Returns false when the outbox has no such command.
+    @discardableResult
+    ///
+    /// - Parameter redelivered: the delivery was sent again by hand after it had failed: when it is
+    ///   accepted, the suppressed command becomes dispatched (the event says `redelivered`).
+    public func recordDelivery(of id: String, delivered: Bool, reason: String?, details: JSONObject, at now: Timestamp,
+                               redelivered: Bool = false) throws -> Bool {
+        let row = try database.cached("SELECT \(ReactorStore.commandColumns) FROM outbox WHERE id = ?1")
+        row.bind(id, at: 1)
+        guard try row.step() else {
+            row.reset()
+            return false
+        }
+        var command = try ReactorStore.decodeCommand(row)
+        row.reset()
+        let wasPending = command.isPending || (delivered && redelivered && command.status.name == "suppressed")
+        // The event says what happened to the delivery, whatever became of the command meanwhile.
+        command.status = delivered ? .pending : .suppressed(reason: reason ?? "delivery failed")
+        var event = HandOff.event(for: command, at: now, source: "aftersale delivery")
+        for member in details.members { event.data[member.key] = member.value }
+        if redelivered { event.data["redelivered"] = .bool(true) }
+        _ = try log.appendInTransaction([EncodedEvent(event)], recorded: now)
+        if wasPending {
+            let (status, statusReason, _) = ReactorStore.statusColumns(delivered ? .dispatched : command.status)
+            try database.cached("UPDATE outbox SET status = ?2, status_reason = ?3 WHERE id = ?1")
+                .run([.text(id), .text(status), statusReason.map(SQLValue.text) ?? .null])
+        }
+        return true
+    }
+}
+
 @available(*, unavailable)
 extension ReactorStore: Sendable {}

@@ -25,8 +25,10 @@ extension ReactorConfiguration {
         guard let object = value.objectValue else { throw ConfigurationError(path: "", reason: "expected a JSON object") }
         var config = ReactorConfiguration()
         var root = Section(object, path: "")
-        // The same file configures the service (`aftersale serve`), which reads this section itself.
+        // The same file configures the service (`aftersale serve`) and the delivery of commands as
+        // webhooks, which read their sections themselves.
         _ = root.take("serve")
+        _ = root.take("delivery")
 
         if let v = root.take("disabled") {
             config.disabled = Set(try Section.list(v, path: "disabled") { item, path throws(ConfigurationError) in

@@ -16,6 +16,9 @@ public struct HandOff: Sendable, Equatable {
     public var channel: Channel?
     /// Why it was held back (suppressed only).
     public var reason: String?
+    /// A delivery sent again by hand (`aftersale redeliver`) after it had failed: when accepted, it
+    /// turns the command's suppression into a dispatch.
+    public var redelivered: Bool
 
     /// Reads a hand-off event; nil for any other event, or one without a command id.
     public init?(_ event: Event) {
@@ -26,6 +29,7 @@ public struct HandOff: Sendable, Equatable {
         due = event.data["due"]?.stringValue.flatMap { try? Timestamp.parse($0) }
         channel = event.data["channel"]?.stringValue.flatMap(Channel.init(rawValue:))
         reason = event.data["reason"]?.stringValue
+        redelivered = event.data["redelivered"]?.boolValue ?? false
     }
 
     /// The event that records `command`'s hand-off at `now`: dispatched when the command is still

@@ -115,7 +115,8 @@ public struct ReactorEngine: Sendable {
                 customers[event.customer] = customer
                 changedCustomers.insert(event.customer)
             }
-            if let handOff = HandOff(event), var command = self.command(handOff.action), command.status == .pending {
+            if let handOff = HandOff(event), var command = self.command(handOff.action),
+               command.status == .pending || (handOff.dispatched && handOff.redelivered && command.status.name == "suppressed") {
                 // The hand-off may have moved the command (quiet hours): the event says where it went.
                 if let due = handOff.due { command.due = due }
                 if handOff.dispatched {
@@ -439,13 +440,20 @@ public struct ReactorEngine: Sendable {
 
     /// Commands due by `now` and still pending, released through the contact policy
     /// (consent, quiet hours, caps, the pause while a return or complaint is open).
-    public func release(dueBy now: Timestamp) -> [Command] {
+    ///
+    /// `inFlight`: commands already handed to delivery and not yet answered. They are not released
+    /// again, and the contact rules count them as sent (a cap is not exceeded while one retries).
+    public func release(dueBy now: Timestamp, inFlight: Set<String> = []) -> [Command] {
         var released: [Command] = []
         for customer in commandsByCustomer.keys.sorted() {
-            let due = outbox(of: customer).filter { $0.isPending && $0.due <= now }
+            var outbox = outbox(of: customer)
+            let due = outbox.filter { $0.isPending && $0.due <= now && !inFlight.contains($0.id) }
             guard !due.isEmpty, let state = customers[customer]?.state else { continue }
+            if !inFlight.isEmpty {
+                for i in outbox.indices where inFlight.contains(outbox[i].id) && outbox[i].isPending { outbox[i].status = .dispatched }
+            }
             let context = self.context(for: state, at: now, skus: [])
-            released += Reactor.release(due, state: state, outbox: outbox(of: customer), context: context)
+            released += Reactor.release(due, state: state, outbox: outbox, context: context)
         }
         return released
     }

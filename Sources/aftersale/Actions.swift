@@ -1,5 +1,7 @@
 import AftersaleCore
+import AftersaleDelivery
 import AftersaleReactor
+import AsyncHTTPClient
 import AftersaleOutbox
 import AftersaleStore
 import ArgumentParser
@@ -41,12 +43,18 @@ struct ReactorOptions: ParsableArguments {
         do { return try Timestamp.parse(now) } catch { throw CommandFailure("--now \(now) is not an RFC 3339 timestamp: \(error.message)") }
     }
 
-    /// The configuration, checked at start: a bad file is an error that names the key and why.
-    func configuration() throws -> ReactorConfiguration {
+    /// The configuration file's path and text, if there is one.
+    func configurationText() throws -> (path: String, text: String)? {
         let path = config ?? ProcessInfo.processInfo.environment["AFTERSALE_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: "aftersale.config.json") ? "aftersale.config.json" : nil)
-        guard let path else { return ReactorConfiguration() }
+        guard let path else { return nil }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot read the configuration") }
+        return (path, text)
+    }
+
+    /// The configuration, checked at start: a bad file is an error that names the key and why.
+    func configuration() throws -> ReactorConfiguration {
+        guard let (path, text) = try configurationText() else { return ReactorConfiguration() }
         do {
             return try ReactorConfiguration.load(json: text)
         } catch {
@@ -78,13 +86,13 @@ extension Aftersale {
         @Option(help: ArgumentHelp("Only this customer's commands.", valueName: "ID"))
         var customer: String?
 
-        @Option(help: "pending (due by --now) or all.")
+        @Option(help: "pending (due by --now), failed (delivery failed for good: send again with `redeliver`) or all.")
         var status: Filter = .pending
 
         @Flag(help: "One JSON object per line.")
         var json = false
 
-        enum Filter: String, ExpressibleByArgument, CaseIterable { case pending, all }
+        enum Filter: String, ExpressibleByArgument, CaseIterable { case pending, failed, all }
 
         func run() throws {
             let engine = try reactor.engine()  // a bad configuration is the first error
@@ -96,9 +104,16 @@ extension Aftersale {
             // as suppressed. Listing them as due would be noise after importing years of history.
             let window = now.adding(days: -Double(engine.configuration.clock.catchUpDays))
             let pending = status == .pending
-            let commands = try store.commands(customer: customer, pendingDueBy: pending ? now : nil, dueFrom: pending ? window : nil)
+            var commands = try store.commands(customer: customer, pendingDueBy: pending ? now : nil, dueFrom: pending ? window : nil)
+            let queue = try DeliveryQueue(log: log)
+            if status == .failed {
+                let failed = Set(try queue.deliveries(state: "failed", customer: customer).map(\.command))
+                commands = commands.filter { failed.contains($0.id) }
+            }
             for command in commands {
-                print(json ? CommandFormat.json(command) : CommandFormat.line(command))
+                let delivery = try queue.delivery(of: command.id)
+                let attempts = delivery == nil ? [] : try queue.attempts(of: command.id)
+                print(json ? CommandFormat.json(command, delivery: delivery, attempts: attempts) : CommandFormat.line(command, delivery: delivery))
             }
             if !json {
                 // Customers loaded: those with a new event or a tick due (or all, after a new model).
@@ -132,15 +147,43 @@ extension Aftersale {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var reactor: ReactorOptions
 
-        @Option(help: ArgumentHelp("Where to write the commands; - is standard output.", valueName: "FILE"))
-        var out = "-"
+        @Option(help: ArgumentHelp("Where to write the commands as NDJSON; - is standard output (the default when no webhook destination is set).", valueName: "FILE"))
+        var out: String?
+
+        @Option(help: ArgumentHelp("""
+            Deliver as signed webhooks (Standard Webhooks) to this URL, in place of the config's delivery.destinations. \
+            The signing secret comes from AFTERSALE_WEBHOOK_SECRET or the config's delivery.secret. A run sends what is \
+            due, retries whose time has come, and leaves the rest for the next run.
+            """, valueName: "URL"))
+        var to: String?
+
+        /// The destination `--to` names.
+        static let toName = "dispatch-to"
 
         func run() throws {
             let engine = try reactor.engine()  // a bad configuration is the first error
             let now = try reactor.clock()
+            let config = try reactor.configurationText()
+            var delivery: DeliverySettings
+            do {
+                delivery = try DeliverySettings.load(configText: config?.text, configName: config?.path ?? "config", environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            if let to {
+                guard to.hasPrefix("http://") || to.hasPrefix("https://") else { throw CommandFailure("--to \(to): expected an http:// or https:// URL") }
+                // One name whatever the URL, so deliveries queued by an earlier run follow a new URL.
+                var destination = Destination(name: Dispatch.toName, url: to)
+                if let first = delivery.destinations.first { (destination.timeoutSeconds, destination.concurrency) = (first.timeoutSeconds, first.concurrency) }
+                delivery.destinations = [destination]
+            }
             let log = try database.openLog()
             let store = try reactor.store(log)
-            let sink = try OutputSink(path: out)
+            if out == nil && !delivery.destinations.isEmpty {
+                try deliver(delivery, store: store, engine: engine, now: now)
+                return
+            }
+            let sink = try OutputSink(path: out ?? "-")
             defer { sink.close() }
             let result = try store.dispatch(now: now, engine: engine) { commands in
                 var bytes: [UInt8] = []
@@ -149,7 +192,108 @@ extension Aftersale {
             }
             Terminal.error("dispatched \(result.dispatched.count), suppressed at hand-off \(result.suppressed.count)")
         }
+
+        /// One delivery run: what is due, and retries whose time has come, as signed webhooks.
+        private func deliver(_ settings: DeliverySettings, store: ReactorStore, engine: ReactorEngine, now: Timestamp) throws {
+            // The store is used by this one task while this thread waits for it.
+            nonisolated(unsafe) let store = store
+            nonisolated(unsafe) let engine = engine
+            let summary = try runAsync {
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                do {
+                    let deliverer = try Deliverer(settings: settings, store: store, client: client, realSeconds: { Int64(Date().timeIntervalSince1970) })
+                    let summary = try await deliverer.run(now: now, engine: engine)
+                    try await client.shutdown()
+                    return summary
+                } catch {
+                    try? await client.shutdown()
+                    throw error
+                }
+            }
+            let waiting = try DeliveryQueue(log: store.log).deliveries(state: "queued").count
+            Terminal.error("released \(summary.released), suppressed at release \(summary.suppressed)"
+                + (summary.unrouted > 0 ? ", \(summary.unrouted) taken by no destination (left pending)" : "")
+                + "; \(summary.attempts) tries: delivered \(summary.delivered), to retry \(summary.retrying), failed \(summary.failed)"
+                + "; \(waiting) waiting for a later run"
+                + (summary.disabled.isEmpty ? "" : "; disabled after 410 Gone: \(Set(summary.disabled).sorted().joined(separator: ", "))"))
+        }
     }
+
+    struct Redeliver: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Queue failed deliveries again; the next `dispatch` (or the service) sends them with a fresh retry schedule.",
+            discussion: """
+                A failed delivery is one whose retries ran out or whose destination refused it (listed by \
+                `actions --status failed`). It goes again with the same webhook-id and body; the contact \
+                rules are not judged again (you are sending it by hand). Once accepted, its action.dispatched \
+                event says `redelivered`.
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var reactor: ReactorOptions
+
+        @Argument(help: ArgumentHelp("The commands' ids.", valueName: "ID"))
+        var ids: [String]
+
+        func run() throws {
+            let now = try reactor.clock()
+            let log = try database.openLog()
+            let queue = try DeliveryQueue(log: log)
+            var problems: [String] = []
+            try log.database.inTransaction {
+                for id in ids {
+                    do {
+                        guard let was = try queue.redeliver(id, now: now) else {
+                            problems.append("\(id): never delivered as a webhook (no such delivery)")
+                            continue
+                        }
+                        Terminal.error("\(id): queued again for \(was.destination) after \(was.attempts) tries")
+                    } catch let error as DeliverySettingsError {
+                        problems.append(error.description)
+                    }
+                }
+            }
+            if !problems.isEmpty { throw CommandFailure(problems.joined(separator: "\n")) }
+        }
+    }
+
+    struct Destinations: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List webhook destinations disabled after a 410 Gone, or enable one again.",
+            discussion: "Deliveries to a disabled destination wait; once it is enabled, the next run sends them."
+        )
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: ArgumentHelp("Enable this destination again.", valueName: "NAME"))
+        var enable: String?
+
+        func run() throws {
+            let log = try database.openLog()
+            let queue = try DeliveryQueue(log: log)
+            if let enable {
+                guard try queue.enable(enable) else { throw CommandFailure("\(enable): not a disabled destination") }
+                Terminal.error("\(enable): enabled")
+                return
+            }
+            let disabled = try queue.disabledDestinations()
+            for d in disabled { print("\(d.name)  disabled since \(d.since)  \(d.reason)") }
+            if disabled.isEmpty { Terminal.error("no destination is disabled") }
+        }
+    }
+}
+
+/// Runs async work from a synchronous command and waits for it.
+func runAsync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, any Error>?
+    Task {
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try result!.get()
 }
 
 /// `1.23 s`.
@@ -158,6 +302,24 @@ func seconds(_ s: Double) -> String { String(format: "%.2f s", s) }
 /// How commands print.
 enum CommandFormat {
     static func json(_ c: Command, status: String? = nil) -> String { c.jsonText(status: status) }
+
+    /// With its delivery as a webhook, if it has one: state, destination and every try.
+    static func json(_ c: Command, delivery: Delivery?, attempts: [DeliveryAttempt]) -> String {
+        guard let delivery else { return c.jsonText() }
+        var text = c.jsonText()
+        var o = JSONObject(["state": .string(delivery.state), "destination": .string(delivery.destination), "attempts": .array(attempts.map(\.json))])
+        if delivery.state == "queued" { o["next_attempt"] = .string(delivery.nextAttempt.description) }
+        text.removeLast()
+        return text + ",\"delivery\":" + JSONValue.object(o).compactText + "}"
+    }
+
+    static func line(_ c: Command, delivery: Delivery?) -> String {
+        guard let delivery else { return line(c) }
+        var s = line(c) + "  delivery \(delivery.state) to \(delivery.destination) after \(delivery.attempts) tries"
+        if delivery.state == "queued" && delivery.attempts > 0 { s += ", next at \(delivery.nextAttempt)" }
+        if let status = delivery.lastStatus { s += ", last answer \(status)" } else if let error = delivery.lastError { s += ", last: \(error)" }
+        return s
+    }
 
     static func line(_ c: Command) -> String {
         var s = "\(c.due.description)  \(c.customer)  \(c.kind.rawValue) via \(c.channel.rawValue)  [\(c.status.name)]  \(c.reason)"

@@ -21,6 +21,8 @@ struct Options {
     var batch = 500
     var repeats = 3
     var config: String?
+    /// A soak: only single events, for this many minutes, with the server's memory as it goes.
+    var soakMinutes: Double?
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
@@ -36,6 +38,7 @@ struct Options {
             case "--aftersale": binary = value
             case "--folder": folder = value
             case "--config": config = value
+            case "--soak-minutes": soakMinutes = Double(value)!
             default: fatalError("unknown option \(name)")
             }
         }
@@ -131,7 +134,8 @@ struct LoadResult {
 
 /// Sends `bodies` over `connections` concurrent senders; every body must be acknowledged.
 func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, client: HTTPClient,
-          path: String = "/v1/events", headers: @escaping @Sendable (Int) -> [(String, String)] = { _ in [("Authorization", "Bearer \(Server.token)")] }) async throws -> LoadResult {
+          path: String = "/v1/events", until deadline: Double = .infinity, progress: ManagedAtomicCounter? = nil, failed: ManagedAtomicCounter? = nil,
+          headers: @escaping @Sendable (Int) -> [(String, String)] = { _ in [("Authorization", "Bearer \(Server.token)")] }) async throws -> LoadResult {
     let next = ManagedAtomicCounter()
     let start = seconds()
     let (latencies, failures) = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
@@ -140,6 +144,7 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
                 var latencies: [Double] = []
                 var failures = 0
                 while true {
+                    if seconds() > deadline { break }
                     let i = next.next()
                     if i >= bodies.count { break }
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
@@ -150,7 +155,12 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
                     let response = try await client.execute(request, timeout: .seconds(60))
                     _ = try await response.body.collect(upTo: 1 << 26)
                     latencies.append(seconds() - t)
-                    if response.status.code != 200 { failures += 1 }
+                    if response.status.code != 200 {
+                        failures += 1
+                        _ = failed?.next()
+                    } else {
+                        _ = progress?.next()
+                    }
                 }
                 return (latencies, failures)
             }
@@ -164,7 +174,8 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
         return (all, failed)
     }
     let elapsed = seconds() - start
-    return LoadResult(eventsPerSecond: Double(eventsPerBody.reduce(0, +)) / elapsed, p50: percentile(latencies, 0.5),
+    let sent = min(next.current, bodies.count)
+    return LoadResult(eventsPerSecond: Double(eventsPerBody.prefix(sent).reduce(0, +)) / elapsed, p50: percentile(latencies, 0.5),
                       p99: percentile(latencies, 0.99), failures: failures)
 }
 
@@ -173,6 +184,7 @@ final class ManagedAtomicCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
     func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
+    var current: Int { lock.withLock { value } }
 }
 
 @main
@@ -187,6 +199,11 @@ struct Load {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(options.connections, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 
+        if let minutes = options.soakMinutes {
+            try await soak(options, lines: lines, minutes: minutes, client: client)
+            try await client.shutdown()
+            return
+        }
         print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
         var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = [], webhooks: [LoadResult] = []
         var rss: [(Int, Int)] = []
@@ -252,6 +269,35 @@ struct Load {
             print("some requests were not acknowledged with 200: see the runs above")
         }
         try await client.shutdown()
+    }
+
+    /// Single events on `options.connections` connections for `minutes`, printing every 30 s the
+    /// server's RSS, the events acknowledged, the requests refused and the WAL's size.
+    static func soak(_ options: Options, lines: [String], minutes: Double, client: HTTPClient) async throws {
+        print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes")
+        let db = options.folder + "/soak.db"
+        let server = try Server(options, db: db)
+        let acked = ManagedAtomicCounter(), refused = ManagedAtomicCounter()
+        let start = seconds()
+        print("| minute | server RSS (MiB) | events acknowledged | requests refused | WAL (MiB) |")
+        print("|---|---|---|---|---|")
+        let sampler = Task {
+            while !Task.isCancelled {
+                let wal = ((try? FileManager.default.attributesOfItem(atPath: db + "-wal"))?[.size] as? Int) ?? 0
+                print(String(format: "| %.1f | %d | %d | %d | %d |", (seconds() - start) / 60, server.rssKiB / 1024, acked.current, refused.current, wal >> 20))
+                fflush(nil)
+                try? await Task.sleep(for: .seconds(30))
+            }
+        }
+        let result = try await load(server, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count), connections: options.connections,
+                                    client: client, until: start + minutes * 60, progress: acked, failed: refused)
+        sampler.cancel()
+        _ = await sampler.value
+        print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
+                     result.eventsPerSecond, result.p50 * 1000, result.p99 * 1000, result.failures, server.rssKiB / 1024))
+        let stopping = seconds()
+        server.stop()
+        print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
     }
 
     static func runIngest(_ options: Options, db: String, file: String) throws -> Double {

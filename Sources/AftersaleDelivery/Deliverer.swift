@@ -1,0 +1,250 @@
+public import AftersaleCore
+internal import AftersaleSQLite
+public import AftersaleStore
+public import AftersaleOutbox
+public import AftersaleReactor
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What one delivery run did.
+public struct DeliveryRunSummary: Sendable {
+    /// Commands released to delivery this run, and those the contact rules held back.
+    public var released = 0
+    public var suppressed = 0
+    /// Released commands no destination takes: they stay pending.
+    public var unrouted = 0
+    /// Tries made, and how they ended.
+    public var attempts = 0
+    public var delivered = 0
+    public var retrying = 0
+    public var failed = 0
+    /// Destinations disabled by a 410 this run.
+    public var disabled: [String] = []
+
+    public init() {}
+}
+
+/// How a try ended.
+enum TryOutcome: Sendable {
+    case answered(status: Int, retryAfter: Double?, body: String)
+    case noAnswer(String)
+}
+
+/// Sends due commands as signed webhooks and records every try: used by `aftersale dispatch --to`
+/// (one run from cron) and by `serve` (a run whenever the engine has run, and on the clock).
+///
+/// A run releases what is due (the contact rules judge each command again), queues it for its
+/// destination with its body fixed, then sends what may go now: for each customer the first
+/// command in due order, each destination with at most its concurrency in flight. A 2xx records
+/// `action.dispatched`; 429, 5xx, a timeout or a refused connection schedules a retry (the
+/// schedule, lengthened by jitter, or `Retry-After` when longer); any other 4xx, or the schedule
+/// run out, records `action.suppressed`; 410 Gone also disables the destination.
+///
+/// At least once: nothing is recorded before the answer, so a crash between a POST and its record
+/// sends the same `webhook-id` again; the hand-off events' ids derive from the command's, so a
+/// second 2xx is not a second `action.dispatched`.
+public final class Deliverer {
+    public let settings: DeliverySettings
+    let store: ReactorStore
+    let queue: DeliveryQueue
+    let client: HTTPClient
+    /// The real time, Unix seconds: each try's `webhook-timestamp`, whatever the engine's clock says.
+    let realSeconds: @Sendable () -> Int64
+
+    public init(settings: DeliverySettings, store: ReactorStore, client: HTTPClient, realSeconds: @escaping @Sendable () -> Int64) throws {
+        guard !settings.secrets.isEmpty else {
+            throw DeliverySettingsError("no signing secret: set AFTERSALE_WEBHOOK_SECRET (whsec_ and base64 of 24 to 64 random bytes) or the config's delivery.secret")
+        }
+        guard !settings.destinations.isEmpty else { throw DeliverySettingsError("no destination: give --to URL or the config's delivery.destinations") }
+        self.settings = settings
+        self.store = store
+        self.queue = try DeliveryQueue(log: store.log)
+        self.client = client
+        self.realSeconds = realSeconds
+    }
+
+    /// Releases what is due by `now` and sends what may go, until nothing more may go now.
+    public func run(now: Timestamp, engine: ReactorEngine) async throws -> DeliveryRunSummary {
+        var summary = try release(now: now, engine: engine)
+        let destinations = Dictionary(uniqueKeysWithValues: settings.destinations.map { ($0.name, $0) })
+        let wave = settings.destinations.reduce(0) { $0 + $1.concurrency } * 4
+        while true {
+            let ready = try queue.ready(now: now, limit: wave)
+            if ready.isEmpty { break }
+            // A delivery whose destination is no longer configured waits for it to come back.
+            let sendable = ready.filter { destinations[$0.destination] != nil }
+            if sendable.isEmpty { break }
+            let outcomes = await send(sendable, destinations: destinations)
+            try store.log.database.inTransaction {
+                for (delivery, (sentAt, outcome)) in zip(sendable, outcomes) {
+                    try record(delivery, sentAt: sentAt, outcome: outcome, now: now, summary: &summary)
+                }
+            }
+        }
+        return summary
+    }
+
+    /// The release: due commands judged again and queued for their destination.
+    func release(now: Timestamp, engine: ReactorEngine) throws -> DeliveryRunSummary {
+        var summary = DeliveryRunSummary()
+        let inFlight = try queue.inFlight()
+        let links = settings.links
+        let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight) { released in
+            for (command, state) in released {
+                guard let destination = settings.destination(for: command) else {
+                    summary.unrouted += 1
+                    continue
+                }
+                let body = JSONValue.object(DeliveryBody.make(command, state: state, links: links)).compactText
+                try queue.enqueue(command.id, customer: command.customer, destination: destination.name, due: command.due, body: body, now: now)
+            }
+        }
+        summary.released = result.released.count - summary.unrouted
+        summary.suppressed = result.suppressed.count
+        return summary
+    }
+
+    /// Sends each delivery once, at most each destination's concurrency at a time; the outcomes in
+    /// the same order, each with the `webhook-timestamp` it went with.
+    func send(_ deliveries: [Delivery], destinations: [String: Destination]) async -> [(Int64, TryOutcome)] {
+        let secrets = settings.secrets
+        let client = self.client
+        let realSeconds = self.realSeconds
+        var results = [(Int64, TryOutcome)?](repeating: nil, count: deliveries.count)
+        let byDestination = Dictionary(grouping: deliveries.indices, by: { deliveries[$0].destination })
+        await withTaskGroup(of: [(Int, Int64, TryOutcome)].self) { group in
+            for (name, indices) in byDestination {
+                let destination = destinations[name]!
+                let items = indices.map { ($0, deliveries[$0]) }
+                group.addTask {
+                    await withTaskGroup(of: (Int, Int64, TryOutcome).self) { inner in
+                        var pending = items[...]
+                        var done: [(Int, Int64, TryOutcome)] = []
+                        func start(_ item: (Int, Delivery)) {
+                            inner.addTask {
+                                let sentAt = realSeconds()
+                                let outcome = await Deliverer.post(item.1, to: destination, timestamp: sentAt, secrets: secrets, client: client)
+                                return (item.0, sentAt, outcome)
+                            }
+                        }
+                        for _ in 0..<destination.concurrency { if let next = pending.popFirst() { start(next) } }
+                        while let finished = await inner.next() {
+                            done.append(finished)
+                            if let next = pending.popFirst() { start(next) }
+                        }
+                        return done
+                    }
+                }
+            }
+            for await finished in group {
+                for (i, sentAt, outcome) in finished { results[i] = (sentAt, outcome) }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// One signed POST.
+    static func post(_ delivery: Delivery, to destination: Destination, timestamp: Int64, secrets: [WebhookSecret], client: HTTPClient) async -> TryOutcome {
+        let body = Array(delivery.body.utf8)
+        var request = HTTPClientRequest(url: destination.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "aftersale")
+        request.headers.add(name: "webhook-id", value: delivery.command)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: StandardWebhooks.signatureHeader(id: delivery.command, timestamp: timestamp, body: body, secrets: secrets))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(destination.timeoutSeconds * 1000)))
+            let text = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
+            let retryAfter = response.headers.first(name: "retry-after").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return .answered(status: Int(response.status.code), retryAfter: retryAfter, body: String(text.prefix(500)))
+        } catch {
+            return .noAnswer(Deliverer.describe(error))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout { return "timed out" }
+            return "\(error)"
+        }
+        return "\(error)"
+    }
+
+    /// Records one try (inside the caller's transaction) and what follows from it.
+    func record(_ delivery: Delivery, sentAt: Int64, outcome: TryOutcome, now: Timestamp, summary: inout DeliveryRunSummary) throws {
+        summary.attempts += 1
+        let number = delivery.attempts + 1
+        var attempt = DeliveryAttempt(command: delivery.command, attempt: number, destination: delivery.destination, at: now, sentAt: sentAt,
+                                      status: nil, error: nil, retryAt: nil)
+        enum Next { case delivered, retry(after: Double?), fail(String), gone }
+        let next: Next
+        var lastResponse: String?
+        switch outcome {
+        case .answered(let status, let retryAfter, let body):
+            attempt.status = status
+            lastResponse = body
+            switch status {
+            case 200..<300: next = .delivered
+            case 410: next = .gone
+            case 429, 500..<600: next = .retry(after: retryAfter)
+            default: next = .fail("answered \(status), which is not retried")
+            }
+        case .noAnswer(let why):
+            attempt.error = why
+            next = .retry(after: nil)
+        }
+        func history() throws -> JSONValue { .array(try queue.attempts(of: delivery.command).map(\.json)) }
+        func fail(_ reason: String) throws {
+            try queue.record(attempt, state: "failed")
+            var details = JSONObject(["destination": .string(delivery.destination), "attempts": try history(), "failed": .bool(true)])
+            if let status = attempt.status { details["status_code"] = .integer(status) }
+            if let lastResponse { details["last_response"] = .string(lastResponse) }
+            try store.recordDelivery(of: delivery.command, delivered: false, reason: "delivery to \(delivery.destination) failed: \(reason)",
+                                     details: details, at: now, redelivered: delivery.seriesFrom > 0)
+            summary.failed += 1
+        }
+        switch next {
+        case .delivered:
+            try queue.record(attempt, state: "delivered")
+            try store.recordDelivery(of: delivery.command, delivered: true, reason: nil, details: JSONObject([
+                "destination": .string(delivery.destination), "attempt": .integer(number), "status_code": .integer(attempt.status ?? 0),
+                "attempts": try history(),
+            ]), at: now, redelivered: delivery.seriesFrom > 0)
+            summary.delivered += 1
+        case .gone:
+            try queue.disable(delivery.destination, at: now, reason: "answered 410 Gone to \(delivery.command)")
+            summary.disabled.append(delivery.destination)
+            try fail("answered 410 Gone; the destination is disabled until `aftersale destinations --enable \(delivery.destination)`")
+        case .fail(let reason):
+            try fail(reason)
+        case .retry(let retryAfter):
+            guard let wait = Deliverer.wait(after: number - delivery.seriesFrom, command: delivery.command, schedule: settings.retrySchedule,
+                                            jitter: settings.jitter, retryAfter: retryAfter) else {
+                let last = attempt.status.map { "answered \($0)" } ?? attempt.error ?? "no answer"
+                try fail("\(number) tries, the last \(last)")
+                return
+            }
+            attempt.retryAt = now.adding(millis: Int64((wait * 1000).rounded(.up)))
+            try queue.record(attempt, state: "queued")
+            summary.retrying += 1
+        }
+    }
+
+    /// Seconds to wait after try `number` failed, or nil when the schedule has run out: the
+    /// schedule's wait lengthened by up to `jitter` of itself (the same for the same command and
+    /// try, so a rerun schedules alike), or `Retry-After` when that is longer.
+    public static func wait(after number: Int, command: String, schedule: [Double], jitter: Double, retryAfter: Double?) -> Double? {
+        guard number >= 1, number <= schedule.count else { return nil }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in command.utf8 + [UInt8(truncatingIfNeeded: number)] {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        let fraction = Double(hash % 10_000) / 10_000
+        let base = schedule[number - 1] * (1 + jitter * fraction)
+        return max(base, retryAfter ?? 0)
+    }
+}

@@ -1,0 +1,203 @@
+import AftersaleSQLite
+import Foundation
+import Testing
+
+/// `aftersale dispatch --to URL`: due commands as signed webhooks to a receiver on loopback that
+/// checks every signature with its own code (tools/receiver/receiver.py), run by the real CLI
+/// against a real SQLite file, as cron would run it.
+@Suite("Delivering commands as webhooks, end to end", .serialized)
+struct DeliveryCommandTests {
+    static let secret = "whsec_" + Data((0..<32).map { UInt8(($0 * 37 + 11) % 256) }).base64EncodedString()
+
+    /// The receiver script, on an ephemeral port, logging each request it gets.
+    final class Receiver {
+        let process = Process()
+        let port: Int
+        let log: String
+
+        init(mode: String, log: String, delayMilliseconds: Int? = nil) throws {
+            self.log = log
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", repositoryRoot.appendingPathComponent("tools/receiver/receiver.py").path, "--port", "0",
+                                 "--secret-env", "RECEIVER_SECRET", "--log", log, "--mode", mode]
+                + (delayMilliseconds.map { ["--delay-ms", String($0)] } ?? [])
+            var env = ProcessInfo.processInfo.environment
+            env["RECEIVER_SECRET"] = DeliveryCommandTests.secret
+            process.environment = env
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += chunk
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let port = text.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+                throw CLIError("the receiver did not start: \(text)")
+            }
+            self.port = port
+        }
+
+        var url: String { "http://127.0.0.1:\(port)/hooks/aftersale" }
+
+        /// Every request so far: id, status answered, whether the signature held, the body.
+        func requests() throws -> [[String: Any]] {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return try text.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        }
+
+        func stop() {
+            // SIGKILL: the test process's children may inherit a mask that blocks SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    struct CLIError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// A small shop with commands due, ingested; the clock of the shop's last day.
+    func shop(_ cli: CLI) throws -> String {
+        try cli.run(["simulate", "--customers", "60", "--days", "60", "--seed", "7", "--out", cli.path("shop.ndjson")])
+        #expect(try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")]).status == 0)
+        // The day after the shop's last event: its recent commands are due and within the catch-up window.
+        return "2024-03-01T12:00:00Z"
+    }
+
+    func deliveryCLI() -> CLI {
+        var cli = CLI()
+        cli.environment["AFTERSALE_WEBHOOK_SECRET"] = DeliveryCommandTests.secret
+        return cli
+    }
+
+    /// The commands the log records as dispatched, one entry per action.dispatched event.
+    func dispatched(_ cli: CLI) throws -> [String] {
+        let database = try Database(path: cli.path("aftersale.db"))
+        let rows = try database.prepare("SELECT json_extract(data, '$.action') FROM events WHERE type = 'action.dispatched' ORDER BY position")
+        var found: [String] = []
+        while try rows.step() { found.append(rows.text(0) ?? "") }
+        return found
+    }
+
+    @Test("a receiver that fails each first try: every command accepted exactly once, one action.dispatched each, the retry after the schedule's 5 s")
+    func retriesUntilAccepted() throws {
+        let cli = deliveryCLI()
+        defer { cli.cleanUp() }
+        let now = try shop(cli)
+        let receiver = try Receiver(mode: "fail-first", log: cli.path("received.ndjson"))
+        defer { receiver.stop() }
+
+        let first = try cli.run(["dispatch", "--now", now, "--to", receiver.url])
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstTries = try receiver.requests()
+        #expect(firstTries.count >= 5, "\(first.stderr)")
+        #expect(firstTries.allSatisfy { $0["status"] as? Int == 503 && $0["valid"] as? Bool == true })
+        #expect(try dispatched(cli).isEmpty, "nothing accepted, nothing dispatched")
+
+        // The same moment again: no retry is due yet.
+        try cli.run(["dispatch", "--now", now, "--to", receiver.url])
+        #expect(try receiver.requests().count == firstTries.count)
+
+        // 4 s later still too early; 7 s later (5 s and up to 20% jitter) the retries go.
+        try cli.run(["dispatch", "--now", "2024-03-01T12:00:04Z", "--to", receiver.url])
+        #expect(try receiver.requests().count == firstTries.count)
+        for later in ["2024-03-01T12:00:07Z", "2024-03-01T12:10:00Z", "2024-03-01T13:00:00Z"] {
+            let run = try cli.run(["dispatch", "--now", later, "--to", receiver.url])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let requests = try receiver.requests()
+        #expect(requests.allSatisfy { $0["valid"] as? Bool == true }, "every signature checks out with the receiver's own code")
+        let accepted = requests.filter { $0["status"] as? Int == 200 }.compactMap { $0["id"] as? String }
+        #expect(Set(accepted).count == accepted.count, "accepted once each")
+        #expect(Set(firstTries.compactMap { $0["id"] as? String }).isSubset(of: Set(accepted)))
+        let events = try dispatched(cli)
+        #expect(events.sorted() == accepted.sorted(), "one action.dispatched per accepted command")
+
+        // Each command's tries, as `actions` shows them: a 503, then a 200; those first tried at the
+        // first run, retried 5 s later plus up to 20% jitter.
+        let firstIDs = Set(firstTries.compactMap { $0["id"] as? String })
+        let actions = try cli.run(["actions", "--now", "2024-03-01T13:00:00Z", "--status", "all", "--json"]).stdout
+        var checked = 0
+        for line in actions.split(separator: "\n") {
+            let command = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard let delivery = command["delivery"] as? [String: Any], let attempts = delivery["attempts"] as? [[String: Any]],
+                  attempts.count >= 2 else { continue }
+            #expect(delivery["state"] as? String == "delivered")
+            #expect(attempts[0]["status_code"] as? Int == 503 && attempts[1]["status_code"] as? Int == 200)
+            if firstIDs.contains(command["id"] as? String ?? "") {
+                let retryAt = try #require(attempts[0]["retry_at"] as? String)
+                #expect(retryAt.hasPrefix("2024-03-01T12:00:05") || retryAt == "2024-03-01T12:00:06Z", "\(retryAt)")
+            }
+            checked += 1
+        }
+        #expect(checked == accepted.count)
+        // The body carries what a mailer needs.
+        let body = try #require(requests.first?["body"] as? [String: Any])
+        #expect(body["type"] as? String == "aftersale.command")
+        #expect((body["recipient"] as? [String: Any])?["customer"] as? String == body["customer"] as? String)
+    }
+
+    @Test("410 Gone fails that command and disables the destination; the rest wait until it is enabled; a failed one is sent again by redeliver")
+    func goneDisables() throws {
+        let cli = deliveryCLI()
+        defer { cli.cleanUp() }
+        let now = try shop(cli)
+        let gone = try Receiver(mode: "gone", log: cli.path("gone.ndjson"))
+        let run = try cli.run(["dispatch", "--now", now, "--to", gone.url])
+        gone.stop()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("disabled after 410 Gone"), "\(run.stderr)")
+        let goneRequests = try gone.requests()
+        // Only the first wave reached it: the rest wait for the destination.
+        let failed = try cli.run(["actions", "--now", now, "--status", "failed", "--json"]).stdout.split(separator: "\n")
+        #expect(failed.count == goneRequests.count && !failed.isEmpty)
+        let listed = try cli.run(["destinations"])
+        #expect(listed.stdout.contains("dispatch-to"), "\(listed.stdout)")
+
+        // `--to` is one destination whatever its URL: disabled until enabled.
+        let accept = try Receiver(mode: "accept", log: cli.path("accept.ndjson"))
+        defer { accept.stop() }
+        try cli.run(["dispatch", "--now", now, "--to", accept.url])
+        #expect(try accept.requests().isEmpty, "a disabled destination gets nothing")
+        #expect(try cli.run(["destinations", "--enable", "dispatch-to"]).status == 0)
+        let enabled = try cli.run(["dispatch", "--now", now, "--to", accept.url])
+        #expect(enabled.status == 0, "\(enabled.stderr)")
+        #expect(try accept.requests().count > 0, "\(enabled.stderr)")
+        let failedID = try #require((try JSONSerialization.jsonObject(with: Data(failed[0].utf8)) as? [String: Any])?["id"] as? String)
+        #expect(!(try dispatched(cli).contains(failedID)))
+        let again = try cli.run(["redeliver", "--now", now, failedID])
+        #expect(again.status == 0, "\(again.stderr)")
+        try cli.run(["dispatch", "--now", now, "--to", accept.url])
+        #expect(try accept.requests().contains { $0["id"] as? String == failedID && $0["status"] as? Int == 200 })
+        #expect(try dispatched(cli).contains(failedID), "a redelivered command is dispatched once accepted")
+        let status = try cli.run(["actions", "--now", now, "--status", "all", "--json"]).stdout.split(separator: "\n").first { $0.contains("\"\(failedID)\"") }
+        #expect(status?.contains(#""status":"dispatched""#) == true, "\(status ?? "")")
+    }
+
+    @Test("kill -9 while deliveries are in flight: the next run sends the same webhook-ids again and no command gets a second action.dispatched")
+    func killedMidDelivery() throws {
+        let cli = deliveryCLI()
+        defer { cli.cleanUp() }
+        let now = try shop(cli)
+        let slow = try Receiver(mode: "accept", log: cli.path("slow.ndjson"), delayMilliseconds: 400)
+        defer { slow.stop() }
+        let (process, _, _) = try cli.start(["dispatch", "--now", now, "--to", slow.url])
+        let deadline = Date().addingTimeInterval(30)
+        while try slow.requests().isEmpty, Date() < deadline { usleep(5_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(!(try slow.requests().isEmpty))
+        let rerun = try cli.run(["dispatch", "--now", now, "--to", slow.url])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let ids = try slow.requests().compactMap { $0["id"] as? String }
+        #expect(Set(ids).count < ids.count, "a try whose answer was not recorded is sent again with the same id")
+        let events = try dispatched(cli)
+        #expect(Set(events).count == events.count, "one action.dispatched per command")
+        #expect(Set(events) == Set(ids), "every command sent is recorded once")
+    }
+}
