@@ -106,4 +106,31 @@ struct DeliveryPolicyTests {
             #expect("\(error)".contains("AFTERSALE_WEBHOOK_SECRET") && !"\(error)".contains("whsec_short"))
         }
     }
+
+    @Test("a body has the schema's required members and no member the schema lacks, at the top and in the recipient; so has the shipped example")
+    func bodyFollowsTheSchema() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let schema = try JSONParser.parse(try String(contentsOf: root.appendingPathComponent("events/delivery/command.schema.json"), encoding: .utf8))
+        let example = try JSONParser.parse(try String(contentsOf: root.appendingPathComponent("events/delivery/command.example.json"), encoding: .utf8))
+        var state = CustomerState(customer: "c-1")
+        state.email = "ana@example.com"
+        state.name = "Ana"
+        state.timeZone = "Europe/Lisbon"
+        let command = Command(id: "review_request:e-1:o-1", customer: "c-1", kind: .reviewRequest, channel: .email,
+                              due: Timestamp(millis: 1_800_000_000_000), payload: JSONObject(["order": .string("o-1"), "sku": .string("TEA-1")]),
+                              reason: "r", trigger: "e-1")
+        let made = JSONValue.object(DeliveryBody.make(command, state: state, links: ["review": "https://s.example/r?o={order}"]))
+        for body in [made, example] {
+            for (object, part) in [(body, schema), (body["recipient"]!, schema["properties"]!["recipient"]!)] {
+                let allowed = Set(part["properties"]!.objectValue!.keys)
+                let required = Set(part["required"]!.arrayValue!.compactMap(\.stringValue))
+                let keys = Set(object.objectValue!.keys)
+                #expect(keys.isSubset(of: allowed), "\(keys.subtracting(allowed))")
+                #expect(required.isSubset(of: keys), "\(required.subtracting(keys))")
+            }
+            #expect(schema["properties"]!["kind"]!["enum"]!.arrayValue!.contains(body["kind"]!))
+        }
+        #expect(made["links"]?["review"]?.stringValue == "https://s.example/r?o=o-1")
+    }
 }
+
