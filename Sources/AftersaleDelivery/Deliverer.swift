@@ -66,17 +66,24 @@ public final class Deliverer {
     }
 
     /// Releases what is due by `now` and sends what may go, until nothing more may go now.
-    public func run(now: Timestamp, engine: ReactorEngine) async throws -> DeliveryRunSummary {
+    ///
+    /// Blocking, on the caller's thread: the database work runs here (SQLite calls block, and
+    /// belong on a thread of their own, not on the tasks' cooperative threads); only the HTTP
+    /// requests go out on the client's event loops while this thread waits for them.
+    public func run(now: Timestamp, engine: ReactorEngine) throws -> DeliveryRunSummary {
         var summary = try release(now: now, engine: engine)
         let destinations = Dictionary(uniqueKeysWithValues: settings.destinations.map { ($0.name, $0) })
         let wave = settings.destinations.reduce(0) { $0 + $1.concurrency } * 4
+        let (secrets, client, realSeconds) = (settings.secrets, self.client, self.realSeconds)
         while true {
             let ready = try queue.ready(now: now, limit: wave)
             if ready.isEmpty { break }
             // A delivery whose destination is no longer configured waits for it to come back.
             let sendable = ready.filter { destinations[$0.destination] != nil }
             if sendable.isEmpty { break }
-            let outcomes = await send(sendable, destinations: destinations)
+            let outcomes = Deliverer.waitFor {
+                await Deliverer.send(sendable, destinations: destinations, secrets: secrets, client: client, realSeconds: realSeconds)
+            }
             try store.log.database.inTransaction {
                 for (delivery, (sentAt, outcome)) in zip(sendable, outcomes) {
                     try record(delivery, sentAt: sentAt, outcome: outcome, now: now, summary: &summary)
@@ -108,10 +115,8 @@ public final class Deliverer {
 
     /// Sends each delivery once, at most each destination's concurrency at a time; the outcomes in
     /// the same order, each with the `webhook-timestamp` it went with.
-    func send(_ deliveries: [Delivery], destinations: [String: Destination]) async -> [(Int64, TryOutcome)] {
-        let secrets = settings.secrets
-        let client = self.client
-        let realSeconds = self.realSeconds
+    static func send(_ deliveries: [Delivery], destinations: [String: Destination], secrets: [WebhookSecret], client: HTTPClient,
+                     realSeconds: @escaping @Sendable () -> Int64) async -> [(Int64, TryOutcome)] {
         var results = [(Int64, TryOutcome)?](repeating: nil, count: deliveries.count)
         let byDestination = Dictionary(grouping: deliveries.indices, by: { deliveries[$0].destination })
         await withTaskGroup(of: [(Int, Int64, TryOutcome)].self) { group in
@@ -143,6 +148,18 @@ public final class Deliverer {
             }
         }
         return results.map { $0! }
+    }
+
+    /// Runs `body` as a task and waits for it on this thread (never call from a task).
+    static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        Task {
+            box.value = await body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
     }
 
     /// One signed POST.
@@ -247,4 +264,9 @@ public final class Deliverer {
         let base = schedule[number - 1] * (1 + jitter * fraction)
         return max(base, retryAfter ?? 0)
     }
+}
+
+/// Hands a task's result to the thread waiting for it (the semaphore orders the two).
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
 }

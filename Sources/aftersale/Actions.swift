@@ -195,21 +195,10 @@ extension Aftersale {
 
         /// One delivery run: what is due, and retries whose time has come, as signed webhooks.
         private func deliver(_ settings: DeliverySettings, store: ReactorStore, engine: ReactorEngine, now: Timestamp) throws {
-            // The store is used by this one task while this thread waits for it.
-            nonisolated(unsafe) let store = store
-            nonisolated(unsafe) let engine = engine
-            let summary = try runAsync {
-                let client = HTTPClient(eventLoopGroupProvider: .singleton)
-                do {
-                    let deliverer = try Deliverer(settings: settings, store: store, client: client, realSeconds: { Int64(Date().timeIntervalSince1970) })
-                    let summary = try await deliverer.run(now: now, engine: engine)
-                    try await client.shutdown()
-                    return summary
-                } catch {
-                    try? await client.shutdown()
-                    throw error
-                }
-            }
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { try? client.syncShutdown() }
+            let deliverer = try Deliverer(settings: settings, store: store, client: client, realSeconds: { Int64(Date().timeIntervalSince1970) })
+            let summary = try deliverer.run(now: now, engine: engine)
             let waiting = try DeliveryQueue(log: store.log).deliveries(state: "queued").count
             Terminal.error("released \(summary.released), suppressed at release \(summary.suppressed)"
                 + (summary.unrouted > 0 ? ", \(summary.unrouted) taken by no destination (left pending)" : "")
@@ -282,18 +271,6 @@ extension Aftersale {
             if disabled.isEmpty { Terminal.error("no destination is disabled") }
         }
     }
-}
-
-/// Runs async work from a synchronous command and waits for it.
-func runAsync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: Result<T, any Error>?
-    Task {
-        do { result = .success(try await body()) } catch { result = .failure(error) }
-        done.signal()
-    }
-    done.wait()
-    return try result!.get()
 }
 
 /// `1.23 s`.
