@@ -68,8 +68,9 @@ var package = Package(
         // `aftersale serve`: HTTP intake with group commit, the live engine, reads and metrics.
         .target(name: "AftersaleServer", dependencies: [
             "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
-            "AftersaleAnalytics", "AftersaleSources", "CustomerValue",
+            "AftersaleAnalytics", "AftersaleSources", "CustomerValue", "AftersaleDelivery",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -122,7 +123,7 @@ var package = Package(
         .testTarget(name: "AftersaleSourcesTests", dependencies: ["AftersaleSources", "AftersaleCore"]),
         .testTarget(name: "AftersaleServerTests", dependencies: [
             "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
-            "AftersaleProjections", "ShopSimulator",
+            "AftersaleProjections", "ShopSimulator", "AftersaleDelivery",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -40,6 +40,8 @@ public struct DeliverySettings: Sendable {
     /// `{kind}`, `{coupon}` filled from the command (URL-encoded); a template naming a field the
     /// command lacks is left out.
     public var links: [String: String] = [:]
+    /// In `serve`: seconds between delivery runs when nothing wakes it (retries come due with time).
+    public var intervalSeconds = 5.0
 
     public init() {}
 
@@ -115,6 +117,9 @@ extension DeliverySettings {
                     guard let template = link.value.stringValue else { throw DeliverySettingsError("\(path).\(link.key): expected a template string") }
                     links[link.key] = template
                 }
+            case "interval_seconds":
+                guard let n = value.doubleValue, n > 0, n <= 3_600 else { throw DeliverySettingsError("\(path): expected seconds from 0 to 3600") }
+                intervalSeconds = n
             case "secret":
                 guard let text = value.stringValue else { throw DeliverySettingsError("\(path): expected a string") }
                 do { secrets = try WebhookSecret.secrets(from: text) } catch { throw DeliverySettingsError("\(path): \(error)") }

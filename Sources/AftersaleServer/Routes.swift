@@ -14,15 +14,19 @@ public struct ServerParts: Sendable {
     public var settings: ServerSettings
     public var intake: Intake
     public var engine: LiveEngine
+    /// Delivery of commands as webhooks, when a destination is configured.
+    public var delivery: DeliveryService?
     public var metrics: ServerMetrics
     public var clock: any ServerClock
     public var logger: Logger
     let reads: ReadPool
 
-    public init(settings: ServerSettings, intake: Intake, engine: LiveEngine, metrics: ServerMetrics, clock: any ServerClock, logger: Logger) {
+    public init(settings: ServerSettings, intake: Intake, engine: LiveEngine, delivery: DeliveryService? = nil, metrics: ServerMetrics,
+                clock: any ServerClock, logger: Logger) {
         self.settings = settings
         self.intake = intake
         self.engine = engine
+        self.delivery = delivery
         self.metrics = metrics
         self.clock = clock
         self.logger = logger
@@ -247,6 +251,7 @@ struct RequestMetrics<Context: RequestContext>: RouterMiddleware {
 extension ServerParts {
     /// Stops the intake (after committing what is queued) and the engine (after its run).
     public func stop() {
+        delivery?.stop()
         intake.stop()
         engine.stop()
     }

@@ -26,11 +26,27 @@ public enum AftersaleServer {
                                 clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
         engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
         engine.customersPerStep = settings.engineCustomersPerStep
+        let delivery: DeliveryService?
+        if settings.delivery.destinations.isEmpty {
+            delivery = nil
+        } else if settings.delivery.secrets.isEmpty {
+            // Never unsigned: delivery stays off until a secret is set.
+            logger.error("delivery is off: destinations are configured but no signing secret (AFTERSALE_WEBHOOK_SECRET or delivery.secret)")
+            delivery = nil
+        } else {
+            delivery = DeliveryService(path: settings.databasePath, clock: clock, configuration: settings.reactor, settings: settings.delivery,
+                                       logger: logger)
+        }
         intake.onCommit = { _ in engine.wake() }
-        engine.onRun = { status, seconds in metrics.recordEngine(status, seconds: seconds) }
+        engine.onRun = { status, seconds in
+            metrics.recordEngine(status, seconds: seconds)
+            delivery?.wake()
+        }
+        delivery?.onRun = { status, summary in metrics.recordDelivery(status, summary) }
         try intake.start()
         if settings.liveEngine { engine.start() }
-        return ServerParts(settings: settings, intake: intake, engine: engine, metrics: metrics, clock: clock, logger: logger)
+        delivery?.start()
+        return ServerParts(settings: settings, intake: intake, engine: engine, delivery: delivery, metrics: metrics, clock: clock, logger: logger)
     }
 
     /// The application over started parts; its shutdown stops them.
@@ -43,7 +59,9 @@ public enum AftersaleServer {
             router: Routes.router(parts),
             configuration: .init(address: .hostname(parts.settings.host, port: parts.settings.port), serverName: "aftersale"),
             // Stopped in reverse order: the intake before the engine, both after the HTTP server.
-            services: [StoppingService(name: "engine", stop: parts.engine.stop), StoppingService(name: "intake", stop: parts.intake.stop)],
+            // Delivery stops first: the requests it has out are answered and recorded.
+            services: [StoppingService(name: "engine", stop: parts.engine.stop), StoppingService(name: "intake", stop: parts.intake.stop),
+                       StoppingService(name: "delivery", stop: { parts.delivery?.stop() })],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? parts.settings.port) },
             logger: parts.logger
         )

@@ -1,3 +1,4 @@
+public import AftersaleDelivery
 import CoreMetrics
 import Foundation
 import Metrics
@@ -49,6 +50,16 @@ public final class ServerMetrics: Sendable {
         reactorLag.record(Double(status.reactorLag))
         engineRun.recordNanoseconds(Int64(seconds * 1e9))
         if status.lastError != nil { engineFailures.increment() }
+    }
+
+    /// Tries by outcome (`delivered`, `retrying`, `failed`), the queue's length and how far behind it is.
+    public func recordDelivery(_ status: DeliveryStatus, _ summary: DeliveryRunSummary) {
+        for (outcome, n) in [("delivered", summary.delivered), ("retrying", summary.retrying), ("failed", summary.failed)] where n > 0 {
+            CoreMetrics.Counter(label: "aftersale_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment(by: n)
+        }
+        CoreMetrics.Gauge(label: "aftersale_delivery_queued", factory: factory).record(Double(status.queued))
+        CoreMetrics.Gauge(label: "aftersale_delivery_lag_seconds", factory: factory).record(status.lagSeconds)
+        if status.lastError != nil { CoreMetrics.Counter(label: "aftersale_delivery_failures_total", factory: factory).increment() }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,5 +1,6 @@
 import AftersaleCore
 public import AftersaleReactor
+public import AftersaleDelivery
 
 /// What `aftersale serve` needs: where to listen, the database, the secrets and limits.
 ///
@@ -35,6 +36,9 @@ public struct ServerSettings: Sendable {
     /// The live engine decides for at most this many customers per write transaction (a backlog,
     /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
     public var engineCustomersPerStep = 2_000
+    /// Delivery of commands as webhooks (the config's `delivery` section and
+    /// `AFTERSALE_WEBHOOK_SECRET`): runs in the service when a destination is set.
+    public var delivery = DeliverySettings()
 
     public init(databasePath: String) {
         self.databasePath = databasePath
@@ -66,6 +70,9 @@ extension ServerSettings {
                 guard let object = serve.objectValue else { throw SettingsError("\(configName): serve: expected an object") }
                 try settings.read(object, name: "\(configName): serve")
             }
+        }
+        do { settings.delivery = try DeliverySettings.load(configText: configText, configName: configName, environment: environment) } catch {
+            throw SettingsError(error.description)
         }
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let v = env("AFTERSALE_API_TOKEN") { settings.apiToken = v }

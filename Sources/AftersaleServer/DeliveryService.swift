@@ -1,0 +1,132 @@
+public import AftersaleCore
+public import AftersaleDelivery
+import AftersaleOutbox
+public import AftersaleReactor
+import AftersaleStore
+import AsyncHTTPClient
+import Foundation
+public import Logging
+
+/// Where delivery stands, for metrics and tests.
+public struct DeliveryStatus: Sendable, Equatable {
+    public var runs = 0
+    public var delivered = 0
+    public var retrying = 0
+    public var failed = 0
+    /// Deliveries waiting (queued, a retry pending, or behind a disabled destination).
+    public var queued = 0
+    /// Seconds between the engine's clock and the earliest due time still queued (0 when none).
+    public var lagSeconds = 0.0
+    public var lastError: String?
+}
+
+/// The service's delivery: whenever the live engine has run, and on the clock (retries come due
+/// with time alone), a `Deliverer` run releases what is due and sends what may go, on a thread and
+/// connection of its own. The queue, tries and retries live in the database, so a restart loses
+/// nothing and resends what was in flight with the same ids.
+public final class DeliveryService: @unchecked Sendable {
+    private let path: String
+    private let clock: any ServerClock
+    private let configuration: ReactorConfiguration
+    private let settings: DeliverySettings
+    private let interval: Double
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var pendingWork = true
+    private var stopping = false
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    private var current = DeliveryStatus()
+    /// Called after each run (metrics).
+    public var onRun: (@Sendable (DeliveryStatus, DeliveryRunSummary) -> Void)?
+
+    public init(path: String, clock: any ServerClock, configuration: ReactorConfiguration, settings: DeliverySettings, logger: Logger) {
+        self.path = path
+        self.clock = clock
+        self.configuration = configuration
+        self.settings = settings
+        self.interval = settings.intervalSeconds
+        self.logger = logger
+    }
+
+    public var status: DeliveryStatus { condition.withLock { current } }
+
+    public func start() {
+        let thread = Thread { [self] in
+            loop()
+            stopped.signal()
+        }
+        thread.name = "aftersale-delivery"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Something may have come due: run soon.
+    public func wake() {
+        condition.withLock {
+            pendingWork = true
+            condition.signal()
+        }
+    }
+
+    /// Finishes the run under way (its requests answered and recorded), then stops.
+    public func stop() {
+        let wasRunning = condition.withLock {
+            let running = thread != nil && !stopping
+            stopping = true
+            condition.signal()
+            return running
+        }
+        if wasRunning { stopped.wait() }
+    }
+
+    private func loop() {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? client.syncShutdown() }
+        let deliverer: Deliverer
+        let queue: DeliveryQueue
+        do {
+            let log = try EventLog(path: path)
+            deliverer = try Deliverer(settings: settings, store: try ReactorStore(log: log, parallelism: 1), client: client,
+                                      realSeconds: { Int64(Date().timeIntervalSince1970) })
+            queue = try DeliveryQueue(log: log)
+        } catch {
+            condition.withLock { current.lastError = "cannot start: \(error)" }
+            logger.error("delivery cannot start", metadata: ["error": "\(error)"])
+            return
+        }
+        while true {
+            let go: Bool = condition.withLock {
+                if !pendingWork && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
+                if stopping { return false }
+                pendingWork = false
+                return true
+            }
+            if !go { return }
+            let now = clock.now()
+            var status = condition.withLock { current }
+            var summary = DeliveryRunSummary()
+            do {
+                summary = try deliverer.run(now: now, engine: ReactorEngine.withFittedModels(configuration: configuration))
+                let waiting = try queue.deliveries(state: "queued")
+                status.queued = waiting.count
+                status.lagSeconds = waiting.map(\.due).min().map { max(0, Double(now.millis - $0.millis) / 1000) } ?? 0
+                status.lastError = nil
+                if summary.attempts > 0 || summary.suppressed > 0 {
+                    logger.info("delivery run", metadata: ["tries": "\(summary.attempts)", "delivered": "\(summary.delivered)",
+                                                           "retrying": "\(summary.retrying)", "failed": "\(summary.failed)"])
+                }
+                for name in Set(summary.disabled) { logger.warning("destination disabled after 410 Gone", metadata: ["destination": "\(name)"]) }
+            } catch {
+                status.lastError = "\(error)"
+                logger.error("delivery run failed", metadata: ["error": "\(error)"])
+            }
+            status.runs += 1
+            status.delivered += summary.delivered
+            status.retrying += summary.retrying
+            status.failed += summary.failed
+            condition.withLock { current = status }
+            onRun?(status, summary)
+        }
+    }
+}
