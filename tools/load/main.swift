@@ -23,6 +23,8 @@ struct Options {
     var config: String?
     /// A soak: only single events, for this many minutes, with the server's memory as it goes.
     var soakMinutes: Double?
+    /// Deliveries instead: a shop of this many customers, its due commands as webhooks.
+    var deliveriesCustomers: Int?
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
@@ -39,6 +41,7 @@ struct Options {
             case "--folder": folder = value
             case "--config": config = value
             case "--soak-minutes": soakMinutes = Double(value)!
+            case "--deliveries": deliveriesCustomers = Int(value)!
             default: fatalError("unknown option \(name)")
             }
         }
@@ -199,6 +202,11 @@ struct Load {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(options.connections, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 
+        if let customers = options.deliveriesCustomers {
+            try deliveries(options, customers: customers)
+            try await client.shutdown()
+            return
+        }
         if let minutes = options.soakMinutes {
             try await soak(options, lines: lines, minutes: minutes, client: client)
             try await client.shutdown()
@@ -298,6 +306,78 @@ struct Load {
         let stopping = seconds()
         server.stop()
         print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
+    }
+
+    /// `aftersale dispatch --to` against tools/receiver/receiver.py on loopback (answering at once,
+    /// then after 200 ms), beside `dispatch --out` of the same commands, each on a fresh copy of one
+    /// database whose reactor has already run.
+    static func deliveries(_ options: Options, customers: Int) throws {
+        let folder = options.folder + "/deliveries"
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let base = folder + "/base.db", shop = folder + "/shop.ndjson"
+        let now = "2024-01-11T00:00:00Z"
+        _ = try run(options.binary, ["simulate", "--customers", String(customers), "--days", "10", "--start", "2024-01-01", "--seed", "3", "--out", shop])
+        _ = try run(options.binary, ["ingest", "--quiet", "--db", base, shop])
+        _ = try run(options.binary, ["actions", "--db", base, "--now", now])
+        let secret = "whsec_" + Data((0..<32).map { UInt8($0 * 7 % 256) }).base64EncodedString()
+        func fresh(_ name: String) throws -> String {
+            let db = folder + "/" + name
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            try FileManager.default.copyItem(atPath: base, toPath: db)
+            return db
+        }
+        /// Seconds for `dispatch --to` against a receiver answering after `delay` ms, and the deliveries it logged.
+        func webhooks(delay: Int, concurrency: Int, run number: Int) throws -> (Double, Int) {
+            let db = try fresh("hooks.db")
+            let log = folder + "/received-\(delay)-\(number).ndjson"
+            let receiver = Process()
+            receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("receiver/receiver.py").path
+            receiver.arguments = ["python3", script, "--port", "0", "--secret-env", "RECEIVER_SECRET", "--log", log, "--mode", "accept", "--delay-ms", String(delay)]
+            receiver.environment = ProcessInfo.processInfo.environment.merging(["RECEIVER_SECRET": secret]) { $1 }
+            let out = Pipe()
+            receiver.standardOutput = out
+            try receiver.run()
+            defer {
+                kill(receiver.processIdentifier, SIGKILL)
+                receiver.waitUntilExit()
+            }
+            let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+            guard let port = line.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else { fatalError("receiver: \(line)") }
+            let config = folder + "/delivery.json"
+            try #"{"delivery": {"destinations": [{"name": "bench", "url": "http://127.0.0.1:\#(port)/hooks", "concurrency": \#(concurrency)}]}}"#
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            let seconds = try run(options.binary, ["dispatch", "--db", db, "--config", config, "--now", now], environment: ["AFTERSALE_WEBHOOK_SECRET": secret])
+            let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+            return (seconds, received)
+        }
+        print("aftersale-load deliveries: a \(customers)-customer shop over 10 days, dispatched at \(now); \(options.repeats) runs")
+        var files: [Double] = [], fast: [Double] = [], slow8: [Double] = [], slow64: [Double] = []
+        var sent = 0
+        for number in 1...options.repeats {
+            let db = try fresh("file.db")
+            let t = try run(options.binary, ["dispatch", "--db", db, "--now", now, "--out", folder + "/out.ndjson"])
+            sent = ((try? String(contentsOfFile: folder + "/out.ndjson", encoding: .utf8)) ?? "").split(separator: "\n").count
+            files.append(Double(sent) / t)
+            let (f, fastCount) = try webhooks(delay: 0, concurrency: 8, run: number)
+            fast.append(Double(fastCount) / f)
+            let (s64, slowCount) = try webhooks(delay: 200, concurrency: 64, run: number)
+            slow64.append(Double(slowCount) / s64)
+            print(String(format: "run %d: %d commands; dispatch --out %.0f/s; webhooks at once %.0f/s (%d received); 200 ms receiver, concurrency 64: %.0f/s (%d received)",
+                         number, sent, files.last!, fast.last!, fastCount, slow64.last!, slowCount))
+        }
+        // One run at the default concurrency against the slow receiver: it takes minutes.
+        let (s8, slow8Count) = try webhooks(delay: 200, concurrency: 8, run: 0)
+        slow8.append(Double(slow8Count) / s8)
+        print("")
+        print("| what (\(sent) commands, median of \(options.repeats) unless said) | commands/s |")
+        print("|---|---|")
+        print(String(format: "| `dispatch --out FILE` (the baseline of the same run) | %.0f |", median(files)))
+        print(String(format: "| `dispatch --to`, a receiver that answers at once, concurrency 8 | %.0f |", median(fast)))
+        print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 64 | %.0f |", median(slow64)))
+        print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 8 (one run) | %.0f |", median(slow8)))
+        print("Times are of the whole command: it also releases the commands (the contact rules judged again) before sending.")
     }
 
     static func runIngest(_ options: Options, db: String, file: String) throws -> Double {
