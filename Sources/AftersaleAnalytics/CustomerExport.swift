@@ -285,7 +285,7 @@ public struct ActionRow: ExportRow, Equatable {
     public static let exportName = "actions"
     public static let columns = [
         "action_id", "customer_id", "kind", "channel", "status", "status_reason", "cancelled_by", "reason", "trigger", "due",
-        "dispatched_at", "payload",
+        "dispatched_at", "payload", "delivered_to", "delivery_attempts", "delivery_history",
     ]
 
     public var action: String
@@ -308,6 +308,10 @@ public struct ActionRow: ExportRow, Equatable {
     public var dispatchedAt: Timestamp?
     /// The command's parameters; exported as compact JSON (keys in their order).
     public var payload: JSONObject?
+    /// Where its webhook delivery went, and every try (from its hand-off event), when it was
+    /// delivered as a webhook.
+    public var deliveredTo: String?
+    public var deliveryHistory: [JSONValue]?
 
     public init(action: String, customer: String, kind: String, channel: String, status: String, statusReason: String? = nil,
                 cancelledBy: String? = nil, reason: String? = nil, trigger: String? = nil, due: Timestamp? = nil,
@@ -328,6 +332,7 @@ public struct ActionRow: ExportRow, Equatable {
 
     public var values: [ExportValue] {
         [.text(action), .text(customer), .text(kind), .text(channel), .text(status), .text(statusReason), .text(cancelledBy),
-         .text(reason), .text(trigger), .timestamp(due), .timestamp(dispatchedAt), payload.map { .json(.object($0)) } ?? .missing]
+         .text(reason), .text(trigger), .timestamp(due), .timestamp(dispatchedAt), payload.map { .json(.object($0)) } ?? .missing,
+         .text(deliveredTo), deliveryHistory.map { .integer(Int64($0.count)) } ?? .missing, deliveryHistory.map { .json(.array($0)) } ?? .missing]
     }
 }

@@ -137,8 +137,15 @@ extension ShopAnalytics {
     /// reactor's first run).
     public func actionRows() throws -> [ActionRow] {
         var dispatchedAt: [String: Timestamp] = [:]
-        try log.read(types: [.actionDispatched]) { recorded in
-            if let handOff = HandOff(recorded.event), dispatchedAt[handOff.action] == nil { dispatchedAt[handOff.action] = recorded.event.at }
+        // A webhook delivery's outcome carries its destination and every try; the last one counts
+        // (a redelivery after a failure).
+        var delivery: [String: (String, [JSONValue])] = [:]
+        try log.read(types: [.actionDispatched, .actionSuppressed]) { recorded in
+            guard let handOff = HandOff(recorded.event) else { return }
+            if handOff.dispatched, dispatchedAt[handOff.action] == nil { dispatchedAt[handOff.action] = recorded.event.at }
+            if let destination = recorded.event.data["destination"]?.stringValue, let tries = recorded.event.data["attempts"]?.arrayValue {
+                delivery[handOff.action] = (destination, tries)
+            }
         }
         return try ReactorStore(log: log).commands().map { c in
             var statusReason: String?
@@ -148,9 +155,11 @@ extension ShopAnalytics {
             case .suppressed(let reason): statusReason = reason
             default: break
             }
-            return ActionRow(action: c.id, customer: c.customer, kind: c.kind.rawValue, channel: c.channel.rawValue, status: c.status.name,
-                             statusReason: statusReason, cancelledBy: cancelledBy, reason: c.reason, trigger: c.trigger, due: c.due,
-                             dispatchedAt: dispatchedAt[c.id], payload: c.payload)
+            var row = ActionRow(action: c.id, customer: c.customer, kind: c.kind.rawValue, channel: c.channel.rawValue, status: c.status.name,
+                                statusReason: statusReason, cancelledBy: cancelledBy, reason: c.reason, trigger: c.trigger, due: c.due,
+                                dispatchedAt: dispatchedAt[c.id], payload: c.payload)
+            if let (destination, tries) = delivery[c.id] { (row.deliveredTo, row.deliveryHistory) = (destination, tries) }
+            return row
         }
     }
 }

@@ -55,9 +55,9 @@ public final class Deliverer {
 
     public init(settings: DeliverySettings, store: ReactorStore, client: HTTPClient, realSeconds: @escaping @Sendable () -> Int64) throws {
         guard !settings.secrets.isEmpty else {
-            throw DeliverySettingsError("no signing secret: set AFTERSALE_WEBHOOK_SECRET (whsec_ and base64 of 24 to 64 random bytes) or the config's delivery.secret")
+            throw DeliverySettingsError("no signing secret: set AFTERSALE_WEBHOOK_SECRET (whsec_ and base64 of 24 to 64 random bytes) or the config's webhooks.secret")
         }
-        guard !settings.destinations.isEmpty else { throw DeliverySettingsError("no destination: give --to URL or the config's delivery.destinations") }
+        guard !settings.destinations.isEmpty else { throw DeliverySettingsError("no destination: give --to URL or the config's webhooks.destinations") }
         self.settings = settings
         self.store = store
         self.queue = try DeliveryQueue(log: store.log)

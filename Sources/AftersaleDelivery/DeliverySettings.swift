@@ -58,11 +58,11 @@ public struct DeliverySettingsError: Error, Sendable, CustomStringConvertible {
 }
 
 extension DeliverySettings {
-    /// Settings from the config file's `delivery` section, then `AFTERSALE_WEBHOOK_SECRET` from the
+    /// Settings from the config file's `webhooks` section, then `AFTERSALE_WEBHOOK_SECRET` from the
     /// environment, which wins over the file's `secret`.
     ///
     /// ```json
-    /// "delivery": {
+    /// "webhooks": {
     ///   "destinations": [{"name": "mailer", "url": "https://...", "kinds": ["review_request"], "channels": ["email"],
     ///                     "timeout_seconds": 15, "concurrency": 8}],
     ///   "retry_schedule_seconds": [5, 300, 1800, 7200, 18000, 36000, 36000],
@@ -75,9 +75,9 @@ extension DeliverySettings {
         if let configText {
             let root: JSONValue
             do { root = try JSONParser.parse(configText) } catch { throw DeliverySettingsError("\(configName): \(error)") }
-            if let section = root["delivery"] {
-                guard let object = section.objectValue else { throw DeliverySettingsError("\(configName): delivery: expected an object") }
-                try settings.read(object, name: "\(configName): delivery")
+            if let section = root["webhooks"] {
+                guard let object = section.objectValue else { throw DeliverySettingsError("\(configName): webhooks: expected an object") }
+                try settings.read(object, name: "\(configName): webhooks")
             }
         }
         if let text = environment["AFTERSALE_WEBHOOK_SECRET"], !text.isEmpty {

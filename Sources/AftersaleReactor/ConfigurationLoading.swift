@@ -28,7 +28,7 @@ extension ReactorConfiguration {
         // The same file configures the service (`aftersale serve`) and the delivery of commands as
         // webhooks, which read their sections themselves.
         _ = root.take("serve")
-        _ = root.take("delivery")
+        _ = root.take("webhooks")
 
         if let v = root.take("disabled") {
             config.disabled = Set(try Section.list(v, path: "disabled") { item, path throws(ConfigurationError) in

@@ -31,7 +31,7 @@ public enum AftersaleServer {
             delivery = nil
         } else if settings.delivery.secrets.isEmpty {
             // Never unsigned: delivery stays off until a secret is set.
-            logger.error("delivery is off: destinations are configured but no signing secret (AFTERSALE_WEBHOOK_SECRET or delivery.secret)")
+            logger.error("delivery is off: destinations are configured but no signing secret (AFTERSALE_WEBHOOK_SECRET or webhooks.secret)")
             delivery = nil
         } else {
             delivery = DeliveryService(path: settings.databasePath, clock: clock, configuration: settings.reactor, settings: settings.delivery,

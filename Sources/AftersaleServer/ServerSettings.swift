@@ -36,7 +36,7 @@ public struct ServerSettings: Sendable {
     /// The live engine decides for at most this many customers per write transaction (a backlog,
     /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
     public var engineCustomersPerStep = 2_000
-    /// Delivery of commands as webhooks (the config's `delivery` section and
+    /// Delivery of commands as webhooks (the config's `webhooks` section and
     /// `AFTERSALE_WEBHOOK_SECRET`): runs in the service when a destination is set.
     public var delivery = DeliverySettings()
 

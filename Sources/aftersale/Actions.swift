@@ -151,8 +151,8 @@ extension Aftersale {
         var out: String?
 
         @Option(help: ArgumentHelp("""
-            Deliver as signed webhooks (Standard Webhooks) to this URL, in place of the config's delivery.destinations. \
-            The signing secret comes from AFTERSALE_WEBHOOK_SECRET or the config's delivery.secret. A run sends what is \
+            Deliver as signed webhooks (Standard Webhooks) to this URL, in place of the config's webhooks.destinations. \
+            The signing secret comes from AFTERSALE_WEBHOOK_SECRET or the config's webhooks.secret. A run sends what is \
             due, retries whose time has come, and leaves the rest for the next run.
             """, valueName: "URL"))
         var to: String?

@@ -83,21 +83,23 @@ struct DeliveryPolicyTests {
 
     @Test("destinations from the config: a command goes to the first that takes its kind and channel; bad settings name the key")
     func settings() throws {
+        // One file for everything: the reactor's own `delivery` section (late shipments) beside `webhooks`.
         let config = #"""
-        {"delivery": {"destinations": [
+        {"delivery": {"late_after_hours": 30}, "webhooks": {"destinations": [
             {"name": "sms-gateway", "url": "https://sms.example/hook", "channels": ["sms"]},
             {"name": "mailer", "url": "https://mail.example/hook", "concurrency": 4}
         ], "retry_schedule_seconds": [1, 2]}}
         """#
         let settings = try DeliverySettings.load(configText: config, environment: ["AFTERSALE_WEBHOOK_SECRET": SigningTests.vectorSecret])
         #expect(settings.secrets.count == 1 && settings.retrySchedule == [1, 2])
+        #expect(try ReactorConfiguration.load(json: config).delivery.lateAfterHours == 30)
         let sms = Command(id: "x", customer: "c", kind: .dispatchNotice, channel: .sms, due: Timestamp(millis: 0), payload: JSONObject(), reason: "r", trigger: "t")
         var email = sms
         email.channel = .email
         #expect(settings.destination(for: sms)?.name == "sms-gateway")
         #expect(settings.destination(for: email)?.name == "mailer")
         #expect(throws: DeliverySettingsError.self) {
-            try DeliverySettings.load(configText: #"{"delivery": {"destinations": [{"url": "ftp://x"}]}}"#, environment: [:])
+            try DeliverySettings.load(configText: #"{"webhooks": {"destinations": [{"url": "ftp://x"}]}}"#, environment: [:])
         }
         do {
             _ = try DeliverySettings.load(configText: nil, environment: ["AFTERSALE_WEBHOOK_SECRET": "whsec_short"])

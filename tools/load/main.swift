@@ -346,7 +346,7 @@ struct Load {
             let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
             guard let port = line.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else { fatalError("receiver: \(line)") }
             let config = folder + "/delivery.json"
-            try #"{"delivery": {"destinations": [{"name": "bench", "url": "http://127.0.0.1:\#(port)/hooks", "concurrency": \#(concurrency)}]}}"#
+            try #"{"webhooks": {"destinations": [{"name": "bench", "url": "http://127.0.0.1:\#(port)/hooks", "concurrency": \#(concurrency)}]}}"#
                 .write(toFile: config, atomically: true, encoding: .utf8)
             let seconds = try run(options.binary, ["dispatch", "--db", db, "--config", config, "--now", now], environment: ["AFTERSALE_WEBHOOK_SECRET": secret])
             let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
