@@ -150,6 +150,15 @@ public final class Deliverer {
         return results.map { $0! }
     }
 
+    /// An HTTP client for `settings`: as many connections per host as the most concurrent
+    /// destination may use (the client's default, 8, would cap every destination at 8 requests in
+    /// flight whatever its setting).
+    public static func client(for settings: DeliverySettings) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, settings.destinations.map(\.concurrency).max() ?? 8)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     /// Runs `body` as a task and waits for it on this thread (never call from a task).
     static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
         let done = DispatchSemaphore(value: 0)

@@ -81,7 +81,7 @@ public final class DeliveryService: @unchecked Sendable {
     }
 
     private func loop() {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = Deliverer.client(for: settings)
         defer { try? client.syncShutdown() }
         let deliverer: Deliverer
         let queue: DeliveryQueue

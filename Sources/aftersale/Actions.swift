@@ -195,7 +195,7 @@ extension Aftersale {
 
         /// One delivery run: what is due, and retries whose time has come, as signed webhooks.
         private func deliver(_ settings: DeliverySettings, store: ReactorStore, engine: ReactorEngine, now: Timestamp) throws {
-            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let client = Deliverer.client(for: settings)
             defer { try? client.syncShutdown() }
             let deliverer = try Deliverer(settings: settings, store: store, client: client, realSeconds: { Int64(Date().timeIntervalSince1970) })
             let summary = try deliverer.run(now: now, engine: engine)
