@@ -68,6 +68,9 @@ public final class Intake: @unchecked Sendable {
         // Durable acknowledgement: a commit is synced before its requests are answered. Group
         // commit keeps the cost of the sync per group, not per event.
         try log.setDurableCommits()
+        // Orders that came in before (ingested files, an earlier version): their customers, so
+        // webhooks naming only the order are attributed.
+        try log.rememberOrdersInLog()
         let connection = Unchecked(log)
         let thread = Thread { [self] in
             writerLoop(connection.value)

@@ -152,6 +152,30 @@ extension EventLog {
         for (order, customer) in orders { try insert.run([.text(order), .text(customer)]) }
     }
 
+    /// Remembers the customer of every `order.placed` in the log that `rememberOrders` has not seen
+    /// (events ingested from files, or appended before the service ran), from where the last call
+    /// stopped; returns how many orders it added. The service calls it at start, so a Shopify
+    /// fulfillment for an order imported earlier finds its customer.
+    @discardableResult
+    public func rememberOrdersInLog() throws -> Int {
+        try database.inTransaction {
+            try database.execute(EventLog.orderCustomersTable)
+            try database.execute("CREATE TABLE IF NOT EXISTS order_customers_scanned (position INTEGER NOT NULL) STRICT")
+            let from = try database.scalarInt("SELECT max(position) FROM order_customers_scanned") ?? 0
+            let head = try self.head()
+            guard head > from else { return 0 }
+            try database.cached("""
+                INSERT OR IGNORE INTO order_customers (order_id, customer)
+                SELECT json_extract(data, '$.order'), customer FROM events
+                WHERE position > ?1 AND position <= ?2 AND type = 'order.placed' AND json_extract(data, '$.order') IS NOT NULL
+                """).run([.int(from), .int(head)])
+            let added = database.changes
+            try database.execute("DELETE FROM order_customers_scanned")
+            try database.cached("INSERT INTO order_customers_scanned (position) VALUES (?1)").run([.int(head)])
+            return added
+        }
+    }
+
     /// The customer of an order remembered by `rememberOrders`.
     public func customer(ofOrder order: String) throws -> String? {
         guard try database.tableExists("order_customers") else { return nil }

@@ -29,6 +29,26 @@ func stream(_ path: String, _ customer: String) throws -> [(String, JSONValue)] 
 
 @Suite("Shopify webhooks")
 struct ShopifyRouteTests {
+    @Test("a fulfillment of an order ingested from a file before the service started is attributed to that order's customer")
+    func fulfillmentOfAnEarlierOrder() async throws {
+        let server = try TestServer(now: "2026-03-01T00:00:00Z") { settings in
+            // As `aftersale ingest` left it: the order is in the log, the service never saw it.
+            let log = try! EventLog(path: settings.databasePath)
+            let placed = orderLine(id: "imported-1", customer: "c-from-file", order: "820982911946154508", at: "2026-02-01T10:00:00Z")
+            _ = try! log.append([EncodedEvent(try! EventValidator(now: Timestamp(millis: 4_102_444_800_000)).decode(line: placed))],
+                                recorded: Timestamp(millis: 1_800_000_000_000))
+        }
+        try await server.test { client in
+            let fulfillment = try example("shopify", "fulfillments-create")
+            try await client.execute(uri: "/webhooks/shopify", method: .post, headers: shopifyHeaders(topic: "fulfillments/create", eventID: "f-1", body: fulfillment),
+                                     body: buffer(fulfillment)) { r in
+                #expect(r.status == .ok, "\(r.text)")
+                #expect(r.object.outcomes == ["appended"])
+            }
+            #expect(try stream(server.path, "c-from-file").map(\.0) == ["order.placed", "shipment.dispatched"])
+        }
+    }
+
     @Test("an order, its fulfillment, delivery and refund, webhook by webhook; a retry is a duplicate")
     func orderJourney() async throws {
         let server = try TestServer(now: "2026-06-01T00:00:00Z") { $0.shopifyCustomerPrefix = "eu:" }
