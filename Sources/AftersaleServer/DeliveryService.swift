@@ -37,6 +37,8 @@ public final class DeliveryService: @unchecked Sendable {
     private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
     private var current = DeliveryStatus()
+    /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
+    public var cacheMebibytes = 64
     /// Called after each run (metrics).
     public var onRun: (@Sendable (DeliveryStatus, DeliveryRunSummary) -> Void)?
 
@@ -87,6 +89,7 @@ public final class DeliveryService: @unchecked Sendable {
         let queue: DeliveryQueue
         do {
             let log = try EventLog(path: path)
+            try log.limitPageCache(mebibytes: cacheMebibytes)
             deliverer = try Deliverer(settings: settings, store: try ReactorStore(log: log, parallelism: 1), client: client,
                                       realSeconds: { Int64(Date().timeIntervalSince1970) })
             queue = try DeliveryQueue(log: log)

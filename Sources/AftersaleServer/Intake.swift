@@ -57,6 +57,9 @@ public final class Intake: @unchecked Sendable {
     /// Called after each commit with the counts of its outcomes (metrics).
     public var onOutcomes: (@Sendable (_ outcomes: [IntakeOutcome]) -> Void)?
 
+    /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
+    public var cacheMebibytes = 64
+
     public init(path: String, clock: any ServerClock) {
         self.path = path
         self.clock = clock
@@ -68,6 +71,7 @@ public final class Intake: @unchecked Sendable {
         // Durable acknowledgement: a commit is synced before its requests are answered. Group
         // commit keeps the cost of the sync per group, not per event.
         try log.setDurableCommits()
+        try log.limitPageCache(mebibytes: cacheMebibytes)
         // Orders that came in before (ingested files, an earlier version): their customers, so
         // webhooks naming only the order are attributed.
         try log.rememberOrdersInLog()

@@ -49,6 +49,8 @@ public final class LiveEngine: @unchecked Sendable {
     /// At most this many customers are decided in one step of a run, and written in one
     /// transaction (see `ReactorStore.runBesideWriters`).
     public var customersPerStep = 2_000
+    /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
+    public var cacheMebibytes = 64
     /// Events folded into the customers read model per transaction.
     static let projectionBatch = 20_000
     private let logger: Logger
@@ -148,7 +150,10 @@ public final class LiveEngine: @unchecked Sendable {
 
     private func loop() {
         let log: EventLog
-        do { log = try EventLog(path: path) } catch {
+        do {
+            log = try EventLog(path: path)
+            try log.limitPageCache(mebibytes: cacheMebibytes)
+        } catch {
             condition.withLock { current.lastError = "cannot open the log: \(error)" }
             logger.error("engine cannot open the log", metadata: ["error": "\(error)"])
             return

@@ -9,14 +9,25 @@ final class ReadPool: @unchecked Sendable {
     private var idle: [EventLog] = []
     private let queue = DispatchQueue(label: "aftersale-reads", attributes: .concurrent)
 
-    init(path: String) { self.path = path }
+    private let cacheMebibytes: Int
+
+    init(path: String, cacheMebibytes: Int = 64) {
+        self.path = path
+        self.cacheMebibytes = cacheMebibytes
+    }
+
+    private func open() throws -> EventLog {
+        let log = try EventLog(path: path)
+        try log.limitPageCache(mebibytes: cacheMebibytes)
+        return log
+    }
 
     /// Runs `body` with a connection of the pool, off the request's thread.
     func read<T: Sendable>(_ body: @escaping @Sendable (EventLog) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [self] in
                 do {
-                    let log = try lock.withLock { idle.popLast() } ?? EventLog(path: path)
+                    let log = try lock.withLock { idle.popLast() } ?? open()
                     defer { lock.withLock { idle.append(log) } }
                     continuation.resume(returning: try body(log))
                 } catch {

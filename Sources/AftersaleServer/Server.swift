@@ -26,6 +26,8 @@ public enum AftersaleServer {
                                 clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
         engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
         engine.customersPerStep = settings.engineCustomersPerStep
+        engine.cacheMebibytes = settings.cacheMebibytesPerConnection
+        intake.cacheMebibytes = settings.cacheMebibytesPerConnection
         let delivery: DeliveryService?
         if settings.delivery.destinations.isEmpty {
             delivery = nil
@@ -43,6 +45,7 @@ public enum AftersaleServer {
             delivery?.wake()
         }
         delivery?.onRun = { status, summary in metrics.recordDelivery(status, summary) }
+        delivery?.cacheMebibytes = settings.cacheMebibytesPerConnection
         try intake.start()
         if settings.liveEngine { engine.start() }
         delivery?.start()

@@ -36,6 +36,9 @@ public struct ServerSettings: Sendable {
     /// The live engine decides for at most this many customers per write transaction (a backlog,
     /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
     public var engineCustomersPerStep = 2_000
+    /// Each of the service's long-lived connections (intake, engine, delivery, reads) caches at
+    /// most this many MiB of pages.
+    public var cacheMebibytesPerConnection = 64
     /// Delivery of commands as webhooks (the config's `webhooks` section and
     /// `AFTERSALE_WEBHOOK_SECRET`): runs in the service when a destination is set.
     public var delivery = DeliverySettings()
@@ -109,6 +112,7 @@ extension ServerSettings {
             case "threads": threads = try count(1...1024)
             case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
+            case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
             case "live_engine":
                 guard let b = value.boolValue else { throw SettingsError("\(name).\(key): expected true or false") }
                 liveEngine = b

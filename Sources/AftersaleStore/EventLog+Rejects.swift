@@ -128,6 +128,12 @@ extension EventLog {
     public func setDurableCommits() throws {
         try database.execute("PRAGMA synchronous=FULL")
     }
+
+    /// Caps this connection's page cache (64 MiB by default, sized for bulk loads): a service keeps
+    /// several connections open for its whole life, and each cache fills as the file grows.
+    public func limitPageCache(mebibytes: Int) throws {
+        try database.execute("PRAGMA cache_size=-\(max(1, mebibytes) * 1024)")
+    }
 }
 
 extension EventLog {
