@@ -38,7 +38,7 @@ public struct ServerSettings: Sendable {
     public var engineCustomersPerStep = 2_000
     /// Each of the service's long-lived connections (intake, engine, delivery, reads) caches at
     /// most this many MiB of pages.
-    public var cacheMebibytesPerConnection = 64
+    public var cacheMebibytesPerConnection = 8
     /// Delivery of commands as webhooks (the config's `webhooks` section and
     /// `AFTERSALE_WEBHOOK_SECRET`): runs in the service when a destination is set.
     public var delivery = DeliverySettings()
