@@ -20,6 +20,8 @@ public struct DeliveryRunSummary: Sendable {
     public var delivered = 0
     public var retrying = 0
     public var failed = 0
+    /// Queued deliveries not sent because their command was cancelled or suppressed meanwhile.
+    public var dropped = 0
     /// Destinations disabled by a 410 this run.
     public var disabled: [String] = []
 
@@ -76,8 +78,24 @@ public final class Deliverer {
         let wave = settings.destinations.reduce(0) { $0 + $1.concurrency } * 4
         let (secrets, client, realSeconds) = (settings.secrets, self.client, self.realSeconds)
         while true {
-            let ready = try queue.ready(now: now, limit: wave)
+            var ready = try queue.ready(now: now, limit: wave)
             if ready.isEmpty { break }
+            // A command cancelled or suppressed since it was queued (a later event made it moot)
+            // is not sent; a failed one sent again by hand (`redeliver`) is.
+            var dropped = Set<String>()
+            try store.log.database.inTransaction {
+                for delivery in ready {
+                    let status = try store.status(of: delivery.command)
+                    if status == "pending" || (status == "suppressed" && delivery.seriesFrom > 0) { continue }
+                    try queue.drop(delivery.command, because: "the command is \(status ?? "gone") since it was queued")
+                    dropped.insert(delivery.command)
+                }
+            }
+            if !dropped.isEmpty {
+                summary.dropped += dropped.count
+                ready = ready.filter { !dropped.contains($0.command) }
+                if ready.isEmpty { continue }
+            }
             // A delivery whose destination is no longer configured waits for it to come back.
             let sendable = ready.filter { destinations[$0.destination] != nil }
             if sendable.isEmpty { break }

@@ -15,7 +15,8 @@ public struct Delivery: Sendable, Equatable {
     public var attempts: Int
     /// When the next try may go (the engine's clock).
     public var nextAttempt: Timestamp
-    /// `queued`, `delivered` or `failed`.
+    /// `queued`, `delivered`, `failed`, or `dropped` (its command was cancelled or suppressed before
+    /// it went).
     public var state: String
     public var lastStatus: Int?
     public var lastError: String?
@@ -202,6 +203,13 @@ public final class DeliveryQueue {
         try database.cached("UPDATE deliveries SET state = 'queued', next_attempt = ?2, series_from = attempts WHERE command = ?1")
             .run([.text(command), .int(now.millis)])
         return delivery
+    }
+
+    /// Ends a queued delivery without a try: its command was cancelled or suppressed meanwhile (a
+    /// return made a review request moot while it waited for a retry).
+    func drop(_ command: String, because reason: String) throws {
+        try database.cached("UPDATE deliveries SET state = 'dropped', last_error = ?2 WHERE command = ?1 AND state = 'queued'")
+            .run([.text(command), .text(reason)])
     }
 
     /// Disables a destination (it answered 410 Gone): its deliveries wait until it is enabled again.

@@ -531,6 +531,15 @@ public final class ReactorStore {
                        trigger: s.text(11) ?? "")
     }
 
+    /// One command's status as the outbox holds it (`pending`, `cancelled`, `suppressed`,
+    /// `dispatched`), nil when there is no such command.
+    public func status(of id: String) throws -> String? {
+        let s = try database.cached("SELECT status FROM outbox WHERE id = ?1")
+        s.bind(id, at: 1)
+        defer { s.reset() }
+        return try s.step() ? s.text(0) : nil
+    }
+
     /// Commands in due order, optionally one customer's, optionally only pending ones due by a time
     /// (and not before `dueFrom`).
     public func commands(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> [Command] {

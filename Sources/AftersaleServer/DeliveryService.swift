@@ -39,6 +39,12 @@ public final class DeliveryService: @unchecked Sendable {
     private var current = DeliveryStatus()
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
+    /// Whether a run may start now. A run releases due commands inside one write transaction and
+    /// first brings the reactor up to now, so it waits while the live engine is far behind (it would
+    /// hold the intake's commits back while it did the engine's work); the engine wakes it.
+    public var mayRun: (@Sendable () -> Bool)?
+    /// Events the reactor may be behind the intake for a delivery run to start.
+    public static let maxReactorLag: Int64 = 20_000
     /// Called after each run (metrics).
     public var onRun: (@Sendable (DeliveryStatus, DeliveryRunSummary) -> Void)?
 
@@ -106,6 +112,7 @@ public final class DeliveryService: @unchecked Sendable {
                 return true
             }
             if !go { return }
+            if let mayRun, !mayRun() { continue }
             let now = clock.now()
             var status = condition.withLock { current }
             var summary = DeliveryRunSummary()

@@ -46,6 +46,9 @@ public enum AftersaleServer {
         }
         delivery?.onRun = { status, summary in metrics.recordDelivery(status, summary) }
         delivery?.cacheMebibytes = settings.cacheMebibytesPerConnection
+        if settings.liveEngine {
+            delivery?.mayRun = { intake.lastAppended - engine.status.reactor <= DeliveryService.maxReactorLag }
+        }
         try intake.start()
         if settings.liveEngine { engine.start() }
         delivery?.start()

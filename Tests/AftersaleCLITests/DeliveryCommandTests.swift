@@ -142,6 +142,29 @@ struct DeliveryCommandTests {
         #expect((body["recipient"] as? [String: Any])?["customer"] as? String == body["customer"] as? String)
     }
 
+    @Test("a command cancelled while its delivery waits for a retry is not sent again, and its delivery says dropped")
+    func cancelledWhileRetrying() throws {
+        let cli = deliveryCLI()
+        defer { cli.cleanUp() }
+        let now = try shop(cli)
+        let receiver = try Receiver(mode: "fail-first", log: cli.path("received.ndjson"))
+        defer { receiver.stop() }
+        try cli.run(["dispatch", "--now", now, "--to", receiver.url])
+        let first = try #require(try receiver.requests().first?["id"] as? String)
+        // What a later event does to a pending command (a return makes a review request moot).
+        let database = try Database(path: cli.path("aftersale.db"))
+        try database.execute("UPDATE outbox SET status = 'cancelled', status_reason = 'moot', cancelled_by = 'e-later' WHERE id = '\(first)'")
+        let run = try cli.run(["dispatch", "--now", "2024-03-01T12:00:07Z", "--to", receiver.url])
+        #expect(run.status == 0, "\(run.stderr)")
+        let tries = try receiver.requests().filter { $0["id"] as? String == first }
+        #expect(tries.count == 1, "the cancelled command went once, before it was cancelled")
+        #expect(try receiver.requests().contains { $0["status"] as? Int == 200 }, "the others were retried and accepted")
+        let line = try cli.run(["actions", "--now", "2024-03-01T12:00:07Z", "--status", "all", "--json"]).stdout
+            .split(separator: "\n").first { $0.contains("\"id\":\"\(first)\"") }
+        #expect(line?.contains(#""state":"dropped""#) == true, "\(line ?? "")")
+        #expect(!(try dispatched(cli).contains(first)))
+    }
+
     @Test("410 Gone fails that command and disables the destination; the rest wait until it is enabled; a failed one is sent again by redeliver")
     func goneDisables() throws {
         let cli = deliveryCLI()
