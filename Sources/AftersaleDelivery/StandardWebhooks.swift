@@ -51,7 +51,9 @@ public enum StandardWebhooks {
     /// constant time), and the timestamp is within `tolerance` seconds of `now`.
     public static func verify(id: String, timestamp: Int64, body: [UInt8], header: String, secret: WebhookSecret, now: Int64,
                               tolerance: Int64 = 300) -> Bool {
-        guard abs(now - timestamp) <= tolerance else { return false }
+        // A hostile header's timestamp may be near Int64's ends: the difference must not overflow.
+        let (difference, overflow) = now.subtractingReportingOverflow(timestamp)
+        guard !overflow, difference.magnitude <= tolerance.magnitude else { return false }
         let content = content(id: id, timestamp: timestamp, body: body)
         let key = SymmetricKey(data: secret.key)
         for entry in header.split(separator: " ") where entry.hasPrefix("v1,") {

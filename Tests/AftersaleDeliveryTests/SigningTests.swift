@@ -36,6 +36,9 @@ struct SigningTests {
         #expect(!StandardWebhooks.verify(id: "review_request:e-1", timestamp: 1_800_000_000, body: changed, header: header, secret: old, now: 1_800_000_000))
         #expect(!StandardWebhooks.verify(id: "review_request:e-2", timestamp: 1_800_000_000, body: body, header: header, secret: old, now: 1_800_000_000))
         #expect(!StandardWebhooks.verify(id: "review_request:e-1", timestamp: 1_800_000_000, body: body, header: header, secret: old, now: 1_800_000_301))
+        // A timestamp at Int64's ends is refused, not a crash.
+        #expect(!StandardWebhooks.verify(id: "review_request:e-1", timestamp: .min, body: body, header: header, secret: old, now: 1_800_000_000))
+        #expect(!StandardWebhooks.verify(id: "review_request:e-1", timestamp: .max, body: body, header: header, secret: old, now: -1))
     }
 
     @Test("a secret that is not whsec_ and base64 of 24 to 64 bytes is refused, without echoing it",

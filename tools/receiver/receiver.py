@@ -67,8 +67,10 @@ def main():
             timestamp = self.headers.get("webhook-timestamp")
             valid = verify(key, msg_id, timestamp, body, self.headers.get("webhook-signature"))
             with lock:
+                # Only a validly signed try counts as seen, so a bad one cannot spend the first 503.
                 first = msg_id not in seen
-                seen.add(msg_id)
+                if valid:
+                    seen.add(msg_id)
             if not valid:
                 status = 401
             elif args.mode == "gone":
