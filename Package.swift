@@ -49,7 +49,8 @@ var package = Package(
         // Only the storage modules (log, projections, outbox) depend on it.
         .target(name: "AftersaleSQLite", dependencies: ["CSQLite"]),
         // The event log: append, read, streams and facts. Its public face has no SQLite in it.
-        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite"]),
+        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite",
+                                                     .product(name: "Crypto", package: "swift-crypto")]),
         // Read models folded from the log (the customers projection), stored beside it.
         .target(name: "AftersaleProjections", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite"]),
         // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).

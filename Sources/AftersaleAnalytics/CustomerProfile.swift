@@ -11,8 +11,10 @@ public struct CustomerProfile: Sendable {
     /// The latest fitted model, if any.
     public var model: FittedModel?
     public var prediction: CustomerValue.CustomerPrediction?
-    /// The customer's latest events, oldest first.
+    /// The customer's latest events, oldest first, their personal data opened where it can be.
     public var recent: [Event]
+    /// Whether the personal data in `state` and `recent` could be opened (`erased` once forgotten).
+    public var personalData: PersonalDataStatus = .none
 
     /// The customer's profile judged at `now` (the customers projection caught up first); nil when
     /// the log has no events of theirs.
@@ -20,11 +22,13 @@ public struct CustomerProfile: Sendable {
                             recentEvents: Int = 10) throws -> CustomerProfile? {
         let projection = try CustomerProjection(log: log)
         try projection.catchUp()
-        guard let state = try projection.state(of: customer) else { return nil }
+        guard let sealed = try projection.state(of: customer) else { return nil }
+        let (state, status) = sealed.revealingPersonalData(with: log.vault)
         let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).flatMap { FittedModel(event: $0.event) }
         let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now, monthlyDiscountRate: monthlyDiscountRate) }
         return CustomerProfile(state: state, stage: LifecycleStage.classify(state, at: now), model: model, prediction: prediction,
-                               recent: try log.stream(of: customer).suffix(recentEvents).map(\.event))
+                               recent: try log.stream(of: customer).suffix(recentEvents).map { PersonalDataVault.reveal($0.event, with: log.vault).event },
+                               personalData: status)
     }
 
     private func money(_ sums: MoneyByCurrency) -> JSONValue {
@@ -49,6 +53,9 @@ public struct CustomerProfile: Sendable {
             "consent": .object(JSONObject(s.consent.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .bool($0.value)) })),
             "birthday": s.birthday.map { .string($0.description) } ?? .null, "timezone": s.timeZone.map(JSONValue.string) ?? .null,
         ])
+        o["email"] = s.email.map(JSONValue.string) ?? .null
+        o["name"] = s.name.map(JSONValue.string) ?? .null
+        o["personal_data"] = .string(personalData.rawValue)
         if let aov = s.averageOrderValue {
             o["average_order_value"] = .string(aov.decimalString)
             o["currency"] = .string(aov.currency.code)

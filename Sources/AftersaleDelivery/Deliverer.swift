@@ -67,6 +67,9 @@ public final class Deliverer {
         self.realSeconds = realSeconds
     }
 
+    /// The member name a sealed delivery body is bound to.
+    static let sealedBodyMember = "delivery_body"
+
     /// Releases what is due by `now` and sends what may go, until nothing more may go now.
     ///
     /// Blocking, on the caller's thread: the database work runs here (SQLite calls block, and
@@ -93,6 +96,22 @@ public final class Deliverer {
                     dropped.insert(delivery.command)
                 }
             }
+            // Sealed bodies are opened just before sending; a forgotten customer's are dropped,
+            // and ones this process cannot open (keys unreadable) wait.
+            var waiting = Set<String>()
+            try store.log.database.inTransaction {
+                for (i, delivery) in ready.enumerated() where !dropped.contains(delivery.command) && PersonalData.isSealed(delivery.body) {
+                    switch store.log.vault?.open(delivery.body, customer: delivery.customer, member: Deliverer.sealedBodyMember,
+                                                 eventID: delivery.command) ?? .unavailable {
+                    case .value(let v): ready[i].body = v.stringValue ?? ""
+                    case .erased:
+                        try queue.drop(delivery.command, because: "the customer was forgotten")
+                        dropped.insert(delivery.command)
+                    case .unavailable: waiting.insert(delivery.command)
+                    }
+                }
+            }
+            if !waiting.isEmpty { ready = ready.filter { !waiting.contains($0.command) } }
             if !dropped.isEmpty {
                 summary.dropped += dropped.count
                 ready = ready.filter { !dropped.contains($0.command) }
@@ -117,6 +136,7 @@ public final class Deliverer {
     func release(now: Timestamp, engine: ReactorEngine) throws -> DeliveryRunSummary {
         var summary = DeliveryRunSummary()
         let inFlight = try queue.inFlight()
+        let vault = store.log.vault
         let links = settings.links
         let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight) { released in
             for (command, state) in released {
@@ -124,7 +144,11 @@ public final class Deliverer {
                     summary.unrouted += 1
                     continue
                 }
-                let body = JSONValue.object(DeliveryBody.make(command, state: state, links: links)).compactText
+                let revealed = state.map { $0.revealingPersonalData(with: vault).state }
+                var body = JSONValue.object(DeliveryBody.make(command, state: revealed, links: links)).compactText
+                // The queue keeps the body sealed like the log's personal data: forgetting the
+                // customer leaves it unreadable, and it is dropped instead of sent.
+                if let vault { body = try vault.seal(.string(body), customer: command.customer, member: Deliverer.sealedBodyMember, id: command.id) }
                 try queue.enqueue(command.id, customer: command.customer, destination: destination.name, due: command.due, body: body, now: now)
             }
         }

@@ -26,6 +26,11 @@ public enum Reactor {
                              context: ReactorContext, policies: [any Policy] = Reactor.policies) -> ReactorDecision {
         guard event.customer == after.customer else { return ReactorDecision() }
         let pending = outbox.filter(\.isPending).sorted { $0.id < $1.id }
+        if event.type == .customerForgotten {
+            // Nothing is sent to a person who asked to be forgotten, and nothing new is proposed.
+            let reason = "customer forgotten" + (event.data["reason"]?.stringValue.map { ": " + $0 } ?? "")
+            return ReactorDecision(cancel: pending.map { Cancellation(commandID: $0.id, byEventID: event.id, reason: reason) })
+        }
         var cancels: [Cancellation] = []
         var cancelled = Set<String>()
         for policy in policies {

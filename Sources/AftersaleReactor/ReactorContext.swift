@@ -87,6 +87,19 @@ public struct ReactorContext: Sendable {
     /// Computes a customer's forecast on first use (the engine's path: most plays never ask).
     public var lazyForecast: LazyForecast?
 
+    /// Opens personal data the log keeps sealed (the storage layer's key vault); nil where none is
+    /// sealed. The birthday play is the only one that reads personal data.
+    public var personalData: (any PersonalDataOpening)?
+
+    /// The customer's birthday: as folded, or opened from its sealed form. A forgotten customer's
+    /// (or one whose keys this process cannot read) is unknown.
+    public func birthday(of state: CustomerState) -> Birthday? {
+        if let birthday = state.birthday { return birthday }
+        guard let sealed = state.sealedBirthday, let personalData,
+              case .value(let v) = personalData.open(sealed, customer: state.customer, member: "birthday") else { return nil }
+        return v.stringValue.flatMap(Birthday.init)
+    }
+
     func prediction(for customer: String) -> CustomerForecast? {
         if let known = predictions[customer] { return known }
         guard let lazyForecast, lazyForecast.customer == customer else { return nil }

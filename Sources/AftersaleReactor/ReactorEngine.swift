@@ -81,6 +81,9 @@ public struct ReactorEngine: Sendable {
     /// it is handed every customer's pairs, its own included, in log order.
     var learnsFromOrders = true
 
+    /// Opens sealed personal data for the policies (`ReactorContext.personalData`).
+    public var personalData: (any PersonalDataOpening)?
+
     public init(configuration: ReactorConfiguration,
                 makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
                 timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int? = ReactorContext.foundationOffset) {
@@ -251,7 +254,8 @@ public struct ReactorEngine: Sendable {
     /// The earliest moment after `clock` at which a policy could schedule something new for the
     /// customer, as things stand; nil: nothing before their next event.
     func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {
-        let context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
+        var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
+        context.personalData = personalData
         let cache = self.forecasts
         let forecasts = forecaster.map { forecaster in
             ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
@@ -315,6 +319,7 @@ public struct ReactorEngine: Sendable {
         }
         var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
         context.lazyForecast = lazy
+        context.personalData = personalData
         return context
     }
 

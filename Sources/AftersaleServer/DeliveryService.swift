@@ -95,6 +95,8 @@ public final class DeliveryService: @unchecked Sendable {
         let queue: DeliveryQueue
         do {
             let log = try EventLog(path: path)
+            // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
+            try log.attachVault(environment: ProcessInfo.processInfo.environment)
             try log.limitPageCache(mebibytes: cacheMebibytes)
             deliverer = try Deliverer(settings: settings, store: try ReactorStore(log: log, parallelism: 1), client: client,
                                       realSeconds: { Int64(Date().timeIntervalSince1970) })

@@ -68,6 +68,8 @@ public final class Intake: @unchecked Sendable {
     /// Opens the log (creating the file when missing) and starts the writer thread.
     public func start() throws {
         let log = try EventLog(path: path)
+        // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
+        try log.attachVault(environment: ProcessInfo.processInfo.environment)
         // Durable acknowledgement: a commit is synced before its requests are answered. Group
         // commit keeps the cost of the sync per group, not per event.
         try log.setDurableCommits()

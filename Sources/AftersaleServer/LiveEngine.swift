@@ -152,6 +152,8 @@ public final class LiveEngine: @unchecked Sendable {
         let log: EventLog
         do {
             log = try EventLog(path: path)
+            // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
+            try log.attachVault(environment: ProcessInfo.processInfo.environment)
             try log.limitPageCache(mebibytes: cacheMebibytes)
         } catch {
             condition.withLock { current.lastError = "cannot open the log: \(error)" }

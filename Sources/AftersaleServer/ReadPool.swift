@@ -18,6 +18,8 @@ final class ReadPool: @unchecked Sendable {
 
     private func open() throws -> EventLog {
         let log = try EventLog(path: path)
+        // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
+        try log.attachVault(environment: ProcessInfo.processInfo.environment)
         try log.limitPageCache(mebibytes: cacheMebibytes)
         return log
     }

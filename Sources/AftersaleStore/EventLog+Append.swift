@@ -59,6 +59,10 @@ extension EventLog {
     /// `append` for a caller that already holds the write transaction (`withWriteTransaction`, the reactor's dispatch).
     public func appendInTransaction(_ events: [EncodedEvent], expected: [String: ExpectedVersion] = [:],
                                     recorded: Timestamp) throws -> [AppendOutcome] {
+        // Personal data is sealed before anything is written: the keys it needs are committed to
+        // their own file first, so no event is ever stored under a key that was not kept.
+        let events = try vault.map { try $0.seal(events) } ?? events
+        if vault != nil, !markedSealed { try markSealed() }
         try prepareStreamHeads()
         for (stream, expectation) in expected {
             let actual = try currentVersion(of: stream)
@@ -286,8 +290,23 @@ extension EventLog {
             && lookup.int64(3) == event.at.millis && lookup.int(4) == event.schema
         lookup.reset()
         // Text as sent may differ in key order or spacing: judge the canonical forms.
-        let same = sameEnvelope && (storedData == event.data
+        var same = sameEnvelope && (storedData == event.data
             || (try? JSONParser.parse(storedData).canonicalText) == (try? JSONParser.parse(event.data).canonicalText))
+        if !same, sameEnvelope, let vault, case .object(let stored)? = try? JSONParser.parse(storedData),
+           case .object(let sent)? = try? JSONParser.parse(event.data) {
+            // Sealed values differ by their nonces: judge what they hold. What an erased key sealed
+            // cannot be compared, and is taken to be what was sent: a forgotten customer's events
+            // sent again are duplicates, never a way back in.
+            func opened(_ data: JSONObject) -> (Event, erased: [String]) {
+                let (event, erased, unavailable) = vault.reveal(Event(id: event.id, type: event.type, customer: event.customer,
+                                                                      at: event.at, schema: event.schema, data: data))
+                return (event, erased + unavailable)
+            }
+            let (storedEvent, erased) = opened(stored)
+            var (sentEvent, _) = opened(sent)
+            for member in erased { sentEvent.data[member] = nil }
+            same = JSONValue.object(storedEvent.data).canonicalText == JSONValue.object(sentEvent.data).canonicalText
+        }
         return same ? .duplicate(position: position) : .conflict(position: position)
     }
 

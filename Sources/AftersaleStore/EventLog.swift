@@ -35,6 +35,11 @@ public final class EventLog {
     /// Set by a bulk load (`bulkLoad`): keep facts held across appends, merging every `factsMergeInterval`.
     var defersFactsMerge = false
     var factsMergeInterval = 1_000_000
+    /// Seals personal data on append (`PersonalDataVault`); nil keeps it as sent (tests, benchmarks'
+    /// baselines). Set by `attach(_:)`.
+    public internal(set) var vault: PersonalDataVault?
+    /// Whether this connection has marked the log as holding sealed data (`log_settings`).
+    var markedSealed = false
 
     /// Stream heads kept in memory (about 100 bytes each) before the cache starts over.
     public var maxCachedStreams: Int {
@@ -70,6 +75,7 @@ public final class EventLog {
         heads.forget()
         heads.seenDataVersion = -1
         held.clear()
+        markedSealed = false
     }
 }
 

@@ -13,6 +13,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             case inconsistentLog = "inconsistent log"
             case unknownStoredValue = "unknown stored value"
             case lockFailed = "lock failed"
+            case personalDataUnavailable = "personal data unavailable"
         }
         private let value: Value
 
@@ -26,6 +27,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownStoredValue = Code(value: .unknownStoredValue)
         /// A lock file beside the database could not be opened or locked.
         public static let lockFailed = Code(value: .lockFailed)
+        /// Personal data cannot be sealed or opened: the keys are missing or the master key does not open them.
+        public static let personalDataUnavailable = Code(value: .personalDataUnavailable)
 
         public var description: String { value.rawValue }
     }

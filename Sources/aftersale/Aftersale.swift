@@ -16,7 +16,7 @@ struct Aftersale: ParsableCommand {
             orders.ndjson. Given in both places, the one after the subcommand wins. A command that \
             does not take one refuses it in either place.
             """,
-        subcommands: [Demo.self, Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Redeliver.self, Destinations.self, Replay.self, Export.self, Report.self, Simulate.self, Serve.self, Rejects.self]
+        subcommands: [Demo.self, Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Redeliver.self, Destinations.self, Replay.self, Export.self, Report.self, Simulate.self, Serve.self, Rejects.self, Forget.self]
     )
 
     /// Runs the command line, global options written before the subcommand handed to it.

@@ -28,8 +28,16 @@ extension Aftersale {
         @Flag(help: "Print as one JSON object.")
         var json = false
 
+        @Flag(help: "Print everything held about the person as one JSON object (an access request): profile, every event, every command.")
+        var personalData = false
+
         func run() throws {
             let log = try database.openLog()
+            if personalData {
+                guard let report = try PersonalDataReport.json(of: id, from: log) else { throw CommandFailure("no events for customer '\(id)'") }
+                print(report)
+                return
+            }
             let at = try now.map { text in
                 do { return try Timestamp.parse(text) } catch { throw CommandFailure("--now \(text) is not an RFC 3339 timestamp") }
             } ?? WallClock.now()
@@ -47,6 +55,12 @@ extension CustomerProfile {
         let s = state
         var lines = ["customer \(s.customer): \(stage.rawValue)"]
         if let name = s.name { lines[0] += ", \(name)" }
+        if let email = s.email { lines[0] += " <\(email)>" }
+        switch personalData {
+        case .erased where s.name == nil && s.email == nil: lines[0] += " (personal data erased)"
+        case .unavailable: lines[0] += " (personal data unavailable: keys missing or unreadable)"
+        default: break
+        }
         let net = s.netValue.amounts.map(\.description)
         lines.append("  orders \(s.orderCount) (\(s.itemCount) items), first \(s.firstOrderAt?.dateString ?? "-"), last \(s.lastOrderAt?.dateString ?? "-")")
         lines.append("  historical value (net) \(net.isEmpty ? "-" : net.joined(separator: ", "))")

@@ -21,7 +21,7 @@ extension Aftersale {
             if let customer {
                 let events = try log.stream(of: customer)
                 if events.isEmpty { throw CommandFailure("no events for customer '\(customer)'") }
-                for recorded in events { print(recorded.event.jsonLine) }
+                for recorded in events { print(PersonalDataVault.reveal(recorded.event, with: log.vault).event.jsonLine) }
                 return
             }
             let head = try log.head()

@@ -1,6 +1,7 @@
 import AftersaleCore
 import AftersaleReactor
 import AftersaleOutbox
+import AftersaleStore
 import ArgumentParser
 import Foundation
 
@@ -42,7 +43,11 @@ extension Aftersale {
                     do { limit = .time(try Timestamp.parse(until)) } catch { throw CommandFailure("--until \(until) is neither a log position nor an RFC 3339 time") }
                 }
             }
-            let replay = try ReactorReplay.run(logAt: database.path, engine: try options.engine(), until: limit, customer: customer)
+            var engine = try options.engine()
+            // The birthday play opens sealed birthdays, live and in replay alike.
+            engine.personalData = PersonalDataVault.open(besideDatabase: database.path, environment: ProcessInfo.processInfo.environment,
+                                                         mayCreate: false)
+            let replay = try ReactorReplay.run(logAt: database.path, engine: engine, until: limit, customer: customer)
             for decision in replay.decisions {
                 if json {
                     var line = try JSONParser.parse(CommandFormat.json(decision.command)).objectValue ?? JSONObject()

@@ -15,11 +15,21 @@ struct DatabaseOptions: ParsableArguments {
         if !creating && !FileManager.default.fileExists(atPath: path) {
             throw CommandFailure("no database at \(path): ingest events first (aftersale ingest FILE), or name it with --db or $AFTERSALE_DB")
         }
+        let log: EventLog
         do {
-            return try EventLog(path: path)
+            log = try EventLog(path: path)
         } catch {
             throw CommandFailure("cannot open the database \(path): \(error)")
         }
+        let vault = try log.attachVault(environment: ProcessInfo.processInfo.environment)
+        if let file = vault.createdMasterKeyFile {
+            Terminal.error("""
+                Personal data is kept sealed; its master key is new, in \(file) (readable by you only). Keep a copy of \
+                it apart from the database's backups; in production set $\(PersonalDataVault.masterKeyVariable) instead.
+                """)
+        }
+        if let problem = vault.problem { Terminal.error("Warning: personal data is unavailable: \(problem)") }
+        return log
     }
 }
 

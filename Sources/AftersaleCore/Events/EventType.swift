@@ -21,6 +21,9 @@ public enum EventType: String, CaseIterable, Sendable, Hashable {
     /// A privacy request about the customer came in (Shopify's `customers/data_request`,
     /// `customers/redact`, `shop/redact`): recorded, acted on by erasure; no fold or policy reads it.
     case privacyRequested = "privacy.requested"
+    /// The customer's personal data was erased (`aftersale forget`, a redact request): their data
+    /// key is deleted, so what the log holds sealed for them can no longer be read.
+    case customerForgotten = "customer.forgotten"
 
     /// The type of this name.
     public init?(rawValue: String) {
@@ -108,6 +111,7 @@ extension EventType {
         case .actionDispatched: DataRules.actionDispatched
         case .actionSuppressed: DataRules.actionSuppressed
         case .privacyRequested: DataRules.privacyRequested
+        case .customerForgotten: DataRules.customerForgotten
         }
     }
 }
@@ -138,4 +142,5 @@ private enum DataRules {
     static let actionDispatched = [req("action"), req("kind"), req("channel"), opt("due", .timestamp)]
     static let actionSuppressed = [req("action"), req("kind"), req("channel"), req("reason", .text), opt("due", .timestamp)]
     static let privacyRequested = [req("request"), opt("source")]
+    static let customerForgotten = [opt("reason"), opt("request", .identifier)]
 }

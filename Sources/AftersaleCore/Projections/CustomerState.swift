@@ -9,6 +9,9 @@ public struct CustomerState: Sendable, Equatable {
     public var email: String?
     public var name: String?
     public var birthday: Birthday?
+    /// The birthday as sealed at ingest (`PersonalData`): only a holder of the customer's key reads
+    /// it (`ReactorContext.birthday(of:)`). Set instead of `birthday` when the log seals personal data.
+    public var sealedBirthday: String?
     /// IANA time zone name.
     public var timeZone: String?
     /// Channel -> consented. A channel never mentioned is absent (treated as not consented).
@@ -55,6 +58,9 @@ public struct CustomerState: Sendable, Equatable {
     // Unboxing and delivery
     public var unboxingsShared = 0
     public var deliveryFailures = 0
+
+    /// When the customer was last forgotten (`customer.forgotten`): their personal data reads as erased.
+    public var forgottenAt: Timestamp?
 
     /// When the last event about this customer happened.
     public var lastEventAt: Timestamp?
@@ -300,7 +306,12 @@ extension CustomerState {
             if type == .customerRegistered, registeredAt == nil { registeredAt = at }
             if let v = try r.optionalString() { email = v }
             if let v = try r.optionalString() { name = v }
-            if let v = try EventFacts.birthday(&r) { birthday = v }
+            switch try EventFacts.storedBirthday(&r) {
+            case .absent: break
+            case .notADate: (birthday, sealedBirthday) = (nil, nil)
+            case .date(let b): (birthday, sealedBirthday) = (b, nil)
+            case .sealed(let token): (birthday, sealedBirthday) = (nil, token)
+            }
             if let v = try r.optionalString() { timeZone = v }
             let channels = try r.unsigned()
             if channels > 0 { consent.reserveCapacity(consent.count + Int(channels)) }
@@ -381,6 +392,13 @@ extension CustomerState {
             guard let review = try r.optionalString() else { return }
             unansweredReviews[review] = nil
             unansweredNegativeReviews.remove(review)
+
+        case .customerForgotten:
+            // What identified or reached the person goes; the facts of their orders stay. Without
+            // consent on any channel no play contacts them again.
+            (email, name, birthday, sealedBirthday) = (nil, nil, nil, nil)
+            consent.removeAll()
+            forgottenAt = at
 
         case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested:
             break
@@ -495,6 +513,8 @@ extension CustomerState {
         email = nil
         name = nil
         birthday = nil
+        sealedBirthday = nil
+        forgottenAt = nil
         timeZone = nil
         clear(&consent)
         registeredAt = nil

@@ -19,7 +19,7 @@ public enum CustomerStateBinaryCodec {
         w.string(s.customer)
         w.optionalString(s.email)
         w.optionalString(s.name)
-        EventFacts.writeBirthday(s.birthday, &w)
+        EventFacts.writeBirthday(s.birthday, sealed: s.sealedBirthday, &w)
         w.optionalString(s.timeZone)
         w.unsigned(UInt64(s.consent.count))
         forEachSortedByKey(s.consent) { channel, consented in
@@ -59,6 +59,7 @@ public enum CustomerStateBinaryCodec {
         w.int(s.deliveryFailures)
         timestamp(s.lastEventAt, &w)
         w.int(s.eventCount)
+        if s.forgottenAt != nil { timestamp(s.forgottenAt, &w) }
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> CustomerState {
@@ -70,7 +71,11 @@ public enum CustomerStateBinaryCodec {
         var s = CustomerState(customer: try r.string())
         s.email = try r.optionalString()
         s.name = try r.optionalString()
-        s.birthday = try EventFacts.birthday(&r) ?? nil
+        switch try EventFacts.storedBirthday(&r) {
+        case .date(let b): s.birthday = b
+        case .sealed(let token): s.sealedBirthday = token
+        case .absent, .notADate: break
+        }
         s.timeZone = try r.optionalString()
         let channels = Int(try r.unsigned())
         s.consent.reserveCapacity(channels)
@@ -112,6 +117,8 @@ public enum CustomerStateBinaryCodec {
         s.deliveryFailures = try r.int()
         s.lastEventAt = try timestamp(&r)
         s.eventCount = try r.int()
+        // Written only when set: the states of customers never forgotten keep their bytes.
+        if !r.isAtEnd { s.forgottenAt = try timestamp(&r) }
         guard r.isAtEnd else { throw BinaryDecodingError("trailing bytes after a customer state") }
         return s
     }

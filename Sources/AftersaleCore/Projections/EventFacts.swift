@@ -29,11 +29,12 @@ public enum EventFacts {
         case .actionDispatched: 14
         case .actionSuppressed: 15
         case .privacyRequested: 16
+        case .customerForgotten: 17
         }
     }
 
     static let types: [EventType?] = {
-        var table = [EventType?](repeating: nil, count: 17)
+        var table = [EventType?](repeating: nil, count: 18)
         for type in EventType.allCases { table[Int(code(type))] = type }
         return table
     }()
@@ -144,16 +145,47 @@ public enum EventFacts {
             w.optionalString(text("sku"))
         case .reviewReplied:
             w.optionalString(text("review"))
-        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested:
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested, .customerForgotten:
             break
         }
     }
 
     /// A birthday as the fold reads it, parsed once here: 0 absent, 1 given but not a date (the
     /// fold clears what it knew), 2 followed by year (0 when unknown), month and day.
+    /// 3 followed by the text: a birthday sealed at ingest (`PersonalData.isSealed`), kept as it is.
     public static func writeBirthday(text: String?, _ w: inout ByteWriter) {
         guard let text else { return w.byte(0) }
+        if PersonalData.isSealed(text) {
+            w.byte(3)
+            return w.string(text)
+        }
         writeBirthday(Birthday(text), &w)
+    }
+
+    /// A state's birthday: sealed, else parsed (absent is written as "not a date", as before).
+    public static func writeBirthday(_ birthday: Birthday?, sealed: String?, _ w: inout ByteWriter) {
+        if let sealed {
+            w.byte(3)
+            return w.string(sealed)
+        }
+        writeBirthday(birthday, &w)
+    }
+
+    /// What `writeBirthday` wrote.
+    public enum StoredBirthday: Sendable, Equatable {
+        case absent, notADate, date(Birthday), sealed(String)
+    }
+
+    public static func storedBirthday(_ r: inout ByteReader) throws(BinaryDecodingError) -> StoredBirthday {
+        switch try r.byte() {
+        case 0: return .absent
+        case 1: return .notADate
+        case 2:
+            let year = try r.int()
+            return .date(Birthday(year: year == 0 ? nil : year, month: try r.int(), day: try r.int()))
+        case 3: return .sealed(try r.string())
+        case let tag: throw BinaryDecodingError("unknown birthday tag \(tag)")
+        }
     }
 
     /// A parsed birthday in the same form (nil is written as "not a date").
@@ -167,13 +199,10 @@ public enum EventFacts {
 
     /// Reads what `writeBirthday` wrote: nil when absent, `.some(nil)` when given but not a date.
     public static func birthday(_ r: inout ByteReader) throws(BinaryDecodingError) -> Birthday?? {
-        switch try r.byte() {
-        case 0: return nil
-        case 1: return .some(nil)
-        case 2:
-            let year = try r.int()
-            return .some(Birthday(year: year == 0 ? nil : year, month: try r.int(), day: try r.int()))
-        case let tag: throw BinaryDecodingError("unknown birthday tag \(tag)")
+        switch try storedBirthday(&r) {
+        case .absent: return nil
+        case .notADate, .sealed: return .some(nil)
+        case .date(let b): return .some(b)
         }
     }
 }

@@ -21,17 +21,17 @@ public struct OccasionOfferPolicy: Policy {
             return announced > from && announced <= to && moment >= earliest
         }
         var out: [Command] = []
-        if let birthday = state.birthday {
+        if let birthday = context.birthday(of: state) {
             let config = context.configuration.birthday
             for year in years {
                 let moment = OccasionOfferPolicy.moment(year, birthday.month, birthday.day, at: config, clock)
                 guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
                 var payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
-                if let y = birthday.year { payload["age"] = .integer(year - y) }
                 out.append(.proposal(.birthdayOffer, trigger: state.customer, subkey: String(year), customer: state.customer, due: moment,
                                      payload: payload,
-                                     reason: "birthday \(pad(birthday.month))-\(pad(birthday.day)) in \(clock.zone), due at "
+                                     // Neither the date nor the age: the outbox keeps no personal data.
+                                     reason: "birthday in \(clock.zone), due at "
                                         + "\(moment.rfc3339WithOffset); \(words), once in \(year)",
                                      context: context))
             }
@@ -60,11 +60,12 @@ public struct OccasionOfferPolicy: Policy {
     /// year on, to be asked again.
     public func nextWake(state: CustomerState, after clock: Timestamp, outbox: [Command], context: ReactorContext,
                          forecasts: ForecastLookup?) -> Timestamp? {
-        guard state.birthday != nil || state.registeredAt != nil else { return nil }
+        guard state.birthday != nil || state.sealedBirthday != nil || state.registeredAt != nil else { return nil }
         let local = LocalClock(state, context)
         let lead = OccasionOfferPolicy.leadDays
         let first = local.localDate(clock.adding(wholeDays: lead)).year
         let since = state.registeredAt.map { local.localDate($0) }
+        let birthday = context.birthday(of: state)
         for year in first..<(first + 4) {
             var wake: Timestamp?
             func consider(_ kind: CommandKind, _ moment: Timestamp) {
@@ -74,7 +75,7 @@ public struct OccasionOfferPolicy: Policy {
                 // only this play makes the kind, and its payload holds the year.
                 if !outbox.contains(where: { $0.kind == kind && $0.payload["year"]?.intValue == year }) { wake = announced }
             }
-            if let birthday = state.birthday {
+            if let birthday {
                 consider(.birthdayOffer, OccasionOfferPolicy.moment(year, birthday.month, birthday.day,
                                                                     at: context.configuration.birthday, local))
             }

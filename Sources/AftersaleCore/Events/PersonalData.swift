@@ -1,0 +1,107 @@
+/// Which values in events are personal data, and the form they take once sealed.
+///
+/// The log keeps personal values sealed (encrypted under a key per customer, kept apart from the
+/// log), so that deleting the key forgets them; everything else stays in clear for the models and
+/// analytics. A sealed value is a JSON string that starts with `sealedPrefix`; sealing and opening
+/// happen in the storage layer, this core only names the fields and recognises the form.
+public enum PersonalData {
+    /// The start of every sealed value: the format's version comes first, so a later format can be told apart.
+    public static let sealedPrefix = "sealed:1:"
+    private static let prefixBytes = Array(sealedPrefix.utf8)
+
+    /// Whether `text` is a sealed value.
+    public static func isSealed(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { isSealed(utf8: $0) }
+    }
+
+    public static func isSealed(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard text.count > prefixBytes.count else { return false }
+        for i in prefixBytes.indices where text[i] != prefixBytes[i] { return false }
+        return true
+    }
+
+    /// Members the catalogue does not name that are personal wherever a sender adds them to `data`.
+    public static let conventionalMembers = ["phone", "first_name", "last_name", "address", "addresses",
+                                             "shipping_address", "billing_address"]
+
+    /// The members of `data` (at its top level) that hold personal data in events of `type`.
+    /// Engine-written events and `$system` events hold none.
+    public static func members(of type: EventType) -> [String] {
+        switch type {
+        case .customerRegistered, .customerUpdated: customerMembers
+        case .orderCancelled, .shipmentFailed, .returnRequested: reasonMembers
+        case .unboxingRecorded: unboxingMembers
+        case .reviewPosted, .reviewReplied: textMembers
+        case .orderPlaced, .shipmentDispatched, .shipmentDelivered, .returnRefunded: conventionalMembers
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested, .customerForgotten: []
+        }
+    }
+
+    private static let customerMembers = ["email", "name", "birthday"] + conventionalMembers
+    private static let reasonMembers = ["reason"] + conventionalMembers
+    private static let unboxingMembers = ["media_url"] + conventionalMembers
+    private static let textMembers = ["text"] + conventionalMembers
+}
+
+/// What opening a sealed value gives.
+public enum Revealed: Sendable, Equatable {
+    /// The value as it was sent.
+    case value(JSONValue)
+    /// The customer was forgotten: the key that sealed it is gone for good.
+    case erased
+    /// The keys are missing or cannot be read here (no master key, a wrong one): the value may
+    /// still exist, but this process cannot read it.
+    case unavailable
+}
+
+/// Opens sealed values: the storage layer's key vault, handed to whatever shows personal data
+/// (the customer view, delivery bodies, exports) and to the birthday play.
+public protocol PersonalDataOpening: Sendable {
+    /// Opens one sealed value of `customer`'s, found in the member `member` (`email`, `birthday`...).
+    func open(_ sealed: String, customer: String, member: String) -> Revealed
+}
+
+/// Whether a customer's personal data could be shown.
+public enum PersonalDataStatus: String, Sendable, Equatable {
+    /// Nothing sealed to open (none was sent, or the log keeps it in clear).
+    case none
+    /// Opened.
+    case available
+    /// The customer was forgotten.
+    case erased
+    /// Sealed, and not readable here (keys missing or unreadable).
+    case unavailable
+}
+
+extension CustomerState {
+    /// The state with its sealed personal values opened by `opener` (left out when they cannot be),
+    /// and whether they could be.
+    public func revealingPersonalData(with opener: (any PersonalDataOpening)?) -> (state: CustomerState, status: PersonalDataStatus) {
+        var state = self
+        var (opened, erased, unavailable) = (false, forgottenAt != nil, false)
+        func open(_ text: String?, _ member: String) -> String? {
+            guard let text, PersonalData.isSealed(text) else { return text }
+            switch opener?.open(text, customer: customer, member: member) ?? .unavailable {
+            case .value(let v):
+                opened = true
+                return v.stringValue
+            case .erased:
+                erased = true
+                return nil
+            case .unavailable:
+                unavailable = true
+                return nil
+            }
+        }
+        state.email = open(email, "email")
+        state.name = open(name, "name")
+        if let sealed = sealedBirthday {
+            state.sealedBirthday = nil
+            state.birthday = open(sealed, "birthday").flatMap(Birthday.init)
+        }
+        // Data sent after an erasure is the customer's anew: what opens is shown.
+        let status: PersonalDataStatus = unavailable ? .unavailable : opened ? .available : erased ? .erased : .none
+        return (state, status)
+    }
+}

@@ -1,0 +1,496 @@
+public import AftersaleCore
+internal import AftersaleSQLite
+internal import Crypto
+internal import Foundation
+internal import Synchronization
+
+/// The customers' data keys, in a file apart from the log: what seals and opens personal data
+/// (`PersonalData`), and what forgetting a customer deletes.
+///
+/// Each customer gets a random 256-bit key the first time personal data of theirs is appended. It
+/// is stored wrapped (AES-GCM) by the master key, which never touches the file: it comes from
+/// `AFTERSALE_MASTER_KEY`, a key file, or (the embedded default) a key file made beside the
+/// database on first use. A value is sealed with AES-GCM under the customer's key and a fresh
+/// random nonce, bound to the member it sits in and to the event's id (authenticated data), so it
+/// cannot be moved to another field or event unnoticed.
+///
+/// Forgetting deletes the key row (the file zeroes freed space and its write-ahead log is
+/// truncated), and remembers the key's generation: a key made for data sent later is a new one,
+/// and what the old one sealed stays unreadable.
+///
+/// When the keys cannot be read (the file is missing, the master key is absent or wrong) the vault
+/// still opens: `problem` says why, every value opens as `.unavailable`, and sealing refuses, so
+/// nothing personal is ever stored in clear.
+public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
+    /// The keys file.
+    public let keysPath: String
+    /// Where the master key came from, in words (never the key).
+    public let masterKeySource: String
+    /// Why personal data can be neither sealed nor opened here; nil when it can.
+    public let problem: String?
+    /// Set when this open made the master key file (the embedded default's first run).
+    public let createdMasterKeyFile: String?
+
+    /// Only touched inside `state.withLock`: the connection is never used by two threads at once.
+    private struct State: @unchecked Sendable {
+        var database: Database?
+        var cache: [String: CustomerKey] = [:]
+        var dataVersion: Int64 = -1
+    }
+
+    private struct CustomerKey {
+        var generation: Int64
+        var key: SymmetricKey
+    }
+
+    private let master: SymmetricKey?
+    private let state: Mutex<State>
+
+    /// Keys kept unwrapped in memory before the cache starts over (a key and its id: about 150 bytes).
+    static let cachedKeys = 100_000
+
+    /// Environment variables the vault reads.
+    public static let masterKeyVariable = "AFTERSALE_MASTER_KEY"
+    public static let masterKeyFileVariable = "AFTERSALE_MASTER_KEY_FILE"
+    public static let keysFileVariable = "AFTERSALE_KEYS_FILE"
+
+    /// The vault for the database at `databasePath`: keys in `AFTERSALE_KEYS_FILE`, else beside the
+    /// database (`shop.db` -> `shop.keys`); the master key from `AFTERSALE_MASTER_KEY` (base64 of
+    /// 32 bytes), else the file `AFTERSALE_MASTER_KEY_FILE` names, else `shop.master-key` beside
+    /// the database.
+    ///
+    /// - Parameter mayCreate: whether missing files may be made: only when the log holds nothing
+    ///   sealed yet. Keys made anew for a log that has sealed data would open none of it.
+    ///
+    /// One vault per keys file and master key in a process (its connections share it): a key
+    /// forgotten through one is gone for all at once, and the keys are cached once.
+    public static func open(besideDatabase databasePath: String, environment: [String: String],
+                            mayCreate: Bool) -> PersonalDataVault {
+        let url = URL(fileURLWithPath: databasePath)
+        let stem = url.deletingPathExtension().lastPathComponent
+        let folder = url.deletingLastPathComponent()
+        let keysPath = nonEmpty(environment[keysFileVariable]) ?? folder.appendingPathComponent(stem + ".keys").path
+        let identity = [keysPath, environment[masterKeyVariable] ?? "", environment[masterKeyFileVariable] ?? ""].joined(separator: "\u{0}")
+        return opened.withLock { opened in
+            if let vault = opened[identity] { return vault }
+            let vault = make(folder: folder, stem: stem, keysPath: keysPath, environment: environment, mayCreate: mayCreate)
+            if vault.problem == nil { opened[identity] = vault }
+            return vault
+        }
+    }
+
+    private static let opened = Mutex<[String: PersonalDataVault]>([:])
+
+    private static func make(folder: URL, stem: String, keysPath: String, environment: [String: String],
+                             mayCreate: Bool) -> PersonalDataVault {
+        let keysExist = FileManager.default.fileExists(atPath: keysPath)
+
+        var created: String?
+        let master: SymmetricKey
+        let source: String
+        do {
+            if let text = nonEmpty(environment[masterKeyVariable]) {
+                source = "$\(masterKeyVariable)"
+                master = try masterKey(fromBase64: text, source: source)
+            } else {
+                let file = nonEmpty(environment[masterKeyFileVariable]) ?? folder.appendingPathComponent(stem + ".master-key").path
+                source = "the key file \(file)"
+                if let data = FileManager.default.contents(atPath: file) {
+                    master = try masterKey(fromBase64: String(decoding: data, as: UTF8.self), source: source)
+                } else if mayCreate && !keysExist {
+                    master = SymmetricKey(size: .bits256)
+                    let text = master.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
+                    guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                        throw VaultError("cannot write the master key file \(file)")
+                    }
+                    created = file
+                } else {
+                    throw VaultError("no master key: set \(masterKeyVariable) or \(masterKeyFileVariable), or restore \(file)")
+                }
+            }
+            guard keysExist || mayCreate else {
+                throw VaultError("the keys file \(keysPath) is missing: restore it (the log's personal data is sealed with the keys it held)")
+            }
+            let database = try Database(path: keysPath)
+            try database.execute("""
+                PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
+                CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, wrapped BLOB NOT NULL) STRICT;
+                CREATE TABLE IF NOT EXISTS forgotten (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;
+                CREATE TABLE IF NOT EXISTS vault_settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
+                """)
+            // A value sealed by the master key tells a wrong master key at once, not at the first customer.
+            let check = Array("aftersale keys".utf8)
+            let lookup = try database.cached("SELECT value FROM vault_settings WHERE name = 'check'")
+            let stored: [UInt8]? = try lookup.step() ? lookup.withBytes(0) { Array($0) } : nil
+            lookup.reset()
+            if let stored {
+                guard let box = try? AES.GCM.SealedBox(combined: stored), (try? AES.GCM.open(box, using: master)) == Data(check) else {
+                    throw VaultError("the master key from \(source) does not open the keys in \(keysPath)")
+                }
+            } else {
+                let sealed = try AES.GCM.seal(check, using: master).combined!
+                let insert = try database.cached("INSERT OR IGNORE INTO vault_settings (name, value) VALUES ('check', ?1)")
+                insert.bind(bytes: Array(sealed), at: 1)
+                _ = try insert.step()
+                insert.reset()
+            }
+            return PersonalDataVault(keysPath: keysPath, source: source, master: master, database: database, problem: nil, created: created)
+        } catch {
+            let reason = (error as? VaultError)?.reason ?? "the keys file \(keysPath) cannot be read: \(error)"
+            return PersonalDataVault(keysPath: keysPath, source: "none", master: nil, database: nil, problem: reason, created: created)
+        }
+    }
+
+    private init(keysPath: String, source: String, master: SymmetricKey?, database: Database?, problem: String?, created: String?) {
+        self.keysPath = keysPath
+        self.masterKeySource = source
+        self.master = master
+        self.problem = problem
+        self.createdMasterKeyFile = created
+        self.state = Mutex(State(database: database))
+    }
+
+    private static func nonEmpty(_ s: String?) -> String? {
+        guard let s = s?.trimmingCharacters(in: .whitespacesAndNewlines), !s.isEmpty else { return nil }
+        return s
+    }
+
+    private static func masterKey(fromBase64 text: String, source: String) throws -> SymmetricKey {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count == 32 else {
+            throw VaultError("the master key from \(source) is not the base64 of 32 bytes (make one with `openssl rand -base64 32`)")
+        }
+        return SymmetricKey(data: data)
+    }
+
+    // MARK: Keys
+
+    /// The current keys of `customers`, made (and committed to the keys file) for those who have
+    /// none when `creating`. Committed before the caller's log transaction commits: a log event is
+    /// never sealed by a key that was not kept.
+    private func keys(for customers: Set<String>, creating: Bool) throws -> [String: CustomerKey] {
+        guard let master else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: \(problem ?? "no keys")") }
+        return try state.withLock { state throws -> [String: CustomerKey] in
+            guard let database = state.database else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: no keys file") }
+            try refreshIfChanged(&state, database)
+            var found: [String: CustomerKey] = [:]
+            var missing: [String] = []
+            for customer in customers {
+                if let key = state.cache[customer] { found[customer] = key } else { missing.append(customer) }
+            }
+            guard !missing.isEmpty else { return found }
+            let select = try database.cached("SELECT generation, wrapped FROM customer_keys WHERE customer = ?1")
+            var absent: [String] = []
+            for customer in missing {
+                select.reset()
+                select.bind(customer, at: 1)
+                if try select.step() {
+                    let generation = select.int64(0)
+                    let wrapped = select.withBytes(1) { Array($0) }
+                    select.reset()
+                    found[customer] = try unwrap(wrapped, customer: customer, generation: generation, master: master)
+                } else {
+                    absent.append(customer)
+                }
+            }
+            select.reset()
+            if creating && !absent.isEmpty {
+                try database.inTransaction {
+                    let previous = try database.cached("SELECT generation FROM forgotten WHERE customer = ?1")
+                    let insert = try database.cached("INSERT OR IGNORE INTO customer_keys (customer, generation, wrapped) VALUES (?1, ?2, ?3)")
+                    for customer in absent {
+                        previous.reset()
+                        previous.bind(customer, at: 1)
+                        let generation = (try previous.step() ? previous.int64(0) : 0) + 1
+                        previous.reset()
+                        let key = SymmetricKey(size: .bits256)
+                        let wrapped = try key.withUnsafeBytes { raw in
+                            try AES.GCM.seal(Array(raw), using: master, authenticating: wrappingContext(customer, generation)).combined!
+                        }
+                        insert.reset()
+                        insert.bind(customer, at: 1)
+                        insert.bind(generation, at: 2)
+                        insert.bind(bytes: Array(wrapped), at: 3)
+                        _ = try insert.step()
+                        insert.reset()
+                        if database.changes == 1 { found[customer] = CustomerKey(generation: generation, key: key) }
+                    }
+                }
+                // Another process may have made some of them first: read back what the file keeps.
+                for customer in absent where found[customer] == nil {
+                    select.reset()
+                    select.bind(customer, at: 1)
+                    guard try select.step() else { continue }
+                    let generation = select.int64(0)
+                    let wrapped = select.withBytes(1) { Array($0) }
+                    select.reset()
+                    found[customer] = try unwrap(wrapped, customer: customer, generation: generation, master: master)
+                }
+                state.dataVersion = try database.dataVersion()
+            }
+            if state.cache.count + found.count > PersonalDataVault.cachedKeys { state.cache.removeAll(keepingCapacity: true) }
+            for (customer, key) in found { state.cache[customer] = key }
+            return found
+        }
+    }
+
+    private func wrappingContext(_ customer: String, _ generation: Int64) -> [UInt8] {
+        Array("\(customer)\u{0}\(generation)".utf8)
+    }
+
+    private func unwrap(_ wrapped: [UInt8], customer: String, generation: Int64, master: SymmetricKey) throws -> CustomerKey {
+        do {
+            let box = try AES.GCM.SealedBox(combined: wrapped)
+            let raw = try AES.GCM.open(box, using: master, authenticating: wrappingContext(customer, generation))
+            return CustomerKey(generation: generation, key: SymmetricKey(data: raw))
+        } catch {
+            throw StoreError(.personalDataUnavailable, "the data key of customer \(customer) does not open with the master key from \(masterKeySource)")
+        }
+    }
+
+    /// Another connection wrote the keys file (a `forget` elsewhere): keys cached here may be gone.
+    private func refreshIfChanged(_ state: inout State, _ database: Database) throws {
+        let version = try database.dataVersion()
+        if version != state.dataVersion {
+            state.cache.removeAll(keepingCapacity: true)
+            state.dataVersion = version
+        }
+    }
+
+    /// Deletes `customer`'s key: everything sealed with it can no longer be opened, by anyone.
+    /// Returns whether there was one. Forgetting twice is harmless.
+    @discardableResult
+    public func forget(_ customer: String, at: Timestamp) throws -> Bool {
+        guard problem == nil else { throw StoreError(.personalDataUnavailable, "cannot forget: \(problem!)") }
+        return try state.withLock { state throws -> Bool in
+            guard let database = state.database else { return false }
+            let existed = try database.inTransaction { () throws -> Bool in
+                let current = try database.scalarInt("SELECT generation FROM customer_keys WHERE customer = ?1", [.text(customer)])
+                let before = try database.scalarInt("SELECT generation FROM forgotten WHERE customer = ?1", [.text(customer)])
+                try database.cached("DELETE FROM customer_keys WHERE customer = ?1").run([.text(customer)])
+                try database.cached("""
+                    INSERT INTO forgotten (customer, generation, at) VALUES (?1, ?2, ?3)
+                    ON CONFLICT(customer) DO UPDATE SET generation = excluded.generation, at = excluded.at
+                    """).run([.text(customer), .int(max(current ?? 0, before ?? 0)), .int(at.millis)])
+                return current != nil
+            }
+            // The deleted row's bytes are zeroed in the file (secure_delete); the write-ahead log,
+            // which held the page with the key, is copied back and cut to nothing.
+            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            state.cache[customer] = nil
+            state.dataVersion = try database.dataVersion()
+            return existed
+        }
+    }
+
+    // MARK: Sealing and opening
+
+    /// The first bytes of SHA-256 of an event id: what a sealed value carries to bind it to its event.
+    static func idTag(_ eventID: String) -> [UInt8] { Array(SHA256.hash(data: Array(eventID.utf8)).prefix(8)) }
+
+    private static func context(member: String, idTag: some Collection<UInt8>) -> [UInt8] {
+        Array(member.utf8) + [0] + Array(idTag)
+    }
+
+    private func seal(_ value: JSONValue, member: String, eventID: String, key: CustomerKey) throws -> String {
+        let tag = PersonalDataVault.idTag(eventID)
+        let box = try AES.GCM.seal(Array(value.compactText.utf8), using: key.key,
+                                   authenticating: PersonalDataVault.context(member: member, idTag: tag))
+        return PersonalData.sealedPrefix + String(key.generation) + ":" + Data(tag + Array(box.combined!)).base64EncodedString()
+    }
+
+    public func open(_ sealed: String, customer: String, member: String) -> Revealed {
+        open(sealed, customer: customer, member: member, eventID: nil)
+    }
+
+    /// Opens one sealed value; given the event's id, also checks it was sealed for that event.
+    public func open(_ sealed: String, customer: String, member: String, eventID: String?) -> Revealed {
+        guard master != nil, PersonalData.isSealed(sealed) else { return .unavailable }
+        let rest = sealed.dropFirst(PersonalData.sealedPrefix.count)
+        guard let colon = rest.firstIndex(of: ":"), let generation = Int64(rest[..<colon]),
+              let bytes = Data(base64Encoded: String(rest[rest.index(after: colon)...])), bytes.count > 8 + 12 + 16 else { return .unavailable }
+        let tag = Array(bytes.prefix(8))
+        if let eventID, tag != PersonalDataVault.idTag(eventID) { return .unavailable }
+        let key: CustomerKey
+        do {
+            guard let found = try keys(for: [customer], creating: false)[customer] else { return .erased }
+            key = found
+        } catch {
+            return .unavailable
+        }
+        // A later key (data sent after an erasure) cannot open what the forgotten one sealed.
+        guard key.generation == generation else { return generation < key.generation ? .erased : .unavailable }
+        guard let box = try? AES.GCM.SealedBox(combined: bytes.dropFirst(8)),
+              let plain = try? AES.GCM.open(box, using: key.key, authenticating: PersonalDataVault.context(member: member, idTag: tag)),
+              let value = try? JSONParser.parse(String(decoding: plain, as: UTF8.self)) else { return .unavailable }
+        return .value(value)
+    }
+
+    /// Seals one value of `customer`'s kept outside the log (a delivery's body), bound to `member`
+    /// and `id` as an event's values are to theirs; opened with `open(_:customer:member:eventID:)`.
+    public func seal(_ value: JSONValue, customer: String, member: String, id: String) throws -> String {
+        guard let key = try keys(for: [customer], creating: true)[customer] else {
+            throw StoreError(.personalDataUnavailable, "no data key could be made for customer \(customer)")
+        }
+        return try seal(value, member: member, eventID: id, key: key)
+    }
+
+    /// Seals the personal members (`PersonalData.members`) of each event's `data`, making keys for
+    /// customers who have none. Events with nothing personal in clear are returned as they are;
+    /// a sealed event's facts are derived again from its sealed data, as the log would derive them.
+    public func seal(_ events: [EncodedEvent]) throws -> [EncodedEvent] {
+        var parsed: [(index: Int, data: JSONObject)] = []
+        for (index, event) in events.enumerated() {
+            let members = PersonalData.members(of: event.type)
+            guard !members.isEmpty, event.customer != EventType.systemCustomer,
+                  event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, members) }) else { continue }
+            guard case .object(let data) = try JSONParser.parse(event.data) else { continue }
+            if members.contains(where: { PersonalDataVault.needsSealing(data[$0]) }) { parsed.append((index, data)) }
+        }
+        guard !parsed.isEmpty else { return events }
+        let keys = try keys(for: Set(parsed.map { events[$0.index].customer }), creating: true)
+        var sealed = events
+        for (index, var data) in parsed {
+            let event = events[index]
+            guard let key = keys[event.customer] else {
+                throw StoreError(.personalDataUnavailable, "no data key could be made for customer \(event.customer)")
+            }
+            for member in PersonalData.members(of: event.type) where PersonalDataVault.needsSealing(data[member]) {
+                data[member] = .string(try seal(data[member]!, member: member, eventID: event.id, key: key))
+            }
+            sealed[index] = EncodedEvent(Event(id: event.id, type: event.type, customer: event.customer, at: event.at,
+                                               schema: event.schema, data: data),
+                                         dataText: JSONValue.object(data).compactText, metaText: event.meta)
+        }
+        return sealed
+    }
+
+    /// Whether a member's value is personal data still in clear (null says nothing about anyone).
+    static func needsSealing(_ value: JSONValue?) -> Bool {
+        switch value {
+        case nil, .null?: false
+        case .string(let s)?: !PersonalData.isSealed(s)
+        default: true
+        }
+    }
+
+    /// Whether the text mentions any of the member names in quotes: most events have none, and
+    /// are not parsed.
+    static func mentions(_ data: UnsafeRawBufferPointer, _ members: [String]) -> Bool {
+        for member in members {
+            let needle = Array("\"\(member)\"".utf8)
+            if data.count >= needle.count {
+                var i = 0
+                while i + needle.count <= data.count {
+                    if data[i] == needle[0], (0..<needle.count).allSatisfy({ data[i + $0] == needle[$0] }) { return true }
+                    i += 1
+                }
+            }
+        }
+        return false
+    }
+
+    /// `event` with its sealed members opened, and the members that could not be (left out of its data).
+    public func reveal(_ event: Event) -> (event: Event, erased: [String], unavailable: [String]) {
+        PersonalDataVault.reveal(event, with: self)
+    }
+
+    /// `reveal` with no vault: every sealed member is unavailable.
+    public static func reveal(_ event: Event, with vault: PersonalDataVault?) -> (event: Event, erased: [String], unavailable: [String]) {
+        var revealed = event
+        var (erased, unavailable): ([String], [String]) = ([], [])
+        for member in PersonalData.members(of: event.type) {
+            guard case .string(let s)? = event.data[member], PersonalData.isSealed(s) else { continue }
+            switch vault?.open(s, customer: event.customer, member: member, eventID: event.id) ?? .unavailable {
+            case .value(let v): revealed.data[member] = v
+            case .erased:
+                revealed.data[member] = nil
+                erased.append(member)
+            case .unavailable:
+                revealed.data[member] = nil
+                unavailable.append(member)
+            }
+        }
+        return (revealed, erased, unavailable)
+    }
+}
+
+struct VaultError: Error {
+    var reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+extension EventLog {
+    /// Seals personal data on every append from now on, with `vault`'s keys.
+    public func attach(_ vault: PersonalDataVault) {
+        self.vault = vault
+    }
+
+    /// Whether the log holds (or has held) sealed personal data: keys made anew would open none of it.
+    public func holdsSealedData() throws -> Bool {
+        try database.scalarInt("SELECT value FROM log_settings WHERE name = 'personal_data_sealed'") != nil
+    }
+
+    /// Marks the log as holding sealed data, in the append's transaction.
+    func markSealed() throws {
+        try database.cached("INSERT OR IGNORE INTO log_settings (name, value) VALUES ('personal_data_sealed', 1)").run()
+        markedSealed = true
+    }
+
+    /// Opens the vault beside the log's file (see `PersonalDataVault.open`) and attaches it.
+    /// Keys may be made only while the log holds nothing sealed.
+    @discardableResult
+    public func attachVault(environment: [String: String]) throws -> PersonalDataVault {
+        let vault = PersonalDataVault.open(besideDatabase: database.path, environment: environment,
+                                           mayCreate: !(try holdsSealedData()) && !database.isReadOnly)
+        attach(vault)
+        return vault
+    }
+}
+
+/// What forgetting one customer did.
+public struct ForgetOutcome: Sendable, Equatable {
+    /// Whether a data key was deleted (false: forgotten before, or nothing personal was ever sealed).
+    public var keyDeleted: Bool
+    /// The `customer.forgotten` event's outcome (a duplicate when the same request came again).
+    public var event: AppendOutcome
+    /// Rejected input naming the customer, deleted (it is kept in clear for the shop to fix).
+    public var rejectsRemoved: Int
+    /// Whether the log held events of the customer before.
+    public var hadEvents: Bool
+}
+
+extension EventLog {
+    /// Forgets `customer`: deletes their data key, so everything sealed with it (in the log, its
+    /// read models, the delivery queue) can no longer be read, deletes rejected input naming them,
+    /// and appends `customer.forgotten` (id `id`) for folds and the reactor to act on.
+    ///
+    /// Order matters for a crash: the key goes first. A crash before the event leaves the data
+    /// unreadable already, and a rerun (same request) deletes nothing more and appends the event.
+    public func forget(_ customer: String, reason: String?, request: String?, id: String,
+                       at: Timestamp, recorded: Timestamp) throws -> ForgetOutcome {
+        guard let vault else { throw StoreError(.personalDataUnavailable, "no key vault is attached to the log") }
+        guard customer != EventType.systemCustomer else {
+            throw StoreError(.personalDataUnavailable, "\(EventType.systemCustomer) is not a customer")
+        }
+        let hadEvents = try database.scalarInt("SELECT count(*) FROM streams WHERE customer = ?1", [.text(customer)]) ?? 0 > 0
+        let keyDeleted = try vault.forget(customer, at: at)
+        var data = JSONObject()
+        if let reason { data["reason"] = .string(reason) }
+        if let request { data["request"] = .string(request) }
+        let event = Event(id: id, type: .customerForgotten, customer: customer, at: at, data: data)
+        // Freed space is zeroed while the rejects go, and the write-ahead log is emptied after.
+        try database.execute("PRAGMA secure_delete=ON")
+        defer { try? database.execute("PRAGMA secure_delete=FAST") }
+        let (outcome, removed) = try database.inTransaction { () throws -> (AppendOutcome, Int) in
+            let outcome = try appendInTransaction([EncodedEvent(event)], recorded: recorded)[0]
+            var removed = 0
+            if try database.tableExists("rejects") {
+                try database.cached("DELETE FROM rejects WHERE instr(raw, ?1) > 0").run([.text(JSONValue.quoted(customer))])
+                removed = database.changes
+            }
+            return (outcome, removed)
+        }
+        try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return ForgetOutcome(keyDeleted: keyDeleted, event: outcome, rejectsRemoved: removed, hadEvents: hadEvents)
+    }
+}
