@@ -57,14 +57,14 @@ public struct ShopAnalytics {
     /// Reviews joined with their replies, in the order they were posted.
     public func reviewRows() throws -> [ReviewRow] {
         var join = ReviewJoin()
-        try log.read(types: [.reviewPosted, .reviewReplied]) { join.add($0.event) }
+        try log.read(types: [.reviewPosted, .reviewReplied]) { join.add(PersonalDataVault.reveal($0.event, with: log.vault).event) }
         return join.rows
     }
 
     /// Returns joined with their refunds, in the order they were first seen.
     public func returnRows() throws -> [ReturnRow] {
         var join = ReturnJoin()
-        try log.read(types: [.returnRequested, .returnRefunded]) { join.add($0.event) }
+        try log.read(types: [.returnRequested, .returnRefunded]) { join.add(PersonalDataVault.reveal($0.event, with: log.vault).event) }
         return join.rows
     }
 

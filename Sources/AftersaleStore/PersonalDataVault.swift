@@ -112,8 +112,10 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                 throw VaultError("the keys file \(keysPath) is missing: restore it (the log's personal data is sealed with the keys it held)")
             }
             let database = try Database(path: keysPath)
+            // A rollback journal, not a write-ahead log: the keys are always in the one file (a copy
+            // or backup of it holds them all), and the file is written far less often than the log.
             try database.execute("""
-                PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
+                PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
                 CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, wrapped BLOB NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS forgotten (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS vault_settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
@@ -273,9 +275,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     """).run([.text(customer), .int(max(current ?? 0, before ?? 0)), .int(at.millis)])
                 return current != nil
             }
-            // The deleted row's bytes are zeroed in the file (secure_delete); the write-ahead log,
-            // which held the page with the key, is copied back and cut to nothing.
-            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            // The deleted row's bytes are zeroed in the file (secure_delete), and the rollback
+            // journal that held the page with the key is deleted at commit.
             state.cache[customer] = nil
             state.dataVersion = try database.dataVersion()
             return existed

@@ -20,6 +20,16 @@ struct CLI {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// Copies a database with its keys and master key file (`shop.db` -> `copy.db`, `copy.keys`,
+    /// `copy.master-key`): a copy of the log alone reads no personal data.
+    func copyDatabase(_ from: String, to: String) throws {
+        func sibling(_ path: String, _ ext: String) -> String { URL(fileURLWithPath: path).deletingPathExtension().path + ext }
+        try FileManager.default.copyItem(atPath: from, toPath: to)
+        for ext in [".keys", ".master-key"] where FileManager.default.fileExists(atPath: sibling(from, ext)) {
+            try FileManager.default.copyItem(atPath: sibling(from, ext), toPath: sibling(to, ext))
+        }
+    }
+
     func write(_ name: String, _ text: String) -> String {
         try! text.write(toFile: path(name), atomically: true, encoding: .utf8)
         return path(name)

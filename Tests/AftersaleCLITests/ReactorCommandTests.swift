@@ -109,7 +109,7 @@ struct ReactorCommandTests {
         try cli.run(["simulate", "--customers", "400", "--days", "400", "--seed", "3", "--out", cli.path("shop.ndjson")])
         try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")])
         let db = cli.path("aftersale.db")
-        try FileManager.default.copyItem(atPath: db, toPath: cli.path("copy.db"))
+        try cli.copyDatabase(db, to: cli.path("copy.db"))
         let now = "2025-02-05T12:00:00Z"
         let once = try cli.run(["actions", "--now", now, "--status", "all", "--json"]).stdout
         let twice = try cli.run(["actions", "--now", now, "--status", "all", "--json"]).stdout
@@ -150,7 +150,7 @@ struct ReactorCommandTests {
         try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")])
         // With a model, win-back and VIP are judged as forecasts change: their wakes are stored too.
         try cli.run(["fit", "--min-repeat-buyers", "20", "--as-of", "2024-04-29"])
-        try FileManager.default.copyItem(atPath: cli.path("aftersale.db"), toPath: cli.path("once.db"))
+        try cli.copyDatabase(cli.path("aftersale.db"), to: cli.path("once.db"))
         // Every third day for two months after the shop's period: after the first run, each run
         // loads only the customers with a tick due, not the shop.
         var day = CivilDate(year: 2024, month: 4, day: 30).daysSinceEpoch
@@ -171,7 +171,7 @@ struct ReactorCommandTests {
         #expect(loaded.dropFirst().filter { $0 >= 60 }.count <= 3, "later runs load the customers due: \(loaded)")
         #expect(loaded.dropFirst().contains { $0 > 0 }, "some are due: \(loaded)")
         // Other settings can move anyone's next tick: a run under new settings judges every customer again.
-        try FileManager.default.copyItem(atPath: cli.path("aftersale.db"), toPath: cli.path("settings.db"))
+        try cli.copyDatabase(cli.path("aftersale.db"), to: cli.path("settings.db"))
         let config = cli.path("grace.json")
         try #"{"win_back": {"overdue_grace_days": 21}}"#.write(toFile: config, atomically: true, encoding: .utf8)
         var underSettings: [Int] = []

@@ -152,7 +152,9 @@ struct ClockTests {
         let tick = j.advance(to: "2025-06-09T12:00:00Z")  // announced 8 days ahead (6 June), scheduled at the Monday tick after
         let offer = try #require(tick.schedule.first { $0.kind == .birthdayOffer })
         #expect(offer.due == at("2025-06-14T07:00:00Z"))
-        #expect(offer.payload["age"] == .integer(37))
+        // Neither the age nor the date goes into the outbox: it keeps no personal data.
+        #expect(offer.payload["age"] == nil)
+        #expect(!offer.reason.contains("birthday 06-14"))
         #expect(offer.payload["offer"]?["coupon"]?.moneyText == "10.00 EUR")
     }
 

@@ -49,6 +49,7 @@ struct LiveEngineTests {
 
         // The batch way: the whole file, then the reactor brought up to the end.
         let log = try EventLog(path: batch)
+        try log.attachVault(environment: [:])  // as the command line and the service do: personal data sealed
         _ = try Ingester(log: log, options: IngestOptions(now: end)).ingest([file])
         try CustomerProjection(log: log).catchUp()
         try ReactorStore(log: log).run(until: end, engine: ReactorEngine.withFittedModels(configuration: ReactorConfiguration()))

@@ -23,8 +23,11 @@ func shopifyHeaders(topic: String, eventID: String, body: String, secret: String
 }
 
 /// The stream of a customer as (type, data) pairs.
+/// A customer's events as the log keeps them, with their personal data opened (the service seals it).
 func stream(_ path: String, _ customer: String) throws -> [(String, JSONValue)] {
-    try EventLog(path: path).stream(of: customer).map { ($0.event.type.rawValue, JSONValue.object($0.event.data)) }
+    let log = try EventLog(path: path)
+    let vault = try log.attachVault(environment: [:])
+    return try log.stream(of: customer).map { ($0.event.type.rawValue, JSONValue.object(vault.reveal($0.event).event.data)) }
 }
 
 @Suite("Shopify webhooks")

@@ -104,6 +104,18 @@ struct StateFormatTests {
         #expect(Self.hex(CustomerStateBinaryCodec.encode(state)) == Self.formatOneBytes)
         #expect(try CustomerStateBinaryCodec.decode(Self.bytes(hex: Self.formatOneBytes)) == state)
     }
+
+    @Test("a sealed birthday and the time of a forgetting are stored and read back; without them, the bytes are format one's")
+    func sealedBirthdayAndForgetting() throws {
+        var state = try formatSampleState()
+        state.birthday = nil
+        state.sealedBirthday = PersonalData.sealedPrefix + "1:c2VhbGVk"
+        state.forgottenAt = try Timestamp.parse("2025-02-01T10:00:00+01:00")
+        let bytes = CustomerStateBinaryCodec.encode(state)
+        let back = try bytes.withUnsafeBytes { try CustomerStateBinaryCodec.decode($0) }
+        #expect(back == state)
+        #expect(back.sealedBirthday == state.sealedBirthday && back.forgottenAt == state.forgottenAt)
+    }
 }
 
 @Suite("A rebuild's state starting over for the next customer")
@@ -113,6 +125,9 @@ struct StateResetTests {
         var state = try formatSampleState()
         state.apply(Event(id: "e-17", type: .returnRequested, customer: "c-1", at: try Timestamp.parse("2025-01-15T10:00:00Z"),
                           data: JSONObject(["order": "o-2", "return": "r-2"])))
+        // Set only when the log seals personal data, and once the customer is forgotten.
+        state.sealedBirthday = PersonalData.sealedPrefix + "1:AAAA"
+        state.forgottenAt = try Timestamp.parse("2025-02-01T00:00:00Z")
         return state
     }
 

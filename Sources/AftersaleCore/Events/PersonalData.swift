@@ -30,10 +30,11 @@ public enum PersonalData {
     public static func members(of type: EventType) -> [String] {
         switch type {
         case .customerRegistered, .customerUpdated: customerMembers
-        case .orderCancelled, .shipmentFailed, .returnRequested: reasonMembers
+        // A failed delivery's `reason` is the carrier's status ("address not found"), not the customer's words.
+        case .orderCancelled, .returnRequested: reasonMembers
         case .unboxingRecorded: unboxingMembers
         case .reviewPosted, .reviewReplied: textMembers
-        case .orderPlaced, .shipmentDispatched, .shipmentDelivered, .returnRefunded: conventionalMembers
+        case .orderPlaced, .shipmentDispatched, .shipmentDelivered, .shipmentFailed, .returnRefunded: conventionalMembers
         case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested, .customerForgotten: []
         }
     }

@@ -21,7 +21,8 @@ public struct ReturnsPolicy: EventOnlyPolicy {
             payload["next_steps"] = strings(["pack the items with the return label", "hand the parcel to the carrier",
                                              "refund to the original payment method once the parcel arrives"])
             let what = lines.isEmpty ? "the order (not itemised)" : "\(lines.count) line\(lines.count == 1 ? "" : "s")"
-            let why = event.data["reason"]?.stringValue.map { ", reason: \($0)" } ?? ""
+            // A reason the log keeps sealed is the customer's own words: not copied into the outbox.
+            let why = event.data["reason"]?.stringValue.flatMap { PersonalData.isSealed($0) ? nil : ", reason: \($0)" } ?? ""
             return [.proposal(.returnConfirmation, trigger: event.id, customer: after.customer, due: event.at, payload: payload,
                               reason: "return \(ret) of order \(order) requested for \(what)\(why); confirm next steps", context: context)]
         case .returnRefunded:

@@ -30,7 +30,8 @@ public struct UnboxingPolicy: EventOnlyPolicy {
             guard let shared = event.data["shared_on"]?.stringValue, !shared.isEmpty,
                   !outbox.contains(where: { $0.kind == .unboxingReward && $0.order == id && $0.status.name != "cancelled" }) else { return [] }
             var payload = JSONObject(["order": .string(id), "shared_on": .string(shared)])
-            if let url = event.data["media_url"]?.stringValue { payload["media_url"] = .string(url) }
+            // A link the log keeps sealed (the customer's own post) is not copied into the outbox.
+            if let url = event.data["media_url"]?.stringValue, !PersonalData.isSealed(url) { payload["media_url"] = .string(url) }
             var reward = "no reward configured for \(currency)"
             if let money = config.reward.amount(in: currency) {
                 payload["reward"] = moneyJSON(money)
