@@ -136,6 +136,7 @@ public enum Routes {
         }
 
         addSourceRoutes(to: router, parts)
+        addPrivacyRoutes(to: router, parts)
         return router
     }
 

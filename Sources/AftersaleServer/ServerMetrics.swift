@@ -38,6 +38,11 @@ public final class ServerMetrics: Sendable {
             .increment(by: n)
     }
 
+    /// Customers forgotten (an erasure request carried out).
+    public func countForgotten() {
+        CoreMetrics.Counter(label: "aftersale_customers_forgotten_total", factory: factory).increment()
+    }
+
     /// A request's time, by route pattern, method and status.
     public func recordRequest(route: String, method: String, status: Int, nanoseconds: Int64) {
         CoreMetrics.Timer(label: "aftersale_http_request_duration_seconds",

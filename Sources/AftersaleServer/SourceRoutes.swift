@@ -32,7 +32,10 @@ extension Routes {
             headers[Shopify.receivedAtHeader] = parts.clock.now().description
             let mapped = Shopify.map(topic: topic, headers: headers, body: body, customerPrefix: parts.settings.shopifyCustomerPrefix)
             let origin = "topic \(topic)" + (headers["x-shopify-event-id"] ?? headers["x-shopify-webhook-id"]).map { ", id \($0)" }.orEmpty
-            return try await commitMapped(mapped, body: body, origin: origin, source: "shopify", parts)
+            let response = try await commitMapped(mapped, body: body, origin: origin, source: "shopify", parts)
+            // A redaction recorded is carried out at once (Shopify allows 30 days; nothing waits).
+            if response.status == .ok { await actOnShopifyRedaction(topic: topic, mapped: mapped, parts) }
+            return response
         }
 
         for endpoint in [Segment.Endpoint.track, .identify, .batch] {

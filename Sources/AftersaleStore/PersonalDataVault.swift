@@ -495,3 +495,17 @@ extension EventLog {
         return ForgetOutcome(keyDeleted: keyDeleted, event: outcome, rejectsRemoved: removed, hadEvents: hadEvents)
     }
 }
+
+extension EventLog {
+    /// Every customer whose id starts with `prefix` (`$system` aside), in id order: a shop's
+    /// customers, for a shop's redaction.
+    public func customers(withPrefix prefix: String) throws -> [String] {
+        let statement = try database.prepare("SELECT customer FROM streams WHERE substr(customer, 1, ?2) = ?1 AND customer != ?3 ORDER BY customer")
+        statement.bind(prefix, at: 1)
+        statement.bind(Int64(prefix.unicodeScalars.count), at: 2)
+        statement.bind(EventType.systemCustomer, at: 3)
+        var customers: [String] = []
+        while try statement.step() { customers.append(statement.text(0) ?? "") }
+        return customers
+    }
+}
