@@ -67,9 +67,6 @@ public final class Deliverer {
         self.realSeconds = realSeconds
     }
 
-    /// The member name a sealed delivery body is bound to.
-    static let sealedBodyMember = "delivery_body"
-
     /// Releases what is due by `now` and sends what may go, until nothing more may go now.
     ///
     /// Blocking, on the caller's thread: the database work runs here (SQLite calls block, and
@@ -101,7 +98,7 @@ public final class Deliverer {
             var waiting = Set<String>()
             try store.log.database.inTransaction {
                 for (i, delivery) in ready.enumerated() where !dropped.contains(delivery.command) && PersonalData.isSealed(delivery.body) {
-                    switch store.log.vault?.open(delivery.body, customer: delivery.customer, member: Deliverer.sealedBodyMember,
+                    switch store.log.vault?.open(delivery.body, customer: delivery.customer, member: PersonalDataVault.deliveryBodyMember,
                                                  eventID: delivery.command) ?? .unavailable {
                     case .value(let v): ready[i].body = v.stringValue ?? ""
                     case .erased:
@@ -148,7 +145,7 @@ public final class Deliverer {
                 var body = JSONValue.object(DeliveryBody.make(command, state: revealed, links: links)).compactText
                 // The queue keeps the body sealed like the log's personal data: forgetting the
                 // customer leaves it unreadable, and it is dropped instead of sent.
-                if let vault { body = try vault.seal(.string(body), customer: command.customer, member: Deliverer.sealedBodyMember, id: command.id) }
+                if let vault { body = try vault.seal(.string(body), customer: command.customer, member: PersonalDataVault.deliveryBodyMember, id: command.id) }
                 try queue.enqueue(command.id, customer: command.customer, destination: destination.name, due: command.due, body: body, now: now)
             }
         }

@@ -1,3 +1,5 @@
+import AftersaleStore
+import Foundation
 public import Hummingbird
 public import Logging
 import Metrics
@@ -18,6 +20,23 @@ struct StoppingService: Service {
 
 /// `aftersale serve`: the HTTP server with its intake and live engine.
 public enum AftersaleServer {
+    /// Opens the key vault beside the log (saying where a first run made the master key, or why
+    /// personal data is unavailable) and seals what an earlier version kept in clear, once.
+    static func preparePersonalData(_ path: String, logger: Logger) throws {
+        let log = try EventLog(path: path)
+        let vault = try log.attachVault(environment: ProcessInfo.processInfo.environment)
+        if let file = vault.createdMasterKeyFile {
+            logger.notice("personal data is kept sealed; its master key is new, in a key file beside the database: keep a copy apart from backups, or set AFTERSALE_MASTER_KEY",
+                          metadata: ["file": "\(file)"])
+        }
+        if let problem = vault.problem { logger.error("personal data is unavailable", metadata: ["why": "\(problem)"]) }
+        if try log.needsSealingMigration() {
+            logger.notice("sealing the personal data already in the log (once)")
+            let summary = try log.sealPersonalDataInPlace()
+            logger.notice("sealed", metadata: ["events": "\(summary.events)", "states": "\(summary.states)", "deliveries": "\(summary.deliveries)"])
+        }
+    }
+
     /// Opens the log and starts the intake and the engine.
     public static func start(settings: ServerSettings, clock: any ServerClock, logger: Logger,
                              metrics: ServerMetrics = ServerMetrics()) throws -> ServerParts {
@@ -49,6 +68,7 @@ public enum AftersaleServer {
         if settings.liveEngine {
             delivery?.mayRun = { intake.lastAppended - engine.status.reactor <= DeliveryService.maxReactorLag }
         }
+        try preparePersonalData(settings.databasePath, logger: logger)
         try intake.start()
         if settings.liveEngine { engine.start() }
         delivery?.start()

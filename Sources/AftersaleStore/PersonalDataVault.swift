@@ -49,6 +49,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// Keys kept unwrapped in memory before the cache starts over (a key and its id: about 150 bytes).
     static let cachedKeys = 100_000
 
+    /// The member a sealed webhook body is bound to (the delivery queue keeps bodies sealed).
+    public static let deliveryBodyMember = "delivery_body"
+
     /// Environment variables the vault reads.
     public static let masterKeyVariable = "AFTERSALE_MASTER_KEY"
     public static let masterKeyFileVariable = "AFTERSALE_MASTER_KEY_FILE"

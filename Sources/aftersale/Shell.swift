@@ -29,6 +29,16 @@ struct DatabaseOptions: ParsableArguments {
                 """)
         }
         if let problem = vault.problem { Terminal.error("Warning: personal data is unavailable: \(problem)") }
+        if try log.needsSealingMigration() {
+            Terminal.error("Sealing the personal data already in \(path) under a key per customer (once; see the README's \"Personal data\")")
+            let started = Stopwatch.seconds()
+            let summary = try log.sealPersonalDataInPlace { done, head in
+                if Terminal.stderrIsTerminal { Terminal.progress(fraction: head > 0 ? Double(done) / Double(head) : nil, detail: "position \(done) of \(head)") }
+            }
+            if Terminal.stderrIsTerminal { Terminal.clearProgress() }
+            Terminal.error(String(format: "Sealed the personal data of %d events, %d stored states and %d queued webhooks in %.1f s.",
+                                  summary.events, summary.states, summary.deliveries, Stopwatch.seconds() - started))
+        }
         return log
     }
 }
