@@ -100,7 +100,7 @@ public final class Ingester {
         // Two batches waiting: decoding now outpaces appending, so a deeper queue only held more
         // memory, at the same speed.
         let queue = BatchQueue(capacity: 2)
-        let producer = Producer(path: path, name: name, options: options, queue: queue)
+        let producer = Producer(path: path, name: name, options: options, queue: queue, vault: log.vault)
         let thread = Thread { producer.run() }
         thread.stackSize = 8 << 20
         thread.start()
@@ -177,11 +177,16 @@ final class Producer: @unchecked Sendable {
     private var consumed: Int64 = 0
     let finished = DispatchSemaphore(value: 0)
 
-    init(path: String, name: String, options: IngestOptions, queue: BatchQueue) {
+    /// Seals each batch's personal data here, on the reading thread, which has time to spare
+    /// while the writer appends: the writer then only checks that it was done.
+    let vault: PersonalDataVault?
+
+    init(path: String, name: String, options: IngestOptions, queue: BatchQueue, vault: PersonalDataVault?) {
         self.path = path
         self.name = name
         self.options = options
         self.queue = queue
+        self.vault = vault
         batchLimit = min(1024, options.batchSize)
     }
 
@@ -216,6 +221,7 @@ final class Producer: @unchecked Sendable {
             }
             batch.bytesRead = reader.bytesRead
             batch.totalBytes = total
+            if let vault { batch.events = try vault.seal(batch.events) }
             if !queue.put(batch) { return }
         } catch {
             failure = error
@@ -233,6 +239,7 @@ final class Producer: @unchecked Sendable {
         case .rejected(let error): batch.rejected.append((number, String(decoding: line, as: UTF8.self), error))
         }
         if batch.events.count + batch.rejected.count >= batchLimit {
+            if let vault { batch.events = try vault.seal(batch.events) }
             guard queue.put(batch) else { throw CancellationError() }
             queue.dropReturned()
             batchLimit = min(batchLimit * 2, options.batchSize)

@@ -9,6 +9,9 @@ public struct EncodedEvent: Sendable, Equatable {
     public var customer: String
     public var at: Timestamp
     public var schema: Int
+    /// Set by `PersonalDataVault.seal`: its personal data is sealed (or it has none), so a later
+    /// seal (the append's) passes it by without looking.
+    public var personalDataSealed = false
     /// `data`'s UTF-8, then `meta`'s, then the facts: one buffer, so that an event is one
     /// allocation, not three (ingest makes one per line on its reading thread and frees it there;
     /// making and freeing the three was about a tenth of that thread).

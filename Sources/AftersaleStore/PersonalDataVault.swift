@@ -7,14 +7,15 @@ internal import Synchronization
 /// The customers' data keys, in a file apart from the log: what seals and opens personal data
 /// (`PersonalData`), and what forgetting a customer deletes.
 ///
-/// Each customer gets a random 256-bit key the first time personal data of theirs is appended. It
-/// is stored wrapped (AES-GCM) by the master key, which never touches the file: it comes from
+/// Each customer gets a key the first time personal data of theirs is appended: HMAC-SHA256 of a
+/// random 128-bit salt (and the customer's id and the key's generation) under the master key. The
+/// file keeps the salt; the master key never touches it: it comes from
 /// `AFTERSALE_MASTER_KEY`, a key file, or (the embedded default) a key file made beside the
 /// database on first use. A value is sealed with AES-GCM under the customer's key and a fresh
 /// random nonce, bound to the member it sits in and to the event's id (authenticated data), so it
 /// cannot be moved to another field or event unnoticed.
 ///
-/// Forgetting deletes the key row (the file zeroes freed space and its write-ahead log is
+/// Forgetting deletes the salt's row (the file zeroes freed space and its write-ahead log is
 /// truncated), and remembers the key's generation: a key made for data sent later is a new one,
 /// and what the old one sealed stays unreadable.
 ///
@@ -119,7 +120,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             // or backup of it holds them all), and the file is written far less often than the log.
             try database.execute("""
                 PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
-                CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, wrapped BLOB NOT NULL) STRICT;
+                CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, salt BLOB NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS forgotten (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS vault_settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
                 """)
@@ -183,54 +184,63 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                 if let key = state.cache[customer] { found[customer] = key } else { missing.append(customer) }
             }
             guard !missing.isEmpty else { return found }
-            let select = try database.cached("SELECT generation, wrapped FROM customer_keys WHERE customer = ?1")
-            var absent: [String] = []
-            for customer in missing {
-                select.reset()
-                select.bind(customer, at: 1)
-                if try select.step() {
-                    let generation = select.int64(0)
-                    let wrapped = select.withBytes(1) { Array($0) }
-                    select.reset()
-                    found[customer] = try unwrap(wrapped, customer: customer, generation: generation, master: master)
-                } else {
-                    absent.append(customer)
-                }
-            }
-            select.reset()
-            if creating && !absent.isEmpty {
-                try database.inTransaction {
-                    let previous = try database.cached("SELECT generation FROM forgotten WHERE customer = ?1")
-                    let insert = try database.cached("INSERT OR IGNORE INTO customer_keys (customer, generation, wrapped) VALUES (?1, ?2, ?3)")
-                    for customer in absent {
-                        previous.reset()
-                        previous.bind(customer, at: 1)
-                        let generation = (try previous.step() ? previous.int64(0) : 0) + 1
-                        previous.reset()
-                        let key = SymmetricKey(size: .bits256)
-                        let wrapped = try key.withUnsafeBytes { raw in
-                            try AES.GCM.seal(Array(raw), using: master, authenticating: wrappingContext(customer, generation)).combined!
-                        }
-                        insert.reset()
-                        insert.bind(customer, at: 1)
-                        insert.bind(generation, at: 2)
-                        insert.bind(bytes: Array(wrapped), at: 3)
-                        _ = try insert.step()
-                        insert.reset()
-                        if database.changes == 1 { found[customer] = CustomerKey(generation: generation, key: key) }
-                    }
-                }
-                // Another process may have made some of them first: read back what the file keeps.
-                for customer in absent where found[customer] == nil {
+            // One transaction for the lookups and the new keys: in a rollback-journal file each
+            // statement on its own takes and lets go of the file's lock, and looks for a journal.
+            found = try database.inTransaction(immediate: creating) { () throws -> [String: CustomerKey] in
+                var found = found
+                let select = try database.cached("SELECT generation, salt FROM customer_keys WHERE customer = ?1")
+                var absent: [String] = []
+                for customer in missing {
                     select.reset()
                     select.bind(customer, at: 1)
-                    guard try select.step() else { continue }
-                    let generation = select.int64(0)
-                    let wrapped = select.withBytes(1) { Array($0) }
-                    select.reset()
-                    found[customer] = try unwrap(wrapped, customer: customer, generation: generation, master: master)
+                    if try select.step() {
+                        let generation = select.int64(0)
+                        let salt = select.withBytes(1) { Array($0) }
+                        select.reset()
+                        found[customer] = derive(salt, customer: customer, generation: generation, master: master)
+                    } else {
+                        absent.append(customer)
+                    }
                 }
-                state.dataVersion = try database.dataVersion()
+                select.reset()
+                if creating && !absent.isEmpty {
+                    var random = RandomBytes()
+                    do {
+                        // A customer forgotten before gets the next generation; most never were.
+                        let anyForgotten = try database.scalarInt("SELECT count(*) FROM (SELECT 1 FROM forgotten LIMIT 1)") == 1
+                        let previous = try database.cached("SELECT generation FROM forgotten WHERE customer = ?1")
+                        let insert = try database.cached("INSERT OR IGNORE INTO customer_keys (customer, generation, salt) VALUES (?1, ?2, ?3)")
+                        for customer in absent {
+                            var generation: Int64 = 1
+                            if anyForgotten {
+                                previous.reset()
+                                previous.bind(customer, at: 1)
+                                if try previous.step() { generation = previous.int64(0) + 1 }
+                                previous.reset()
+                            }
+                            let salt = Array(try random.bytes(16))
+                            insert.reset()
+                            insert.bind(customer, at: 1)
+                            insert.bind(generation, at: 2)
+                            insert.bind(bytes: salt, at: 3)
+                            _ = try insert.step()
+                            insert.reset()
+                            if database.changes == 1 { found[customer] = derive(salt, customer: customer, generation: generation, master: master) }
+                        }
+                    }
+                    // Another process may have made some of them first: read back what the file keeps.
+                    for customer in absent where found[customer] == nil {
+                        select.reset()
+                        select.bind(customer, at: 1)
+                        guard try select.step() else { continue }
+                        let generation = select.int64(0)
+                        let salt = select.withBytes(1) { Array($0) }
+                        select.reset()
+                        found[customer] = derive(salt, customer: customer, generation: generation, master: master)
+                    }
+                    state.dataVersion = try database.dataVersion()
+                }
+                return found
             }
             if state.cache.count + found.count > PersonalDataVault.cachedKeys { state.cache.removeAll(keepingCapacity: true) }
             for (customer, key) in found { state.cache[customer] = key }
@@ -238,18 +248,11 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         }
     }
 
-    private func wrappingContext(_ customer: String, _ generation: Int64) -> [UInt8] {
-        Array("\(customer)\u{0}\(generation)".utf8)
-    }
-
-    private func unwrap(_ wrapped: [UInt8], customer: String, generation: Int64, master: SymmetricKey) throws -> CustomerKey {
-        do {
-            let box = try AES.GCM.SealedBox(combined: wrapped)
-            let raw = try AES.GCM.open(box, using: master, authenticating: wrappingContext(customer, generation))
-            return CustomerKey(generation: generation, key: SymmetricKey(data: raw))
-        } catch {
-            throw StoreError(.personalDataUnavailable, "the data key of customer \(customer) does not open with the master key from \(masterKeySource)")
-        }
+    /// A customer's key from its salt: without the master key the salt gives nothing, and without
+    /// the salt (deleted when the customer is forgotten) the master key gives nothing.
+    private func derive(_ salt: [UInt8], customer: String, generation: Int64, master: SymmetricKey) -> CustomerKey {
+        let message = Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt
+        return CustomerKey(generation: generation, key: SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: message, using: master))))
     }
 
     /// Another connection wrote the keys file (a `forget` elsewhere): keys cached here may be gone.
@@ -296,8 +299,12 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 
     private func seal(_ value: JSONValue, member: String, eventID: String, key: CustomerKey) throws -> String {
-        let tag = PersonalDataVault.idTag(eventID)
-        let box = try AES.GCM.seal(Array(value.compactText.utf8), using: key.key,
+        var random = RandomBytes()
+        return try seal(value, member: member, idTag: PersonalDataVault.idTag(eventID), key: key, nonce: random.nonce())
+    }
+
+    private func seal(_ value: JSONValue, member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce) throws -> String {
+        let box = try AES.GCM.seal(Array(value.compactText.utf8), using: key.key, nonce: nonce,
                                    authenticating: PersonalDataVault.context(member: member, idTag: tag))
         return PersonalData.sealedPrefix + String(key.generation) + ":" + Data(tag + Array(box.combined!)).base64EncodedString()
     }
@@ -342,28 +349,42 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// customers who have none. Events with nothing personal in clear are returned as they are;
     /// a sealed event's facts are derived again from its sealed data, as the log would derive them.
     public func seal(_ events: [EncodedEvent]) throws -> [EncodedEvent] {
+        var sealed = events
         var parsed: [(index: Int, data: JSONObject)] = []
-        for (index, event) in events.enumerated() {
+        for index in events.indices where !events[index].personalDataSealed {
+            sealed[index].personalDataSealed = true
+            let event = events[index]
             let members = PersonalData.members(of: event.type)
             guard !members.isEmpty, event.customer != EventType.systemCustomer,
                   event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, members) }) else { continue }
             guard case .object(let data) = try JSONParser.parse(event.data) else { continue }
             if members.contains(where: { PersonalDataVault.needsSealing(data[$0]) }) { parsed.append((index, data)) }
         }
-        guard !parsed.isEmpty else { return events }
+        guard !parsed.isEmpty else { return sealed }
         let keys = try keys(for: Set(parsed.map { events[$0.index].customer }), creating: true)
-        var sealed = events
+        var random = RandomBytes()
         for (index, var data) in parsed {
             let event = events[index]
             guard let key = keys[event.customer] else {
                 throw StoreError(.personalDataUnavailable, "no data key could be made for customer \(event.customer)")
             }
+            let tag = PersonalDataVault.idTag(event.id)
             for member in PersonalData.members(of: event.type) where PersonalDataVault.needsSealing(data[member]) {
-                data[member] = .string(try seal(data[member]!, member: member, eventID: event.id, key: key))
+                data[member] = .string(try seal(data[member]!, member: member, idTag: tag, key: key, nonce: random.nonce()))
             }
-            sealed[index] = EncodedEvent(Event(id: event.id, type: event.type, customer: event.customer, at: event.at,
-                                               schema: event.schema, data: data),
-                                         dataText: JSONValue.object(data).compactText, metaText: event.meta)
+            let text = JSONValue.object(data).compactText
+            var replaced: EncodedEvent
+            if event.type == .customerRegistered || event.type == .customerUpdated {
+                // Their facts hold the profile: derived again from the sealed data, as the log would.
+                replaced = EncodedEvent(Event(id: event.id, type: event.type, customer: event.customer, at: event.at,
+                                              schema: event.schema, data: data), dataText: text, metaText: event.meta)
+            } else {
+                // No personal member of the others is in their facts: those stay.
+                replaced = EncodedEvent(id: event.id, type: event.type, customer: event.customer, at: event.at, schema: event.schema,
+                                        data: text, meta: event.meta, facts: event.facts)
+            }
+            replaced.personalDataSealed = true
+            sealed[index] = replaced
         }
         return sealed
     }
@@ -380,15 +401,23 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// Whether the text mentions any of the member names in quotes: most events have none, and
     /// are not parsed.
     static func mentions(_ data: UnsafeRawBufferPointer, _ members: [String]) -> Bool {
-        for member in members {
-            let needle = Array("\"\(member)\"".utf8)
-            if data.count >= needle.count {
-                var i = 0
-                while i + needle.count <= data.count {
-                    if data[i] == needle[0], (0..<needle.count).allSatisfy({ data[i + $0] == needle[$0] }) { return true }
-                    i += 1
+        // One pass: at each quote, compare what follows with each name (most events have a few
+        // dozen quotes, and no personal member).
+        let names = members.map { Array($0.utf8) }
+        let bytes = data.bindMemory(to: UInt8.self)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "\"") {
+                for name in names where i + name.count + 1 < bytes.count && bytes[i + name.count + 1] == UInt8(ascii: "\"") {
+                    var same = true
+                    for k in name.indices where bytes[i + 1 + k] != name[k] {
+                        same = false
+                        break
+                    }
+                    if same { return true }
                 }
             }
+            i += 1
         }
         return false
     }
@@ -415,6 +444,25 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             }
         }
         return (revealed, erased, unavailable)
+    }
+}
+
+/// Random nonces from the kernel's generator, taken 4 KiB at a time: one system call per 341
+/// nonces instead of one each (a fresh random nonce per value, as AES-GCM needs).
+struct RandomBytes {
+    private var buffer = [UInt8](repeating: 0, count: 4096)
+    private var used = 4096
+
+    mutating func nonce() throws -> AES.GCM.Nonce { try AES.GCM.Nonce(data: bytes(12)) }
+
+    mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
+        if used + count > buffer.count {
+            // swift-crypto's key generation reads the system's generator once for the whole size.
+            buffer = SymmetricKey(size: SymmetricKeySize(bitCount: buffer.count * 8)).withUnsafeBytes { Array($0) }
+            used = 0
+        }
+        defer { used += count }
+        return buffer[used..<(used + count)]
     }
 }
 

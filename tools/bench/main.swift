@@ -33,6 +33,8 @@ struct Arguments {
     /// Customers of a shop whose `fit`, `export customers` and `report` are timed beside its
     /// rebuild (0: none; the issue's scale is 1,000,000).
     var shopCustomers = 0
+    /// Events of a shop ingested and rebuilt with personal data sealed and in clear (0: not run).
+    var sealingEvents = 0
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -50,8 +52,9 @@ struct Arguments {
             case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
             case "--reactor-customers": reactorCustomers = max(0, Int(args.next() ?? "") ?? reactorCustomers)
             case "--shop-customers": shopCustomers = max(0, Int(args.next() ?? "") ?? 0)
+            case "--sealing": sealingEvents = max(0, Int(args.next() ?? "") ?? 0)
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N] [--shop-customers N]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N] [--shop-customers N] [--sealing N]")
                 exit(2)
             }
         }
@@ -206,6 +209,10 @@ print("warning: this is a debug build; run `swift build -c release` and .build/r
 #endif
 
 let clock = Timestamp(millis: 4_102_444_800_000)  // 2100-01-01: every simulated event is in the past
+if args.sealingEvents > 0 {
+    try benchSealing(events: args.sealingEvents, repeats: args.repeats, directory: args.directory)
+    exit(0)
+}
 print("aftersale-bench: ingest from NDJSON into a fresh SQLite file; \(ProcessInfo.processInfo.activeProcessorCount) cores")
 print("baseline: raw libsqlite3 inserting the same rows (same table, unique id and (customer, version) indexes,")
 print("          same pragmas and bulk-load checkpointing, same batch size), pre-split in memory:")

@@ -1,0 +1,81 @@
+import AftersaleCore
+import AftersaleIngest
+import AftersaleProjections
+import AftersaleSQLite
+import AftersaleStore
+import Foundation
+import ShopSimulator
+
+/// Ingest and rebuild with personal data sealed, beside the same work with it kept in clear, in
+/// this process (the library the CLI runs), alternating the two so that the machine's drift falls
+/// on both: `aftersale-bench --sealing N [--repeat R]`.
+func benchSealing(events: Int, repeats: Int, directory: String) throws {
+    let file = "\(directory)/sealing-\(events).ndjson"
+    _ = FileManager.default.createFile(atPath: file, contents: nil)
+    let handle = FileHandle(forWritingAtPath: file)!
+    let written = try ShopSimulation(.benchmark(events: events)).writeNDJSON { chunk in try handle.write(contentsOf: Data(chunk)) }
+    try handle.close()
+    let now = Timestamp(millis: 4_102_444_800_000)
+    var times: [String: [Double]] = [:]
+    // Sealing alone, on events already decoded: its cost without the pipeline around it.
+    do {
+        let validator = EventValidator(now: now)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let decoded = try text.split(separator: "\n").map { EncodedEvent(try validator.decode(line: String($0))) }
+        let db = "\(directory)/sealing-alone.db"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        for ext in [".keys", ".master-key"] { try? FileManager.default.removeItem(atPath: "\(directory)/sealing-alone\(ext)") }
+        let log = try EventLog(path: db)
+        let vault = try log.attachVault(environment: [:])
+        let started = Stopwatch.seconds()
+        for start in stride(from: 0, to: decoded.count, by: 32_768) {
+            let batch = Array(decoded[start..<min(start + 32_768, decoded.count)])
+            _ = try vault.seal(batch)
+        }
+        print(String(format: "sealing alone: %.2f s for %d events (%.2f µs each)", Stopwatch.seconds() - started, decoded.count,
+                     (Stopwatch.seconds() - started) / Double(decoded.count) * 1e6))
+    }
+    var sealedValues = 0
+    for run in 0..<repeats {
+        // Alternate which goes first.
+        for sealed in (run % 2 == 0 ? [false, true] : [true, false]) {
+            let name = sealed ? "sealed" : "clear"
+            let db = "\(directory)/sealing-\(name)-\(run).db"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            for ext in [".keys", ".master-key"] { try? FileManager.default.removeItem(atPath: "\(directory)/sealing-\(name)-\(run)\(ext)") }
+            let log = try EventLog(path: db)
+            if sealed { try log.attachVault(environment: [:]) }
+            var started = Stopwatch.seconds()
+            let summary = try Ingester(log: log, options: IngestOptions(now: now)).ingest([file])
+            times["log \(name)", default: []].append(Stopwatch.seconds() - started)
+            let caughtUp = Stopwatch.seconds()
+            let projection = try CustomerProjection(log: log)
+            try projection.catchUp()
+            times["projection \(name)", default: []].append(Stopwatch.seconds() - caughtUp)
+            times["ingest \(name)", default: []].append(Stopwatch.seconds() - started)
+            precondition(summary.appended == written, "ingest appended \(summary.appended) of \(written)")
+            started = Stopwatch.seconds()
+            _ = try projection.rebuild(clock: Stopwatch.seconds)
+            times["rebuild \(name)", default: []].append(Stopwatch.seconds() - started)
+            if sealed, run == 0 {
+                sealedValues = (try? Database(path: db, readOnly: true).scalarInt("SELECT count(*) FROM events WHERE instr(data, 'sealed:1:') > 0")).map(Int.init) ?? 0
+            }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        }
+    }
+    try? FileManager.default.removeItem(atPath: file)
+    print("personal data sealed (AES-256-GCM, a key per customer) or kept in clear: \(written) events, \(sealedValues) of them with sealed values;")
+    print("in process, the two alternating, \(repeats) runs each: median, and in brackets the fastest and slowest")
+    print("")
+    print("| step | clear | sealed | sealed vs clear |")
+    print("| --- | --- | --- | --- |")
+    for step in ["log", "projection", "ingest", "rebuild"] {
+        let clear = times["\(step) clear"] ?? [], sealed = times["\(step) sealed"] ?? []
+        func cell(_ s: [Double]) -> String {
+            String(format: "%.0fk events/s (%.2f s; %.2f-%.2f)", Double(written) / median(s) / 1000, median(s), s.min() ?? 0, s.max() ?? 0)
+        }
+        let step = ["log": "ingest into the log", "projection": "customers projection catching up after it",
+                    "ingest": "ingest, customers projection included", "rebuild": "rebuild of the customers projection"][step]!
+        print("| \(step) | \(cell(clear)) | \(cell(sealed)) | \(String(format: "%+.1f%%", (median(sealed) / median(clear) - 1) * 100)) |")
+    }
+}
