@@ -99,12 +99,27 @@ public final class Ingester {
         let name = path == "-" ? "stdin" : path
         // Two batches waiting: decoding now outpaces appending, so a deeper queue only held more
         // memory, at the same speed.
-        let queue = BatchQueue(capacity: 2)
-        let producer = Producer(path: path, name: name, options: options, queue: queue, vault: log.vault)
+        let decoded = BatchQueue(capacity: 2)
+        let producer = Producer(path: path, name: name, options: options, queue: decoded)
         let thread = Thread { producer.run() }
         thread.stackSize = 8 << 20
         thread.start()
-        defer { queue.cancel(); producer.finished.wait() }
+        defer { decoded.cancel(); producer.finished.wait() }
+        // Personal data is sealed on a thread of its own between the two: sealing costs more than
+        // decoding, and done on the reading thread it left the writer waiting.
+        let queue: BatchQueue
+        var sealer: Sealer?
+        if let vault = log.vault {
+            queue = BatchQueue(capacity: 2)
+            let stage = Sealer(vault: vault, input: decoded, output: queue)
+            let sealing = Thread { stage.run() }
+            sealing.stackSize = 8 << 20
+            sealing.start()
+            sealer = stage
+        } else {
+            queue = decoded
+        }
+        defer { if let sealer { queue.cancel(); decoded.cancel(); sealer.finished.wait() } }
 
         var fileLines = 0
         while true {
@@ -139,6 +154,7 @@ public final class Ingester {
         }
         summary.lines += fileLines
         if let failure = producer.failure { throw failure }
+        if let failure = sealer?.failure { throw failure }
     }
 }
 
@@ -177,16 +193,11 @@ final class Producer: @unchecked Sendable {
     private var consumed: Int64 = 0
     let finished = DispatchSemaphore(value: 0)
 
-    /// Seals each batch's personal data here, on the reading thread, which has time to spare
-    /// while the writer appends: the writer then only checks that it was done.
-    let vault: PersonalDataVault?
-
-    init(path: String, name: String, options: IngestOptions, queue: BatchQueue, vault: PersonalDataVault?) {
+    init(path: String, name: String, options: IngestOptions, queue: BatchQueue) {
         self.path = path
         self.name = name
         self.options = options
         self.queue = queue
-        self.vault = vault
         batchLimit = min(1024, options.batchSize)
     }
 
@@ -221,7 +232,6 @@ final class Producer: @unchecked Sendable {
             }
             batch.bytesRead = reader.bytesRead
             batch.totalBytes = total
-            if let vault { batch.events = try vault.seal(batch.events) }
             if !queue.put(batch) { return }
         } catch {
             failure = error
@@ -239,7 +249,6 @@ final class Producer: @unchecked Sendable {
         case .rejected(let error): batch.rejected.append((number, String(decoding: line, as: UTF8.self), error))
         }
         if batch.events.count + batch.rejected.count >= batchLimit {
-            if let vault { batch.events = try vault.seal(batch.events) }
             guard queue.put(batch) else { throw CancellationError() }
             queue.dropReturned()
             batchLimit = min(batchLimit * 2, options.batchSize)
@@ -250,6 +259,41 @@ final class Producer: @unchecked Sendable {
                 batchLimit = min(batchLimit, max(1024, Int(left / 4)))
             }
             batch = Batch(capacity: batchLimit)
+        }
+    }
+}
+
+/// Seals the personal data of each decoded batch (`PersonalDataVault.seal`) and hands it on: the
+/// writer's own seal then only checks that it was done.
+final class Sealer: @unchecked Sendable {
+    let vault: PersonalDataVault
+    let input: BatchQueue
+    let output: BatchQueue
+    /// Set before `finished` is signalled; read after.
+    var failure: (any Error)?
+    let finished = DispatchSemaphore(value: 0)
+
+    init(vault: PersonalDataVault, input: BatchQueue, output: BatchQueue) {
+        self.vault = vault
+        self.input = input
+        self.output = output
+    }
+
+    func run() {
+        defer {
+            output.close()
+            finished.signal()
+        }
+        do {
+            while var batch = input.take() {
+                batch.events = try vault.seal(batch.events)
+                guard output.put(batch) else { return }
+                // What the writer is done with is freed here (the reader never sees it again).
+                output.dropReturned()
+            }
+        } catch {
+            failure = error
+            input.cancel()
         }
     }
 }

@@ -3,6 +3,9 @@ internal import AftersaleSQLite
 internal import Crypto
 internal import Foundation
 internal import Synchronization
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// The customers' data keys, in a file apart from the log: what seals and opens personal data
 /// (`PersonalData`), and what forgetting a customer deletes.
@@ -304,10 +307,33 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 
     private func seal(_ value: JSONValue, member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce) throws -> String {
-        let box = try AES.GCM.seal(Array(value.compactText.utf8), using: key.key, nonce: nonce,
-                                   authenticating: PersonalDataVault.context(member: member, idTag: tag))
-        return PersonalData.sealedPrefix + String(key.generation) + ":" + Data(tag + Array(box.combined!)).base64EncodedString()
+        try seal(text: Array(value.compactText.utf8), member: member, idTag: tag, key: key, nonce: nonce)
     }
+
+    /// Seals a value's JSON text (as sent).
+    private func seal(text: [UInt8], member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce) throws -> String {
+        var token: [UInt8] = []
+        try seal(text: text, member: member, idTag: tag, key: key, nonce: nonce, into: &token)
+        return String(decoding: token, as: UTF8.self)
+    }
+
+    /// The same, the sealed value's text (`sealed:1:<generation>:<base64>`) appended to `out`.
+    private func seal(text: [UInt8], member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce,
+                      into out: inout [UInt8]) throws {
+        let box = try AES.GCM.seal(text, using: key.key, nonce: nonce, authenticating: PersonalDataVault.context(member: member, idTag: tag))
+        out.append(contentsOf: PersonalDataVault.prefixBytes)
+        out.append(contentsOf: String(key.generation).utf8)
+        out.append(UInt8(ascii: ":"))
+        // id tag, nonce, ciphertext and GCM tag, base64 in one pass over the four parts.
+        var base64 = Base64Writer()
+        base64.append(tag, to: &out)
+        nonce.withUnsafeBytes { base64.append($0, to: &out) }
+        box.ciphertext.withUnsafeBytes { base64.append($0, to: &out) }
+        box.tag.withUnsafeBytes { base64.append($0, to: &out) }
+        base64.finish(&out)
+    }
+
+    private static let prefixBytes = Array(PersonalData.sealedPrefix.utf8)
 
     public func open(_ sealed: String, customer: String, member: String) -> Revealed {
         open(sealed, customer: customer, member: member, eventID: nil)
@@ -349,39 +375,88 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// customers who have none. Events with nothing personal in clear are returned as they are;
     /// a sealed event's facts are derived again from its sealed data, as the log would derive them.
     public func seal(_ events: [EncodedEvent]) throws -> [EncodedEvent] {
+        // Found on a tape over the data's bytes (no tree of values), and spliced into them: the
+        // rest of the text stays byte for byte as sent.
+        struct Clear {
+            var member: String
+            var range: Range<Int>
+            var text: [UInt8]
+        }
         var sealed = events
-        var parsed: [(index: Int, data: JSONObject)] = []
+        var found: [(index: Int, values: [Clear])] = []
+        var tape = JSONTape()
         for index in events.indices where !events[index].personalDataSealed {
             sealed[index].personalDataSealed = true
             let event = events[index]
             let members = PersonalData.members(of: event.type)
             guard !members.isEmpty, event.customer != EventType.systemCustomer,
                   event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, members) }) else { continue }
-            guard case .object(let data) = try JSONParser.parse(event.data) else { continue }
-            if members.contains(where: { PersonalDataVault.needsSealing(data[$0]) }) { parsed.append((index, data)) }
+            let values = try event.withTexts { data, _, _ throws -> [Clear] in
+                try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
+                    var values: [Clear] = []
+                    root.forEachMember { name, value in
+                        guard let name = name.stringValue, members.contains(name) else { return }
+                        switch value.kind {
+                        case .null: return
+                        case .string where value.stringValue.map(PersonalData.isSealed) ?? false: return
+                        default:
+                            let range = value.range
+                            values.append(Clear(member: name, range: range, text: Array(data.bindMemory(to: UInt8.self)[range])))
+                        }
+                    }
+                    return values
+                }
+            }
+            if !values.isEmpty { found.append((index, values)) }
         }
-        guard !parsed.isEmpty else { return sealed }
-        let keys = try keys(for: Set(parsed.map { events[$0.index].customer }), creating: true)
+        guard !found.isEmpty else { return sealed }
+        let keys = try keys(for: Set(found.map { events[$0.index].customer }), creating: true)
         var random = RandomBytes()
-        for (index, var data) in parsed {
+        for (index, values) in found {
             let event = events[index]
             guard let key = keys[event.customer] else {
                 throw StoreError(.personalDataUnavailable, "no data key could be made for customer \(event.customer)")
             }
             let tag = PersonalDataVault.idTag(event.id)
-            for member in PersonalData.members(of: event.type) where PersonalDataVault.needsSealing(data[member]) {
-                data[member] = .string(try seal(data[member]!, member: member, idTag: tag, key: key, nonce: random.nonce()))
+            var text: [UInt8] = []
+            try event.withTexts { data, _, _ in
+                let bytes = data.bindMemory(to: UInt8.self)
+                text.reserveCapacity(bytes.count + values.count * 96)
+                var at = 0
+                for value in values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+                    text.append(contentsOf: bytes[at..<value.range.lowerBound])
+                    text.append(UInt8(ascii: "\""))
+                    try seal(text: value.text, member: value.member, idTag: tag, key: key, nonce: random.nonce(), into: &text)
+                    text.append(UInt8(ascii: "\""))
+                    at = value.range.upperBound
+                }
+                text.append(contentsOf: bytes[at...])
             }
-            let text = JSONValue.object(data).compactText
             var replaced: EncodedEvent
             if event.type == .customerRegistered || event.type == .customerUpdated {
                 // Their facts hold the profile: derived again from the sealed data, as the log would.
-                replaced = EncodedEvent(Event(id: event.id, type: event.type, customer: event.customer, at: event.at,
-                                              schema: event.schema, data: data), dataText: text, metaText: event.meta)
+                replaced = try text.withUnsafeBufferPointer { data in
+                    if event.schema < event.type.currentSchemaVersion, case .object(let object) = try JSONParser.parse(data) {
+                        return EncodedEvent(Event(id: event.id, type: event.type, customer: event.customer, at: event.at,
+                                                  schema: event.schema, data: object),
+                                            dataText: String(decoding: data, as: UTF8.self), metaText: event.meta)
+                    }
+                    let facts = try tape.parse(data) { root in EventFacts.encode(type: event.type, at: event.at, data: root) }
+                    return try event.withTexts { _, meta, _ in
+                        facts.withUnsafeBytes { facts in
+                            EncodedEvent(id: event.id, type: event.type, customer: event.customer, at: event.at, schema: event.schema,
+                                         dataUTF8: data, metaUTF8: meta?.bindMemory(to: UInt8.self), facts: facts)
+                        }
+                    }
+                }
             } else {
                 // No personal member of the others is in their facts: those stay.
-                replaced = EncodedEvent(id: event.id, type: event.type, customer: event.customer, at: event.at, schema: event.schema,
-                                        data: text, meta: event.meta, facts: event.facts)
+                replaced = text.withUnsafeBufferPointer { data in
+                    event.withTexts { _, meta, facts in
+                        EncodedEvent(id: event.id, type: event.type, customer: event.customer, at: event.at, schema: event.schema,
+                                     dataUTF8: data, metaUTF8: meta?.bindMemory(to: UInt8.self), facts: facts)
+                    }
+                }
             }
             replaced.personalDataSealed = true
             sealed[index] = replaced
@@ -447,6 +522,50 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 }
 
+/// Standard base64 (with padding) of bytes given in parts, written straight into a byte array.
+struct Base64Writer {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private var pending: (UInt8, UInt8) = (0, 0)
+    private var count = 0
+
+    mutating func append(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        for byte in bytes {
+            switch count {
+            case 0: pending.0 = byte; count = 1
+            case 1: pending.1 = byte; count = 2
+            default:
+                let a = pending.0, b = pending.1, c = byte
+                out.append(Self.alphabet[Int(a >> 2)])
+                out.append(Self.alphabet[Int((a & 0x03) << 4 | b >> 4)])
+                out.append(Self.alphabet[Int((b & 0x0F) << 2 | c >> 6)])
+                out.append(Self.alphabet[Int(c & 0x3F)])
+                count = 0
+            }
+        }
+    }
+
+    mutating func append(_ raw: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        append(raw.bindMemory(to: UInt8.self), to: &out)
+    }
+
+    mutating func finish(_ out: inout [UInt8]) {
+        let a = pending.0, b = pending.1
+        switch count {
+        case 1:
+            out.append(Self.alphabet[Int(a >> 2)])
+            out.append(Self.alphabet[Int((a & 0x03) << 4)])
+            out.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "=")])
+        case 2:
+            out.append(Self.alphabet[Int(a >> 2)])
+            out.append(Self.alphabet[Int((a & 0x03) << 4 | b >> 4)])
+            out.append(Self.alphabet[Int((b & 0x0F) << 2)])
+            out.append(UInt8(ascii: "="))
+        default: break
+        }
+        count = 0
+    }
+}
+
 /// Random nonces from the kernel's generator, taken 4 KiB at a time: one system call per 341
 /// nonces instead of one each (a fresh random nonce per value, as AES-GCM needs).
 struct RandomBytes {
@@ -457,8 +576,9 @@ struct RandomBytes {
 
     mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
         if used + count > buffer.count {
-            // swift-crypto's key generation reads the system's generator once for the whole size.
-            buffer = SymmetricKey(size: SymmetricKeySize(bitCount: buffer.count * 8)).withUnsafeBytes { Array($0) }
+            // glibc's arc4random_buf: the kernel's generator (getrandom) behind a per-thread stream
+            // cipher, one call for the whole buffer (swift-crypto's key generation read 8 bytes a call).
+            buffer.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
             used = 0
         }
         defer { used += count }
