@@ -60,6 +60,12 @@ private func clearText(in folder: String, _ words: [String], blobs: [Data] = [])
     return found
 }
 
+private func expectNothingInClear(in folder: String, _ words: [String], blobs: [Data] = [],
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let found = try clearText(in: folder, words, blobs: blobs)
+    #expect(found.isEmpty, "in the files beside the database: \(found)", sourceLocation: sourceLocation)
+}
+
 @Suite("aftersale forget, end to end", .serialized)
 struct ForgetCommandTests {
     @Test("""
@@ -88,7 +94,7 @@ struct ForgetCommandTests {
         _ = try reader.scalarInt("SELECT count(*) FROM events")
 
         // Before: Ben's words are sealed, never in clear; his data key is in the keys file.
-        #expect(try clearText(in: folder, bensWords) == [])
+        try expectNothingInClear(in: folder, bensWords)
         let bensKey = try #require(try Database(path: cli.path("data/shop.keys"), readOnly: true)
             .scalarText("SELECT hex(wrapped) FROM customer_keys WHERE customer = 'ben'"))
         let keyBytes = Data(stride(from: 0, to: bensKey.count, by: 2).map {
@@ -125,7 +131,7 @@ struct ForgetCommandTests {
         // Every file beside the database: the log, its write-ahead log and shared memory, the keys, the master key.
         let files = try FileManager.default.contentsOfDirectory(atPath: folder)
         #expect(Set(files).isSuperset(of: ["shop.db", "shop.db-wal", "shop.db-shm", "shop.keys", "shop.master-key"]), "\(files.sorted())")
-        #expect(try clearText(in: folder, bensWords, blobs: [keyBytes]) == [])
+        try expectNothingInClear(in: folder, bensWords, blobs: [keyBytes])
 
         // His views: erased, not one e-mail address.
         let customerRun = try cli.run(["customer", "ben", "--db", db, "--personal-data"])
@@ -199,7 +205,7 @@ struct ForgetCommandTests {
                 .map { try! JSONSerialization.data(withJSONObject: $0, options: .sortedKeys) }
         }
         #expect(untouched(after) == untouched(before), "the others' commands, and his that were settled, are as they were")
-        #expect(try clearText(in: folder, bensWords, blobs: [keyBytes]) == [])
+        try expectNothingInClear(in: folder, bensWords, blobs: [keyBytes])
 
         // The shop's webhook retries send everything again: duplicates, and Ben stays forgotten.
         let again = try cli.run(["ingest", "--db", db, input])
@@ -209,7 +215,7 @@ struct ForgetCommandTests {
         #expect((stillErased["profile"] as? [String: Any])?["email"] is NSNull)
         let logAgain = try cli.run(["log", "--db", db, "--customer", "ben"]).stdout
         #expect(!bensWords.contains { logAgain.contains($0) } && !logAgain.contains("@"), "\(logAgain)")
-        #expect(try clearText(in: folder, bensWords, blobs: [keyBytes]) == [])
+        try expectNothingInClear(in: folder, bensWords, blobs: [keyBytes])
         let reactorAgain = try commandsJSON(try cli.run(["actions", "--db", db, "--json", "--status", "all"]).stdout)
         #expect(!reactorAgain.contains { $0["customer"] as? String == "ben" && $0["status"] as? String == "pending" })
         #expect(try exports("again").mapValues { $0.rows } == numbersAfter.mapValues { $0.rows })

@@ -244,7 +244,7 @@ struct PersonalDataVaultTests {
         // Sealed twice, the same event never reads the same (a fresh nonce each time).
         let sealedAgain = try #require(try vault.seal([annaRegistered]).first)
         #expect(sealedAgain.data != (try log.database.scalarText("SELECT data FROM events WHERE id = 'anna-reg'")))
-        #expect((try JSONParser.parse(sealedAgain.data))["email"] != .object(storedBefore["anna-reg"]!)["email"])
+        #expect(try JSONParser.parse(sealedAgain.data)["email"] != storedBefore["anna-reg"]?["email"])
 
         #expect(try log.append(annasLife, recorded: testClock) == [.duplicate(position: 1), .duplicate(position: 2),
                                                                  .duplicate(position: 3), .duplicate(position: 4)])
