@@ -96,7 +96,7 @@ struct ForgetCommandTests {
         // Before: Ben's words are sealed, never in clear; his data key is in the keys file.
         try expectNothingInClear(in: folder, bensWords)
         let bensKey = try #require(try Database(path: cli.path("data/shop.keys"), readOnly: true)
-            .scalarText("SELECT hex(wrapped) FROM customer_keys WHERE customer = 'ben'"))
+            .scalarText("SELECT hex(salt) FROM customer_keys WHERE customer = 'ben'"))
         let keyBytes = Data(stride(from: 0, to: bensKey.count, by: 2).map {
             UInt8(bensKey[bensKey.index(bensKey.startIndex, offsetBy: $0)...].prefix(2), radix: 16)!
         })

@@ -282,7 +282,7 @@ struct PersonalDataVaultTests {
         try log.append([annaRegistered, annaOrdered], recorded: testClock)
         func keysHeld() throws -> String? {
             try Database(path: scratch.path("shop.keys"), readOnly: true)
-                .scalarText("SELECT group_concat(customer || ':' || generation || ':' || hex(wrapped), ' ') FROM customer_keys")
+                .scalarText("SELECT group_concat(customer || ':' || generation || ':' || hex(salt), ' ') FROM customer_keys")
         }
         let keysBefore = try #require(try keysHeld())
 
