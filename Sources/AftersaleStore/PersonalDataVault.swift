@@ -398,7 +398,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                         guard let name = name.stringValue, members.contains(name) else { return }
                         switch value.kind {
                         case .null: return
-                        case .string where value.stringValue.map(PersonalData.isSealed) ?? false: return
+                        // Passed by only when it opens here: a sender's text that merely starts like
+                        // a sealed value is personal data in clear like any other.
+                        case .string where value.stringValue.map({ PersonalData.isSealed($0) && isOpenable($0, event, name) }) ?? false: return
                         default:
                             let range = value.range
                             values.append(Clear(member: name, range: range, text: Array(data.bindMemory(to: UInt8.self)[range])))
@@ -464,13 +466,10 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         return sealed
     }
 
-    /// Whether a member's value is personal data still in clear (null says nothing about anyone).
-    static func needsSealing(_ value: JSONValue?) -> Bool {
-        switch value {
-        case nil, .null?: false
-        case .string(let s)?: !PersonalData.isSealed(s)
-        default: true
-        }
+    /// Whether a sealed-looking value opens for this customer, member and event.
+    private func isOpenable(_ text: String, _ event: EncodedEvent, _ member: String) -> Bool {
+        if case .value = open(text, customer: event.customer, member: member, eventID: event.id) { return true }
+        return false
     }
 
     /// Whether the text mentions any of the member names in quotes: most events have none, and

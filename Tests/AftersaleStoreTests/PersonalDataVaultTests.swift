@@ -76,6 +76,26 @@ private func opened(_ log: EventLog, _ vault: PersonalDataVault, _ customer: Str
 
 @Suite("Personal data sealed in the log, and forgetting a customer")
 struct PersonalDataVaultTests {
+    @Test("a sender's text that only starts like a sealed value is sealed like any other; a value that opens is left as it is")
+    func lookalikesAreSealed() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("shop.db"))
+        let vault = try log.attachVault(environment: [PersonalDataVault.masterKeyVariable: newMasterKey()])
+        let lookalike = sent("anna-rv2", .reviewPosted, "anna", "2025-01-13T20:00:00Z", #"""
+            {"review":"r-2","sku":"MUG-STONE","rating":1,"text":"sealed:1:0:my neighbour Mr Hallworth broke it"}
+            """#)
+        _ = try log.append([annaRegistered, lookalike], recorded: testClock)
+        let stored = try #require(try storedData(log)["anna-rv2"]?["text"]?.stringValue)
+        #expect(!stored.contains("Hallworth"))
+        #expect(vault.open(stored, customer: "anna", member: "text", eventID: "anna-rv2")
+                == .value(.string("sealed:1:0:my neighbour Mr Hallworth broke it")))
+        // Sealed already (as the ingest's sealing stage hands it on): not sealed twice.
+        let once = try vault.seal([annaOrdered])
+        var again = once
+        again[0].personalDataSealed = false
+        #expect(try vault.seal(again)[0].data == once[0].data)
+    }
+
     @Test("personal members are stored sealed and open back to what was sent; the shop's facts stay exactly as sent")
     func sealedAtAppend() throws {
         let scratch = Scratch()
