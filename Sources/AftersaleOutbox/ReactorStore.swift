@@ -542,6 +542,24 @@ public final class ReactorStore {
         return try s.step() ? s.text(0) : nil
     }
 
+    /// After `customer` was forgotten: their birthday offers not handed out lose the date they
+    /// carried (their due time is the birthday): due moves to `at` and the reason says why. The
+    /// reactor cancels the pending ones when it reads `customer.forgotten`. Returns how many.
+    /// Offers already handed out keep their time, as the log's hand-off events do.
+    @discardableResult
+    public func eraseBirthdayDates(of customer: String, at: Timestamp) throws -> Int {
+        // The old text is zeroed where it was and the write-ahead log emptied, as `forget` does.
+        try database.execute("PRAGMA secure_delete=ON")
+        defer { try? database.execute("PRAGMA secure_delete=FAST") }
+        try database.cached("""
+            UPDATE outbox SET due = ?2, reason = 'birthday offer; its date was personal data and the customer was forgotten'
+            WHERE customer = ?1 AND kind = ?3 AND status != 'dispatched'
+            """).run([.text(customer), .int(at.millis), .text(CommandKind.birthdayOffer.rawValue)])
+        let changed = database.changes
+        try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return changed
+    }
+
     /// Commands in due order, optionally one customer's, optionally only pending ones due by a time
     /// (and not before `dueFrom`).
     public func commands(customer: String? = nil, pendingDueBy: Timestamp? = nil, dueFrom: Timestamp? = nil) throws -> [Command] {

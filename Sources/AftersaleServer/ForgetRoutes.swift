@@ -1,5 +1,6 @@
 import AftersaleAnalytics
 import AftersaleCore
+import AftersaleOutbox
 import AftersaleSources
 import AftersaleStore
 import Foundation
@@ -62,7 +63,9 @@ extension Routes {
     static func forget(_ customer: String, reason: String?, request: String, eventID: String, at: Timestamp,
                        _ parts: ServerParts) async throws -> ForgetOutcome {
         let outcome = try await parts.reads.read { log in
-            try log.forget(customer, reason: reason, request: request, id: eventID, at: at, recorded: at)
+            let outcome = try log.forget(customer, reason: reason, request: request, id: eventID, at: at, recorded: at)
+            try ReactorStore(log: log, parallelism: 1).eraseBirthdayDates(of: customer, at: at)
+            return outcome
         }
         parts.metrics.countForgotten()
         // Never the id: it is the person's.

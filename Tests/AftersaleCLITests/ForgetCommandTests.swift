@@ -199,9 +199,16 @@ struct ForgetCommandTests {
             #expect((settled["status_reason"] as? String)?.contains("customer forgotten") == true, "\(settled["status_reason"] ?? "")")
             #expect(settled["cancelled_by"] as? String == forgetID)
         }
+        // His birthday offers lose the date they carried: their due time was his birthday.
+        let birthdayOffers = after.filter { $0["customer"] as? String == "ben" && $0["kind"] as? String == "birthday_offer" }
+        #expect(!birthdayOffers.isEmpty, "the shop made him a birthday offer before he was forgotten")
+        for offer in birthdayOffers {
+            #expect(!(offer["due"] as? String ?? "").contains("-02-20") && !(offer["reason"] as? String ?? "").contains("-02-20"), "\(offer)")
+        }
+        try expectNothingInClear(in: folder, ["-02-20T09:00"])
         let cancelled = Set(bensPending.compactMap { $0["id"] as? String })
         let untouched = { (commands: [[String: Any]]) in
-            commands.filter { !cancelled.contains($0["id"] as? String ?? "") }
+            commands.filter { !cancelled.contains($0["id"] as? String ?? "") && !($0["customer"] as? String == "ben" && $0["kind"] as? String == "birthday_offer") }
                 .map { try! JSONSerialization.data(withJSONObject: $0, options: .sortedKeys) }
         }
         #expect(untouched(after) == untouched(before), "the others' commands, and his that were settled, are as they were")
