@@ -390,7 +390,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             let event = events[index]
             let members = PersonalData.members(of: event.type)
             guard !members.isEmpty, event.customer != EventType.systemCustomer,
-                  event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, members) }) else { continue }
+                  event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, PersonalDataVault.memberBytes[event.type]!) }) else { continue }
             let values = try event.withTexts { data, _, _ throws -> [Clear] in
                 try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
                     var values: [Clear] = []
@@ -472,12 +472,16 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         return false
     }
 
+    /// Each type's personal member names as bytes, made once.
+    static let memberBytes: [EventType: [[UInt8]]] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { type in
+        (type, PersonalData.members(of: type).map { Array($0.utf8) })
+    })
+
     /// Whether the text mentions any of the member names in quotes: most events have none, and
     /// are not parsed.
-    static func mentions(_ data: UnsafeRawBufferPointer, _ members: [String]) -> Bool {
+    static func mentions(_ data: UnsafeRawBufferPointer, _ names: [[UInt8]]) -> Bool {
         // One pass: at each quote, compare what follows with each name (most events have a few
         // dozen quotes, and no personal member).
-        let names = members.map { Array($0.utf8) }
         let bytes = data.bindMemory(to: UInt8.self)
         var i = 0
         while i < bytes.count {
