@@ -30,7 +30,9 @@ public final class Database {
     private var rollbackHandlers: [() -> Void] = []
 
     /// Opens (creating if needed) the file, in WAL mode, checked rather than assumed.
-    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+    /// - Parameter rollbackJournal: a rollback journal (`DELETE`) instead of a write-ahead log, for a
+    ///   small file written seldom that must be whole in itself (the keys file).
+    public init(path: String, readOnly: Bool = false, rollbackJournal: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -48,9 +50,10 @@ public final class Database {
         if !readOnly {
             // Only a file with no pages yet takes it: it must come before WAL mode is set.
             try execute(Database.newFilePragmas)
-            let mode = try retryingWhileBusy { () throws(SQLiteError) in try scalarText("PRAGMA journal_mode=WAL") }
-            guard mode?.lowercased() == "wal" else {
-                throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not 'wal': \(path)", sql: nil)
+            let wanted = rollbackJournal ? "delete" : "wal"
+            let mode = try retryingWhileBusy { () throws(SQLiteError) in try scalarText("PRAGMA journal_mode=\(wanted)") }
+            guard mode?.lowercased() == wanted else {
+                throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not '\(wanted)': \(path)", sql: nil)
             }
         }
         try execute(Database.connectionPragmas)

@@ -118,11 +118,11 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             guard keysExist || mayCreate else {
                 throw VaultError("the keys file \(keysPath) is missing: restore it (the log's personal data is sealed with the keys it held)")
             }
-            let database = try Database(path: keysPath)
             // A rollback journal, not a write-ahead log: the keys are always in the one file (a copy
             // or backup of it holds them all), and the file is written far less often than the log.
+            let database = try Database(path: keysPath, rollbackJournal: true)
             try database.execute("""
-                PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
+                PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
                 CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, salt BLOB NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS forgotten (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;
                 CREATE TABLE IF NOT EXISTS vault_settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;

@@ -305,9 +305,11 @@ struct PersonalDataVaultTests {
                 .scalarText("SELECT group_concat(customer || ':' || generation || ':' || hex(salt), ' ') FROM customer_keys")
         }
         let keysBefore = try #require(try keysHeld())
+        let keysFileBefore = try Data(contentsOf: scratch.url.appendingPathComponent("shop.keys"))
 
         let elsewhere = try EventLog(path: scratch.path("shop.db"))
         let wrong = try elsewhere.attachVault(environment: [PersonalDataVault.masterKeyVariable: newMasterKey()])
+        #expect(try Data(contentsOf: scratch.url.appendingPathComponent("shop.keys")) == keysFileBefore, "a wrong key writes nothing to the keys file")
         let problem = try #require(wrong.problem)
         #expect(problem.contains("does not open the keys"), "\(problem)")
         let email = try #require(try storedData(elsewhere)["anna-reg"]?["email"]?.stringValue)
