@@ -18,8 +18,8 @@ internal import Glibc
 /// random nonce, bound to the member it sits in and to the event's id (authenticated data), so it
 /// cannot be moved to another field or event unnoticed.
 ///
-/// Forgetting deletes the salt's row (the file zeroes freed space and its write-ahead log is
-/// truncated), and remembers the key's generation: a key made for data sent later is a new one,
+/// Forgetting deletes the salt's row (the file zeroes freed space, and the rollback journal that
+/// held the old page is deleted at commit), and remembers the key's generation: a key made for data sent later is a new one,
 /// and what the old one sealed stays unreadable.
 ///
 /// When the keys cannot be read (the file is missing, the master key is absent or wrong) the vault
@@ -50,7 +50,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     private let master: SymmetricKey?
     private let state: Mutex<State>
 
-    /// Keys kept unwrapped in memory before the cache starts over (a key and its id: about 150 bytes).
+    /// Keys kept in memory, derived, before the cache starts over (a key and its id: about 150 bytes).
     static let cachedKeys = 100_000
 
     /// The member a sealed webhook body is bound to (the delivery queue keeps bodies sealed).
