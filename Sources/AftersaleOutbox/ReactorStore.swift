@@ -272,7 +272,7 @@ public final class ReactorStore {
     /// Loads the persisted engine (call inside a transaction) with the customers of `plan` in `pass`.
     func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: [String: [String: Int]]) throws -> ReactorEngine {
         var engine = prototype
-        if engine.personalData == nil { engine.personalData = log.vault }
+        if engine.personalData == nil { engine.personalData = log.vault.map { RememberingOpener($0) } }
         loadedCustomers = 0
         loadedAll = plan.all
         let mine = { (customer: String) in ReactorShards.pass(of: customer, among: passes) == pass }
@@ -391,7 +391,7 @@ public final class ReactorStore {
                 let states = passes > 1 && feed == nil ? try statesWithEvents(after: checkpoint) : nil
                 var shards = ReactorShards(engine, count: parallelism, pass: pass, of: passes, feed: feed, states: states)
                 engine = ReactorEngine(configuration: prototype.configuration)  // let go of the split copy
-                engine.personalData = prototype.personalData ?? log.vault
+                engine.personalData = prototype.personalData ?? log.vault.map { RememberingOpener($0) }
                 var stretch: [Event] = []
                 var positions: [Int64] = []
                 stretch.reserveCapacity(ReactorStore.stretch)

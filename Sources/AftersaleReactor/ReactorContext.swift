@@ -107,6 +107,30 @@ public struct ReactorContext: Sendable {
     }
 }
 
+/// Opens each sealed value once per run: the birthday play asks for a customer's birthday at every
+/// tick and every wake-up, and opening costs a key look-up and a decryption each time. A
+/// forgotten customer's state no longer holds the sealed value, so nothing remembered here is
+/// asked for again.
+public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
+    private let base: any PersonalDataOpening
+    private let opened = Mutex<[String: Revealed]>([:])
+    /// Values remembered before it starts over.
+    static let limit = 200_000
+
+    public init(_ base: any PersonalDataOpening) { self.base = base }
+
+    public func open(_ sealed: String, customer: String, member: String) -> Revealed {
+        let key = member + "\u{0}" + sealed
+        if let known = opened.withLock({ $0[key] }) { return known }
+        let revealed = base.open(sealed, customer: customer, member: member)
+        opened.withLock { opened in
+            if opened.count >= RememberingOpener.limit { opened.removeAll(keepingCapacity: true) }
+            opened[key] = revealed
+        }
+        return revealed
+    }
+}
+
 /// A forecast computed at most once, when a play first asks for it.
 public final class LazyForecast: @unchecked Sendable {
     public let customer: String

@@ -45,8 +45,8 @@ extension Aftersale {
             }
             var engine = try options.engine()
             // The birthday play opens sealed birthdays, live and in replay alike.
-            engine.personalData = PersonalDataVault.open(besideDatabase: database.path, environment: ProcessInfo.processInfo.environment,
-                                                         mayCreate: false)
+            engine.personalData = RememberingOpener(PersonalDataVault.open(besideDatabase: database.path,
+                                                                           environment: ProcessInfo.processInfo.environment, mayCreate: false))
             let replay = try ReactorReplay.run(logAt: database.path, engine: engine, until: limit, customer: customer)
             for decision in replay.decisions {
                 if json {
