@@ -60,6 +60,10 @@ extension EventLog {
             try database.inTransaction {
                 for (row, event) in zip(rows, sealed) where event.data != row.event.data {
                     try database.cached("UPDATE events SET data = ?1 WHERE position = ?2").run([.text(event.data), .int(row.position)])
+                    summary.events += 1
+                    // Only a registration's or an update's facts hold personal values (the others'
+                    // stay as they are: what is read here carries none to pass on).
+                    guard event.type == .customerRegistered || event.type == .customerUpdated else { continue }
                     let facts = database.cached
                     let update = try facts("UPDATE stream_facts SET facts = ?1 WHERE stream = (SELECT stream FROM streams WHERE customer = ?2) AND version = ?3")
                     update.bind(bytes: event.facts, at: 1)
@@ -67,7 +71,6 @@ extension EventLog {
                     update.bind(row.version, at: 3)
                     _ = try update.step()
                     update.reset()
-                    summary.events += 1
                 }
             }
             progress(after, head)
