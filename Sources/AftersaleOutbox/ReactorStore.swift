@@ -542,12 +542,20 @@ public final class ReactorStore {
         return try s.step() ? s.text(0) : nil
     }
 
+    /// Forgets `customer` (`EventLog.forget`), then takes out of the outbox what it derived from
+    /// their personal data: what `aftersale forget` and the service's erasures call.
+    public func forget(_ customer: String, reason: String?, request: String, id: String, at: Timestamp) throws -> ForgetOutcome {
+        let outcome = try log.forget(customer, reason: reason, request: request, id: id, at: at, recorded: at)
+        try eraseBirthdayDates(of: customer, at: at)
+        return outcome
+    }
+
     /// After `customer` was forgotten: their birthday offers not handed out lose the date they
     /// carried (their due time is the birthday): due moves to `at` and the reason says why. The
     /// reactor cancels the pending ones when it reads `customer.forgotten`. Returns how many.
     /// Offers already handed out keep their time, as the log's hand-off events do.
     @discardableResult
-    public func eraseBirthdayDates(of customer: String, at: Timestamp) throws -> Int {
+    func eraseBirthdayDates(of customer: String, at: Timestamp) throws -> Int {
         // The old text is zeroed where it was and the write-ahead log emptied, as `forget` does.
         try database.execute("PRAGMA secure_delete=ON")
         defer { try? database.execute("PRAGMA secure_delete=FAST") }

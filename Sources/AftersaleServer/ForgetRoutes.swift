@@ -63,9 +63,7 @@ extension Routes {
     static func forget(_ customer: String, reason: String?, request: String, eventID: String, at: Timestamp,
                        _ parts: ServerParts) async throws -> ForgetOutcome {
         let outcome = try await parts.reads.read { log in
-            let outcome = try log.forget(customer, reason: reason, request: request, id: eventID, at: at, recorded: at)
-            try ReactorStore(log: log, parallelism: 1).eraseBirthdayDates(of: customer, at: at)
-            return outcome
+            try ReactorStore(log: log, parallelism: 1).forget(customer, reason: reason, request: request, id: eventID, at: at)
         }
         parts.metrics.countForgotten()
         // Never the id: it is the person's.

@@ -301,19 +301,11 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         Array(member.utf8) + [0] + Array(idTag)
     }
 
+    /// Seals one value (a delivery body), with a nonce of its own: no buffer for a single one.
     private func seal(_ value: JSONValue, member: String, eventID: String, key: CustomerKey) throws -> String {
-        var random = RandomBytes()
-        return try seal(value, member: member, idTag: PersonalDataVault.idTag(eventID), key: key, nonce: random.nonce())
-    }
-
-    private func seal(_ value: JSONValue, member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce) throws -> String {
-        try seal(text: Array(value.compactText.utf8), member: member, idTag: tag, key: key, nonce: nonce)
-    }
-
-    /// Seals a value's JSON text (as sent).
-    private func seal(text: [UInt8], member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce) throws -> String {
         var token: [UInt8] = []
-        try seal(text: text, member: member, idTag: tag, key: key, nonce: nonce, into: &token)
+        try seal(text: Array(value.compactText.utf8), member: member, idTag: PersonalDataVault.idTag(eventID), key: key,
+                 nonce: AES.GCM.Nonce(), into: &token)
         return String(decoding: token, as: UTF8.self)
     }
 

@@ -42,11 +42,9 @@ extension Aftersale {
             guard log.vault?.problem == nil else {
                 throw CommandFailure("cannot forget \(id): personal data is unavailable: \(log.vault?.problem ?? "no keys")")
             }
-            let outcome = try log.forget(id, reason: reason, request: "cli", id: "forget:\(id):\(at.millis)", at: at, recorded: at)
-            // The read model's row is rewritten now, without the sealed values; birthday offers
-            // lose the date they carried.
+            let outcome = try ReactorStore(log: log, parallelism: 1).forget(id, reason: reason, request: "cli", id: "forget:\(id):\(at.millis)", at: at)
+            // The read model's row is rewritten now, without the sealed values.
             try CustomerProjection(log: log).catchUp()
-            try ReactorStore(log: log, parallelism: 1).eraseBirthdayDates(of: id, at: at)
             var words = ["forgot \(id)"]
             words.append(outcome.keyDeleted ? "deleted their data key" : "no data key was held (forgotten before, or nothing personal was sent)")
             if outcome.rejectsRemoved > 0 { words.append("deleted \(outcome.rejectsRemoved) rejected input\(outcome.rejectsRemoved == 1 ? "" : "s") naming them") }
