@@ -24,6 +24,10 @@ public struct DeliveryRunSummary: Sendable {
     public var dropped = 0
     /// Destinations disabled by a 410 this run.
     public var disabled: [String] = []
+    /// Seconds spent releasing (the contact rules judging each due command again, its body made
+    /// and queued) and sending (from the first try to the last one recorded).
+    public var releaseSeconds = 0.0
+    public var sendSeconds = 0.0
 
     public init() {}
 }
@@ -73,60 +77,93 @@ public final class Deliverer {
     /// belong on a thread of their own, not on the tasks' cooperative threads); only the HTTP
     /// requests go out on the client's event loops while this thread waits for them.
     public func run(now: Timestamp, engine: ReactorEngine) throws -> DeliveryRunSummary {
+        let releasing = ContinuousClock.now
         var summary = try release(now: now, engine: engine)
+        let sending = ContinuousClock.now
+        summary.releaseSeconds = Deliverer.seconds(from: releasing, to: sending)
         let destinations = Dictionary(uniqueKeysWithValues: settings.destinations.map { ($0.name, $0) })
-        // A wave waits for its slowest answer, then records every try in one transaction: sixteen
-        // requests per connection in flight make that wait and that commit rarer (tools/results/deliveries.md).
-        let wave = settings.destinations.reduce(0) { $0 + $1.concurrency } * 16
-        let (secrets, client, realSeconds) = (settings.secrets, self.client, self.realSeconds)
+        // Handed to the sender at most: sixteen per connection, so that each destination has the
+        // next ones to send while this thread records what came back. Tries are recorded in
+        // batches of four per connection: one transaction each (tools/results/deliveries.md).
+        let connections = settings.destinations.reduce(0) { $0 + $1.concurrency }
+        let window = connections * 16, batch = connections * 4
+        let sender = SendingPipeline(destinations: destinations, secrets: settings.secrets, client: client, realSeconds: realSeconds)
+        defer { sender.close() }
+        var inFlight = Set<String>()
+        // Queued deliveries this run leaves where they are (their body cannot be opened here, or
+        // their destination is not configured): not asked for again.
+        var leftQueued = Set<String>()
+        var exhausted = false
         while true {
-            var ready = try queue.ready(now: now, limit: wave)
-            if ready.isEmpty { break }
-            // A command cancelled or suppressed since it was queued (a later event made it moot)
-            // is not sent; a failed one sent again by hand (`redeliver`) is.
-            var dropped = Set<String>()
+            if !exhausted && inFlight.count < window {
+                let wanted = window - inFlight.count
+                let found = try queue.ready(now: now, limit: wanted + inFlight.count + leftQueued.count)
+                    .filter { !inFlight.contains($0.command) && !leftQueued.contains($0.command) }
+                let sendable = try prepare(Array(found.prefix(wanted)), destinations: destinations, leftQueued: &leftQueued, summary: &summary)
+                // All there is now: asked again only once a recorded try may have let a customer's next command go.
+                exhausted = found.count <= wanted
+                sender.submit(sendable)
+                inFlight.formUnion(sendable.map(\.command))
+                if sendable.isEmpty && !exhausted { continue }
+            }
+            if inFlight.isEmpty { break }
+            let finished = sender.take(atLeast: min(batch, inFlight.count))
             try store.log.database.inTransaction {
-                for delivery in ready {
-                    let status = try store.status(of: delivery.command)
-                    if status == "pending" || (status == "suppressed" && delivery.seriesFrom > 0) { continue }
-                    try queue.drop(delivery.command, because: "the command is \(status ?? "gone") since it was queued")
-                    dropped.insert(delivery.command)
-                }
-            }
-            // Sealed bodies are opened just before sending; a forgotten customer's are dropped,
-            // and ones this process cannot open (keys unreadable) wait.
-            var waiting = Set<String>()
-            try store.log.database.inTransaction {
-                for (i, delivery) in ready.enumerated() where !dropped.contains(delivery.command) && PersonalData.isSealed(delivery.body) {
-                    switch store.log.vault?.open(delivery.body, customer: delivery.customer, member: PersonalDataVault.deliveryBodyMember,
-                                                 eventID: delivery.command) ?? .unavailable {
-                    case .value(let v): ready[i].body = v.stringValue ?? ""
-                    case .erased:
-                        try queue.drop(delivery.command, because: "the customer was forgotten")
-                        dropped.insert(delivery.command)
-                    case .unavailable: waiting.insert(delivery.command)
-                    }
-                }
-            }
-            if !waiting.isEmpty { ready = ready.filter { !waiting.contains($0.command) } }
-            if !dropped.isEmpty {
-                summary.dropped += dropped.count
-                ready = ready.filter { !dropped.contains($0.command) }
-                if ready.isEmpty { continue }
-            }
-            // A delivery whose destination is no longer configured waits for it to come back.
-            let sendable = ready.filter { destinations[$0.destination] != nil }
-            if sendable.isEmpty { break }
-            let outcomes = Deliverer.waitFor {
-                await Deliverer.send(sendable, destinations: destinations, secrets: secrets, client: client, realSeconds: realSeconds)
-            }
-            try store.log.database.inTransaction {
-                for (delivery, (sentAt, outcome)) in zip(sendable, outcomes) {
+                for (delivery, sentAt, outcome) in finished {
+                    inFlight.remove(delivery.command)
+                    guard let outcome else { continue }
+                    let disabled = summary.disabled.count
                     try record(delivery, sentAt: sentAt, outcome: outcome, now: now, summary: &summary)
+                    if summary.disabled.count > disabled { sender.stop(delivery.destination) }
+                }
+            }
+            exhausted = false
+        }
+        summary.sendSeconds = Deliverer.seconds(from: sending, to: .now)
+        return summary
+    }
+
+    /// What of `ready` goes out now. A command cancelled or suppressed since it was queued (a later
+    /// event made it moot) is dropped; a failed one sent again by hand (`redeliver`) is sent. Sealed
+    /// bodies are opened just before sending: a forgotten customer's are dropped, and ones this
+    /// process cannot open (keys unreadable) wait, as do those for a destination no longer configured.
+    private func prepare(_ ready: [Delivery], destinations: [String: Destination], leftQueued: inout Set<String>,
+                         summary: inout DeliveryRunSummary) throws -> [Delivery] {
+        var ready = ready
+        var dropped = Set<String>()
+        try store.log.database.inTransaction {
+            for delivery in ready {
+                let status = try store.status(of: delivery.command)
+                if status == "pending" || (status == "suppressed" && delivery.seriesFrom > 0) { continue }
+                try queue.drop(delivery.command, because: "the command is \(status ?? "gone") since it was queued")
+                dropped.insert(delivery.command)
+            }
+        }
+        let vault = store.log.vault
+        vault?.prepare(customers: ready.filter { !dropped.contains($0.command) && PersonalData.isSealed($0.body) }.map(\.customer))
+        try store.log.database.inTransaction {
+            for (i, delivery) in ready.enumerated() where !dropped.contains(delivery.command) && PersonalData.isSealed(delivery.body) {
+                switch vault?.open(delivery.body, customer: delivery.customer, member: PersonalDataVault.deliveryBodyMember,
+                                   eventID: delivery.command) ?? .unavailable {
+                case .value(let v): ready[i].body = v.stringValue ?? ""
+                case .erased:
+                    try queue.drop(delivery.command, because: "the customer was forgotten")
+                    dropped.insert(delivery.command)
+                case .unavailable: leftQueued.insert(delivery.command)
                 }
             }
         }
-        return summary
+        summary.dropped += dropped.count
+        var sendable: [Delivery] = []
+        for delivery in ready where !dropped.contains(delivery.command) && !leftQueued.contains(delivery.command) {
+            if destinations[delivery.destination] == nil { leftQueued.insert(delivery.command) } else { sendable.append(delivery) }
+        }
+        return sendable
+    }
+
+    static func seconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+        let d = (end - start).components
+        return Double(d.seconds) + Double(d.attoseconds) / 1e18
     }
 
     /// The release: due commands judged again and queued for their destination.
@@ -154,43 +191,6 @@ public final class Deliverer {
         return summary
     }
 
-    /// Sends each delivery once, at most each destination's concurrency at a time; the outcomes in
-    /// the same order, each with the `webhook-timestamp` it went with.
-    static func send(_ deliveries: [Delivery], destinations: [String: Destination], secrets: [WebhookSecret], client: HTTPClient,
-                     realSeconds: @escaping @Sendable () -> Int64) async -> [(Int64, TryOutcome)] {
-        var results = [(Int64, TryOutcome)?](repeating: nil, count: deliveries.count)
-        let byDestination = Dictionary(grouping: deliveries.indices, by: { deliveries[$0].destination })
-        await withTaskGroup(of: [(Int, Int64, TryOutcome)].self) { group in
-            for (name, indices) in byDestination {
-                let destination = destinations[name]!
-                let items = indices.map { ($0, deliveries[$0]) }
-                group.addTask {
-                    await withTaskGroup(of: (Int, Int64, TryOutcome).self) { inner in
-                        var pending = items[...]
-                        var done: [(Int, Int64, TryOutcome)] = []
-                        func start(_ item: (Int, Delivery)) {
-                            inner.addTask {
-                                let sentAt = realSeconds()
-                                let outcome = await Deliverer.post(item.1, to: destination, timestamp: sentAt, secrets: secrets, client: client)
-                                return (item.0, sentAt, outcome)
-                            }
-                        }
-                        for _ in 0..<destination.concurrency { if let next = pending.popFirst() { start(next) } }
-                        while let finished = await inner.next() {
-                            done.append(finished)
-                            if let next = pending.popFirst() { start(next) }
-                        }
-                        return done
-                    }
-                }
-            }
-            for await finished in group {
-                for (i, sentAt, outcome) in finished { results[i] = (sentAt, outcome) }
-            }
-        }
-        return results.map { $0! }
-    }
-
     /// An HTTP client for `settings`: as many connections per host as the most concurrent
     /// destination may use (the client's default, 8, would cap every destination at 8 requests in
     /// flight whatever its setting).
@@ -198,18 +198,6 @@ public final class Deliverer {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, settings.destinations.map(\.concurrency).max() ?? 8)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-
-    /// Runs `body` as a task and waits for it on this thread (never call from a task).
-    static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox<T>()
-        Task {
-            box.value = await body()
-            done.signal()
-        }
-        done.wait()
-        return box.value!
     }
 
     /// One signed POST.
@@ -314,9 +302,4 @@ public final class Deliverer {
         let base = schedule[number - 1] * (1 + jitter * fraction)
         return max(base, retryAfter ?? 0)
     }
-}
-
-/// Hands a task's result to the thread waiting for it (the semaphore orders the two).
-private final class ResultBox<T>: @unchecked Sendable {
-    var value: T?
 }

@@ -281,6 +281,8 @@ public final class ReactorStore {
         } else {
             for customer in plan.needed.sorted() where mine(customer) { try loadCustomers(into: &engine, customer: customer, where: mine) }
         }
+        // The birthday play opens sealed birthdays: their keys fetched together, not one lookup each.
+        engine.personalData?.prepare(customers: engine.customers.values.compactMap { $0.state.sealedBirthday == nil ? nil : $0.state.customer })
         engine.coPurchases = coPurchases
         // The model in force is the latest one fitted at or before the checkpoint.
         if let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer, through: try checkpoint()) {

@@ -129,6 +129,8 @@ public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
         }
         return revealed
     }
+
+    public func prepare(customers: [String]) { base.prepare(customers: customers) }
 }
 
 /// A forecast computed at most once, when a play first asks for it.

@@ -204,7 +204,10 @@ public final class Database {
 
     /// Changes whenever another connection commits to the file (`PRAGMA data_version`).
     public func dataVersion() throws(SQLiteError) -> Int64 {
-        try scalarInt("PRAGMA data_version") ?? 0
+        // Asked before every use of a cache kept against other connections: prepared once.
+        let statement = try cached("PRAGMA data_version")
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) : 0
     }
 
     public var userVersion: Int {

@@ -331,6 +331,17 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         open(sealed, customer: customer, member: member, eventID: nil)
     }
 
+    /// Fetches the keys of `customers` into the cache, in transactions of many: opening their
+    /// values one by one then finds them there, instead of one keys-file transaction each (which
+    /// also held the lock every other opener waits on).
+    public func prepare(customers: [String]) {
+        guard master != nil else { return }
+        let chunk = PersonalDataVault.cachedKeys / 2
+        for start in stride(from: 0, to: customers.count, by: chunk) {
+            _ = try? keys(for: Set(customers[start..<min(start + chunk, customers.count)]), creating: false)
+        }
+    }
+
     /// Opens one sealed value; given the event's id, also checks it was sealed for that event.
     public func open(_ sealed: String, customer: String, member: String, eventID: String?) -> Revealed {
         guard master != nil, PersonalData.isSealed(sealed) else { return .unavailable }

@@ -204,7 +204,8 @@ extension Aftersale {
                 + (summary.unrouted > 0 ? ", \(summary.unrouted) taken by no destination (left pending)" : "")
                 + "; \(summary.attempts) tries: delivered \(summary.delivered), to retry \(summary.retrying), failed \(summary.failed)"
                 + "; \(waiting) waiting for a later run"
-                + (summary.disabled.isEmpty ? "" : "; disabled after 410 Gone: \(Set(summary.disabled).sorted().joined(separator: ", "))"))
+                + (summary.disabled.isEmpty ? "" : "; disabled after 410 Gone: \(Set(summary.disabled).sorted().joined(separator: ", "))")
+                + String(format: "; time: release %.2f s, sending %.2f s", summary.releaseSeconds, summary.sendSeconds))
         }
     }
 

@@ -61,6 +61,13 @@ public enum Revealed: Sendable, Equatable {
 public protocol PersonalDataOpening: Sendable {
     /// Opens one sealed value of `customer`'s, found in the member `member` (`email`, `birthday`...).
     func open(_ sealed: String, customer: String, member: String) -> Revealed
+    /// Called before many `open`s for these customers, so that what they need (their keys) can be
+    /// fetched in one go instead of one lookup each.
+    func prepare(customers: [String])
+}
+
+extension PersonalDataOpening {
+    public func prepare(customers: [String]) {}
 }
 
 /// Whether a customer's personal data could be shown.
