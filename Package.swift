@@ -109,7 +109,7 @@ var package = Package(
         .executableTarget(
             name: "aftersale-load",
             dependencies: ["ShopSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird")],
             path: "tools/load"
         ),
         .testTarget(name: "AftersaleCoreTests", dependencies: ["AftersaleCore"]),

@@ -25,6 +25,8 @@ struct Options {
     var soakMinutes: Double?
     /// Deliveries instead: a shop of this many customers, its due commands as webhooks.
     var deliveriesCustomers: Int?
+    /// With deliveries: also the minutes-long run against the 200 ms receiver at concurrency 8.
+    var slowDefault = true
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
@@ -42,6 +44,7 @@ struct Options {
             case "--config": config = value
             case "--soak-minutes": soakMinutes = Double(value)!
             case "--deliveries": deliveriesCustomers = Int(value)!
+            case "--slow-default": slowDefault = value != "no"
             default: fatalError("unknown option \(name)")
             }
         }
@@ -83,6 +86,23 @@ func run(_ path: String, _ arguments: [String], environment: [String: String] = 
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { fatalError("\(path) \(arguments) exited \(p.terminationStatus)") }
     return seconds() - start
+}
+
+/// `run`, with the command's standard error.
+func runCapturing(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Double, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    p.standardOutput = FileHandle.nullDevice
+    let errors = Pipe()
+    p.standardError = errors
+    let start = seconds()
+    try p.run()
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { fatalError("\(path) \(arguments) exited \(p.terminationStatus): \(text)") }
+    return (seconds() - start, text)
 }
 
 /// A server on a fresh database.
@@ -193,6 +213,10 @@ final class ManagedAtomicCounter: @unchecked Sendable {
 @main
 struct Load {
     static func main() async throws {
+        if CommandLine.arguments.dropFirst().first == "receiver" {
+            try await Receiver.main(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         let options = Options()
         try FileManager.default.createDirectory(atPath: options.folder, withIntermediateDirectories: true)
         let lines = try shopLines(options.events)
@@ -308,36 +332,53 @@ struct Load {
         print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
     }
 
-    /// `aftersale dispatch --to` against tools/receiver/receiver.py on loopback (answering at once,
-    /// then after 200 ms), beside `dispatch --out` of the same commands, each on a fresh copy of one
-    /// database whose reactor has already run.
+    /// `aftersale dispatch --to` against a receiver on loopback (this program's `receiver`, answering
+    /// at once, then after 200 ms; and tools/receiver/receiver.py, the tests' receiver, at once),
+    /// beside `dispatch --out` of the same commands, each on a fresh copy of one database whose
+    /// reactor has already run.
     static func deliveries(_ options: Options, customers: Int) throws {
         let folder = options.folder + "/deliveries"
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let base = folder + "/base.db", shop = folder + "/shop.ndjson"
+        let base = folder + "/base", shop = folder + "/shop.ndjson"
         let now = "2024-01-11T00:00:00Z"
         _ = try run(options.binary, ["simulate", "--customers", String(customers), "--days", "10", "--start", "2024-01-01", "--seed", "3", "--out", shop])
-        _ = try run(options.binary, ["ingest", "--quiet", "--db", base, shop])
-        _ = try run(options.binary, ["actions", "--db", base, "--now", now])
+        _ = try run(options.binary, ["ingest", "--quiet", "--db", base + ".db", shop])
+        _ = try run(options.binary, ["actions", "--db", base + ".db", "--now", now])
         let secret = "whsec_" + Data((0..<32).map { UInt8($0 * 7 % 256) }).base64EncodedString()
+        /// A copy of the database with its keys file and master key (the queued bodies are sealed).
         func fresh(_ name: String) throws -> String {
-            let db = folder + "/" + name
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
-            try FileManager.default.copyItem(atPath: base, toPath: db)
-            return db
+            let stem = folder + "/" + name
+            for suffix in [".db", ".db-wal", ".db-shm", ".keys", ".master-key"] {
+                try? FileManager.default.removeItem(atPath: stem + suffix)
+                if FileManager.default.fileExists(atPath: base + suffix) { try FileManager.default.copyItem(atPath: base + suffix, toPath: stem + suffix) }
+            }
+            return stem + ".db"
         }
-        /// Seconds for `dispatch --to` against a receiver answering after `delay` ms, and the deliveries it logged.
-        func webhooks(delay: Int, concurrency: Int, run number: Int) throws -> (Double, Int) {
-            let db = try fresh("hooks.db")
+        struct Sent {
+            var seconds: Double
+            var sendingSeconds: Double
+            var received: Int
+        }
+        /// `dispatch --to` against a receiver answering after `delay` ms: the whole command's
+        /// seconds, its sending's (from its summary line), and the requests the receiver logged.
+        func webhooks(delay: Int, concurrency: Int, python: Bool = false, run number: Int) throws -> Sent {
+            let db = try fresh("hooks")
             let log = folder + "/received-\(delay)-\(number).ndjson"
+            try? FileManager.default.removeItem(atPath: log)
             let receiver = Process()
-            receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("receiver/receiver.py").path
-            receiver.arguments = ["python3", script, "--port", "0", "--secret-env", "RECEIVER_SECRET", "--log", log, "--mode", "accept", "--delay-ms", String(delay)]
+            if python {
+                receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("receiver/receiver.py").path
+                receiver.arguments = ["python3", script, "--port", "0", "--secret-env", "RECEIVER_SECRET", "--log", log, "--mode", "accept", "--delay-ms", String(delay)]
+            } else {
+                receiver.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+                receiver.arguments = ["receiver", "--log", log, "--delay-ms", String(delay)]
+            }
             receiver.environment = ProcessInfo.processInfo.environment.merging(["RECEIVER_SECRET": secret]) { $1 }
             let out = Pipe()
             receiver.standardOutput = out
+            receiver.standardError = FileHandle.nullDevice
             try receiver.run()
             defer {
                 kill(receiver.processIdentifier, SIGKILL)
@@ -348,36 +389,57 @@ struct Load {
             let config = folder + "/delivery.json"
             try #"{"webhooks": {"destinations": [{"name": "bench", "url": "http://127.0.0.1:\#(port)/hooks", "concurrency": \#(concurrency)}]}}"#
                 .write(toFile: config, atomically: true, encoding: .utf8)
-            let seconds = try run(options.binary, ["dispatch", "--db", db, "--config", config, "--now", now], environment: ["AFTERSALE_WEBHOOK_SECRET": secret])
-            let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
-            return (seconds, received)
+            let (seconds, stderr) = try runCapturing(options.binary, ["dispatch", "--db", db, "--config", config, "--now", now],
+                                                     environment: ["AFTERSALE_WEBHOOK_SECRET": secret])
+            // "...; time: release R s, sending S s"
+            guard let range = stderr.range(of: "sending "), let sending = Double(stderr[range.upperBound...].prefix { $0 != " " }) else {
+                fatalError("no sending time in: \(stderr)")
+            }
+            let received = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            precondition(received.allSatisfy { $0.replacingOccurrences(of: " ", with: "").contains(#""status":200"#) }, "a request was refused: its signature did not verify")
+            return Sent(seconds: seconds, sendingSeconds: sending, received: received.count)
         }
         print("aftersale-load deliveries: a \(customers)-customer shop over 10 days, dispatched at \(now); \(options.repeats) runs")
-        var files: [Double] = [], fast: [Double] = [], slow8: [Double] = [], slow64: [Double] = []
+        var files: [Double] = [], fast: [Double] = [], fastSending: [Double] = [], python: [Double] = [], pythonSending: [Double] = []
+        var slow64: [Double] = [], slow64Sending: [Double] = []
         var sent = 0
         for number in 1...options.repeats {
-            let db = try fresh("file.db")
+            let db = try fresh("file")
             let t = try run(options.binary, ["dispatch", "--db", db, "--now", now, "--out", folder + "/out.ndjson"])
             sent = ((try? String(contentsOfFile: folder + "/out.ndjson", encoding: .utf8)) ?? "").split(separator: "\n").count
             files.append(Double(sent) / t)
-            let (f, fastCount) = try webhooks(delay: 0, concurrency: 8, run: number)
-            fast.append(Double(fastCount) / f)
-            let (s64, slowCount) = try webhooks(delay: 200, concurrency: 64, run: number)
-            slow64.append(Double(slowCount) / s64)
-            print(String(format: "run %d: %d commands; dispatch --out %.0f/s; webhooks at once %.0f/s (%d received); 200 ms receiver, concurrency 64: %.0f/s (%d received)",
-                         number, sent, files.last!, fast.last!, fastCount, slow64.last!, slowCount))
+            let f = try webhooks(delay: 0, concurrency: 8, run: number)
+            fast.append(Double(f.received) / f.seconds)
+            fastSending.append(Double(f.received) / f.sendingSeconds)
+            let p = try webhooks(delay: 0, concurrency: 8, python: true, run: number)
+            python.append(Double(p.received) / p.seconds)
+            pythonSending.append(Double(p.received) / p.sendingSeconds)
+            let s = try webhooks(delay: 200, concurrency: 64, run: number)
+            slow64.append(Double(s.received) / s.seconds)
+            slow64Sending.append(Double(s.received) / s.sendingSeconds)
+            print(String(format: "run %d: %d commands; dispatch --out %.0f/s; at once %.0f/s, sending %.0f/s (%d received); "
+                         + "Python receiver at once %.0f/s, sending %.0f/s (%d received); 200 ms at concurrency 64 %.0f/s, sending %.0f/s (%d received)",
+                         number, sent, files.last!, fast.last!, fastSending.last!, f.received, python.last!, pythonSending.last!, p.received,
+                         slow64.last!, slow64Sending.last!, s.received))
         }
-        // One run at the default concurrency against the slow receiver: it takes minutes.
-        let (s8, slow8Count) = try webhooks(delay: 200, concurrency: 8, run: 0)
-        slow8.append(Double(slow8Count) / s8)
+        var slow8: Sent?
+        if options.slowDefault {
+            // One run at the default concurrency against the slow receiver: it takes minutes.
+            slow8 = try webhooks(delay: 200, concurrency: 8, run: 0)
+        }
         print("")
-        print("| what (\(sent) commands, median of \(options.repeats) unless said) | commands/s |")
-        print("|---|---|")
-        print(String(format: "| `dispatch --out FILE` (the baseline of the same run) | %.0f |", median(files)))
-        print(String(format: "| `dispatch --to`, a receiver that answers at once, concurrency 8 | %.0f |", median(fast)))
-        print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 64 | %.0f |", median(slow64)))
-        print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 8 (one run) | %.0f |", median(slow8)))
-        print("Times are of the whole command: it also releases the commands (the contact rules judged again) before sending.")
+        print("| what (\(sent) commands, median of \(options.repeats) unless said) | whole command, commands/s | sending, deliveries/s |")
+        print("|---|---|---|")
+        print(String(format: "| `dispatch --out FILE` (the baseline of the same run) | %.0f | |", median(files)))
+        print(String(format: "| `dispatch --to`, a receiver that answers at once, concurrency 8 | %.0f | %.0f |", median(fast), median(fastSending)))
+        print(String(format: "| the same, to tools/receiver/receiver.py (Python, the tests' receiver) | %.0f | %.0f |", median(python), median(pythonSending)))
+        print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 64 | %.0f | %.0f |", median(slow64), median(slow64Sending)))
+        if let slow8 {
+            print(String(format: "| `dispatch --to`, a receiver that answers in 200 ms, concurrency 8 (one run) | %.0f | %.0f |",
+                         Double(slow8.received) / slow8.seconds, Double(slow8.received) / slow8.sendingSeconds))
+        }
+        print("The whole command also releases the commands (the contact rules judged again, each body made and sealed) before sending;")
+        print("sending runs from the first try to the last one recorded (the command's own summary line).")
     }
 
     static func runIngest(_ options: Options, db: String, file: String) throws -> Double {
