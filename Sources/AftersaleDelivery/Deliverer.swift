@@ -173,6 +173,8 @@ public final class Deliverer {
         let vault = store.log.vault
         let links = settings.links
         let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight) { released in
+            // Each body opens the customer's profile and is sealed: their keys fetched together.
+            vault?.prepare(customers: Array(Set(released.map(\.0.customer))))
             for (command, state) in released {
                 guard let destination = settings.destination(for: command) else {
                     summary.unrouted += 1
