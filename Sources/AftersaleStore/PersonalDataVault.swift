@@ -40,6 +40,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         var database: Database?
         var cache: [String: CustomerKey] = [:]
         var dataVersion: Int64 = -1
+        /// When `dataVersion` was last asked.
+        var checked: ContinuousClock.Instant?
     }
 
     private struct CustomerKey {
@@ -48,7 +50,15 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 
     private let master: SymmetricKey?
+    /// HMAC keyed with the master key, made once: each customer's key starts from a copy of it.
+    private let keyed: HMAC<SHA256>?
     private let state: Mutex<State>
+
+    /// How long a key cached here is used for single values without asking whether another process
+    /// changed the keys file (a `forget` from the CLI while `serve` runs): that process's forgetting
+    /// reaches this one's single opens within this time, and its batches at once. Forgetting in this
+    /// process takes effect here at once.
+    static let recheckInterval = Duration.milliseconds(50)
 
     /// Keys kept in memory, derived, before the cache starts over (a key and its id: about 150 bytes).
     static let cachedKeys = 100_000
@@ -154,6 +164,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         self.keysPath = keysPath
         self.masterKeySource = source
         self.master = master
+        self.keyed = master.map { HMAC<SHA256>(key: $0) }
         self.problem = problem
         self.createdMasterKeyFile = created
         self.state = Mutex(State(database: database))
@@ -176,11 +187,20 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// The current keys of `customers`, made (and committed to the keys file) for those who have
     /// none when `creating`. Committed before the caller's log transaction commits: a log event is
     /// never sealed by a key that was not kept.
-    private func keys(for customers: Set<String>, creating: Bool) throws -> [String: CustomerKey] {
+    ///
+    /// `many`: for a batch of values (or ahead of one), which always asks whether another process
+    /// changed the keys file. A single value's lookup asks at most every `recheckInterval`: asking
+    /// is a statement on the keys file, which in a rollback-journal file means taking and letting go
+    /// of its lock and looking for a journal, several system calls, for every value opened.
+    private func keys(for customers: Set<String>, creating: Bool, many: Bool = true) throws -> [String: CustomerKey] {
         guard let master else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: \(problem ?? "no keys")") }
         return try state.withLock { state throws -> [String: CustomerKey] in
             guard let database = state.database else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: no keys file") }
-            try refreshIfChanged(&state, database)
+            let now = ContinuousClock.now
+            if many || state.checked.map({ now - $0 >= PersonalDataVault.recheckInterval }) ?? true {
+                try refreshIfChanged(&state, database)
+                state.checked = now
+            }
             var found: [String: CustomerKey] = [:]
             var missing: [String] = []
             for customer in customers {
@@ -192,57 +212,43 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             found = try database.inTransaction(immediate: creating) { () throws -> [String: CustomerKey] in
                 var found = found
                 let select = try database.cached("SELECT generation, salt FROM customer_keys WHERE customer = ?1")
-                var absent: [String] = []
-                for customer in missing {
+                func stored(_ customer: String) throws -> CustomerKey? {
                     select.reset()
+                    defer { select.reset() }
                     select.bind(customer, at: 1)
-                    if try select.step() {
-                        let generation = select.int64(0)
-                        let salt = select.withBytes(1) { Array($0) }
-                        select.reset()
-                        found[customer] = derive(salt, customer: customer, generation: generation, master: master)
-                    } else {
-                        absent.append(customer)
-                    }
+                    guard try select.step() else { return nil }
+                    return derive(select.withBytes(1) { Array($0) }, customer: customer, generation: select.int64(0), master: master)
                 }
-                select.reset()
-                if creating && !absent.isEmpty {
-                    var random = RandomBytes()
-                    do {
-                        // A customer forgotten before gets the next generation; most never were.
-                        let anyForgotten = try database.scalarInt("SELECT count(*) FROM (SELECT 1 FROM forgotten LIMIT 1)") == 1
-                        let previous = try database.cached("SELECT generation FROM forgotten WHERE customer = ?1")
-                        let insert = try database.cached("INSERT OR IGNORE INTO customer_keys (customer, generation, salt) VALUES (?1, ?2, ?3)")
-                        for customer in absent {
-                            var generation: Int64 = 1
-                            if anyForgotten {
-                                previous.reset()
-                                previous.bind(customer, at: 1)
-                                if try previous.step() { generation = previous.int64(0) + 1 }
-                                previous.reset()
-                            }
-                            let salt = Array(try random.bytes(16))
-                            insert.reset()
-                            insert.bind(customer, at: 1)
-                            insert.bind(generation, at: 2)
-                            insert.bind(bytes: salt, at: 3)
-                            _ = try insert.step()
-                            insert.reset()
-                            if database.changes == 1 { found[customer] = derive(salt, customer: customer, generation: generation, master: master) }
-                        }
-                    }
-                    // Another process may have made some of them first: read back what the file keeps.
-                    for customer in absent where found[customer] == nil {
-                        select.reset()
-                        select.bind(customer, at: 1)
-                        guard try select.step() else { continue }
-                        let generation = select.int64(0)
-                        let salt = select.withBytes(1) { Array($0) }
-                        select.reset()
-                        found[customer] = derive(salt, customer: customer, generation: generation, master: master)
-                    }
-                    state.dataVersion = try database.dataVersion()
+                guard creating else {
+                    for customer in missing { found[customer] = try stored(customer) }
+                    return found
                 }
+                // Most customers met while sealing are new: the insert comes first, and a key that
+                // is there already (made earlier, or by another process first) is read back.
+                var random = RandomBytes()
+                // A customer forgotten before gets the next generation; most never were.
+                let anyForgotten = try database.scalarInt("SELECT count(*) FROM (SELECT 1 FROM forgotten LIMIT 1)") == 1
+                let previous = try database.cached("SELECT generation FROM forgotten WHERE customer = ?1")
+                let insert = try database.cached("INSERT OR IGNORE INTO customer_keys (customer, generation, salt) VALUES (?1, ?2, ?3)")
+                for customer in missing {
+                    var generation: Int64 = 1
+                    if anyForgotten {
+                        previous.reset()
+                        previous.bind(customer, at: 1)
+                        if try previous.step() { generation = previous.int64(0) + 1 }
+                        previous.reset()
+                    }
+                    let salt = Array(try random.bytes(16))
+                    insert.reset()
+                    insert.bind(customer, at: 1)
+                    insert.bind(generation, at: 2)
+                    insert.bind(bytes: salt, at: 3)
+                    _ = try insert.step()
+                    insert.reset()
+                    found[customer] = database.changes == 1
+                        ? derive(salt, customer: customer, generation: generation, master: master) : try stored(customer)
+                }
+                state.dataVersion = try database.dataVersion()
                 return found
             }
             if state.cache.count + found.count > PersonalDataVault.cachedKeys { state.cache.removeAll(keepingCapacity: true) }
@@ -255,7 +261,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// the salt (deleted when the customer is forgotten) the master key gives nothing.
     private func derive(_ salt: [UInt8], customer: String, generation: Int64, master: SymmetricKey) -> CustomerKey {
         let message = Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt
-        return CustomerKey(generation: generation, key: SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: message, using: master))))
+        var mac = keyed ?? HMAC<SHA256>(key: master)
+        mac.update(data: message)
+        return CustomerKey(generation: generation, key: SymmetricKey(data: Array(mac.finalize())))
     }
 
     /// Another connection wrote the keys file (a `forget` elsewhere): keys cached here may be gone.
@@ -298,7 +306,12 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     static func idTag(_ eventID: String) -> [UInt8] { Array(SHA256.hash(data: Array(eventID.utf8)).prefix(8)) }
 
     private static func context(member: String, idTag: some Collection<UInt8>) -> [UInt8] {
-        Array(member.utf8) + [0] + Array(idTag)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(member.utf8.count + 1 + idTag.count)
+        bytes.append(contentsOf: member.utf8)
+        bytes.append(0)
+        bytes.append(contentsOf: idTag)
+        return bytes
     }
 
     /// Seals one value (a delivery body), with a nonce of its own: no buffer for a single one.
@@ -352,7 +365,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         if let eventID, tag != PersonalDataVault.idTag(eventID) { return .unavailable }
         let key: CustomerKey
         do {
-            guard let found = try keys(for: [customer], creating: false)[customer] else { return .erased }
+            guard let found = try keys(for: [customer], creating: false, many: false)[customer] else { return .erased }
             key = found
         } catch {
             return .unavailable
@@ -368,7 +381,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// Seals one value of `customer`'s kept outside the log (a delivery's body), bound to `member`
     /// and `id` as an event's values are to theirs; opened with `open(_:customer:member:eventID:)`.
     public func seal(_ value: JSONValue, customer: String, member: String, id: String) throws -> String {
-        guard let key = try keys(for: [customer], creating: true)[customer] else {
+        guard let key = try keys(for: [customer], creating: true, many: false)[customer] else {
             throw StoreError(.personalDataUnavailable, "no data key could be made for customer \(customer)")
         }
         return try seal(value, member: member, eventID: id, key: key)

@@ -222,6 +222,35 @@ struct PersonalDataVaultTests {
         #expect(try opened(log, vault, "ben")["ben-reg.email"] == .value("ben.oduya@example.org"))
     }
 
+    @Test("forgotten by another process: a batch here sees it at once, a single value within the recheck interval")
+    func forgottenElsewhere() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("shop.db"))
+        let master = newMasterKey()
+        let here = try log.attachVault(environment: [PersonalDataVault.masterKeyVariable: master])
+        try log.append(annasLife + [benRegistered], recorded: testClock)
+        // The same keys file and master key through another vault, as `serve` holds one while the CLI forgets.
+        try master.write(toFile: scratch.path("master.key"), atomically: true, encoding: .utf8)
+        let elsewhere = PersonalDataVault.open(besideDatabase: scratch.path("shop.db"),
+                                               environment: [PersonalDataVault.masterKeyFileVariable: scratch.path("master.key")], mayCreate: false)
+        #expect(elsewhere !== here && elsewhere.problem == nil)
+        let data = try storedData(log)
+        let annasEmail = try #require(data["anna-reg"]?["email"]?.stringValue)
+        let bensEmail = try #require(data["ben-reg"]?["email"]?.stringValue)
+        #expect(elsewhere.open(annasEmail, customer: "anna", member: "email") == .value("anna.keller@example.com"))
+        #expect(elsewhere.open(bensEmail, customer: "ben", member: "email") == .value("ben.oduya@example.org"))
+
+        // Ahead of a batch, the keys file is asked again: Ben's key, cached elsewhere a moment ago, is gone.
+        #expect(try here.forget("ben", at: testClock))
+        elsewhere.prepare(customers: ["ben"])
+        #expect(elsewhere.open(bensEmail, customer: "ben", member: "email") == .erased)
+
+        // A single value, once the interval has passed since the last question.
+        #expect(try here.forget("anna", at: testClock))
+        Thread.sleep(forTimeInterval: Double(PersonalDataVault.recheckInterval.components.attoseconds) / 1e18 + 0.02)
+        #expect(elsewhere.open(annasEmail, customer: "anna", member: "email") == .erased)
+    }
+
     @Test("sent again after forgetting, an event is a duplicate that brings nothing back; a new event starts a new key")
     func afterForgetting() throws {
         let scratch = Scratch()
