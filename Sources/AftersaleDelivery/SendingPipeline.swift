@@ -82,9 +82,13 @@ final class SendingPipeline: @unchecked Sendable {
         return taken
     }
 
-    /// Ends the destinations' streams and waits for what is on the wire to finish (its outcomes
-    /// are dropped: not recorded, those commands are sent again by the next run, as after a crash).
+    /// Ends the destinations' streams and waits for what is on the wire to finish. What was handed
+    /// over and not sent yet (a run that stopped on an error) is not sent; the outcomes of what was
+    /// on the wire are dropped: not recorded, those commands go again in the next run, as after a crash.
     func close() {
+        condition.lock()
+        stopped.formUnion(streams.keys)
+        condition.unlock()
         for continuation in streams.values { continuation.finish() }
         allDone.wait()
     }
