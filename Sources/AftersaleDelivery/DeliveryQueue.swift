@@ -167,15 +167,35 @@ public final class DeliveryQueue {
 
     /// A command's tries, in order.
     public func attempts(of command: String) throws -> [DeliveryAttempt] {
-        let s = try database.cached("SELECT command, attempt, destination, at, sent_at, status, error, retry_at FROM delivery_attempts WHERE command = ?1 ORDER BY attempt")
+        let s = try database.cached("SELECT \(DeliveryQueue.attemptColumns) FROM delivery_attempts WHERE command = ?1 ORDER BY attempt")
         s.bind(command, at: 1)
         var found: [DeliveryAttempt] = []
+        while try s.step() { found.append(DeliveryQueue.decodeAttempt(s)) }
+        return found
+    }
+
+    /// The tries so far of every delivery still queued after one or more (being retried, or
+    /// waiting for a disabled destination), by command, each in order: what the log does not have
+    /// yet, since a delivery's hand-off event comes with its outcome.
+    public func attemptsOfQueued() throws -> [String: [DeliveryAttempt]] {
+        let s = try database.prepare("""
+            SELECT \(DeliveryQueue.attemptColumns) FROM delivery_attempts
+            WHERE command IN (SELECT command FROM deliveries WHERE state = 'queued' AND attempts > 0) ORDER BY command, attempt
+            """)
+        var found: [String: [DeliveryAttempt]] = [:]
         while try s.step() {
-            found.append(DeliveryAttempt(command: s.text(0) ?? "", attempt: Int(s.int64(1)), destination: s.text(2) ?? "", at: Timestamp(millis: s.int64(3)),
-                                         sentAt: s.int64(4), status: s.isNull(5) ? nil : Int(s.int64(5)), error: s.text(6),
-                                         retryAt: s.isNull(7) ? nil : Timestamp(millis: s.int64(7))))
+            let attempt = DeliveryQueue.decodeAttempt(s)
+            found[attempt.command, default: []].append(attempt)
         }
         return found
+    }
+
+    private static let attemptColumns = "command, attempt, destination, at, sent_at, status, error, retry_at"
+
+    private static func decodeAttempt(_ s: Statement) -> DeliveryAttempt {
+        DeliveryAttempt(command: s.text(0) ?? "", attempt: Int(s.int64(1)), destination: s.text(2) ?? "", at: Timestamp(millis: s.int64(3)),
+                        sentAt: s.int64(4), status: s.isNull(5) ? nil : Int(s.int64(5)), error: s.text(6),
+                        retryAt: s.isNull(7) ? nil : Timestamp(millis: s.int64(7)))
     }
 
     /// Records a try and the delivery's new state (inside the caller's transaction).

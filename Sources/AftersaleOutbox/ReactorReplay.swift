@@ -23,6 +23,10 @@ public enum ReactorReplay {
         public var change: String
         /// The command as it stands at the end of the replay.
         public var command: Command
+        /// For a change caused by a webhook delivery's outcome: the destination and every try, as
+        /// its hand-off event records them (`destination`, `attempts`, and `status_code`,
+        /// `failed`, `last_response` when there).
+        public var delivery: JSONObject?
     }
 
     /// What a replay saw.
@@ -48,13 +52,15 @@ public enum ReactorReplay {
         case nil: break
         }
         var clock = Timestamp(millis: 0)
+        var deliveries: [String: JSONObject] = [:]
         func apply(_ recorded: RecordedEvent) {
             if let time, recorded.event.at > time { return }
             engine.apply(recorded.event)
+            noteDelivery(recorded.event, in: &deliveries)
             if recorded.event.at > clock { clock = recorded.event.at }
         }
         if let customer {
-            try replay(customer, log: log, through: position, until: time, engine: &engine, clock: &clock)
+            try replay(customer, log: log, through: position, until: time, engine: &engine, clock: &clock, deliveries: &deliveries)
         } else {
             try log.read(limit: position.map { Int($0) } ?? .max, includeMeta: false, apply)
         }
@@ -62,7 +68,7 @@ public enum ReactorReplay {
         var decisions: [Decision] = []
         for record in engine.records {
             guard let command = engine.command(record.commandID), customer == nil || command.customer == customer else { continue }
-            decisions.append(Decision(cause: record.cause, change: record.change, command: command))
+            decisions.append(Decision(cause: record.cause, change: record.change, command: command, delivery: deliveries[record.cause]))
         }
         return Result(decisions: decisions, clock: time ?? clock)
     }
@@ -71,7 +77,7 @@ public enum ReactorReplay {
     /// what they teach cross-sell. Customers share nothing else, so the customer gets exactly the
     /// decisions a replay of everyone gives them.
     static func replay(_ customer: String, log: EventLog, through position: Int64?, until time: Timestamp?,
-                       engine: inout ReactorEngine, clock: inout Timestamp) throws {
+                       engine: inout ReactorEngine, clock: inout Timestamp, deliveries: inout [String: JSONObject]) throws {
         let complete = try log.onOneSnapshot { () throws -> Bool in
             guard try log.factsAreStored() else { return false }
             let through = min(position ?? .max, try log.head())
@@ -113,6 +119,7 @@ public enum ReactorReplay {
                 }
                 if let time, recorded.event.at > time { continue }
                 engine.apply(recorded.event)
+                noteDelivery(recorded.event, in: &deliveries)
                 if recorded.event.at > latest { latest = recorded.event.at }
             }
             clock = latest
@@ -124,6 +131,7 @@ public enum ReactorReplay {
         try log.read(through: position ?? .max, whole: { $0 == customer || $0 == EventType.systemCustomer }, event: { recorded in
             if let time, recorded.event.at > time { return }
             engine.apply(recorded.event)
+            noteDelivery(recorded.event, in: &deliveries)
             if recorded.event.at > clock { clock = recorded.event.at }
         }) { other, facts in
             let header = try EventFacts.header(facts)
@@ -131,5 +139,15 @@ public enum ReactorReplay {
             try engine.applyOther(customer: other, facts: facts)
             if header.type != nil, header.at > clock { clock = header.at }
         }
+    }
+
+    /// Keeps what a webhook delivery's hand-off event says of its tries, by the event's id.
+    static func noteDelivery(_ event: Event, in deliveries: inout [String: JSONObject]) {
+        guard event.type == .actionDispatched || event.type == .actionSuppressed, let destination = event.data["destination"] else { return }
+        var delivery = JSONObject(["destination": destination])
+        for member in ["attempts", "status_code", "failed", "last_response"] {
+            if let value = event.data[member] { delivery[member] = value }
+        }
+        deliveries[event.id] = delivery
     }
 }

@@ -1,5 +1,6 @@
 import AftersaleAnalytics
 import AftersaleCore
+import AftersaleDelivery
 import AftersaleStore
 public import ArgumentParser
 import CustomerValue
@@ -51,7 +52,15 @@ extension Aftersale {
             case .orders: try stream(OrderRow.self, sink) { write in try analytics.orderRows(write) }
             case .reviews: try stream(ReviewRow.self, sink) { write in try analytics.reviewRows().forEach(write) }
             case .returns: try stream(ReturnRow.self, sink) { write in try analytics.returnRows().forEach(write) }
-            case .actions: try stream(ActionRow.self, sink) { write in try analytics.actionRows().forEach(write) }
+            case .actions:
+                // A delivery still being retried has its tries so far in the queue, not yet in the log.
+                let retrying = try DeliveryQueue(log: log).attemptsOfQueued()
+                try stream(ActionRow.self, sink) { write in
+                    for var row in try analytics.actionRows() {
+                        if row.deliveryHistory == nil, let tries = retrying[row.action] { row.deliveryHistory = tries.map(\.json) }
+                        try write(row)
+                    }
+                }
             case .cohorts: try stream(CohortRow.self, sink) { write in try analytics.cohortRows().forEach(write) }
             case .products:
                 try stream(ProductRow.self, sink) { write in try analytics.productRows(reviews: analytics.reviewRows()).forEach(write) }

@@ -53,9 +53,15 @@ extension Aftersale {
                     var line = try JSONParser.parse(CommandFormat.json(decision.command)).objectValue ?? JSONObject()
                     line["cause"] = .string(decision.cause)
                     line["change"] = .string(decision.change)
+                    if let delivery = decision.delivery { line["delivery"] = .object(delivery) }
                     print(JSONValue.object(line).compactText)
                 } else {
-                    print("\(decision.cause) -> \(decision.change): \(CommandFormat.line(decision.command))")
+                    var text = "\(decision.cause) -> \(decision.change): \(CommandFormat.line(decision.command))"
+                    if let delivery = decision.delivery, let destination = delivery["destination"]?.stringValue {
+                        let tries = delivery["attempts"]?.arrayValue?.count ?? 0
+                        text += "  (webhook to \(destination), \(tries) \(tries == 1 ? "try" : "tries"))"
+                    }
+                    print(text)
                 }
             }
             let shown = replay.decisions.count

@@ -103,6 +103,25 @@ struct DeliveryCommandTests {
         try cli.run(["dispatch", "--now", now, "--to", receiver.url])
         #expect(try receiver.requests().count == firstTries.count)
 
+        // The actions export shows the tries so far while they are being retried (from the queue:
+        // the log gets them with the outcome), and where each went once accepted (below).
+        func exportedDeliveries() throws -> [String: (to: String, attempts: String, history: [[String: Any]])] {
+            let run = try cli.run(["export", "actions", "--out", cli.path("actions.csv")])
+            #expect(run.status == 0, "\(run.stderr)")
+            let (header, rows) = try readCSV(try String(contentsOfFile: cli.path("actions.csv"), encoding: .utf8))
+            let column = { (name: String) in header.firstIndex(of: name)! }
+            var found: [String: (to: String, attempts: String, history: [[String: Any]])] = [:]
+            for row in rows where !row[column("delivery_history")].isEmpty {
+                let history = try JSONSerialization.jsonObject(with: Data(row[column("delivery_history")].utf8)) as? [[String: Any]] ?? []
+                found[row[column("action_id")]] = (row[column("delivered_to")], row[column("delivery_attempts")], history)
+            }
+            return found
+        }
+        let retrying = try exportedDeliveries()
+        #expect(Set(retrying.keys) == Set(firstTries.compactMap { $0["id"] as? String }))
+        #expect(retrying.values.allSatisfy { $0.to.isEmpty && $0.attempts == "1" && $0.history.first?["status_code"] as? Int == 503 },
+                "\(retrying.values.first.map { "\($0)" } ?? "")")
+
         // 4 s later still too early; 7 s later (5 s and up to 20% jitter) the retries go.
         try cli.run(["dispatch", "--now", "2024-03-01T12:00:04Z", "--to", receiver.url])
         #expect(try receiver.requests().count == firstTries.count)
@@ -117,6 +136,11 @@ struct DeliveryCommandTests {
         #expect(Set(firstTries.compactMap { $0["id"] as? String }).isSubset(of: Set(accepted)))
         let events = try dispatched(cli)
         #expect(events.sorted() == accepted.sorted(), "one action.dispatched per accepted command")
+        let delivered = try exportedDeliveries()
+        for id in retrying.keys {
+            let row = try #require(delivered[id])
+            #expect(row.to == "dispatch-to" && row.attempts == "2" && row.history.map { $0["status_code"] as? Int } == [503, 200], "\(row)")
+        }
 
         // Each command's tries, as `actions` shows them: a 503, then a 200; those first tried at the
         // first run, retried 5 s later plus up to 20% jitter.
@@ -136,6 +160,21 @@ struct DeliveryCommandTests {
             checked += 1
         }
         #expect(checked == accepted.count)
+        // A replay shows each delivery's tries beside the dispatch they ended in.
+        let (retriedID, customer) = try #require(actions.split(separator: "\n").lazy.compactMap { line -> (String, String)? in
+            guard let command = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let id = command["id"] as? String, retrying[id] != nil, let customer = command["customer"] as? String else { return nil }
+            return (id, customer)
+        }.first)
+        let replay = try cli.run(["replay", "--customer", customer, "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let handedOff = try replay.stdout.split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["id"] as? String == retriedID && $0["change"] as? String == "dispatched" }
+        let delivery = try #require(handedOff.first?["delivery"] as? [String: Any], "\(replay.stdout)")
+        #expect(delivery["destination"] as? String == "dispatch-to")
+        #expect((delivery["attempts"] as? [[String: Any]])?.map { $0["status_code"] as? Int } == [503, 200], "\(delivery)")
+        let text = try cli.run(["replay", "--customer", customer])
+        #expect(text.stdout.contains("(webhook to dispatch-to, 2 tries)"), "\(text.stdout)")
         // The body carries what a mailer needs.
         let body = try #require(requests.first?["body"] as? [String: Any])
         #expect(body["type"] as? String == "aftersale.command")
