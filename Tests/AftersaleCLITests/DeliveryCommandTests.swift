@@ -136,6 +136,23 @@ struct DeliveryCommandTests {
         #expect(Set(firstTries.compactMap { $0["id"] as? String }).isSubset(of: Set(accepted)))
         let events = try dispatched(cli)
         #expect(events.sorted() == accepted.sorted(), "one action.dispatched per accepted command")
+        // Every member of the hand-off events (and of their tries) is one events/schemas documents.
+        let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: repositoryRoot.appendingPathComponent(
+            "events/schemas/action.dispatched.schema.json"))) as? [String: Any]
+        let dataSchema = ((schema?["properties"] as? [String: Any])?["data"] as? [String: Any])?["properties"] as? [String: Any] ?? [:]
+        let trySchema = ((dataSchema["attempts"] as? [String: Any])?["items"] as? [String: Any])?["properties"] as? [String: Any] ?? [:]
+        let database = try Database(path: cli.path("aftersale.db"))
+        let handOffs = try database.prepare("SELECT data FROM events WHERE type = 'action.dispatched' AND json_extract(data, '$.destination') IS NOT NULL")
+        var documented = 0
+        while try handOffs.step() {
+            let data = try #require(try JSONSerialization.jsonObject(with: Data((handOffs.text(0) ?? "").utf8)) as? [String: Any])
+            #expect(Set(data.keys).isSubset(of: Set(dataSchema.keys)), "undocumented: \(Set(data.keys).subtracting(dataSchema.keys))")
+            for attempt in data["attempts"] as? [[String: Any]] ?? [] {
+                #expect(Set(attempt.keys).isSubset(of: Set(trySchema.keys)), "undocumented: \(Set(attempt.keys).subtracting(trySchema.keys))")
+            }
+            documented += 1
+        }
+        #expect(documented == accepted.count)
         let delivered = try exportedDeliveries()
         for id in retrying.keys {
             let row = try #require(delivered[id])
