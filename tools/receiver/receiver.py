@@ -29,7 +29,8 @@ def verify(key, msg_id, timestamp, body, header):
         return False
     if abs(time.time() - ts) > 300:
         return False
-    content = f"{msg_id}.{ts}.".encode() + body
+    # The signed content holds the header as sent, not the number read from it.
+    content = f"{msg_id}.{timestamp}.".encode() + body
     expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
     for entry in (header or "").split(" "):
         version, _, signature = entry.partition(",")
@@ -46,6 +47,8 @@ def main():
     parser.add_argument("--mode", default="accept", choices=["accept", "fail-first", "gone", "slow"])
     parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
+    if args.mode == "slow" and args.delay_ms <= 0:
+        sys.exit("--mode slow needs --delay-ms N (the answer's delay)")
     secret = os.environ.get(args.secret_env, "")
     if not secret.startswith("whsec_"):
         sys.exit(f"{args.secret_env} must hold a whsec_ secret")
