@@ -73,22 +73,10 @@ func shopLines(_ n: Int) throws -> [String] {
 }
 
 func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Double {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    let start = seconds()
-    try p.run()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { fatalError("\(path) \(arguments) exited \(p.terminationStatus)") }
-    return seconds() - start
+    try runCapturing(path, arguments, environment: environment).0
 }
 
-/// `run`, with the command's standard error.
+/// Runs a command to its end (it must succeed): its seconds and its standard error.
 func runCapturing(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Double, String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
