@@ -29,13 +29,9 @@ public final class DeliveryService: @unchecked Sendable {
     private let clock: any ServerClock
     private let configuration: ReactorConfiguration
     private let settings: DeliverySettings
-    private let interval: Double
     private let logger: Logger
-    private let condition = NSCondition()
-    private var pendingWork = true
-    private var stopping = false
-    private var thread: Thread?
-    private let stopped = DispatchSemaphore(value: 0)
+    private let worker: ServiceThread
+    private let lock = NSLock()
     private var current = DeliveryStatus()
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
@@ -53,40 +49,19 @@ public final class DeliveryService: @unchecked Sendable {
         self.clock = clock
         self.configuration = configuration
         self.settings = settings
-        self.interval = settings.intervalSeconds
         self.logger = logger
+        self.worker = ServiceThread(name: "aftersale-delivery", intervalSeconds: settings.intervalSeconds)
     }
 
-    public var status: DeliveryStatus { condition.withLock { current } }
+    public var status: DeliveryStatus { lock.withLock { current } }
 
-    public func start() {
-        let thread = Thread { [self] in
-            loop()
-            stopped.signal()
-        }
-        thread.name = "aftersale-delivery"
-        self.thread = thread
-        thread.start()
-    }
+    public func start() { worker.start { [self] in loop() } }
 
     /// Something may have come due: run soon.
-    public func wake() {
-        condition.withLock {
-            pendingWork = true
-            condition.signal()
-        }
-    }
+    public func wake() { worker.wake() }
 
     /// Finishes the run under way (its requests answered and recorded), then stops.
-    public func stop() {
-        let wasRunning = condition.withLock {
-            let running = thread != nil && !stopping
-            stopping = true
-            condition.signal()
-            return running
-        }
-        if wasRunning { stopped.wait() }
-    }
+    public func stop() { worker.stop() }
 
     private func loop() {
         let client = Deliverer.client(for: settings)
@@ -102,21 +77,14 @@ public final class DeliveryService: @unchecked Sendable {
                                       realSeconds: { Int64(Date().timeIntervalSince1970) })
             queue = try DeliveryQueue(log: log)
         } catch {
-            condition.withLock { current.lastError = "cannot start: \(error)" }
+            lock.withLock { current.lastError = "cannot start: \(error)" }
             logger.error("delivery cannot start", metadata: ["error": "\(error)"])
             return
         }
-        while true {
-            let go: Bool = condition.withLock {
-                if !pendingWork && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
-                if stopping { return false }
-                pendingWork = false
-                return true
-            }
-            if !go { return }
+        while worker.nextRun() {
             if let mayRun, !mayRun() { continue }
             let now = clock.now()
-            var status = condition.withLock { current }
+            var status = lock.withLock { current }
             var summary = DeliveryRunSummary()
             do {
                 summary = try deliverer.run(now: now, engine: ReactorEngine.withFittedModels(configuration: configuration))
@@ -137,7 +105,7 @@ public final class DeliveryService: @unchecked Sendable {
             status.delivered += summary.delivered
             status.retrying += summary.retrying
             status.failed += summary.failed
-            condition.withLock { current = status }
+            lock.withLock { current = status }
             onRun?(status, summary)
         }
     }

@@ -44,6 +44,7 @@ public final class LiveEngine: @unchecked Sendable {
     private let configuration: ReactorConfiguration
     private let threads: Int?
     private let interval: Double
+    private let worker: ServiceThread
     /// The pause after each run before the next (see `loop`).
     public var gapSeconds = 0.0
     /// At most this many customers are decided in one step of a run, and written in one
@@ -54,11 +55,7 @@ public final class LiveEngine: @unchecked Sendable {
     /// Events folded into the customers read model per transaction.
     static let projectionBatch = 20_000
     private let logger: Logger
-    private let condition = NSCondition()
-    private var pendingWork = true
-    private var stopping = false
-    private var thread: Thread?
-    private let stopped = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
     private var current = EngineStatus()
     /// Called after each run with its status and how long it took (metrics).
     public var onRun: (@Sendable (EngineStatus, Double) -> Void)?
@@ -71,44 +68,24 @@ public final class LiveEngine: @unchecked Sendable {
         self.threads = threads
         self.interval = clockIntervalSeconds
         self.logger = logger
+        self.worker = ServiceThread(name: "aftersale-engine", intervalSeconds: clockIntervalSeconds)
     }
 
-    public var status: EngineStatus { condition.withLock { current } }
+    public var status: EngineStatus { lock.withLock { current } }
 
     /// Starts the engine's thread; its first run catches up with what the log holds.
-    public func start() {
-        let thread = Thread { [self] in
-            loop()
-            stopped.signal()
-        }
-        thread.name = "aftersale-engine"
-        self.thread = thread
-        thread.start()
-    }
+    public func start() { worker.start { [self] in loop() } }
 
     /// Events were committed: run soon.
-    public func wake() {
-        condition.withLock {
-            pendingWork = true
-            condition.signal()
-        }
-    }
+    public func wake() { worker.wake() }
 
     /// Finishes the run under way, then stops.
-    public func stop() {
-        let wasRunning = condition.withLock {
-            let running = thread != nil && !stopping
-            stopping = true
-            condition.signal()
-            return running
-        }
-        if wasRunning { stopped.wait() }
-    }
+    public func stop() { worker.stop() }
 
     /// Runs now on the caller's thread, whatever the schedule (tests, and `readyz` after a start).
     func runOnce(_ log: EventLog) {
         let started = DispatchTime.now().uptimeNanoseconds
-        var status = condition.withLock { current }
+        var status = lock.withLock { current }
         do {
             let projection = try CustomerProjection(log: log)
             // In transactions of a bounded size: each holds the intake's commits back while it writes.
@@ -126,7 +103,7 @@ public final class LiveEngine: @unchecked Sendable {
                 run.events += step.run.events
                 run.customersLoaded += step.run.customersLoaded
                 run.scheduled += step.run.scheduled
-                if step.complete || condition.withLock({ stopping }) { break }
+                if step.complete || worker.isStopping { break }
             }
             status.head = try log.head()
             status.projection = try projection.checkpoint()
@@ -144,7 +121,7 @@ public final class LiveEngine: @unchecked Sendable {
         }
         status.runs += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        condition.withLock { current = status }
+        lock.withLock { current = status }
         onRun?(status, seconds)
     }
 
@@ -156,32 +133,18 @@ public final class LiveEngine: @unchecked Sendable {
             try log.attachVault(environment: ProcessInfo.processInfo.environment)
             try log.limitPageCache(mebibytes: cacheMebibytes)
         } catch {
-            condition.withLock { current.lastError = "cannot open the log: \(error)" }
+            lock.withLock { current.lastError = "cannot open the log: \(error)" }
             logger.error("engine cannot open the log", metadata: ["error": "\(error)"])
             return
         }
-        while true {
-            let go: Bool = condition.withLock {
-                if !pendingWork && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
-                if stopping { return false }
-                pendingWork = false
-                return true
-            }
-            if !go { return }
+        while worker.nextRun() {
             runOnce(log)
             // Under a stream of commits, let them gather for a moment: each run has a cost of its own
             // (reading the checkpoint and the customers touched) and holds the write lock while it
             // saves, which the intake waits for. A pause after a run makes fewer, larger runs.
-            if gapSeconds > 0 {
-                condition.withLock {
-                    let until = Date(timeIntervalSinceNow: gapSeconds)
-                    while !stopping && Date() < until { _ = condition.wait(until: until) }
-                }
-            }
-            // After a failure, wait for the interval before trying again rather than spinning.
-            if condition.withLock({ current.lastError != nil }) {
-                condition.withLock { _ = condition.wait(until: Date(timeIntervalSinceNow: min(interval, 5))) }
-            }
+            if gapSeconds > 0 { worker.pause(gapSeconds) }
+            // After a failure, wait before trying again rather than spinning.
+            if lock.withLock({ current.lastError != nil }) { worker.pause(min(interval, 5)) }
         }
     }
 }
