@@ -626,32 +626,44 @@ public final class ReactorStore {
     /// customers `deliver` is called once per pass (see `customersPerPass`).
     public func dispatch(now: Timestamp, engine prototype: ReactorEngine, deliver: ([Command]) throws -> Void)
         throws -> (dispatched: [Command], suppressed: [Command]) {
-        // A rollback (`deliver` threw, a write failed) undoes the hand-off events too; the log's
-        // cache of stream versions forgets them by itself.
+        let result = try release(now: now, engine: prototype, inFlight: [], source: "aftersale dispatch", sentNow: true) { released in
+            try deliver(released.map(\.command))
+        }
+        return (result.released, result.suppressed)
+    }
+
+    /// Due commands judged again by the contact rules and handed to `hand` with their customer's
+    /// state, inside one transaction (a rollback, `hand` having thrown or a write having failed,
+    /// undoes the hand-off events too; the log's cache of stream versions forgets them by itself).
+    /// Each held back is recorded suppressed (an event and the outbox); each handed is recorded
+    /// dispatched at once when `sentNow`, and otherwise stays pending for its delivery to record.
+    private func release(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>, source: String, sentNow: Bool,
+                         hand: ([(command: Command, state: CustomerState?)]) throws -> Void)
+        throws -> (released: [Command], suppressed: [Command]) {
         try database.inTransaction {
-            var dispatched: [Command] = []
+            var released: [Command] = []
             var suppressed: [Command] = []
             var events: [EncodedEvent] = []
             // Pass by pass (see `customersPerPass`); the hand-offs go into the log after the last, so
             // every pass reads the same log.
             _ = try runPasses(prototype, until: now, withDueCommands: true) { engine, _ in
-                let released = engine.release(dueBy: now)
-                let sendNow = released.filter { $0.isPending && $0.due <= now }
-                let held = released.filter { !$0.isPending }
-                try deliver(sendNow)
+                let out = engine.release(dueBy: now, inFlight: inFlight)
+                let handed = out.filter { $0.isPending && $0.due <= now }
+                let held = out.filter { !$0.isPending }
+                try hand(handed.map { ($0, engine.customers[$0.customer]?.state) })
                 // Each hand-off, sent or held back, is an event: a replay of the log knows it too.
-                for var command in sendNow + held {
-                    events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale dispatch")))
+                for var command in (sentNow ? handed : []) + held {
+                    events.append(EncodedEvent(HandOff.event(for: command, at: now, source: source)))
                     if command.isPending { command.status = .dispatched }
                     engine.settle(command)
                 }
-                dispatched += sendNow
+                released += handed
                 suppressed += held
                 try save(&engine)
             }
-            // Commands that quiet hours move stay as they are: the next dispatch moves them again.
+            // Commands that quiet hours move stay as they are: the next release moves them again.
             _ = try log.appendInTransaction(events, recorded: now)
-            return (dispatched, suppressed)
+            return (released, suppressed)
         }
     }
 }
@@ -668,26 +680,7 @@ extension ReactorStore {
     public func releaseForDelivery(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>,
                                    queue: ([(command: Command, state: CustomerState?)]) throws -> Void)
         throws -> (released: [Command], suppressed: [Command]) {
-        try database.inTransaction {
-            var released: [Command] = []
-            var suppressed: [Command] = []
-            var events: [EncodedEvent] = []
-            _ = try runPasses(prototype, until: now, withDueCommands: true) { engine, _ in
-                let out = engine.release(dueBy: now, inFlight: inFlight)
-                let sendNow = out.filter { $0.isPending && $0.due <= now }
-                let held = out.filter { !$0.isPending }
-                try queue(sendNow.map { ($0, engine.customers[$0.customer]?.state) })
-                for command in held {
-                    events.append(EncodedEvent(HandOff.event(for: command, at: now, source: "aftersale delivery")))
-                    engine.settle(command)
-                }
-                released += sendNow
-                suppressed += held
-                try save(&engine)
-            }
-            _ = try log.appendInTransaction(events, recorded: now)
-            return (released, suppressed)
-        }
+        try release(now: now, engine: prototype, inFlight: inFlight, source: "aftersale delivery", sentNow: false, hand: queue)
     }
 
     /// Records how a delivery ended, inside the caller's transaction: `action.dispatched` when it
