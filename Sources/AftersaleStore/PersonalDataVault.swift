@@ -329,12 +329,12 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         out.append(contentsOf: PersonalDataVault.prefixBytes)
         out.append(contentsOf: String(key.generation).utf8)
         out.append(UInt8(ascii: ":"))
-        // id tag, nonce, ciphertext and GCM tag, base64 in one pass over the four parts.
+        // id tag, then nonce, ciphertext and GCM tag (the box's combined form), base64 in one pass.
         var base64 = Base64Writer()
         base64.append(tag, to: &out)
-        nonce.withUnsafeBytes { base64.append($0, to: &out) }
-        box.ciphertext.withUnsafeBytes { base64.append($0, to: &out) }
-        box.tag.withUnsafeBytes { base64.append($0, to: &out) }
+        // Nil only for a nonce of another length than 12 bytes, which is never made here.
+        guard let combined = box.combined else { throw StoreError(.personalDataUnavailable, "a sealed value has no combined form") }
+        base64.append(combined, to: &out)
         base64.finish(&out)
     }
 
@@ -499,9 +499,15 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         // One pass: at each quote, compare what follows with each name (most events have a few
         // dozen quotes, and no personal member).
         let bytes = data.bindMemory(to: UInt8.self)
+        // The names' first letters: most quotes open a name that starts with none of them.
+        var firsts = (UInt64(0), UInt64(0))
+        for name in names where !name.isEmpty {
+            if name[0] < 64 { firsts.0 |= 1 << name[0] } else if name[0] < 128 { firsts.1 |= 1 << (name[0] - 64) }
+        }
+        func mayStart(_ byte: UInt8) -> Bool { byte < 64 ? firsts.0 & (1 << byte) != 0 : byte < 128 && firsts.1 & (1 << (byte - 64)) != 0 }
         var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "\"") {
+        while i + 1 < bytes.count {
+            if bytes[i] == UInt8(ascii: "\""), mayStart(bytes[i + 1]) {
                 for name in names where i + name.count + 1 < bytes.count && bytes[i + name.count + 1] == UInt8(ascii: "\"") {
                     var same = true
                     for k in name.indices where bytes[i + 1 + k] != name[k] {
