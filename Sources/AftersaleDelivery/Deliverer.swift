@@ -100,8 +100,9 @@ public final class Deliverer {
                 let found = try queue.ready(now: now, limit: wanted + inFlight.count + leftQueued.count)
                     .filter { !inFlight.contains($0.command) && !leftQueued.contains($0.command) }
                 let sendable = try prepare(Array(found.prefix(wanted)), destinations: destinations, leftQueued: &leftQueued, summary: &summary)
-                // All there is now: asked again only once a recorded try may have let a customer's next command go.
-                exhausted = found.count <= wanted
+                // Fewer than asked for: all there is now, asked again only once a recorded try may
+                // have let a customer's next command go. (As many as asked: there may be more.)
+                exhausted = found.count < wanted
                 sender.submit(sendable)
                 inFlight.formUnion(sendable.map(\.command))
                 if sendable.isEmpty && !exhausted { continue }

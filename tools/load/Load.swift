@@ -8,6 +8,12 @@
 // fresh database (timed); then a fresh server takes the same events over HTTP, one event per request
 // on --connections connections, then again into another fresh server in --batch-event requests.
 // It prints acknowledged events per second, request latency (p50, p99) and the server's RSS.
+//
+// Also: `--soak-minutes M` (single events only, the server's memory as it goes); `--deliveries N`
+// (an N-customer shop's due commands as webhooks, `dispatch --to` beside `dispatch --out`;
+// `--slow-default no` leaves out the minutes-long run against a 200 ms receiver at concurrency 8);
+// `receiver --log FILE [--delay-ms N]` (the webhook receiver the deliveries run starts: signatures
+// checked with its own code, the secret from $RECEIVER_SECRET).
 import AsyncHTTPClient
 import Crypto
 
