@@ -221,6 +221,41 @@ struct DeliveryCommandTests {
         #expect(!(try dispatched(cli).contains(first)))
     }
 
+    @Test("a whole fetch of deliveries made moot does not end the run: the ones queued behind them still go")
+    func fullFetchDropped() throws {
+        let cli = deliveryCLI()
+        defer { cli.cleanUp() }
+        try cli.run(["simulate", "--customers", "400", "--days", "60", "--seed", "7", "--out", cli.path("shop.ndjson")])
+        #expect(try cli.run(["ingest", "--quiet", cli.path("shop.ndjson")]).status == 0)
+        let receiver = try Receiver(mode: "fail-first", log: cli.path("received.ndjson"))
+        defer { receiver.stop() }
+        // One connection: a run asks the queue for sixteen deliveries at a time.
+        try #"{"webhooks": {"destinations": [{"name": "one", "url": "\#(receiver.url)", "concurrency": 1}]}}"#
+            .write(toFile: cli.path("one.json"), atomically: true, encoding: .utf8)
+        let first = try cli.run(["dispatch", "--now", "2024-03-01T12:00:00Z", "--config", cli.path("one.json")])
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstTries = Set(try receiver.requests().compactMap { $0["id"] as? String })
+        try #require(firstTries.count > 16, "\(firstTries.count) first tries")
+        // The first sixteen the next run will ask for (each customer's first queued delivery, in
+        // retry order) are made moot, as a later event would.
+        let database = try Database(path: cli.path("aftersale.db"))
+        let due = try database.prepare("""
+            SELECT d.command FROM deliveries d WHERE d.state = 'queued'
+              AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.customer = d.customer AND e.state = 'queued'
+                              AND (e.due < d.due OR (e.due = d.due AND e.command < d.command)))
+            ORDER BY d.next_attempt LIMIT 16
+            """)
+        var moot: [String] = []
+        while try due.step() { moot.append(due.text(0) ?? "") }
+        for id in moot {
+            try database.execute("UPDATE outbox SET status = 'cancelled', status_reason = 'moot', cancelled_by = 'e-later' WHERE id = '\(id)'")
+        }
+        let run = try cli.run(["dispatch", "--now", "2024-03-01T12:00:07Z", "--config", cli.path("one.json")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let accepted = Set(try receiver.requests().filter { $0["status"] as? Int == 200 }.compactMap { $0["id"] as? String })
+        #expect(accepted == firstTries.subtracting(moot), "\(run.stderr)")
+    }
+
     @Test("410 Gone fails that command and disables the destination; the rest wait until it is enabled; a failed one is sent again by redeliver")
     func goneDisables() throws {
         let cli = deliveryCLI()
