@@ -54,7 +54,8 @@ extension Aftersale {
             case .returns: try stream(ReturnRow.self, sink) { write in try analytics.returnRows().forEach(write) }
             case .actions:
                 // A delivery still being retried has its tries so far in the queue, not yet in the log.
-                let retrying = try DeliveryQueue(log: log).attemptsOfQueued()
+                // (A database that never delivered and cannot be written has no queue to make: none.)
+                let retrying = (try? DeliveryQueue(log: log).attemptsOfQueued()) ?? [:]
                 try stream(ActionRow.self, sink) { write in
                     for var row in try analytics.actionRows() {
                         if row.deliveryHistory == nil, let tries = retrying[row.action] { row.deliveryHistory = tries.map(\.json) }
