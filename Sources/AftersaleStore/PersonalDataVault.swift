@@ -49,8 +49,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         var key: SymmetricKey
     }
 
-    private let master: SymmetricKey?
-    /// HMAC keyed with the master key, made once: each customer's key starts from a copy of it.
+    /// HMAC keyed with the master key (nil without one), made once: each customer's key starts
+    /// from a copy of it. The master key itself is not kept.
     private let keyed: HMAC<SHA256>?
     private let state: Mutex<State>
 
@@ -163,7 +163,6 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     private init(keysPath: String, source: String, master: SymmetricKey?, database: Database?, problem: String?, created: String?) {
         self.keysPath = keysPath
         self.masterKeySource = source
-        self.master = master
         self.keyed = master.map { HMAC<SHA256>(key: $0) }
         self.problem = problem
         self.createdMasterKeyFile = created
@@ -193,7 +192,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// is a statement on the keys file, which in a rollback-journal file means taking and letting go
     /// of its lock and looking for a journal, several system calls, for every value opened.
     private func keys(for customers: Set<String>, creating: Bool, many: Bool = true) throws -> [String: CustomerKey] {
-        guard let master else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: \(problem ?? "no keys")") }
+        guard let keyed else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: \(problem ?? "no keys")") }
         return try state.withLock { state throws -> [String: CustomerKey] in
             guard let database = state.database else { throw StoreError(.personalDataUnavailable, "personal data cannot be sealed: no keys file") }
             let now = ContinuousClock.now
@@ -217,7 +216,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     defer { select.reset() }
                     select.bind(customer, at: 1)
                     guard try select.step() else { return nil }
-                    return derive(select.withBytes(1) { Array($0) }, customer: customer, generation: select.int64(0), master: master)
+                    return derive(select.withBytes(1) { Array($0) }, customer: customer, generation: select.int64(0), keyed: keyed)
                 }
                 guard creating else {
                     for customer in missing { found[customer] = try stored(customer) }
@@ -246,7 +245,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     _ = try insert.step()
                     insert.reset()
                     found[customer] = database.changes == 1
-                        ? derive(salt, customer: customer, generation: generation, master: master) : try stored(customer)
+                        ? derive(salt, customer: customer, generation: generation, keyed: keyed) : try stored(customer)
                 }
                 state.dataVersion = try database.dataVersion()
                 return found
@@ -259,9 +258,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
 
     /// A customer's key from its salt: without the master key the salt gives nothing, and without
     /// the salt (deleted when the customer is forgotten) the master key gives nothing.
-    private func derive(_ salt: [UInt8], customer: String, generation: Int64, master: SymmetricKey) -> CustomerKey {
+    private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: HMAC<SHA256>) -> CustomerKey {
         let message = Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt
-        var mac = keyed ?? HMAC<SHA256>(key: master)
+        var mac = keyed
         mac.update(data: message)
         return CustomerKey(generation: generation, key: SymmetricKey(data: Array(mac.finalize())))
     }
@@ -348,7 +347,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// values one by one then finds them there, instead of one keys-file transaction each (which
     /// also held the lock every other opener waits on).
     public func prepare(customers: [String]) {
-        guard master != nil else { return }
+        guard keyed != nil else { return }
         let chunk = PersonalDataVault.cachedKeys / 2
         for start in stride(from: 0, to: customers.count, by: chunk) {
             _ = try? keys(for: Set(customers[start..<min(start + chunk, customers.count)]), creating: false)
@@ -357,7 +356,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
 
     /// Opens one sealed value; given the event's id, also checks it was sealed for that event.
     public func open(_ sealed: String, customer: String, member: String, eventID: String?) -> Revealed {
-        guard master != nil, PersonalData.isSealed(sealed) else { return .unavailable }
+        guard keyed != nil, PersonalData.isSealed(sealed) else { return .unavailable }
         let rest = sealed.dropFirst(PersonalData.sealedPrefix.count)
         guard let colon = rest.firstIndex(of: ":"), let generation = Int64(rest[..<colon]),
               let bytes = Data(base64Encoded: String(rest[rest.index(after: colon)...])), bytes.count > 8 + 12 + 16 else { return .unavailable }
