@@ -50,11 +50,12 @@ extension Routes {
         o["key_deleted"] = .bool(outcome.keyDeleted)
         o["had_events"] = .bool(outcome.hadEvents)
         o["rejects_removed"] = .integer(outcome.rejectsRemoved)
-        switch outcome.event {
-        case .appended(let position, _): o["event"] = .object(JSONObject(["outcome": "appended", "position": .integer(Int(position))]))
-        case .duplicate(let position): o["event"] = .object(JSONObject(["outcome": "duplicate", "position": .integer(Int(position))]))
-        case .conflict(let position): o["event"] = .object(JSONObject(["outcome": "conflict", "position": .integer(Int(position))]))
+        let (name, position): (String, Int64) = switch outcome.event {
+        case .appended(let position, _): ("appended", position)
+        case .duplicate(let position): ("duplicate", position)
+        case .conflict(let position): ("conflict", position)
         }
+        o["event"] = .object(JSONObject(["outcome": .string(name), "position": .integer(Int(position))]))
         return .object(o)
     }
 

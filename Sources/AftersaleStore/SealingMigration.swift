@@ -119,10 +119,10 @@ extension EventLog {
         facts.bind(customer, at: 1)
         defer { facts.reset() }
         var state = CustomerState(customer: customer)
-        let profileCodes: Set<UInt8> = [1, 2, 17]  // EventFacts' codes of customer.registered, .updated, .forgotten
+        let profileTypes: Set<EventType> = [.customerRegistered, .customerUpdated, .customerForgotten]
         while try facts.step() {
             try facts.withBytes(0) { bytes in
-                guard let code = bytes.first, profileCodes.contains(code) else { return }
+                guard let type = try EventFacts.header(UnsafeRawBufferPointer(bytes)).type, profileTypes.contains(type) else { return }
                 try state.apply(facts: UnsafeRawBufferPointer(bytes))
             }
         }
