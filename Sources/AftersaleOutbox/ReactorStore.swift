@@ -438,6 +438,8 @@ public final class ReactorStore {
             judgedAgain = Set(engine.customers.keys)
             try setMeta("configuration", engine.configuration.fingerprint)
         }
+        // The customers written below get theirs with their state.
+        judgedAgain.subtract(changes.customers.map(\.state.customer))
         let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
         for id in judgedAgain.sorted() {
             guard let customer = engine.customers[id], customer.clock != nil else { continue }

@@ -25,7 +25,9 @@ public enum Reactor {
     public static func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command],
                              context: ReactorContext, policies: [any Policy] = Reactor.policies) -> ReactorDecision {
         guard event.customer == after.customer else { return ReactorDecision() }
-        let pending = outbox.filter(\.isPending).sorted { $0.id < $1.id }
+        // In the outbox's order: each play cancels a command at most once, and the cancellations
+        // are sorted by command id below, so the order they are found in changes nothing.
+        let pending = outbox.filter(\.isPending)
         if event.type == .customerForgotten {
             // Nothing is sent to a person who asked to be forgotten, and nothing new is proposed.
             let reason = "customer forgotten" + (event.data["reason"]?.stringValue.map { ": " + $0 } ?? "")
@@ -93,8 +95,14 @@ public enum Reactor {
     static func fresh(_ proposals: [Command], outbox: [Command], context: ReactorContext) -> [Command] {
         // Most events and clock steps propose nothing: then the outbox's ids are not hashed.
         guard !proposals.isEmpty else { return [] }
-        var seen = Set(outbox.map(\.id))
-        return proposals.filter { !context.configuration.disabled.contains($0.kind) && seen.insert($0.id).inserted }
+        // A customer's outbox is short: scanning it costs less than hashing every id it holds.
+        var fresh: [Command] = []
+        for proposal in proposals where !context.configuration.disabled.contains(proposal.kind) {
+            let id = proposal.id
+            guard !fresh.contains(where: { $0.id == id }), !outbox.contains(where: { $0.id == id }) else { continue }
+            fresh.append(proposal)
+        }
+        return fresh
     }
 
     static func sorted(_ commands: [Command]) -> [Command] {

@@ -213,10 +213,22 @@ public struct ReactorEngine: Sendable {
     mutating func tick(_ customer: inout Customer, through t: Timestamp) {
         guard var clock = customer.clock else { return }
         let last = t.startOfUTCDay.millis
+        // Most events fall before the customer's next tick: then there is nothing to walk, and
+        // the policies' next wake need not be asked.
+        guard ReactorEngine.nextTick(after: clock, state: customer.state).millis <= last else { return }
         var box = outbox(of: customer.state.customer)
         // Ticks before the policies' next wake cannot propose anything new: only their boundaries
         // are walked, so the clock ends where it would have, and the windows stay the same.
-        var wake = judgesEveryTick ? clock : nextWake(customer.state, after: clock, outbox: box)
+        //
+        // Each play keeps its own wake. A tick judges only the plays woken by then: another play's
+        // `advance` could propose nothing the outbox lacks. A tick that decides nothing changes
+        // neither the state nor the outbox, so only the plays it judged are asked again; a wake
+        // found from an earlier clock still comes no later than anything those plays could
+        // propose. A tick that decides something asks every play again.
+        let policies = Reactor.policies
+        var wakes = [Timestamp?](repeating: judgesEveryTick ? clock : nil, count: policies.count)
+        if !judgesEveryTick { wakeUp(&wakes, state: customer.state, after: clock, outbox: box, judgedBy: nil) }
+        var wake = wakes.earliest
         while true {
             // Only the schedule's boundaries are ticks, never the day a run happens to stop at:
             // otherwise decisions would depend on when the runs happened.
@@ -224,14 +236,18 @@ public struct ReactorEngine: Sendable {
             guard next.millis <= last else { break }
             if let due = wake, next >= due {
                 let context = self.context(for: customer.state, at: next, skus: [])
-                let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context)
+                let woken = judgesEveryTick ? policies : wakes.indices.compactMap { i in wakes[i].flatMap { $0 <= next ? policies[i] : nil } }
+                let decision = Reactor.advance(state: customer.state, from: clock, to: next, outbox: box, context: context, policies: woken)
                 if !decision.isEmpty {
                     // Let go of the customer's commands before they change: held, each change would copy them all.
                     box = []
                     record(decision, cause: "clock \(next.dateString)")
                     box = outbox(of: customer.state.customer)
                 }
-                if !judgesEveryTick { wake = nextWake(customer.state, after: next, outbox: box) }
+                if !judgesEveryTick {
+                    wakeUp(&wakes, state: customer.state, after: next, outbox: box, judgedBy: decision.isEmpty ? next : nil)
+                    wake = wakes.earliest
+                }
             }
             clock = next
         }
@@ -253,6 +269,21 @@ public struct ReactorEngine: Sendable {
 
     /// The earliest moment after `clock` at which a policy could schedule something new for the
     /// customer, as things stand; nil: nothing before their next event.
+    /// Asks the plays for their next wake after `clock` (`Policy.nextWake`): every play, or with
+    /// `judgedBy`, only those woken by then (whose wake is at or before it).
+    func wakeUp(_ wakes: inout [Timestamp?], state: CustomerState, after clock: Timestamp, outbox: [Command], judgedBy: Timestamp?) {
+        var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
+        context.personalData = personalData
+        let cache = self.forecasts
+        let forecasts = forecaster.map { forecaster in
+            ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
+        }
+        for (i, policy) in Reactor.policies.enumerated() {
+            if let judged = judgedBy { guard let w = wakes[i], w <= judged else { continue } }
+            wakes[i] = policy.nextWake(state: state, after: clock, outbox: outbox, context: context, forecasts: forecasts).map { max($0, clock) }
+        }
+    }
+
     func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {
         var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
         context.personalData = personalData
@@ -435,8 +466,20 @@ public struct ReactorEngine: Sendable {
 
     /// Hands out what changed since the last call, and forgets it.
     public mutating func takeChanges() -> (commands: [Command], customers: [Customer], coPurchasesChanged: Bool) {
-        let changed = (changedCommands.sorted().compactMap { command($0) }, changedCustomers.sorted().compactMap { customers[$0] },
-                       coPurchasesChanged)
+        // Customer by customer, each one's in the order they were scheduled: sorting every id of a
+        // first run's hundreds of thousands of commands cost more than writing some of them.
+        var indices: [String: [Int]] = [:]
+        for id in changedCommands {
+            guard let at = location[id] else { continue }
+            indices[at.customer, default: []].append(at.index)
+        }
+        var commands: [Command] = []
+        commands.reserveCapacity(changedCommands.count)
+        for customer in indices.keys.sorted() {
+            let outbox = commandsByCustomer[customer]!
+            for index in indices[customer]!.sorted() { commands.append(outbox[index]) }
+        }
+        let changed = (commands, changedCustomers.sorted().compactMap { customers[$0] }, coPurchasesChanged)
         changedCommands = []
         changedCustomers = []
         coPurchasesChanged = false
@@ -541,4 +584,13 @@ final class ForecastCache: Sendable {
 
     /// A cache of its own with the same forecasts.
     func copy() -> ForecastCache { ForecastCache(entries.withLock { $0 }) }
+}
+
+extension [Timestamp?] {
+    /// The earliest of the plays' wakes; nil when none will wake.
+    var earliest: Timestamp? {
+        var first: Timestamp?
+        for case let w? in self where first.map({ w < $0 }) ?? true { first = w }
+        return first
+    }
 }
