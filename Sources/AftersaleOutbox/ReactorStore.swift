@@ -420,6 +420,7 @@ public final class ReactorStore {
             summary.clockSeconds += ReactorStore.seconds(since: ticking)
             summary.scheduled += engine.commandCount - before
             try finish(&engine, &summary)
+            ReactorStore.letGo(&engine)
         }
         if storeCheckpoint { try setMeta("checkpoint", String(summary.checkpoint)) }
         summary.passes = passes
@@ -468,14 +469,21 @@ public final class ReactorStore {
             ON CONFLICT(id) DO UPDATE SET channel = excluded.channel, due = excluded.due, status = excluded.status,
                 status_reason = excluded.status_reason, cancelled_by = excluded.cancelled_by
             """)
-        for command in changes.commands {
+        let payloads = ReactorStore.payloadTexts(changes.commands)
+        for (command, payload) in zip(changes.commands, payloads) {
             let (status, reason, by) = ReactorStore.statusColumns(command.status)
-            try upsertCommand.bind([
-                .text(command.id), .text(command.customer), .text(command.kind.rawValue), .text(command.channel.rawValue),
-                .int(command.due.millis), .text(JSONValue.object(command.payload).compactText), .text(command.reason),
-                .text(command.priority.rawValue), .text(status), reason.map(SQLValue.text) ?? .null, by.map(SQLValue.text) ?? .null,
-                .text(command.trigger),
-            ])
+            upsertCommand.bind(command.id, at: 1)
+            upsertCommand.bind(command.customer, at: 2)
+            upsertCommand.bind(command.kind.rawValue, at: 3)
+            upsertCommand.bind(command.channel.rawValue, at: 4)
+            upsertCommand.bind(command.due.millis, at: 5)
+            upsertCommand.bind(payload, at: 6)
+            upsertCommand.bind(command.reason, at: 7)
+            upsertCommand.bind(command.priority.rawValue, at: 8)
+            upsertCommand.bind(status, at: 9)
+            upsertCommand.bind(optional: reason, at: 10)
+            upsertCommand.bind(optional: by, at: 11)
+            upsertCommand.bind(command.trigger, at: 12)
             try upsertCommand.step()
             upsertCommand.reset()
         }
@@ -486,6 +494,29 @@ public final class ReactorStore {
             try setMeta("co_purchases", JSONValue.object(object).compactText)
         }
         return changes.commands.count + changes.customers.count
+    }
+
+    /// The commands' payloads as the outbox stores them (JSON text), made on every core for a first
+    /// run's hundreds of thousands: writing the rows can only go one at a time, making them need not.
+    static func payloadTexts(_ commands: [Command]) -> [String] {
+        let parts = commands.count < 4_096 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        guard parts > 1 else { return commands.map { JSONValue.object($0.payload).compactText } }
+        let size = (commands.count + parts - 1) / parts
+        let texts = UnsafeTexts(count: commands.count)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for i in (part * size)..<min(commands.count, (part + 1) * size) {
+                texts.put(JSONValue.object(commands[i].payload).compactText, at: i)
+            }
+        }
+        return texts.take()
+    }
+
+    /// Lets go of a spent engine on another thread: freeing a first run's hundreds of thousands of
+    /// commands one by one would otherwise hold up the commit that follows.
+    static func letGo(_ engine: inout ReactorEngine) {
+        var spent = ReactorEngine(configuration: engine.configuration)
+        swap(&spent, &engine)
+        DispatchQueue.global(qos: .utility).async { [spent] in withExtendedLifetime(spent) {} }
     }
 
     /// The next tick as stored: the first the clock must judge, or never (the largest time) when
@@ -722,3 +753,23 @@ extension ReactorStore {
 
 @available(*, unavailable)
 extension ReactorStore: Sendable {}
+
+/// Texts made on several threads, each writing its own slots (`ReactorStore.payloadTexts`).
+private final class UnsafeTexts: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<String>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: "")
+    }
+
+    func put(_ text: String, at index: Int) { slots[index] = text }
+
+    /// The texts, once every thread is done.
+    func take() -> [String] { Array(slots) }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+}
