@@ -398,18 +398,27 @@ public final class ReactorStore {
                 var positions: [Int64] = []
                 stretch.reserveCapacity(ReactorStore.stretch)
                 positions.reserveCapacity(ReactorStore.stretch)
-                try log.read(after: checkpoint, limit: limit, includeMeta: false) { recorded in
-                    stretch.append(recorded.event)
-                    positions.append(recorded.position)
-                    summary.checkpoint = recorded.position
+                // A later pass decodes only its own customers' events and those every shard takes
+                // (a new model); the first folds every customer for the co-purchase counts.
+                let decodesAll = feed == nil
+                var last = checkpoint
+                try log.read(after: checkpoint, limit: limit, includeMeta: false, decoding: { customer, type in
+                    decodesAll || customer == EventType.systemCustomer || type == EventType.modelFitted.rawValue
+                        || ReactorShards.pass(of: customer, among: passes) == pass
+                }) { position, recorded in
+                    summary.checkpoint = position
+                    last = position
                     events += 1
+                    guard let recorded else { return }
+                    stretch.append(recorded.event)
+                    positions.append(position)
                     if stretch.count == ReactorStore.stretch {
                         shards.apply(stretch, at: positions)
                         stretch.removeAll(keepingCapacity: true)
                         positions.removeAll(keepingCapacity: true)
                     }
                 }
-                shards.apply(stretch, at: positions)
+                shards.apply(stretch, at: positions, through: decodesAll ? nil : last)
                 ticking = ContinuousClock.now
                 if advance { shards.advance(to: now) }
                 engine = shards.merged()

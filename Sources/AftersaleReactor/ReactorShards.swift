@@ -66,9 +66,14 @@ public struct ReactorShards: Sendable {
 
     /// Applies a stretch of events in log order (`positions`: their log positions, increasing), as
     /// `ReactorEngine.apply` would one by one for this pass's customers.
-    public mutating func apply(_ events: [Event], at positions: [Int64]) {
+    ///
+    /// `through`: where the stretch of the log ends, when its last events are other passes' and
+    /// were left out (a later pass need not decode them): every co-purchase pair up to there is
+    /// counted, as if they had been applied.
+    public mutating func apply(_ events: [Event], at positions: [Int64], through: Int64? = nil) {
         precondition(events.count == positions.count, "a position for each event")
-        guard let end = positions.last else { return }
+        precondition(learner == nil || through == nil || through == positions.last, "the first pass folds every event")
+        guard let end = through ?? positions.last else { return }
         let count = shards.count
         // Which shard runs each event: -1 for every shard (a new model), -2 for none (another pass's).
         var owners = [Int](repeating: -2, count: events.count)

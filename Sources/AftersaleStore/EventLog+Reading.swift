@@ -29,6 +29,21 @@ extension EventLog {
         while try statement.step() { try body(try EventLog.decodeRow(statement, includeMeta: includeMeta)) }
     }
 
+    /// `read(after:limit:includeMeta:_:)` that decodes only the events `decodes` selects by their
+    /// customer and type: `body` gets every event's position, and the event itself only when
+    /// selected. For readers that need a part of the customers and where the log ends.
+    public func read(after position: Int64 = 0, limit: Int = .max, includeMeta: Bool = true,
+                     decoding decodes: (_ customer: String, _ type: String) -> Bool,
+                     _ body: (Int64, RecordedEvent?) throws -> Void) throws {
+        let statement = try database.prepare("SELECT \(EventLog.columns) FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")
+        statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
+        while try statement.step() {
+            let selected = decodes(statement.text(5) ?? "", statement.text(4) ?? "")
+            try body(statement.int64(0), selected ? try EventLog.decodeRow(statement, includeMeta: includeMeta) : nil)
+        }
+    }
+
     /// Calls `body` with each event's position, stream id, customer and facts after `position`, in
     /// log order. Facts not stored yet (a bulk load holds them) are derived from the event's JSON.
     public func readFacts(after position: Int64, limit: Int = .max,
