@@ -32,7 +32,10 @@ struct TickSkippingTests {
 
     @Test("a simulated shop gets the same outbox and clocks whether quiet ticks are skipped or judged", arguments: [UInt64(7), 2024])
     func sameDecisions(seed: UInt64) throws {
-        let simulation = ShopSimulation(SimulationConfiguration(seed: seed, customers: 120))
+        // Enough customers that some plays wake exactly on a tick (a daily tick on the first day of
+        // a forecast period) and decide something there: with 120, a tick judging only the plays
+        // woken before it went unnoticed.
+        let simulation = ShopSimulation(SimulationConfiguration(seed: seed, customers: 300))
         let validator = EventValidator(now: Timestamp(millis: 4_000_000_000_000))
         let events = try simulation.map { try validator.decode(line: $0) }
         #expect(events.count > 1000)
