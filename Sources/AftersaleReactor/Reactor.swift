@@ -93,9 +93,9 @@ public enum Reactor {
 
     /// Drops disabled kinds, duplicates, and ids the outbox already has.
     static func fresh(_ proposals: [Command], outbox: [Command], context: ReactorContext) -> [Command] {
-        // Most events and clock steps propose nothing: then the outbox's ids are not hashed.
         guard !proposals.isEmpty else { return [] }
-        // A customer's outbox is short: scanning it costs less than hashing every id it holds.
+        // Proposals are few and a customer's outbox is short: scanning it costs less than hashing
+        // every id it holds.
         var fresh: [Command] = []
         for proposal in proposals where !context.configuration.disabled.contains(proposal.kind) {
             let id = proposal.id

@@ -267,8 +267,6 @@ public struct ReactorEngine: Sendable {
         return tick
     }
 
-    /// The earliest moment after `clock` at which a policy could schedule something new for the
-    /// customer, as things stand; nil: nothing before their next event.
     /// Asks the plays for their next wake after `clock` (`Policy.nextWake`): every play, or with
     /// `judgedBy`, only those woken by then (whose wake is at or before it).
     func wakeUp(_ wakes: inout [Timestamp?], state: CustomerState, after clock: Timestamp, outbox: [Command], judgedBy: Timestamp?) {
@@ -284,6 +282,8 @@ public struct ReactorEngine: Sendable {
         }
     }
 
+    /// The earliest moment after `clock` at which a policy could schedule something new for the
+    /// customer, as things stand; nil: nothing before their next event.
     func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {
         var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
         context.personalData = personalData
