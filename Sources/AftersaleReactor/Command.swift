@@ -114,6 +114,12 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
             self.trigger = trigger
         }
 
+        /// Whether the status is `pending`, read without copying a reason out of it.
+        var isPending: Bool {
+            if case .pending = status { return true }
+            return false
+        }
+
         func copy() -> Storage {
             Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
                     priority: priority, status: status, trigger: trigger)
@@ -197,7 +203,7 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     /// The SKUs the command is about (`payload.skus`).
     public var skus: [String] { payload["skus"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
 
-    public var isPending: Bool { status == .pending }
+    public var isPending: Bool { storage.isPending }
 }
 
 /// A pending command made moot by an event.

@@ -41,15 +41,20 @@ public struct CrossSellPolicy: EventOnlyPolicy {
     }
 
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
+        // Only these events cancel a recommendation: others read nothing of the outbox.
+        guard event.type == .orderCancelled || event.type == .returnRequested || event.type == .orderPlaced else { return [] }
         let order = event.data["order"]?.stringValue
         return pending.filter { $0.kind == .crossSell }.compactMap { command in
-            let recommended = command.payload["recommendations"]?.arrayValue?.compactMap { $0["sku"]?.stringValue } ?? []
-            let why: String? = switch event.type {
-            case .orderCancelled where command.order == order: "order \(order!) cancelled"
-            case .returnRequested where command.order == order: "order \(order!) is being returned"
-            case .orderPlaced where !recommended.isEmpty && recommended.allSatisfy(after.ownedSKUs.contains):
-                "the customer bought every recommendation (\(recommended.joined(separator: ", ")))"
-            default: nil
+            let why: String?
+            switch event.type {
+            case .orderCancelled where command.order == order: why = "order \(order!) cancelled"
+            case .returnRequested where command.order == order: why = "order \(order!) is being returned"
+            case .orderPlaced:
+                // The recommendations are read from the payload only for an order that may have bought them all.
+                let recommended = command.payload["recommendations"]?.arrayValue?.compactMap { $0["sku"]?.stringValue } ?? []
+                why = !recommended.isEmpty && recommended.allSatisfy(after.ownedSKUs.contains)
+                    ? "the customer bought every recommendation (\(recommended.joined(separator: ", ")))" : nil
+            default: why = nil
             }
             return why.map { Cancellation(commandID: command.id, byEventID: event.id, reason: $0) }
         }

@@ -52,6 +52,8 @@ public struct ReplenishmentPolicy: EventOnlyPolicy {
     }
 
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
+        // Only these events cancel a reminder: others read nothing of the outbox.
+        guard event.type == .orderPlaced || event.type == .orderCancelled || event.type == .returnRequested else { return [] }
         let order = event.data["order"]?.stringValue
         let mine = pending.filter { $0.kind == .replenishmentReminder }
         switch event.type {

@@ -59,6 +59,11 @@ public struct ReviewRequestPolicy: EventOnlyPolicy {
     }
 
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
+        // Only these events cancel a request: others read nothing of the outbox.
+        switch event.type {
+        case .orderCancelled, .returnRequested, .shipmentDelivered, .reviewPosted: break
+        default: return []
+        }
         let mine = pending.filter { $0.kind == .reviewRequest }
         let order = event.data["order"]?.stringValue
         return mine.compactMap { command in

@@ -45,6 +45,11 @@ public struct UnboxingPolicy: EventOnlyPolicy {
     }
 
     public func cancellations(for event: Event, after: CustomerState, pending: [Command], context: ReactorContext) -> [Cancellation] {
+        // Only these events cancel an invitation: others read nothing of the outbox.
+        switch event.type {
+        case .orderCancelled, .returnRequested, .unboxingRecorded, .reviewPosted: break
+        default: return []
+        }
         let order = event.data["order"]?.stringValue
         return pending.filter { $0.kind == .unboxingInvite }.compactMap { command in
             let why: String? = switch event.type {
