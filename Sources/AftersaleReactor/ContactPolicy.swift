@@ -97,27 +97,32 @@ public enum ContactPolicy {
 
         // Caps and arbitration among marketing commands, best first.
         let ev = { (c: Command) in ExpectedValue.of(c, state: state, configuration: context.configuration) }
-        func outranks(_ a: Command, _ b: Command) -> Bool {
+        func outranks(_ a: Command, _ ea: @autoclosure () -> ExpectedValue, _ b: Command, _ eb: @autoclosure () -> ExpectedValue) -> Bool {
             if a.priority != b.priority { return a.priority > b.priority }
-            let (ea, eb) = (ev(a), ev(b))
+            let (ea, eb) = (ea(), eb())
             if ea.score != eb.score { return ea.score > eb.score }
             if a.due != b.due { return a.due < b.due }
             return a.id < b.id
         }
-        let contenders = resolved.indices.filter { resolved[$0].status == .pending && resolved[$0].kind.contactClass == .marketing }
-            .sorted { outranks(resolved[$0], resolved[$1]) }
+        func outranks(_ a: Command, _ b: Command) -> Bool { outranks(a, ev(a), b, ev(b)) }
+        // Each contender's expected value once, not at every comparison of the sort.
+        let marketing = resolved.indices.filter { resolved[$0].status == .pending && resolved[$0].kind.contactClass == .marketing }
+        var values = [ExpectedValue?](repeating: nil, count: resolved.count)
+        for index in marketing { values[index] = ev(resolved[index]) }
+        let contenders = marketing.sorted { outranks(resolved[$0], values[$0]!, resolved[$1], values[$1]!) }
         var displaced: [Suppression] = []
         var displacedIDs = Set<String>()
         var admitted: [Command] = []
-        let proposalIDs = Set(proposals.map(\.id))
-        let known = outbox.filter {
-            $0.kind.contactClass == .marketing && !proposalIDs.contains($0.id)
-                && ($0.status == .dispatched || ($0.status == .pending && arbitrateWithPending))
+        // Proposals are few: scanning them costs less than hashing every id of the outbox.
+        let known = contenders.isEmpty ? [] : outbox.filter { command in
+            command.kind.contactClass == .marketing
+                && (command.status == .dispatched || (arbitrateWithPending && command.isPending))
+                && !proposals.contains { $0.id == command.id }
         }
         for index in contenders {
             let c = resolved[index]
             let gap = Int64(config.gapHours[c.channel] ?? 0) * 3_600_000
-            let others = known.filter { !displacedIDs.contains($0.id) } + admitted
+            let others = (displacedIDs.isEmpty ? known : known.filter { !displacedIDs.contains($0.id) }) + admitted
             let clashes = others.filter { $0.channel == c.channel && abs($0.due.millis - c.due.millis) < gap }
                 .sorted { ($0.due, $0.id) < ($1.due, $1.id) }
             if let sent = clashes.first(where: { $0.status == .dispatched }) {
@@ -125,7 +130,7 @@ public enum ContactPolicy {
                     + "\(hoursApart(sent.due, c.due)) from this one (gap \(config.gapHours[c.channel] ?? 0) h)")
                 continue
             }
-            if let winner = clashes.first(where: { outranks($0, c) }) {
+            if let winner = clashes.first(where: { outranks($0, ev($0), c, values[index]!) }) {
                 resolved[index].status = .suppressed(reason: "lost the \(c.channel.rawValue) slot to \(winner.kind.rawValue) \(winner.id): "
                     + arbitrationWords(winner, c, ev))
                 continue
@@ -137,7 +142,8 @@ public enum ContactPolicy {
                     + arbitrationWords(c, loser, ev)))
             }
             let week = 7 * Timestamp.millisPerDay
-            let near = (known.filter { !displacedIDs.contains($0.id) } + admitted).filter { abs($0.due.millis - c.due.millis) < week }
+            let near = ((displacedIDs.isEmpty ? known : known.filter { !displacedIDs.contains($0.id) }) + admitted)
+                .filter { abs($0.due.millis - c.due.millis) < week }
             if let crowded = busiestWeek(around: c.due, near.map(\.due)), crowded > config.maxMarketingPer7Days {
                 resolved[index].status = .suppressed(reason: "weekly cap: \(crowded) marketing messages would fall in one 7-day window "
                     + "(max \(config.maxMarketingPer7Days)); near this one: " + near.map(\.id).sorted().joined(separator: ", "))

@@ -12,7 +12,7 @@ extension ReactorEngine {
     @Sendable public static func forecaster(fromModelEvent event: Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
         guard let model = FittedModel(event: event) else { return nil }
         return { state, at in
-            LifetimeValue.predict(state, with: model, now: at).map {
+            LifetimeValue.forecast(state, with: model, now: at).map {
                 CustomerForecast(pAlive: $0.probabilityAlive, predictedCLV: $0.predictedValue12Months,
                                  expectedNextOrderAt: $0.expectedNextOrder, repeatProbability: $0.repeatPurchaseProbability90Days)
             }

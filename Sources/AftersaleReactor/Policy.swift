@@ -114,13 +114,20 @@ extension CustomerState {
 
 /// The customer's value for decisions: the larger of net historical value and predicted CLV (same currency).
 func customerValue(_ state: CustomerState, _ prediction: CustomerForecast?) -> (Money, String)? {
+    customerValueAmount(state, prediction).map { value, predicted in
+        (value, predicted ? "predicted CLV \(value)" : "historical net value \(value)")
+    }
+}
+
+/// `customerValue` without its words, and whether it is the prediction: for the questions asked at
+/// every tick, which need only the figure.
+func customerValueAmount(_ state: CustomerState, _ prediction: CustomerForecast?) -> (value: Money, predicted: Bool)? {
     let historical = state.historicalValue
     if let clv = prediction?.predictedCLV, clv.currency == historical?.currency ?? clv.currency,
        clv.minorUnits >= (historical?.minorUnits ?? Int64.min) {
-        return (clv, "predicted CLV \(clv)")
+        return (clv, true)
     }
-    guard let h = historical else { return nil }
-    return (h, "historical net value \(h)")
+    return historical.map { ($0, false) }
 }
 
 /// A probability written with two decimals: `0.31`.

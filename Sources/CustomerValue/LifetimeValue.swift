@@ -171,15 +171,27 @@ public enum LifetimeValue {
     /// - Parameter monthlyDiscountRate: discount applied to month k's value as 1 / (1 + rate)^k.
     public static func predict(_ state: CustomerState, with model: FittedModel, now: Timestamp,
                                monthlyDiscountRate: Double = 0.01) -> CustomerPrediction? {
+        predict(state, with: model, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: true)
+    }
+
+    /// `predict` without the expected purchases in the next 30, 90 and 365 days (left at 0), which
+    /// the reactor's plays never read: it forecasts every customer at every forecast period.
+    public static func forecast(_ state: CustomerState, with model: FittedModel, now: Timestamp,
+                                monthlyDiscountRate: Double = 0.01) -> CustomerPrediction? {
+        predict(state, with: model, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: false)
+    }
+
+    static func predict(_ state: CustomerState, with model: FittedModel, now: Timestamp, monthlyDiscountRate: Double,
+                        expectedPurchases: Bool) -> CustomerPrediction? {
         guard let summary = summary(of: state, through: now.utcDay, unit: model.unit) else { return nil }
         let purchases = model.purchaseModel
         let perDay = 1 / model.unit.days
         let median = purchases.medianTimeToNextPurchase(for: summary)
         var prediction = CustomerPrediction(
             probabilityAlive: purchases.probabilityAlive(summary),
-            expectedPurchases30Days: purchases.expectedPurchases(in: 30 * perDay, for: summary),
-            expectedPurchases90Days: purchases.expectedPurchases(in: 90 * perDay, for: summary),
-            expectedPurchases365Days: purchases.expectedPurchases(in: 365 * perDay, for: summary),
+            expectedPurchases30Days: expectedPurchases ? purchases.expectedPurchases(in: 30 * perDay, for: summary) : 0,
+            expectedPurchases90Days: expectedPurchases ? purchases.expectedPurchases(in: 90 * perDay, for: summary) : 0,
+            expectedPurchases365Days: expectedPurchases ? purchases.expectedPurchases(in: 365 * perDay, for: summary) : 0,
             repeatPurchaseProbability90Days: purchases.probabilityOfPurchase(within: 90 * perDay, for: summary),
             expectedNextOrder: median.isFinite ? now.adding(days: median * model.unit.days) : nil)
         if let spend = model.spend, let currency = state.primaryCurrency, currency.code == model.currency {

@@ -474,7 +474,16 @@ extension CustomerState {
     public var netValue: MoneyByCurrency { placedValue - cancelledValue - refundedValue }
 
     /// Net historical value in the primary currency; nil before the first order.
-    public var historicalValue: Money? { primaryCurrency.map { netValue[$0] } }
+    public var historicalValue: Money? {
+        // `netValue[currency]` without building the three tables' differences: the plays ask at every tick.
+        primaryCurrency.map { currency in
+            let code = currency.code
+            var units = placedValue.minorUnits[code, default: 0]
+            units -= cancelledValue.minorUnits[code, default: 0]
+            units -= refundedValue.minorUnits[code, default: 0]
+            return Money(minorUnits: units, currency: currency)
+        }
+    }
 
     /// Orders placed, not cancelled, not yet delivered.
     public var openOrders: [OrderState] { orders.values.filter(\.isOpen).sorted { ($0.placedAt ?? .init(millis: 0)) < ($1.placedAt ?? .init(millis: 0)) } }

@@ -36,8 +36,7 @@ public struct LoyaltyRewardPolicy: Policy {
         guard to > from else { return [] }
         let year = LocalClock(state, context).localDate(to).year
         // Once a year: with this year's in the outbox, the forecast need not be asked.
-        let id = Command.id(.loyaltyReward, state.customer, LoyaltyRewardPolicy.vipSubkey(year))
-        guard !outbox.contains(where: { $0.id == id }),
+        guard !LoyaltyRewardPolicy.holdsVIP(outbox, customer: state.customer, year: year),
               let (clv, threshold) = LoyaltyRewardPolicy.vip(context.prediction(for: state.customer), context) else { return [] }
         let payload = JSONObject([
             "tier": .string("vip"), "year": .integer(year), "predicted_clv": moneyJSON(clv),
@@ -53,6 +52,14 @@ public struct LoyaltyRewardPolicy: Policy {
 
     /// The VIP command's id holds the local year: once a year.
     static func vipSubkey(_ year: Int) -> String { "vip-\(year)" }
+
+    /// Whether the outbox holds the VIP command of `year`. Its id is made only when the outbox
+    /// holds a loyalty reward at all: asked at every tick, most outboxes hold none.
+    static func holdsVIP(_ outbox: [Command], customer: String, year: Int) -> Bool {
+        guard outbox.contains(where: { $0.kind == .loyaltyReward }) else { return false }
+        let id = Command.id(.loyaltyReward, customer, vipSubkey(year))
+        return outbox.contains { $0.id == id }
+    }
 
     /// The prediction's value and the threshold it reaches, when it reaches the VIP threshold.
     static func vip(_ prediction: CustomerForecast?, _ context: ReactorContext) -> (clv: Money, threshold: Money)? {
@@ -74,8 +81,7 @@ public struct LoyaltyRewardPolicy: Policy {
         if LoyaltyRewardPolicy.vip(forecasts.at(t), context) != nil {
             while t < periodEnd {
                 let year = local.localDate(t).year
-                let id = Command.id(.loyaltyReward, state.customer, LoyaltyRewardPolicy.vipSubkey(year))
-                if !outbox.contains(where: { $0.id == id }) { return t }
+                if !LoyaltyRewardPolicy.holdsVIP(outbox, customer: state.customer, year: year) { return t }
                 t = local.instant(CivilDate(year: year + 1, month: 1, day: 1), minute: 0)
             }
         }

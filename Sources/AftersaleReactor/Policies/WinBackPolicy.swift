@@ -13,8 +13,7 @@ public struct WinBackPolicy: Policy {
         guard to > from, state.orderCount > 0, let last = state.lastOrderAt, let currency = state.primaryCurrency,
               to >= WinBackPolicy.noOpenOrderFrom(state, config) else { return [] }
         // One per lapse: with this one's in the outbox, the forecast need not be asked.
-        let id = Command.id(.winBack, state.customer, WinBackPolicy.episode(last))
-        guard !outbox.contains(where: { $0.id == id }) else { return [] }
+        guard !WinBackPolicy.holdsEpisode(outbox, customer: state.customer, last: last) else { return [] }
         let prediction = context.prediction(for: state.customer)
         guard let (value, basis, threshold) = WinBackPolicy.worth(state, prediction, context) else { return [] }
         var triggers: [String] = []
@@ -50,11 +49,10 @@ public struct WinBackPolicy: Policy {
                          forecasts: ForecastLookup?) -> Timestamp? {
         let config = context.configuration.winBack
         guard state.orderCount > 0, let last = state.lastOrderAt, state.primaryCurrency != nil else { return nil }
-        let id = Command.id(.winBack, state.customer, WinBackPolicy.episode(last))
-        guard !outbox.contains(where: { $0.id == id }) else { return nil }
+        guard !WinBackPolicy.holdsEpisode(outbox, customer: state.customer, last: last) else { return nil }
         let t = max(clock.adding(millis: 1), WinBackPolicy.noOpenOrderFrom(state, config))
         let prediction = forecasts?.at(t)
-        if WinBackPolicy.worth(state, prediction, context) != nil {
+        if WinBackPolicy.isWorth(state, prediction, context) {
             if let p = prediction, p.pAlive < config.pAliveBelow { return t }
             let (expected, _) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
             if expected > last {
@@ -70,6 +68,14 @@ public struct WinBackPolicy: Policy {
     /// The id's episode: the day of the last order.
     static func episode(_ last: Timestamp) -> String { "since-\(last.dateString)" }
 
+    /// Whether the outbox holds the win-back of the lapse since `last`. Its id is made only when
+    /// the outbox holds a win-back at all: asked at every tick, most outboxes hold none.
+    static func holdsEpisode(_ outbox: [Command], customer: String, last: Timestamp) -> Bool {
+        guard outbox.contains(where: { $0.kind == .winBack }) else { return false }
+        let id = Command.id(.winBack, customer, episode(last))
+        return outbox.contains { $0.id == id }
+    }
+
     /// From when no order is open: orders placed, not cancelled, delivered or returned, count as
     /// open for `open_order_days`.
     static func noOpenOrderFrom(_ state: CustomerState, _ config: ReactorConfiguration.WinBack) -> Timestamp {
@@ -79,6 +85,13 @@ public struct WinBackPolicy: Policy {
             from = max(from, placed.adding(wholeDays: config.openOrderDays))
         }
         return from
+    }
+
+    /// Whether the customer's value reaches the threshold (`worth`, without its words).
+    static func isWorth(_ state: CustomerState, _ prediction: CustomerForecast?, _ context: ReactorContext) -> Bool {
+        guard let (value, _) = customerValueAmount(state, prediction) else { return false }
+        let threshold = context.configuration.winBack.minValue.minorUnits[value.currency.code] ?? 0
+        return value.minorUnits >= threshold
     }
 
     /// The customer's value, how it was judged, and the threshold it reaches, when it reaches it.
