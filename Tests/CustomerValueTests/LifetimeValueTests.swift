@@ -102,5 +102,14 @@ struct LifetimeValueTests {
         let predicted = try #require(prediction.predictedValue12Months)
         #expect(predicted.currency.code == "USD" && predicted.minorUnits >= 0)
         #expect(prediction.totalValue?.minorUnits == predicted.minorUnits + states[0].netValue[predicted.currency].minorUnits)
+
+        // The reactor's forecast: the prediction but for the expected purchases, which it leaves out.
+        for state in states.prefix(200) {
+            let now = CivilDate(daysSinceEpoch: 401).startOfDayUTC
+            var full = try #require(LifetimeValue.predict(state, with: fitted, now: now))
+            #expect(full.expectedPurchases365Days > 0)
+            (full.expectedPurchases30Days, full.expectedPurchases90Days, full.expectedPurchases365Days) = (0, 0, 0)
+            #expect(LifetimeValue.forecast(state, with: fitted, now: now) == full)
+        }
     }
 }
