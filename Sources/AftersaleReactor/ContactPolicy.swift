@@ -23,9 +23,15 @@ public struct ExpectedValue: Sendable, Equatable, Comparable, CustomStringConver
 
     /// The expected value of `command` for the customer in `state`.
     public static func of(_ command: Command, state: CustomerState, configuration: ReactorConfiguration) -> ExpectedValue {
-        let p = configuration.arbitration.propensity[command.kind] ?? 0.05
+        of(command, propensity: configuration.arbitration.propensity, averageOrderValue: state.averageOrderValue)
+    }
+
+    /// `of(_:state:configuration:)` from the configured propensities and the customer's average
+    /// order value, asked for only when the command carries no value of its own.
+    static func of(_ command: Command, propensity: [CommandKind: Double], averageOrderValue: @autoclosure () -> Money?) -> ExpectedValue {
+        let p = propensity[command.kind] ?? 0.05
         let value = command.payload["value"].flatMap { Money(amount: $0["amount"], currency: $0["currency"]) }
-            ?? state.averageOrderValue
+            ?? averageOrderValue()
         return ExpectedValue(propensity: p, value: value, score: value.map { p * Double($0.minorUnits) } ?? p)
     }
 }
@@ -96,7 +102,15 @@ public enum ContactPolicy {
         }
 
         // Caps and arbitration among marketing commands, best first.
-        let ev = { (c: Command) in ExpectedValue.of(c, state: state, configuration: context.configuration) }
+        // The propensities and the average order value once per call, not at every comparison.
+        let propensity = context.configuration.arbitration.propensity
+        var average: Money??
+        func averageOrderValue() -> Money? {
+            if let known = average { return known }
+            average = .some(state.averageOrderValue)
+            return average!
+        }
+        let ev = { (c: Command) in ExpectedValue.of(c, propensity: propensity, averageOrderValue: averageOrderValue()) }
         func outranks(_ a: Command, _ ea: @autoclosure () -> ExpectedValue, _ b: Command, _ eb: @autoclosure () -> ExpectedValue) -> Bool {
             if a.priority != b.priority { return a.priority > b.priority }
             let (ea, eb) = (ea(), eb())

@@ -155,6 +155,40 @@ struct TimeTests {
         #expect(try Timestamp.parse("2025-03-01T10:15:00.25Z").description == "2025-03-01T10:15:00.250Z")
     }
 
+    @Test("times and dates are written as RFC 3339: padded fields, milliseconds only when there are some, Z or the offset")
+    func writing() throws {
+        /// The fields of a written time, each read back on its own.
+        func expected(_ millis: Int64, _ offset: Int) -> String {
+            let local = millis + Int64(offset) * 60_000
+            let day = Timestamp.floorDiv(local, Timestamp.millisPerDay)
+            let date = CivilDate(daysSinceEpoch: day)
+            let ms = local - day * Timestamp.millisPerDay
+            func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            var text = String(repeating: "0", count: 4 - String(date.year).count) + "\(date.year)-\(two(Int64(date.month)))-\(two(Int64(date.day)))"
+            text += "T\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60))"
+            if ms % 1000 != 0 { text += "." + String(String(ms % 1000 + 1000).dropFirst()) }
+            if offset == 0 { return text + "Z" }
+            return text + (offset < 0 ? "-" : "+") + two(Int64(abs(offset) / 60)) + ":" + two(Int64(abs(offset) % 60))
+        }
+        var checked = 0
+        // From year 1 to 9999, a prime step apart, with and without milliseconds, in offsets from -12:00 to +14:00.
+        for millis in stride(from: Int64(-62_135_596_800_000), to: 253_402_214_400_000, by: 7_919_999_999_983) {
+            for offset in [0, -720, -570, -1, 1, 330, 345, 840] {
+                for t in [millis, millis - millis % 1000] {
+                    let time = Timestamp(millis: t, offsetMinutes: offset)
+                    #expect(time.rfc3339WithOffset == expected(t, offset))
+                    #expect(try Timestamp.parse(time.rfc3339WithOffset) == time)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 500)
+        #expect(Timestamp(millis: 0).description == "1970-01-01T00:00:00Z")
+        #expect(Timestamp(millis: 5, offsetMinutes: -61).rfc3339WithOffset == "1969-12-31T22:59:00.005-01:01")
+        #expect(CivilDate(year: 7, month: 3, day: 9).description == "0007-03-09")
+        #expect(CivilDate(year: 12345, month: 12, day: 31).description == "12345-12-31")
+    }
+
     @Test("impossible dates and times are refused", arguments: [
         "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:60Z",
         "2025-01-01 00:00:00", "2025-01-01", "20250101T000000Z", "2025-01-01T00:00:00+2:00", "2025-01-01T00:00:00Zjunk",

@@ -59,6 +59,35 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         let minute = msOfDay / 60_000; msOfDay -= minute * 60_000
         let second = msOfDay / 1000
         let ms = msOfDay - second * 1000
+        // The usual case written byte by byte: the reactor writes times into most of its commands.
+        if (0...9999).contains(date.year), abs(offsetMinutes) < 100 * 60 {
+            let length = 19 + (ms != 0 ? 4 : 0) + (offsetMinutes == 0 ? 1 : 6)
+            return String(unsafeUninitializedCapacity: length) { b in
+                date.writeDigits(into: b)
+                b[10] = UInt8(ascii: "T")
+                writeDigits(hour, 2, into: b, at: 11)
+                b[13] = UInt8(ascii: ":")
+                writeDigits(minute, 2, into: b, at: 14)
+                b[16] = UInt8(ascii: ":")
+                writeDigits(second, 2, into: b, at: 17)
+                var at = 19
+                if ms != 0 {
+                    b[at] = UInt8(ascii: ".")
+                    writeDigits(ms, 3, into: b, at: at + 1)
+                    at += 4
+                }
+                if offsetMinutes == 0 {
+                    b[at] = UInt8(ascii: "Z")
+                } else {
+                    let m = Int64(abs(offsetMinutes))
+                    b[at] = UInt8(ascii: offsetMinutes < 0 ? "-" : "+")
+                    writeDigits(m / 60, 2, into: b, at: at + 1)
+                    b[at + 3] = UInt8(ascii: ":")
+                    writeDigits(m % 60, 2, into: b, at: at + 4)
+                }
+                return length
+            }
+        }
         var s = "\(date)T\(pad2(hour)):\(pad2(minute)):\(pad2(second))"
         if ms != 0 { s += "." + String(String(ms + 1000).dropFirst()) }
         if offsetMinutes == 0 {
@@ -72,6 +101,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 }
 
 @inline(__always) func pad2(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+/// Writes `n` (0 <= n < 10^count) as `count` decimal digits, zero-padded, at `at`.
+@inline(__always) func writeDigits(_ n: Int64, _ count: Int, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) {
+    var n = n
+    for i in stride(from: at + count - 1, through: at, by: -1) {
+        b[i] = UInt8(ascii: "0") + UInt8(n % 10)
+        n /= 10
+    }
+}
 
 /// Why a text is not an RFC 3339 timestamp.
 public struct TimestampSyntaxError: Error, Sendable, Equatable {
@@ -196,6 +234,13 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public var description: String {
+        // `YYYY-MM-DD` written byte by byte for the years of four digits: ids and reasons hold dates.
+        if (0...9999).contains(year) {
+            return String(unsafeUninitializedCapacity: 10) { b in
+                writeDigits(into: b)
+                return 10
+            }
+        }
         let y = String(year)
         return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + pad2(Int64(month)) + "-" + pad2(Int64(day))
     }
@@ -230,5 +275,16 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         let day = digits[6] * 10 + digits[7]
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
         return CivilDate(year: year, month: month, day: day)
+    }
+}
+
+extension CivilDate {
+    /// Writes `YYYY-MM-DD` into the first ten bytes (a year of 0...9999).
+    @inline(__always) func writeDigits(into b: UnsafeMutableBufferPointer<UInt8>) {
+        AftersaleCore.writeDigits(Int64(year), 4, into: b, at: 0)
+        b[4] = UInt8(ascii: "-")
+        AftersaleCore.writeDigits(Int64(month), 2, into: b, at: 5)
+        b[7] = UInt8(ascii: "-")
+        AftersaleCore.writeDigits(Int64(day), 2, into: b, at: 8)
     }
 }
