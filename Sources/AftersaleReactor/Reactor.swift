@@ -97,7 +97,8 @@ public enum Reactor {
         // Proposals are few and a customer's outbox is short: scanning it costs less than hashing
         // every id it holds.
         var fresh: [Command] = []
-        for proposal in proposals where !context.configuration.disabled.contains(proposal.kind) {
+        let disabled = context.configuration.disabled
+        for proposal in proposals where disabled.isEmpty || !disabled.contains(proposal.kind) {
             let id = proposal.id
             guard !fresh.contains(where: { $0.id == id }), !outbox.contains(where: { $0.id == id }) else { continue }
             fresh.append(proposal)
