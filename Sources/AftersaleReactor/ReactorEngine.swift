@@ -285,19 +285,9 @@ public struct ReactorEngine: Sendable {
     /// The earliest moment after `clock` at which a policy could schedule something new for the
     /// customer, as things stand; nil: nothing before their next event.
     func nextWake(_ state: CustomerState, after clock: Timestamp, outbox: [Command]) -> Timestamp? {
-        var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
-        context.personalData = personalData
-        let cache = self.forecasts
-        let forecasts = forecaster.map { forecaster in
-            ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
-        }
-        var wake: Timestamp?
-        for policy in Reactor.policies {
-            guard let w = policy.nextWake(state: state, after: clock, outbox: outbox, context: context, forecasts: forecasts) else { continue }
-            if w <= clock { return clock }
-            if wake.map({ w < $0 }) ?? true { wake = w }
-        }
-        return wake
+        var wakes = [Timestamp?](repeating: nil, count: Reactor.policies.count)
+        wakeUp(&wakes, state: state, after: clock, outbox: outbox, judgedBy: nil)
+        return wakes.earliest
     }
 
     /// The next tick after `clock`: the next day while an order is in flight, else the next Monday.
