@@ -56,10 +56,10 @@ extension Aftersale {
             if let threads { settings.threads = threads }
             // Creates the file when missing, and upgrades an old one, before anything listens.
             _ = try database.openLog(creating: true)
-            let clock = ClosureClock {
-                // AFTERSALE_NOW pins it, as for every command.
-                (try? WallClock.now()) ?? Timestamp(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
-            }
+            // AFTERSALE_NOW pins it, as for every command. Read once: the clock is asked for every
+            // request and every commit, and reading the environment copies all of it.
+            let pinned = try WallClock.pinned()
+            let clock = ClosureClock { pinned ?? WallClock.unpinned() }
             let (host, dbPath) = (settings.host, database.path)
             let done = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var failure: (any Error)?

@@ -46,12 +46,20 @@ struct DatabaseOptions: ParsableArguments {
 /// The wall clock lives here, in the shell, and nowhere else. `AFTERSALE_NOW` pins it (RFC 3339).
 enum WallClock {
     static func now() throws -> Timestamp {
-        if let pinned = ProcessInfo.processInfo.environment["AFTERSALE_NOW"], !pinned.isEmpty {
-            do { return try Timestamp.parse(pinned) } catch {
-                throw CommandFailure("AFTERSALE_NOW='\(pinned)' is not an RFC 3339 timestamp: \(error.message)")
-            }
+        try pinned() ?? unpinned()
+    }
+
+    /// The time `AFTERSALE_NOW` pins, if it is set.
+    static func pinned() throws -> Timestamp? {
+        guard let pinned = ProcessInfo.processInfo.environment["AFTERSALE_NOW"], !pinned.isEmpty else { return nil }
+        do { return try Timestamp.parse(pinned) } catch {
+            throw CommandFailure("AFTERSALE_NOW='\(pinned)' is not an RFC 3339 timestamp: \(error.message)")
         }
-        return Timestamp(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    /// The system's time, whatever `AFTERSALE_NOW` says.
+    static func unpinned() -> Timestamp {
+        Timestamp(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
     /// Whether a name is in the system's time-zone database.

@@ -33,6 +33,8 @@ struct Options {
     var deliveriesCustomers: Int?
     /// With deliveries: also the minutes-long run against the 200 ms receiver at concurrency 8.
     var slowDefault = true
+    /// Which of the runs: `single`, `batches`, `shopify` (all by default; ingest always runs).
+    var modes: Set<String> = ["single", "batches", "shopify"]
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
@@ -51,6 +53,9 @@ struct Options {
             case "--soak-minutes": soakMinutes = Double(value)!
             case "--deliveries": deliveriesCustomers = Int(value)!
             case "--slow-default": slowDefault = value != "no"
+            case "--only":
+                modes = Set(value.split(separator: ",").map(String.init))
+                if let unknown = modes.subtracting(["single", "batches", "shopify"]).first { fatalError("--only: unknown run \(unknown)") }
             default: fatalError("unknown option \(name)")
             }
         }
@@ -239,58 +244,72 @@ struct Load {
             let t = try Load.runIngest(options, db: ingestDB, file: file)
             ingestRates.append(Double(lines.count) / t)
 
-            let single = try Server(options, db: options.folder + "/single.db")
-            let before = single.rssKiB
-            // The server's memory while it takes single events, every 30 s.
-            let sampler = Task {
-                var samples: [Int] = []
-                while !Task.isCancelled {
-                    samples.append(single.rssKiB)
-                    try? await Task.sleep(for: .seconds(30))
+            var line = String(format: "run %d: ingest %.0f ev/s", run, ingestRates.last!)
+            if options.modes.contains("single") {
+                let single = try Server(options, db: options.folder + "/single.db")
+                let before = single.rssKiB
+                // The server's memory while it takes single events, every 30 s.
+                let sampler = Task {
+                    var samples: [Int] = []
+                    while !Task.isCancelled {
+                        samples.append(single.rssKiB)
+                        try? await Task.sleep(for: .seconds(30))
+                    }
+                    return samples
                 }
-                return samples
+                let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
+                                       connections: options.connections, client: client)
+                sampler.cancel()
+                let samples = await sampler.value
+                print("run \(run): server RSS (KiB) every 30 s while taking single events: \(samples.map(String.init).joined(separator: " ")), at the end \(single.rssKiB)")
+                rss.append((before, single.rssKiB))
+                single.stop()
+                singles.append(s)
+                line += String(format: "; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed)", s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures)
             }
-            let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
-                                   connections: options.connections, client: client)
-            sampler.cancel()
-            let samples = await sampler.value
-            print("run \(run): server RSS (KiB) every 30 s while taking single events: \(samples.map(String.init).joined(separator: " ")), at the end \(single.rssKiB)")
-            rss.append((before, single.rssKiB))
-            single.stop()
-            singles.append(s)
-
-            let batched = try Server(options, db: options.folder + "/batch.db")
-            let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
-            let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
-            let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4, client: client)
-            batched.stop()
-            batches.append(b)
-            // Signed Shopify orders/create webhooks, one order each, on the same connections.
-            let shop = try Server(options, db: options.folder + "/shopify.db")
-            let orders = (0..<min(lines.count, 20_000)).map { i in
-                #"{"id":\#(9_000_000 + i),"created_at":"2025-06-01T10:00:00Z","currency":"EUR","total_price":"19.90","customer":{"id":\#(i % 5000),"email":"c\#(i % 5000)@example.com"},"line_items":[{"sku":"TEA-\#(i % 40)","title":"Tea","quantity":1,"price":"19.90"}]}"#
+            if options.modes.contains("batches") {
+                let batched = try Server(options, db: options.folder + "/batch.db")
+                let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
+                let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
+                let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4, client: client)
+                batched.stop()
+                batches.append(b)
+                line += String(format: "; batches %.0f ev/s (p99 %.1f ms, %d failed)", b.eventsPerSecond, b.p99 * 1000, b.failures)
             }
-            let signatures = orders.map { Data(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: SymmetricKey(data: Array(Server.shopifySecret.utf8)))).base64EncodedString() }
-            let w = try await load(shop, bodies: orders, eventsPerBody: Array(repeating: 1, count: orders.count), connections: options.connections,
-                                   client: client, path: "/webhooks/shopify") { i in
-                [("X-Shopify-Topic", "orders/create"), ("X-Shopify-Event-Id", "load-\(i)"), ("X-Shopify-Hmac-Sha256", signatures[i])]
+            if options.modes.contains("shopify") {
+                // Signed Shopify orders/create webhooks, one order each, on the same connections.
+                let shop = try Server(options, db: options.folder + "/shopify.db")
+                let orders = (0..<min(lines.count, 20_000)).map { i in
+                    #"{"id":\#(9_000_000 + i),"created_at":"2025-06-01T10:00:00Z","currency":"EUR","total_price":"19.90","customer":{"id":\#(i % 5000),"email":"c\#(i % 5000)@example.com"},"line_items":[{"sku":"TEA-\#(i % 40)","title":"Tea","quantity":1,"price":"19.90"}]}"#
+                }
+                let signatures = orders.map { Data(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: SymmetricKey(data: Array(Server.shopifySecret.utf8)))).base64EncodedString() }
+                let w = try await load(shop, bodies: orders, eventsPerBody: Array(repeating: 1, count: orders.count), connections: options.connections,
+                                       client: client, path: "/webhooks/shopify") { i in
+                    [("X-Shopify-Topic", "orders/create"), ("X-Shopify-Event-Id", "load-\(i)"), ("X-Shopify-Hmac-Sha256", signatures[i])]
+                }
+                shop.stop()
+                webhooks.append(w)
+                line += String(format: "; shopify %.0f webhooks/s (p99 %.1f ms, %d failed)", w.eventsPerSecond, w.p99 * 1000, w.failures)
             }
-            shop.stop()
-            webhooks.append(w)
-            print(String(format: "run %d: ingest %.0f ev/s; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed); batches %.0f ev/s (p99 %.1f ms); shopify %.0f webhooks/s (p99 %.1f ms, %d failed)",
-                         run, ingestRates.last!, s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures, b.eventsPerSecond, b.p99 * 1000, w.eventsPerSecond, w.p99 * 1000, w.failures))
+            print(line)
         }
         print("")
         print("| what (median of \(options.repeats)) | events/s | p50 | p99 | server RSS |")
         print("|---|---|---|---|---|")
         print(String(format: "| `aftersale ingest` of the same file | %.0f | | | |", median(ingestRates)))
-        print(String(format: "| POST /v1/events, 1 event per request, %d connections | %.0f | %.1f ms | %.1f ms | %d -> %d KiB |", options.connections,
+        if !singles.isEmpty {
+            print(String(format: "| POST /v1/events, 1 event per request, %d connections | %.0f | %.1f ms | %.1f ms | %d -> %d KiB |", options.connections,
                      median(singles.map(\.eventsPerSecond)), median(singles.map(\.p50)) * 1000, median(singles.map(\.p99)) * 1000,
                      rss.last?.0 ?? 0, rss.last?.1 ?? 0))
-        print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | |", options.batch,
+        }
+        if !batches.isEmpty {
+            print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | |", options.batch,
                      median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000))
-        print(String(format: "| POST /webhooks/shopify, signed orders/create, %d connections | %.0f | %.1f ms | %.1f ms | |", options.connections,
+        }
+        if !webhooks.isEmpty {
+            print(String(format: "| POST /webhooks/shopify, signed orders/create, %d connections | %.0f | %.1f ms | %.1f ms | |", options.connections,
                      median(webhooks.map(\.eventsPerSecond)), median(webhooks.map(\.p50)) * 1000, median(webhooks.map(\.p99)) * 1000))
+        }
         if webhooks.contains(where: { $0.failures > 0 }) || singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
             print("some requests were not acknowledged with 200: see the runs above")
         }
