@@ -165,7 +165,11 @@ public final class ReactorStore {
     ///
     /// If another run moved the checkpoint meanwhile, nothing is written and nil is returned: step
     /// again.
-    public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine, maxCustomers: Int) throws -> StepSummary? {
+    ///
+    /// `stepParallelism`: the engines a step decides on (nil: `parallelism`). A whole run keeps
+    /// `parallelism`.
+    public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine, maxCustomers: Int,
+                                 stepParallelism: Int? = nil) throws -> StepSummary? {
         let bound = max(1, maxCustomers)
         if prototype.recording { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
         var start: Int64 = 0
@@ -209,6 +213,9 @@ public final class ReactorStore {
                 }
             }
             let plan = Plan(needed: needed, all: false, size: needed.count)
+            let whole = parallelism
+            if let stepParallelism { parallelism = max(1, stepParallelism) }
+            defer { parallelism = whole }
             return try runPasses(prototype, until: now, withDueCommands: false, storeCheckpoint: false, plan: plan,
                                  limit: stopsEarly ? taken : .max, advance: !stopsEarly) { engine, _ in
                 decided = engine
@@ -216,10 +223,12 @@ public final class ReactorStore {
         }
         if wholeRun { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
         guard var engine = decided else { return nil }
+        // The rows are made before the write lock is taken: the intake's commits wait for it.
+        let prepared = prepareSave(&engine)
         return try database.inTransaction {
             guard try checkpoint() == start else { return nil }
             let saving = ContinuousClock.now
-            summary.written += try save(&engine)
+            summary.written += try write(prepared)
             try setMeta("checkpoint", String(summary.checkpoint))
             summary.saveSeconds += ReactorStore.seconds(since: saving)
             return StepSummary(run: summary, complete: complete)
@@ -440,31 +449,75 @@ public final class ReactorStore {
     /// commands and customers it wrote.
     @discardableResult
     func save(_ engine: inout ReactorEngine) throws -> Int {
+        try write(prepareSave(&engine))
+    }
+
+    /// The rows a save writes, made before its transaction: states encoded, payloads written, next
+    /// ticks judged. The live engine makes them before it takes the write lock, which the intake's
+    /// commits wait for, so the lock is held only to bind and step.
+    struct PreparedSave {
+        /// Next ticks of customers whose commands changed without their state.
+        var nextTicks: [(customer: String, tick: Int64)] = []
+        var customers: [(customer: String, state: [UInt8], clock: Int64?, nextTick: Int64)] = []
+        var commands: [Command] = []
+        var payloads: [String] = []
+        /// The co-purchase counts' text, when they changed.
+        var coPurchases: String?
+        /// The configuration's fingerprint, when every customer was in memory.
+        var configuration: String?
+    }
+
+    func prepareSave(_ engine: inout ReactorEngine) -> PreparedSave {
         let changes = engine.takeChanges()
+        var prepared = PreparedSave()
         // Customers whose commands changed without their state (a dispatch) may have a new next tick too.
         var judgedAgain = Set(changes.commands.map(\.customer)).subtracting(changes.customers.map(\.state.customer))
         if loadedAll {
             // Every customer was in memory: record each one's next tick, so later runs load only those due.
             judgedAgain = Set(engine.customers.keys)
-            try setMeta("configuration", engine.configuration.fingerprint)
+            prepared.configuration = engine.configuration.fingerprint
         }
         // The customers written below get theirs with their state.
         judgedAgain.subtract(changes.customers.map(\.state.customer))
-        let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
         for id in judgedAgain.sorted() {
             guard let customer = engine.customers[id], customer.clock != nil else { continue }
-            try setNextTick.run([.text(id), .int(ReactorStore.storedNextTick(engine, customer))])
+            prepared.nextTicks.append((id, ReactorStore.storedNextTick(engine, customer)))
+        }
+        prepared.customers = changes.customers.map { customer in
+            (customer.state.customer, CustomerStateBinaryCodec.encode(customer.state), customer.clock?.millis,
+             customer.clock == nil ? 0 : ReactorStore.storedNextTick(engine, customer))
+        }
+        prepared.payloads = ReactorStore.payloadTexts(changes.commands)
+        prepared.commands = changes.commands
+        if changes.coPurchasesChanged {
+            let object = JSONObject(engine.coPurchases.sorted { $0.key < $1.key }.map { sku, after in
+                .init(key: sku, value: .object(JSONObject(after.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) })))
+            })
+            prepared.coPurchases = JSONValue.object(object).compactText
+        }
+        return prepared
+    }
+
+    /// Writes prepared rows (inside the caller's transaction); returns how many commands and customers.
+    func write(_ prepared: PreparedSave) throws -> Int {
+        if let fingerprint = prepared.configuration { try setMeta("configuration", fingerprint) }
+        let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
+        for (customer, tick) in prepared.nextTicks {
+            setNextTick.bind(customer, at: 1)
+            setNextTick.bind(tick, at: 2)
+            try setNextTick.step()
+            setNextTick.reset()
         }
         let upsertCustomer = try database.cached("""
             INSERT INTO reactor_customers (customer, state, clock, next_tick) VALUES (?1, ?2, ?3, ?4)
             ON CONFLICT(customer) DO UPDATE SET state = excluded.state, clock = excluded.clock, next_tick = excluded.next_tick
             """)
-        for customer in changes.customers {
-            upsertCustomer.bind(customer.state.customer, at: 1)
-            upsertCustomer.bind(bytes: CustomerStateBinaryCodec.encode(customer.state), at: 2)
+        for customer in prepared.customers {
+            upsertCustomer.bind(customer.customer, at: 1)
+            upsertCustomer.bind(bytes: customer.state, at: 2)
             if let clock = customer.clock {
-                upsertCustomer.bind(clock.millis, at: 3)
-                upsertCustomer.bind(ReactorStore.storedNextTick(engine, customer), at: 4)
+                upsertCustomer.bind(clock, at: 3)
+                upsertCustomer.bind(customer.nextTick, at: 4)
             } else {
                 upsertCustomer.bindNull(at: 3)
                 upsertCustomer.bindNull(at: 4)
@@ -478,8 +531,7 @@ public final class ReactorStore {
             ON CONFLICT(id) DO UPDATE SET channel = excluded.channel, due = excluded.due, status = excluded.status,
                 status_reason = excluded.status_reason, cancelled_by = excluded.cancelled_by
             """)
-        let payloads = ReactorStore.payloadTexts(changes.commands)
-        for (command, payload) in zip(changes.commands, payloads) {
+        for (command, payload) in zip(prepared.commands, prepared.payloads) {
             let (status, reason, by) = ReactorStore.statusColumns(command.status)
             upsertCommand.bind(command.id, at: 1)
             upsertCommand.bind(command.customer, at: 2)
@@ -496,13 +548,8 @@ public final class ReactorStore {
             try upsertCommand.step()
             upsertCommand.reset()
         }
-        if changes.coPurchasesChanged {
-            let object = JSONObject(engine.coPurchases.sorted { $0.key < $1.key }.map { sku, after in
-                .init(key: sku, value: .object(JSONObject(after.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) })))
-            })
-            try setMeta("co_purchases", JSONValue.object(object).compactText)
-        }
-        return changes.commands.count + changes.customers.count
+        if let coPurchases = prepared.coPurchases { try setMeta("co_purchases", coPurchases) }
+        return prepared.commands.count + prepared.customers.count
     }
 
     /// The commands' payloads as the outbox stores them (JSON text), made on every core for a first

@@ -61,14 +61,14 @@ public final class LiveEngine: @unchecked Sendable {
     public var onRun: (@Sendable (EngineStatus, Double) -> Void)?
 
     public init(path: String, clock: any ServerClock, configuration: ReactorConfiguration, threads: Int?,
-                clockIntervalSeconds: Double, logger: Logger) {
+                clockIntervalSeconds: Double, niceness: Int32 = 0, logger: Logger) {
         self.path = path
         self.clock = clock
         self.configuration = configuration
         self.threads = threads
         self.interval = clockIntervalSeconds
         self.logger = logger
-        self.worker = ServiceThread(name: "aftersale-engine", intervalSeconds: clockIntervalSeconds)
+        self.worker = ServiceThread(name: "aftersale-engine", intervalSeconds: clockIntervalSeconds, niceness: niceness)
     }
 
     public var status: EngineStatus { lock.withLock { current } }
@@ -99,10 +99,14 @@ public final class LiveEngine: @unchecked Sendable {
             // steps: the next start goes on from the checkpoint.
             var run = ReactorStore.RunSummary()
             while true {
-                guard let step = try store.runBesideWriters(until: now, engine: engine, maxCustomers: customersPerStep) else { continue }
+                // A step decides on this thread alone unless told otherwise: its customers are few, and
+                // the cores are the intake's and the requests' first (the thread runs at a lower priority).
+                guard let step = try store.runBesideWriters(until: now, engine: engine, maxCustomers: customersPerStep,
+                                                            stepParallelism: threads ?? 1) else { continue }
                 run.events += step.run.events
                 run.customersLoaded += step.run.customersLoaded
                 run.scheduled += step.run.scheduled
+                run.saveSeconds += step.run.saveSeconds
                 if step.complete || worker.isStopping { break }
             }
             status.head = try log.head()
@@ -112,7 +116,8 @@ public final class LiveEngine: @unchecked Sendable {
             status.lastError = nil
             if run.events > 0 || run.scheduled > 0 {
                 logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)",
-                                                           "scheduled": "\(run.scheduled)"])
+                                                           "scheduled": "\(run.scheduled)",
+                                                           "write_lock_ms": "\(Int(run.saveSeconds * 1000))"])
             }
         } catch {
             // Storage errors only (a full disk, a lock held too long): the next run tries again.

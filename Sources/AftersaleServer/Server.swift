@@ -42,7 +42,7 @@ public enum AftersaleServer {
                              metrics: ServerMetrics = ServerMetrics()) throws -> ServerParts {
         let intake = Intake(path: settings.databasePath, clock: clock)
         let engine = LiveEngine(path: settings.databasePath, clock: clock, configuration: settings.reactor, threads: settings.threads,
-                                clockIntervalSeconds: settings.clockIntervalSeconds, logger: logger)
+                                clockIntervalSeconds: settings.clockIntervalSeconds, niceness: Int32(settings.engineNiceness), logger: logger)
         engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
         engine.customersPerStep = settings.engineCustomersPerStep
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection

@@ -25,8 +25,12 @@ public struct ServerSettings: Sendable {
     public var clockIntervalSeconds = 60.0
     /// The reactor's policies (the config file's other sections).
     public var reactor = ReactorConfiguration()
-    /// The reactor's threads (nil: one per core).
+    /// The reactor's threads (nil: one per core when it judges the whole shop; one for the live
+    /// engine's steps, which are small and share the cores with the requests).
     public var threads: Int?
+    /// The live engine's thread runs at this nice value (0-19, Linux): under load, the cores go to
+    /// the requests and the intake's commits first, and the engine catches up with larger runs.
+    public var engineNiceness = 10
     /// Run the live engine (false: the server takes events and answers reads; `aftersale actions`
     /// from cron brings the read models and the reactor up).
     public var liveEngine = true
@@ -111,6 +115,7 @@ extension ServerSettings {
             case "clock_interval_seconds": clockIntervalSeconds = Double(try count(1...86_400))
             case "threads": threads = try count(1...1024)
             case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
+            case "engine_niceness": engineNiceness = try count(0...19)
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
             case "live_engine":

@@ -11,16 +11,20 @@ final class ServiceThread: @unchecked Sendable {
     private var stopping = false
     private var started = false
     private let done = DispatchSemaphore(value: 0)
+    /// The thread's nice value (Linux: per thread), 0 to keep the process's.
+    private let niceness: Int32
 
-    init(name: String, intervalSeconds: Double) {
+    init(name: String, intervalSeconds: Double, niceness: Int32 = 0) {
         self.name = name
         self.interval = intervalSeconds
+        self.niceness = niceness
     }
 
     /// Starts the thread with `body`, which loops on `nextRun()`.
     func start(_ body: @escaping @Sendable () -> Void) {
         condition.withLock { started = true }
-        let thread = Thread { [done] in
+        let thread = Thread { [done, niceness] in
+            if niceness != 0 { ServiceThread.setNiceness(niceness) }
             body()
             done.signal()
         }
@@ -53,6 +57,17 @@ final class ServiceThread: @unchecked Sendable {
             let until = Date(timeIntervalSinceNow: seconds)
             while !stopping && Date() < until { _ = condition.wait(until: until) }
         }
+    }
+
+    /// Lowers the calling thread's priority: on Linux a thread is a task of its own with its own
+    /// nice value. Elsewhere, nothing.
+    static func setNiceness(_ value: Int32) {
+        #if os(Linux)
+        // The thread's id, as `gettid()` gives it (not exported to Swift): /proc/thread-self is a link to "PID/task/TID".
+        guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"),
+              let id = link.split(separator: "/").last.flatMap({ id_t($0) }) else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id, value)
+        #endif
     }
 
     var isStopping: Bool { condition.withLock { stopping } }

@@ -1,4 +1,5 @@
 import AftersaleServer
+import Foundation
 import Testing
 
 @Suite("the service's settings")
@@ -7,14 +8,19 @@ struct SettingsTests {
     func fromConfigAndEnvironment() throws {
         let config = #"""
         {"delivery": {"late_after_hours": 30},
-         "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500},
+         "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
+                   "engine_niceness": 5},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         let settings = try ServerSettings.load(databasePath: "x.db", configText: config,
                                                environment: ["AFTERSALE_API_TOKEN": "from-env", "AFTERSALE_WEBHOOK_SECRET": secret])
         #expect(settings.port == 9090 && settings.apiToken == "from-env")
-        #expect(settings.cacheMebibytesPerConnection == 8 && settings.engineCustomersPerStep == 500)
+        #expect(settings.cacheMebibytesPerConnection == 8 && settings.engineCustomersPerStep == 500 && settings.engineNiceness == 5)
+        #expect(ServerSettings(databasePath: "x.db").engineNiceness == 10)
+        #expect(throws: SettingsError.self) {
+            try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_niceness": -5}}"#, environment: [:])
+        }
         #expect(settings.reactor.delivery.lateAfterHours == 30)
         #expect(settings.delivery.destinations.map(\.name) == ["mailer"] && settings.delivery.secrets.count == 1)
         #expect(throws: SettingsError.self) {
@@ -27,6 +33,32 @@ struct SettingsTests {
             #expect("\(error)".contains("webhooks.destinations[0].url"), "\(error)")
         }
     }
+
+    #if os(Linux)
+    @Test("the live engine's thread runs at the configured nice value")
+    func engineRunsNiced() async throws {
+        /// The nice values of this process's threads (field 19 of each task's stat).
+        func niceValues() -> [Int] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { task in
+                guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return nil }
+                // After the command name: state is field 3, nice field 19.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 16 ? Int(fields[16]) : nil
+            }
+        }
+        #expect(!niceValues().contains(17))
+        let server = try TestServer { $0.engineNiceness = 17 }
+        defer { server.parts.stop() }
+        var seen = false
+        for _ in 0..<100 where !seen {
+            seen = niceValues().contains(17)
+            if !seen { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(seen, "no thread at nice 17: \(niceValues())")
+    }
+    #endif
 
     @Test("destinations without a signing secret leave delivery off: nothing goes out unsigned")
     func noSecretNoDelivery() throws {
