@@ -31,6 +31,8 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // Tests and tools: a real HTTP client for the service.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Already in the graph through the two above; named for aftersale-load's own HTTP client.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // Debian's libsqlite3, the only C this package imports (only AftersaleSQLite imports it).
@@ -108,7 +110,7 @@ var package = Package(
         // The service under load over loopback, beside `ingest` of the same events.
         .executableTarget(
             name: "aftersale-load",
-            dependencies: ["ShopSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["ShopSimulator", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird")],
             path: "tools/load"
         ),

@@ -14,7 +14,6 @@
 // `--slow-default no` leaves out the minutes-long run against a 200 ms receiver at concurrency 8);
 // `receiver --log FILE [--delay-ms N]` (the webhook receiver the deliveries run starts: signatures
 // checked with its own code, the secret from $RECEIVER_SECRET).
-import AsyncHTTPClient
 import Crypto
 
 import Foundation
@@ -154,48 +153,23 @@ struct LoadResult {
     var failures: Int
 }
 
-/// Sends `bodies` over `connections` concurrent senders; every body must be acknowledged.
-func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, client: HTTPClient,
-          path: String = "/v1/events", until deadline: Double = .infinity, progress: ManagedAtomicCounter? = nil, failed: ManagedAtomicCounter? = nil,
-          headers: @escaping @Sendable (Int) -> [(String, String)] = { _ in [("Authorization", "Bearer \(Server.token)")] }) async throws -> LoadResult {
+/// Sends `bodies` over `connections` keep-alive connections, each a closed loop (ClosedLoop.swift), on an
+/// event loop group of `threads` threads; every body must be acknowledged. Each request carries Host,
+/// Content-Type, `constantHeaders` (encoded once), the headers `headers` gives for its index, and
+/// Content-Length; its latency runs from just before its write to its whole response.
+func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections: Int, threads: Int = 1,
+          path: String = "/v1/events", contentType: String = "application/x-ndjson",
+          until deadline: Double = .infinity, progress: ManagedAtomicCounter? = nil, failed: ManagedAtomicCounter? = nil,
+          constantHeaders: [(String, String)] = [("Authorization", "Bearer \(Server.token)")],
+          headers: (@Sendable (Int) -> [(String, String)])? = nil) async throws -> LoadResult {
     let next = ManagedAtomicCounter()
+    let plan = ClosedLoopPlan(port: server.port, path: path, contentType: contentType, constantHeaders: constantHeaders, headers: headers,
+                              bodies: bodies, next: next, deadline: deadline, progress: progress, failed: failed)
     let start = seconds()
-    let (latencies, failures) = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
-        for _ in 0..<connections {
-            group.addTask {
-                var latencies: [Double] = []
-                var failures = 0
-                while true {
-                    if seconds() > deadline { break }
-                    let i = next.next()
-                    if i >= bodies.count { break }
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
-                    request.method = .POST
-                    for (name, value) in headers(i) { request.headers.add(name: name, value: value) }
-                    request.body = .bytes(ByteBuffer(string: bodies[i]))
-                    let t = seconds()
-                    let response = try await client.execute(request, timeout: .seconds(60))
-                    _ = try await response.body.collect(upTo: 1 << 26)
-                    latencies.append(seconds() - t)
-                    if response.status.code != 200 {
-                        failures += 1
-                        _ = failed?.next()
-                    } else {
-                        _ = progress?.next()
-                    }
-                }
-                return (latencies, failures)
-            }
-        }
-        var all: [Double] = []
-        var failed = 0
-        for try await (l, f) in group {
-            all += l
-            failed += f
-        }
-        return (all, failed)
-    }
+    let tallies = try await ClosedLoop.run(port: server.port, plan: plan, connections: connections, threads: threads)
     let elapsed = seconds() - start
+    let latencies = tallies.flatMap(\.latencies)
+    let failures = tallies.reduce(0) { $0 + $1.failures }
     let sent = min(next.current, bodies.count)
     return LoadResult(eventsPerSecond: Double(eventsPerBody.prefix(sent).reduce(0, +)) / elapsed, p50: percentile(latencies, 0.5),
                       p99: percentile(latencies, 0.99), failures: failures)
@@ -221,18 +195,12 @@ struct Load {
         let lines = try shopLines(options.events)
         let file = options.folder + "/shop.ndjson"
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(options.connections, 8)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-
         if let customers = options.deliveriesCustomers {
             try deliveries(options, customers: customers)
-            try await client.shutdown()
             return
         }
         if let minutes = options.soakMinutes {
-            try await soak(options, lines: lines, minutes: minutes, client: client)
-            try await client.shutdown()
+            try await soak(options, lines: lines, minutes: minutes)
             return
         }
         print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
@@ -258,7 +226,7 @@ struct Load {
                     return samples
                 }
                 let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
-                                       connections: options.connections, client: client)
+                                       connections: options.connections)
                 sampler.cancel()
                 let samples = await sampler.value
                 print("run \(run): server RSS (KiB) every 30 s while taking single events: \(samples.map(String.init).joined(separator: " ")), at the end \(single.rssKiB)")
@@ -271,7 +239,7 @@ struct Load {
                 let batched = try Server(options, db: options.folder + "/batch.db")
                 let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
                 let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
-                let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4, client: client)
+                let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4)
                 batched.stop()
                 batches.append(b)
                 line += String(format: "; batches %.0f ev/s (p99 %.1f ms, %d failed)", b.eventsPerSecond, b.p99 * 1000, b.failures)
@@ -284,8 +252,9 @@ struct Load {
                 }
                 let signatures = orders.map { Data(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: SymmetricKey(data: Array(Server.shopifySecret.utf8)))).base64EncodedString() }
                 let w = try await load(shop, bodies: orders, eventsPerBody: Array(repeating: 1, count: orders.count), connections: options.connections,
-                                       client: client, path: "/webhooks/shopify") { i in
-                    [("X-Shopify-Topic", "orders/create"), ("X-Shopify-Event-Id", "load-\(i)"), ("X-Shopify-Hmac-Sha256", signatures[i])]
+                                       path: "/webhooks/shopify", contentType: "application/json",
+                                       constantHeaders: [("X-Shopify-Topic", "orders/create")]) { i in
+                    [("X-Shopify-Event-Id", "load-\(i)"), ("X-Shopify-Hmac-Sha256", signatures[i])]
                 }
                 shop.stop()
                 webhooks.append(w)
@@ -313,12 +282,11 @@ struct Load {
         if webhooks.contains(where: { $0.failures > 0 }) || singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
             print("some requests were not acknowledged with 200: see the runs above")
         }
-        try await client.shutdown()
     }
 
     /// Single events on `options.connections` connections for `minutes`, printing every 30 s the
     /// server's RSS, the events acknowledged, the requests refused and the WAL's size.
-    static func soak(_ options: Options, lines: [String], minutes: Double, client: HTTPClient) async throws {
+    static func soak(_ options: Options, lines: [String], minutes: Double) async throws {
         print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes")
         let db = options.folder + "/soak.db"
         let server = try Server(options, db: db)
@@ -335,7 +303,7 @@ struct Load {
             }
         }
         let result = try await load(server, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count), connections: options.connections,
-                                    client: client, until: start + minutes * 60, progress: acked, failed: refused)
+                                    until: start + minutes * 60, progress: acked, failed: refused)
         sampler.cancel()
         _ = await sampler.value
         print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
