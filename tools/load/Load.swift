@@ -175,6 +175,55 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
                       p99: percentile(latencies, 0.99), failures: failures)
 }
 
+/// `GET path` over a fresh connection (HTTP/1.0, so the server closes it): the status and body.
+func plainGet(port: Int, path: String) -> (Int, String) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0, "socket: \(errno)")
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    precondition(connected == 0, "connect to port \(port): \(errno)")
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    precondition(write(fd, request, request.count) == request.count, "write: \(errno)")
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    // Up to the end of the body its Content-Length gives (or the server's close).
+    while true {
+        let text = String(decoding: response, as: UTF8.self)
+        if let end = text.range(of: "\r\n\r\n") {
+            let head = text[..<end.lowerBound].lowercased()
+            if let field = head.range(of: "content-length:"),
+               let length = Int(head[field.upperBound...].prefix { $0 != "\r" }.trimmingCharacters(in: .whitespaces)),
+               text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length {
+                break
+            }
+        }
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        response += buffer[0..<n]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    let status = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+    return (status, body)
+}
+
+/// After a load: the reactor's lag (events) at once, and the seconds until `/readyz` says the
+/// projection and the reactor have caught up with every event acknowledged.
+func catchUp(_ server: Server) -> (lag: Int, seconds: Double) {
+    let start = seconds()
+    let (_, first) = plainGet(port: server.port, path: "/readyz")
+    let lag = (try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])?["reactor_lag"] as? Int ?? -1
+    while plainGet(port: server.port, path: "/readyz").0 != 200 {
+        precondition(seconds() - start < 600, "the engine did not catch up within 10 minutes")
+        usleep(20_000)
+    }
+    return (lag, seconds() - start)
+}
+
 /// Hands out indexes to concurrent senders.
 final class ManagedAtomicCounter: @unchecked Sendable {
     private let lock = NSLock()
@@ -206,6 +255,8 @@ struct Load {
         print("aftersale-load: \(lines.count) events, \(options.connections) connections for single events, batches of \(options.batch); \(options.repeats) runs")
         var ingestRates: [Double] = [], singles: [LoadResult] = [], batches: [LoadResult] = [], webhooks: [LoadResult] = []
         var rss: [(Int, Int)] = []
+        // Seconds from the last acknowledgement until /readyz: the live engine caught up.
+        var singleCatchUps: [Double] = [], batchCatchUps: [Double] = []
         for run in 1...options.repeats {
             let ingestDB = options.folder + "/ingest.db"
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ingestDB + suffix) }
@@ -227,22 +278,28 @@ struct Load {
                 }
                 let s = try await load(single, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count),
                                        connections: options.connections)
+                let engine = catchUp(single)
                 sampler.cancel()
                 let samples = await sampler.value
                 print("run \(run): server RSS (KiB) every 30 s while taking single events: \(samples.map(String.init).joined(separator: " ")), at the end \(single.rssKiB)")
                 rss.append((before, single.rssKiB))
                 single.stop()
                 singles.append(s)
-                line += String(format: "; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed)", s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures)
+                line += String(format: "; single %.0f ev/s (p50 %.1f ms, p99 %.1f ms, %d failed; reactor lag %d events, caught up %.1f s later)",
+                               s.eventsPerSecond, s.p50 * 1000, s.p99 * 1000, s.failures, engine.lag, engine.seconds)
+                singleCatchUps.append(engine.seconds)
             }
             if options.modes.contains("batches") {
                 let batched = try Server(options, db: options.folder + "/batch.db")
                 let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
                 let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
                 let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4)
+                let engine = catchUp(batched)
                 batched.stop()
                 batches.append(b)
-                line += String(format: "; batches %.0f ev/s (p99 %.1f ms, %d failed)", b.eventsPerSecond, b.p99 * 1000, b.failures)
+                batchCatchUps.append(engine.seconds)
+                line += String(format: "; batches %.0f ev/s (p99 %.1f ms, %d failed; reactor lag %d events, caught up %.1f s later)",
+                               b.eventsPerSecond, b.p99 * 1000, b.failures, engine.lag, engine.seconds)
             }
             if options.modes.contains("shopify") {
                 // Signed Shopify orders/create webhooks, one order each, on the same connections.
@@ -263,20 +320,21 @@ struct Load {
             print(line)
         }
         print("")
-        print("| what (median of \(options.repeats)) | events/s | p50 | p99 | server RSS |")
-        print("|---|---|---|---|---|")
-        print(String(format: "| `aftersale ingest` of the same file | %.0f | | | |", median(ingestRates)))
+        print("| what (median of \(options.repeats)) | events/s | p50 | p99 | server RSS | engine caught up after the last answer |")
+        print("|---|---|---|---|---|---|")
+        print(String(format: "| `aftersale ingest` of the same file | %.0f | | | | |", median(ingestRates)))
         if !singles.isEmpty {
-            print(String(format: "| POST /v1/events, 1 event per request, %d connections | %.0f | %.1f ms | %.1f ms | %d -> %d KiB |", options.connections,
+            print(String(format: "| POST /v1/events, 1 event per request, %d connections | %.0f | %.1f ms | %.1f ms | %d -> %d KiB | %.1f s |", options.connections,
                      median(singles.map(\.eventsPerSecond)), median(singles.map(\.p50)) * 1000, median(singles.map(\.p99)) * 1000,
-                     rss.last?.0 ?? 0, rss.last?.1 ?? 0))
+                     rss.last?.0 ?? 0, rss.last?.1 ?? 0, median(singleCatchUps)))
         }
         if !batches.isEmpty {
-            print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | |", options.batch,
-                     median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000))
+            print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | | %.1f s |", options.batch,
+                     median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000,
+                     median(batchCatchUps)))
         }
         if !webhooks.isEmpty {
-            print(String(format: "| POST /webhooks/shopify, signed orders/create, %d connections | %.0f | %.1f ms | %.1f ms | |", options.connections,
+            print(String(format: "| POST /webhooks/shopify, signed orders/create, %d connections | %.0f | %.1f ms | %.1f ms | | |", options.connections,
                      median(webhooks.map(\.eventsPerSecond)), median(webhooks.map(\.p50)) * 1000, median(webhooks.map(\.p99)) * 1000))
         }
         if webhooks.contains(where: { $0.failures > 0 }) || singles.contains(where: { $0.failures > 0 }) || batches.contains(where: { $0.failures > 0 }) {
