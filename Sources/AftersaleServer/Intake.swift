@@ -79,7 +79,16 @@ public final class Intake: @unchecked Sendable {
         try log.rememberOrdersInLog()
         let connection = Unchecked(log)
         let thread = Thread { [self] in
-            writerLoop(connection.value)
+            // WAL checkpoints on a thread of their own: SQLite's automatic one runs inside the
+            // commit that crosses its threshold, and every request of that group waited for the copy.
+            // Past 16,000 frames the writer also checkpoints itself, as a bulk load does, or under
+            // a steady stream of commits the WAL would never start over.
+            let log = connection.value
+            do {
+                try log.database.withBackgroundCheckpoints(everyFrames: 1_000, writerCatchesUpAt: 16_000) { writerLoop(log) }
+            } catch {
+                writerLoop(log)
+            }
             stopped.signal()
         }
         thread.name = "aftersale-intake"

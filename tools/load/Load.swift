@@ -119,7 +119,8 @@ final class Server: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["AFTERSALE_API_TOKEN"] = Server.token
         env["AFTERSALE_SHOPIFY_SECRET"] = Server.shopifySecret
-        env["AFTERSALE_LOG_LEVEL"] = "warning"
+        // The server's log beside its database (warning unless AFTERSALE_LOAD_SERVER_LOG_LEVEL says otherwise).
+        env["AFTERSALE_LOG_LEVEL"] = env["AFTERSALE_LOAD_SERVER_LOG_LEVEL"] ?? "warning"
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
