@@ -367,6 +367,8 @@ struct Load {
         _ = await sampler.value
         print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
                      result.eventsPerSecond, result.p50 * 1000, result.p99 * 1000, result.failures, server.rssKiB / 1024))
+        // How far the live engine is behind when the load stops (it catches up afterwards).
+        print("readyz at the end: " + plainGet(port: server.port, path: "/readyz").1.trimmingCharacters(in: .whitespacesAndNewlines))
         let stopping = seconds()
         server.stop()
         print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
