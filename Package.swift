@@ -71,7 +71,7 @@ var package = Package(
         // `aftersale serve`: HTTP intake with group commit, the live engine, reads and metrics.
         .target(name: "AftersaleServer", dependencies: [
             "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
-            "AftersaleAnalytics", "AftersaleSources", "CustomerValue", "AftersaleDelivery",
+            "AftersaleAnalytics", "AftersaleSources", "CustomerValue", "AftersaleDelivery", "AftersaleSQLite",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

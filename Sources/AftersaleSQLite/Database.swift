@@ -26,6 +26,9 @@ public final class Database {
     private var statementCache: [String: Statement] = [:]
     /// The checkpointer of the `withBackgroundCheckpoints` running on this connection, if any.
     var backgroundCheckpointer: BackgroundCheckpointer?
+    /// This process's writers to the same file that take turns with this connection's write
+    /// transactions (nil: only SQLite's lock and busy handler decide).
+    public var writerTurns: WriterTurns?
     /// Called after every rollback of `inTransaction` (`onRollback`).
     private var rollbackHandlers: [() -> Void] = []
 
@@ -169,6 +172,10 @@ public final class Database {
     ///
     /// `immediate` takes the write lock at the start, so the single writer assigns positions.
     public func inTransaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        // A write waits for its turn among this process's writers first (see `WriterTurns`).
+        let turns = immediate ? writerTurns : nil
+        turns?.take()
+        defer { turns?.release() }
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()

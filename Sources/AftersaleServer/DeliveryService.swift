@@ -1,6 +1,7 @@
 public import AftersaleCore
 public import AftersaleDelivery
 import AftersaleOutbox
+public import AftersaleSQLite
 public import AftersaleReactor
 import AftersaleStore
 import AsyncHTTPClient
@@ -35,6 +36,8 @@ public final class DeliveryService: @unchecked Sendable {
     private var current = DeliveryStatus()
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
+    /// Shared with the service's other writers (see `WriterTurns`).
+    public var writerTurns: WriterTurns?
     /// Whether a run may start now. A run releases due commands inside one write transaction and
     /// first brings the reactor up to now, so it waits while the live engine is far behind (it would
     /// hold the intake's commits back while it did the engine's work); the engine wakes it.
@@ -70,6 +73,7 @@ public final class DeliveryService: @unchecked Sendable {
         let queue: DeliveryQueue
         do {
             let log = try EventLog(path: path)
+            log.database.writerTurns = writerTurns
             // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
             try log.attachVault(environment: ProcessInfo.processInfo.environment)
             try log.limitPageCache(mebibytes: cacheMebibytes)

@@ -1,6 +1,7 @@
 import AftersaleCore
 public import AftersaleStore
 public import AftersaleSources
+public import AftersaleSQLite
 import Foundation
 
 /// One thing a request hands the intake: an event to append (perhaps only if its customer is
@@ -59,6 +60,8 @@ public final class Intake: @unchecked Sendable {
 
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
+    /// Shared with the service's other writers (see `WriterTurns`).
+    public var writerTurns: WriterTurns?
 
     public init(path: String, clock: any ServerClock) {
         self.path = path
@@ -68,6 +71,7 @@ public final class Intake: @unchecked Sendable {
     /// Opens the log (creating the file when missing) and starts the writer thread.
     public func start() throws {
         let log = try EventLog(path: path)
+        log.database.writerTurns = writerTurns
         // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
         try log.attachVault(environment: ProcessInfo.processInfo.environment)
         // Durable acknowledgement: a commit is synced before its requests are answered. Group

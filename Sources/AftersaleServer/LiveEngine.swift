@@ -2,6 +2,7 @@ public import AftersaleCore
 import AftersaleOutbox
 import AftersaleProjections
 public import AftersaleReactor
+public import AftersaleSQLite
 import AftersaleStore
 import Foundation
 public import Logging
@@ -52,6 +53,8 @@ public final class LiveEngine: @unchecked Sendable {
     public var customersPerStep = 2_000
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
+    /// Shared with the service's other writers (see `WriterTurns`).
+    public var writerTurns: WriterTurns?
     /// Events folded into the customers read model per transaction.
     static let projectionBatch = 20_000
     private let logger: Logger
@@ -98,6 +101,10 @@ public final class LiveEngine: @unchecked Sendable {
             // checkpoint meanwhile, the step decides again from there. A stop ends the run between
             // steps: the next start goes on from the checkpoint.
             var run = ReactorStore.RunSummary()
+            // A run goes as far as the log's head when it began: under a steady stream of commits
+            // its steps would otherwise never reach the end, and the projection (caught up when a
+            // run begins), the clock and the status would wait as long.
+            let target = try log.head()
             while true {
                 // A step decides on this thread alone unless told otherwise: its customers are few, and
                 // the cores are the intake's and the requests' first (the thread runs at a lower priority).
@@ -107,7 +114,15 @@ public final class LiveEngine: @unchecked Sendable {
                 run.customersLoaded += step.run.customersLoaded
                 run.scheduled += step.run.scheduled
                 run.saveSeconds += step.run.saveSeconds
-                if step.complete || worker.isStopping { break }
+                if step.complete || worker.isStopping || step.run.checkpoint >= target { break }
+                // The customers projection too between steps (it folds millions of events a second), so
+                // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
+                try projection.catchUp(batchSize: LiveEngine.projectionBatch)
+                let projected = try projection.checkpoint()
+                lock.withLock {
+                    current.reactor = max(current.reactor, step.run.checkpoint)
+                    current.projection = max(current.projection, projected)
+                }
             }
             status.head = try log.head()
             status.projection = try projection.checkpoint()
@@ -134,6 +149,7 @@ public final class LiveEngine: @unchecked Sendable {
         let log: EventLog
         do {
             log = try EventLog(path: path)
+            log.database.writerTurns = writerTurns
             // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
             try log.attachVault(environment: ProcessInfo.processInfo.environment)
             try log.limitPageCache(mebibytes: cacheMebibytes)

@@ -1,3 +1,4 @@
+import AftersaleSQLite
 import AftersaleStore
 import Foundation
 
@@ -11,13 +12,18 @@ final class ReadPool: @unchecked Sendable {
 
     private let cacheMebibytes: Int
 
-    init(path: String, cacheMebibytes: Int = 64) {
+    /// Shared with the service's other writers: an erasure writes through a reading connection.
+    private let writerTurns: WriterTurns?
+
+    init(path: String, cacheMebibytes: Int = 64, writerTurns: WriterTurns? = nil) {
         self.path = path
         self.cacheMebibytes = cacheMebibytes
+        self.writerTurns = writerTurns
     }
 
     private func open() throws -> EventLog {
         let log = try EventLog(path: path)
+        log.database.writerTurns = writerTurns
         // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
         try log.attachVault(environment: ProcessInfo.processInfo.environment)
         try log.limitPageCache(mebibytes: cacheMebibytes)

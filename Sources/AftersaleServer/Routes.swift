@@ -30,7 +30,7 @@ public struct ServerParts: Sendable {
         self.metrics = metrics
         self.clock = clock
         self.logger = logger
-        self.reads = ReadPool(path: settings.databasePath, cacheMebibytes: settings.cacheMebibytesPerConnection)
+        self.reads = ReadPool(path: settings.databasePath, cacheMebibytes: settings.cacheMebibytesPerConnection, writerTurns: intake.writerTurns)
     }
 }
 

@@ -1,3 +1,4 @@
+import AftersaleSQLite
 import AftersaleStore
 import Foundation
 public import Hummingbird
@@ -47,6 +48,11 @@ public enum AftersaleServer {
         engine.customersPerStep = settings.engineCustomersPerStep
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
+        // The service's writers take turns in the process, or the intake, committing back to back,
+        // would keep the engine from ever finding SQLite's write lock free.
+        let turns = WriterTurns()
+        intake.writerTurns = turns
+        engine.writerTurns = turns
         let delivery: DeliveryService?
         if settings.delivery.destinations.isEmpty {
             delivery = nil
@@ -65,6 +71,7 @@ public enum AftersaleServer {
         }
         delivery?.onRun = { status, summary in metrics.recordDelivery(status, summary) }
         delivery?.cacheMebibytes = settings.cacheMebibytesPerConnection
+        delivery?.writerTurns = turns
         if settings.liveEngine {
             delivery?.mayRun = { intake.lastAppended - engine.status.reactor <= DeliveryService.maxReactorLag }
         }

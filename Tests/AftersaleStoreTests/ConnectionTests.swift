@@ -8,6 +8,46 @@ import Testing
 
 @Suite("SQLite connections")
 struct ConnectionTests {
+    @Test("a writer that waits for its turn gets it after the transaction under way, however fast another commits back to back")
+    func writersTakeTurns() throws {
+        let scratch = Scratch()
+        let path = scratch.path("turns.db")
+        let turns = WriterTurns()
+        let busy = try Database(path: path)
+        try busy.execute("CREATE TABLE t (x INTEGER) STRICT")
+        busy.writerTurns = turns
+        let waiting = try Database(path: path)
+        waiting.writerTurns = turns
+        // One writer commits back to back (as the service's intake under load); the other asks once.
+        final class Progress: @unchecked Sendable {
+            let lock = NSLock()
+            var committed = 0
+            var stop = false
+        }
+        let progress = Progress()
+        let done = DispatchSemaphore(value: 0)
+        let writer = Unchecked(busy)
+        Thread {
+            for i in 0..<20_000 {
+                if progress.lock.withLock({ progress.stop }) { break }
+                try? writer.value.inTransaction {
+                    try writer.value.execute("INSERT INTO t VALUES (\(i))")
+                    usleep(300)
+                }
+                progress.lock.withLock { progress.committed += 1 }
+            }
+            done.signal()
+        }.start()
+        while progress.lock.withLock({ progress.committed }) < 20 { usleep(1_000) }
+        let asked = progress.lock.withLock { progress.committed }
+        try waiting.inTransaction { try waiting.execute("INSERT INTO t VALUES (-1)") }
+        let got = progress.lock.withLock { progress.committed }
+        progress.lock.withLock { progress.stop = true }
+        done.wait()
+        // The transaction under way when it asked, and the one that may have taken its turn first.
+        #expect(got - asked <= 2, "the other writer committed \(got - asked) times while this one waited")
+    }
+
     @Test("freed pages are not rewritten with zeros (Debian's SQLITE_SECURE_DELETE), deleted content on written pages still is")
     func secureDeleteFast() throws {
         let scratch = Scratch()
@@ -142,4 +182,10 @@ private struct BlobFile {
         while size < bytes, Date() < deadline { usleep(1000) }
         return size >= bytes
     }
+}
+
+/// Hands a value to the one thread that uses it from then on.
+final class Unchecked<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
