@@ -5,8 +5,8 @@ internal import Foundation
 /// SQLite has one write lock per file, and a connection that finds it taken sleeps in its busy
 /// handler and tries again later. A writer that commits back to back (the service's intake, under
 /// load) frees the lock for a moment between two transactions, and a writer that sleeps while it
-/// is taken (the live engine) nearly never finds it free: in a three-minute load the engine's every
-/// attempt failed after its ten-second timeout, and neither the projection nor the reactor moved.
+/// is taken (the live engine) seldom finds it free: under a steady load the engine's run failed
+/// with "database is locked" after its ten-second timeout (tools/results/serve-load.md).
 /// Connections that share one `WriterTurns` queue in the process instead, in the order they asked,
 /// and each goes to SQLite's lock only in its turn. Other processes (a CLI on the same file) still
 /// meet the service at SQLite's lock.
