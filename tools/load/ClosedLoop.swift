@@ -218,11 +218,9 @@ final class ClosedLoopHandler: ChannelInboundHandler {
                     closeAfter = true
                 }
             case .body(let remaining):
-                let n = min(remaining, inbox.readableBytes)
-                inbox.moveReaderIndex(forwardBy: n)
-                if remaining > n {
-                    reading = .body(remaining: remaining - n)
-                    inbox.clear()
+                let left = skip(remaining)
+                if left > 0 {
+                    reading = .body(remaining: left)
                     return
                 }
                 return answered(context: context)
@@ -232,11 +230,9 @@ final class ClosedLoopHandler: ChannelInboundHandler {
                 inbox.moveReaderIndex(forwardBy: line + 2)
                 reading = size == 0 ? .trailers : .chunkData(remaining: size + 2)
             case .chunkData(let remaining):
-                let n = min(remaining, inbox.readableBytes)
-                inbox.moveReaderIndex(forwardBy: n)
-                if remaining > n {
-                    reading = .chunkData(remaining: remaining - n)
-                    inbox.clear()
+                let left = skip(remaining)
+                if left > 0 {
+                    reading = .chunkData(remaining: left)
                     return
                 }
                 reading = .chunkSize
@@ -248,8 +244,17 @@ final class ClosedLoopHandler: ChannelInboundHandler {
         }
     }
 
-    /// A whole response: its latency and status counted, then the next request (or a new connection).
-    private func answered(context: ChannelHandlerContext) {
+    /// Skips up to `remaining` bytes of what has come (a body is counted, not kept): the bytes still
+    /// to come, 0 once all have.
+    private func skip(_ remaining: Int) -> Int {
+        let n = min(remaining, inbox.readableBytes)
+        inbox.moveReaderIndex(forwardBy: n)
+        if remaining > n { inbox.clear() }
+        return remaining - n
+    }
+
+    /// The response just read: its latency, and whether it was a 200.
+    private func count() {
         tally.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - sentAt) / 1e9)
         if status != 200 {
             tally.failures += 1
@@ -257,6 +262,11 @@ final class ClosedLoopHandler: ChannelInboundHandler {
         } else {
             _ = plan.progress?.next()
         }
+    }
+
+    /// A whole response: its latency and status counted, then the next request (or a new connection).
+    private func answered(context: ChannelHandlerContext) {
+        count()
         reading = .idle
         if inbox.readableBytes > 0 { return fail(context: context, "\(inbox.readableBytes) bytes after a whole response") }
         inbox.clear()
@@ -374,13 +384,7 @@ final class ClosedLoopHandler: ChannelInboundHandler {
         if case .untilClose = reading {
             // A response delimited by the connection's end: whole now.
             over = true
-            tally.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - sentAt) / 1e9)
-            if status != 200 {
-                tally.failures += 1
-                _ = plan.failed?.next()
-            } else {
-                _ = plan.progress?.next()
-            }
+            count()
             done.succeed(.reconnect)
             return
         }
