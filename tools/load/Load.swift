@@ -1,13 +1,16 @@
 // aftersale-load: `aftersale serve` under load over loopback, beside `aftersale ingest` of the same
 // events in the same run.
 //
-//   swift build -c release --product aftersale --product aftersale-load
+//   swift build -c release --product aftersale && swift build -c release --product aftersale-load
 //   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--repeat 3]
+//                                 [--only single,batches,shopify]
 //
 // Each run: a simulated shop's events are written to a file; `aftersale ingest` loads them into a
 // fresh database (timed); then a fresh server takes the same events over HTTP, one event per request
-// on --connections connections, then again into another fresh server in --batch-event requests.
-// It prints acknowledged events per second, request latency (p50, p99) and the server's RSS.
+// on --connections connections, then again into another fresh server in --batch-event requests,
+// then signed Shopify webhooks. It prints acknowledged events per second, request latency (p50,
+// p99), the server's RSS, and the live engine's lag at the last answer with the seconds until
+// `/readyz` said it had caught up. Requests go through `ClosedLoop` (one at a time per connection).
 //
 // Also: `--soak-minutes M` (single events only, the server's memory as it goes); `--deliveries N`
 // (an N-customer shop's due commands as webhooks, `dispatch --to` beside `dispatch --out`;
