@@ -458,7 +458,8 @@ public final class ReactorStore {
     struct PreparedSave {
         /// Next ticks of customers whose commands changed without their state.
         var nextTicks: [(customer: String, tick: Int64)] = []
-        var customers: [(customer: String, state: [UInt8], clock: Int64?, nextTick: Int64)] = []
+        /// Each customer's state, and its clock and next tick once it has a clock.
+        var customers: [(customer: String, state: [UInt8], timing: (clock: Int64, nextTick: Int64)?)] = []
         var commands: [Command] = []
         var payloads: [String] = []
         /// The co-purchase counts' text, when they changed.
@@ -484,8 +485,8 @@ public final class ReactorStore {
             prepared.nextTicks.append((id, ReactorStore.storedNextTick(engine, customer)))
         }
         prepared.customers = changes.customers.map { customer in
-            (customer.state.customer, CustomerStateBinaryCodec.encode(customer.state), customer.clock?.millis,
-             customer.clock == nil ? 0 : ReactorStore.storedNextTick(engine, customer))
+            (customer.state.customer, CustomerStateBinaryCodec.encode(customer.state),
+             customer.clock.map { ($0.millis, ReactorStore.storedNextTick(engine, customer)) })
         }
         prepared.payloads = ReactorStore.payloadTexts(changes.commands)
         prepared.commands = changes.commands
@@ -515,9 +516,9 @@ public final class ReactorStore {
         for customer in prepared.customers {
             upsertCustomer.bind(customer.customer, at: 1)
             upsertCustomer.bind(bytes: customer.state, at: 2)
-            if let clock = customer.clock {
+            if let (clock, nextTick) = customer.timing {
                 upsertCustomer.bind(clock, at: 3)
-                upsertCustomer.bind(customer.nextTick, at: 4)
+                upsertCustomer.bind(nextTick, at: 4)
             } else {
                 upsertCustomer.bindNull(at: 3)
                 upsertCustomer.bindNull(at: 4)

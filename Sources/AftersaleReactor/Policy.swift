@@ -65,6 +65,15 @@ extension Command {
         "\(kind.rawValue):\(trigger)" + (subkey.map { ":\($0)" } ?? "")
     }
 
+    /// Whether `outbox` holds the command `id(kind, trigger, subkey)`. The id is made only when the
+    /// outbox holds a command of that kind at all: the plays ask at every tick, and most outboxes
+    /// hold none.
+    static func isHeld(in outbox: [Command], _ kind: CommandKind, _ trigger: String, _ subkey: @autoclosure () -> String) -> Bool {
+        guard outbox.contains(where: { $0.kind == kind }) else { return false }
+        let id = id(kind, trigger, subkey())
+        return outbox.contains { $0.id == id }
+    }
+
     /// A pending command on the configuration's first channel.
     static func proposal(_ kind: CommandKind, trigger: String, subkey: String? = nil, customer: String, due: Timestamp,
                          payload: JSONObject, reason: String, priority: CommandPriority = .normal, context: ReactorContext) -> Command {

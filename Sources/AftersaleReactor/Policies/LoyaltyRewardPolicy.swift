@@ -53,12 +53,9 @@ public struct LoyaltyRewardPolicy: Policy {
     /// The VIP command's id holds the local year: once a year.
     static func vipSubkey(_ year: Int) -> String { "vip-\(year)" }
 
-    /// Whether the outbox holds the VIP command of `year`. Its id is made only when the outbox
-    /// holds a loyalty reward at all: asked at every tick, most outboxes hold none.
+    /// Whether the outbox holds the VIP command of `year`.
     static func holdsVIP(_ outbox: [Command], customer: String, year: Int) -> Bool {
-        guard outbox.contains(where: { $0.kind == .loyaltyReward }) else { return false }
-        let id = Command.id(.loyaltyReward, customer, vipSubkey(year))
-        return outbox.contains { $0.id == id }
+        Command.isHeld(in: outbox, .loyaltyReward, customer, vipSubkey(year))
     }
 
     /// The prediction's value and the threshold it reaches, when it reaches the VIP threshold.

@@ -68,12 +68,9 @@ public struct WinBackPolicy: Policy {
     /// The id's episode: the day of the last order.
     static func episode(_ last: Timestamp) -> String { "since-\(last.dateString)" }
 
-    /// Whether the outbox holds the win-back of the lapse since `last`. Its id is made only when
-    /// the outbox holds a win-back at all: asked at every tick, most outboxes hold none.
+    /// Whether the outbox holds the win-back of the lapse since `last`.
     static func holdsEpisode(_ outbox: [Command], customer: String, last: Timestamp) -> Bool {
-        guard outbox.contains(where: { $0.kind == .winBack }) else { return false }
-        let id = Command.id(.winBack, customer, episode(last))
-        return outbox.contains { $0.id == id }
+        Command.isHeld(in: outbox, .winBack, customer, episode(last))
     }
 
     /// From when no order is open: orders placed, not cancelled, delivered or returned, count as
@@ -90,15 +87,19 @@ public struct WinBackPolicy: Policy {
     /// Whether the customer's value reaches the threshold (`worth`, without its words).
     static func isWorth(_ state: CustomerState, _ prediction: CustomerForecast?, _ context: ReactorContext) -> Bool {
         guard let (value, _) = customerValueAmount(state, prediction) else { return false }
-        let threshold = context.configuration.winBack.minValue.minorUnits[value.currency.code] ?? 0
-        return value.minorUnits >= threshold
+        return value.minorUnits >= threshold(for: value, context).minorUnits
     }
 
     /// The customer's value, how it was judged, and the threshold it reaches, when it reaches it.
     static func worth(_ state: CustomerState, _ prediction: CustomerForecast?, _ context: ReactorContext) -> (Money, String, Money)? {
         guard let (value, basis) = customerValue(state, prediction) else { return nil }
-        let threshold = context.configuration.winBack.minValue.amount(in: value.currency.code) ?? Money(minorUnits: 0, currency: value.currency)
+        let threshold = threshold(for: value, context)
         return value.minorUnits >= threshold.minorUnits ? (value, basis, threshold) : nil
+    }
+
+    /// The configured minimum value in the value's currency (none configured: zero).
+    static func threshold(for value: Money, _ context: ReactorContext) -> Money {
+        context.configuration.winBack.minValue.amount(in: value.currency.code) ?? Money(minorUnits: 0, currency: value.currency)
     }
 
     /// When the next order was expected, and why then.
