@@ -50,7 +50,10 @@ struct SettingsTests {
         }
         #expect(!niceValues().contains(17))
         let server = try TestServer { $0.engineNiceness = 17 }
-        defer { server.parts.stop() }
+        defer {
+            server.parts.stop()
+            try? FileManager.default.removeItem(at: server.folder)
+        }
         var seen = false
         for _ in 0..<100 where !seen {
             seen = niceValues().contains(17)
