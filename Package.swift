@@ -126,7 +126,7 @@ var package = Package(
         .testTarget(name: "AftersaleSourcesTests", dependencies: ["AftersaleSources", "AftersaleCore"]),
         .testTarget(name: "AftersaleServerTests", dependencies: [
             "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
-            "AftersaleProjections", "ShopSimulator", "AftersaleDelivery",
+            "AftersaleProjections", "ShopSimulator", "AftersaleDelivery", "AftersaleSQLite",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

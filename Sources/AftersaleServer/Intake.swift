@@ -3,6 +3,7 @@ public import AftersaleStore
 public import AftersaleSources
 public import AftersaleSQLite
 import Foundation
+public import Logging
 
 /// One thing a request hands the intake: an event to append (perhaps only if its customer is
 /// known, or unknown), or input to keep as rejected.
@@ -62,6 +63,14 @@ public final class Intake: @unchecked Sendable {
     public var cacheMebibytes = 64
     /// Shared with the service's other writers (see `WriterTurns`).
     public var writerTurns: WriterTurns?
+    /// The events' facts are held across commits and stored together (`holdFactsAcrossAppends`):
+    /// once this many are held, after the group that reached it is answered, or when no request has
+    /// come for `idleSecondsBeforeStoringFacts`.
+    /// 0: each commit stores its events' facts.
+    public var factsHeldAtMost = 50_000
+    public var idleSecondsBeforeStoringFacts = 0.05
+    /// Says when held facts are stored (debug) or cannot be (error).
+    public var logger: Logger?
 
     public init(path: String, clock: any ServerClock) {
         self.path = path
@@ -81,6 +90,10 @@ public final class Intake: @unchecked Sendable {
         // Orders that came in before (ingested files, an earlier version): their customers, so
         // webhooks naming only the order are attributed.
         try log.rememberOrdersInLog()
+        // Each commit stored its events' facts at random keys of `stream_facts`, a page rewritten per
+        // customer: most of what a commit wrote once the table outgrew the cache. Twice the bound:
+        // the writer stores them itself first, outside a request's commit.
+        if factsHeldAtMost > 0 { log.holdFactsAcrossAppends(atMost: factsHeldAtMost * 2) }
         let connection = Unchecked(log)
         let thread = Thread { [self] in
             // WAL checkpoints on a thread of their own: SQLite's automatic one runs inside the
@@ -129,9 +142,19 @@ public final class Intake: @unchecked Sendable {
     private func writerLoop(_ log: EventLog) {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
+            while queue.isEmpty && !stopping {
+                if log.heldFactsCount == 0 {
+                    condition.wait()
+                } else if !condition.wait(until: Date(timeIntervalSinceNow: idleSecondsBeforeStoringFacts)), queue.isEmpty, !stopping {
+                    // Idle: store the held facts now, while nothing waits for the log.
+                    condition.unlock()
+                    storeHeldFacts(log)
+                    condition.lock()
+                }
+            }
             if queue.isEmpty && stopping {
                 condition.unlock()
+                storeHeldFacts(log)
                 return
             }
             // Whole submissions, up to the cap (one larger submission goes alone).
@@ -143,6 +166,23 @@ public final class Intake: @unchecked Sendable {
             }
             condition.unlock()
             commit(group, to: log)
+            // After the group is answered, so that none of its requests waits for it.
+            if factsHeldAtMost > 0, log.heldFactsCount >= factsHeldAtMost { storeHeldFacts(log) }
+        }
+    }
+
+    /// Stores the facts the log holds. A failure loses nothing: the events are committed, and the
+    /// next append (or the next start) derives their facts from the JSON.
+    private func storeHeldFacts(_ log: EventLog) {
+        let count = log.heldFactsCount
+        guard count > 0 else { return }
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            try log.storeHeldFacts()
+            logger?.debug("intake stored held facts", metadata: [
+                "events": "\(count)", "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)"])
+        } catch {
+            logger?.error("intake could not store held facts; they stay held", metadata: ["error": "\(error)"])
         }
     }
 

@@ -48,6 +48,8 @@ public enum AftersaleServer {
         engine.customersPerStep = settings.engineCustomersPerStep
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
+        intake.factsHeldAtMost = settings.intakeFactsHeld
+        intake.logger = logger
         // The service's writers take turns in the process, or the intake, committing back to back,
         // would keep the engine from ever finding SQLite's write lock free.
         let turns = WriterTurns()

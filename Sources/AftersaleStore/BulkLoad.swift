@@ -60,3 +60,28 @@ extension EventLog {
         return start - 1 < Int64(factsMergeInterval / 4)
     }
 }
+
+extension EventLog {
+    /// For a writer that appends in many small commits for a long time (the service's intake):
+    /// holds its events' facts in memory across appends, as a bulk load does, instead of storing
+    /// them at the end of each append.
+    ///
+    /// An append stores its facts at random keys of `stream_facts` (one per customer), so a commit
+    /// of a few hundred events rewrites about as many pages, and the table's pages grow with the
+    /// shop. Held, they are stored together in key order by `storeHeldFacts()` (the writer calls it
+    /// when idle or past its own bound), or by the append that holds `atMost`; another writer, or
+    /// the next to open the file after a kill, derives them from the JSON. Readers meanwhile read
+    /// those events whole (see `EventLog`), so the writer keeps the tail short.
+    public func holdFactsAcrossAppends(atMost limit: Int) {
+        defersFactsMerge = true
+        factsMergeInterval = max(1, limit)
+    }
+
+    /// How many appended events' facts this connection holds and has not stored.
+    public var heldFactsCount: Int { held.keys.count }
+
+    /// Stores the facts this connection holds (see `holdFactsAcrossAppends`), in a transaction of its own.
+    public func storeHeldFacts() throws {
+        try database.inTransaction { try mergePendingFacts() }
+    }
+}
