@@ -126,7 +126,7 @@ var package = Package(
         .testTarget(name: "AftersaleSourcesTests", dependencies: ["AftersaleSources", "AftersaleCore"]),
         .testTarget(name: "AftersaleServerTests", dependencies: [
             "AftersaleServer", "AftersaleCore", "AftersaleStore", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
-            "AftersaleProjections", "ShopSimulator", "AftersaleDelivery", "AftersaleSQLite",
+            "AftersaleProjections", "ShopSimulator", "AftersaleDelivery", "AftersaleSQLite", "AftersaleSources",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -80,18 +80,37 @@ public final class CustomerProjection {
         }
         var applied = 0
         while true {
-            let n = try database.inTransaction { () throws -> Int in
-                let count = try apply(after: try checkpoint(), limit: batchSize, into: CustomerProjection.name)
-                return count
+            // Folded on a snapshot, without the write lock, which other writers (a service's intake)
+            // wait for; then stored with the checkpoint, unless another writer moved it meanwhile.
+            let from = try checkpoint()
+            let batch = try database.onOneSnapshot { try fold(after: from, limit: batchSize, from: CustomerProjection.name) }
+            guard batch.events > 0 else { return applied }
+            let stored = try database.inTransaction { () throws -> Bool in
+                guard try checkpoint() == from else { return false }
+                try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: CustomerProjection.name)
+                try setCheckpoint(batch.last)
+                return true
             }
-            applied += n
-            if n < batchSize { return applied }
+            guard stored else { continue }
+            applied += batch.events
+            if batch.events < batchSize { return applied }
         }
     }
 
-    /// Folds up to `limit` events after `position` into `table`'s rows and moves the checkpoint
-    /// (inside the caller's transaction). Returns how many events were read.
-    private func apply(after position: Int64, limit: Int = .max, into table: String) throws -> Int {
+    /// Folds the events after `position` into `table`'s rows and moves the checkpoint (inside the
+    /// caller's transaction). Returns how many events were read.
+    private func apply(after position: Int64, into table: String) throws -> Int {
+        let batch = try fold(after: position, from: table)
+        guard batch.events > 0 else { return 0 }
+        try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: table)
+        try setCheckpoint(batch.last)
+        return batch.events
+    }
+
+    /// Up to `limit` events after `position`, folded into the states of their customers' rows in
+    /// `table`: the states, the last position read and how many events were read.
+    private func fold(after position: Int64, limit: Int = .max,
+                      from table: String) throws -> (states: [Int64: CustomerState], last: Int64, events: Int) {
         var states: [Int64: CustomerState] = [:]
         var last = position
         var count = 0
@@ -104,10 +123,7 @@ public final class CustomerProjection {
             }
             try states[stream]!.apply(facts: facts)
         }
-        guard count > 0 else { return 0 }
-        try store(rows: states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: table)
-        try setCheckpoint(last)
-        return count
+        return (states, last, count)
     }
 
     /// A customer's row as a rebuild worker encoded it: its customer id (UTF-8) and its state are

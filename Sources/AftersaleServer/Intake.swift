@@ -71,6 +71,11 @@ public final class Intake: @unchecked Sendable {
     public var idleSecondsBeforeStoringFacts = 0.05
     /// Says when held facts are stored (debug) or cannot be (error).
     public var logger: Logger?
+    /// The customers of the orders committed since held facts were last stored, kept with them and
+    /// for the same reason: `order_customers` is keyed by order, a page rewritten per order. After
+    /// a kill they are not lost: each start remembers every order placed since the previous start
+    /// (`rememberOrdersInLog`). Only the writer thread uses it.
+    private var heldOrders: [String: String] = [:]
 
     public init(path: String, clock: any ServerClock) {
         self.path = path
@@ -143,7 +148,7 @@ public final class Intake: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping {
-                if log.heldFactsCount == 0 {
+                if log.heldFactsCount == 0 && heldOrders.isEmpty {
                     condition.wait()
                 } else if !condition.wait(until: Date(timeIntervalSinceNow: idleSecondsBeforeStoringFacts)), queue.isEmpty, !stopping {
                     // Idle: store the held facts now, while nothing waits for the log.
@@ -167,29 +172,37 @@ public final class Intake: @unchecked Sendable {
             condition.unlock()
             commit(group, to: log)
             // After the group is answered, so that none of its requests waits for it.
-            if factsHeldAtMost > 0, log.heldFactsCount >= factsHeldAtMost { storeHeldFacts(log) }
+            if factsHeldAtMost > 0, log.heldFactsCount >= factsHeldAtMost || heldOrders.count >= factsHeldAtMost { storeHeldFacts(log) }
         }
     }
 
-    /// Stores the facts the log holds. A failure loses nothing: the events are committed, and the
-    /// next append (or the next start) derives their facts from the JSON.
+    /// Stores the facts the log holds and the orders the intake holds. A failure loses nothing: the
+    /// events are committed, and the next append (or the next start) derives their facts from the JSON.
     private func storeHeldFacts(_ log: EventLog) {
         let count = log.heldFactsCount
-        guard count > 0 else { return }
+        guard count > 0 || !heldOrders.isEmpty else { return }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            try log.storeHeldFacts()
+            // Orders in key order: each page of the table is written once.
+            try log.storeHeldFacts(rememberingOrders: heldOrders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
             logger?.debug("intake stored held facts", metadata: [
-                "events": "\(count)", "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)"])
+                "events": "\(count)", "orders": "\(heldOrders.count)",
+                "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)"])
+            heldOrders.removeAll(keepingCapacity: true)
         } catch {
-            logger?.error("intake could not store held facts; they stay held", metadata: ["error": "\(error)"])
+            // The facts are derived from the events by the next append; the orders stay held.
+            logger?.error("intake could not store held facts", metadata: ["error": "\(error)"])
         }
     }
 
     private func commit(_ group: [Submission], to log: EventLog) {
         let now = clock.now()
         do {
-            let outcomes = try log.withWriteTransaction { try Intake.write(group.map(\.items), to: log, at: now) }
+            let holdsOrders = factsHeldAtMost > 0
+            let (outcomes, orders) = try log.withWriteTransaction {
+                try Intake.write(group.map(\.items), to: log, at: now, heldOrders: heldOrders, storesOrders: !holdsOrders)
+            }
+            if holdsOrders { for (order, customer) in orders { heldOrders[order] = customer } }
             let appended = outcomes.reduce(0) { sum, request in
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
             }
@@ -206,8 +219,12 @@ public final class Intake: @unchecked Sendable {
     }
 
     /// Inside the write transaction: resolves each event's condition against the log and what the
-    /// group appends before it, appends the events in one go, keeps the rejects.
-    static func write(_ requests: [[IntakeItem]], to log: EventLog, at now: Timestamp) throws -> [[IntakeOutcome]] {
+    /// group appends before it, appends the events in one go, keeps the rejects. Returns each
+    /// request's outcomes, and the orders placed (stored in `order_customers` when `storesOrders`).
+    ///
+    /// - Parameter heldOrders: customers of orders committed but not stored yet.
+    static func write(_ requests: [[IntakeItem]], to log: EventLog, at now: Timestamp, heldOrders: [String: String] = [:],
+                      storesOrders: Bool = true) throws -> ([[IntakeOutcome]], orders: [(order: String, customer: String)]) {
         var events: [EncodedEvent] = []
         var rejects: [RejectedInput] = []
         // Where each item's outcome comes from: an index into `events` or `rejects`, or skipped.
@@ -231,7 +248,7 @@ public final class Intake: @unchecked Sendable {
                     if event.customer == Shopify.customerOfOrder {
                         // Attributed by its order: the customer of that order's order.placed.
                         let order = (try? JSONParser.parse(event.data))?["order"]?.stringValue ?? ""
-                        guard let customer = try ordersInGroup[order] ?? log.customer(ofOrder: order) else {
+                        guard let customer = try ordersInGroup[order] ?? heldOrders[order] ?? log.customer(ofOrder: order) else {
                             requestSlots.append(.reject(rejects.count))
                             rejects.append(RejectedInput(source: "shopify", origin: event.id, raw: event.jsonLine,
                                                          reason: "data.order: order \(order) is unknown here: its order.placed has not come through the service, so its customer is unknown"))
@@ -257,12 +274,13 @@ public final class Intake: @unchecked Sendable {
             slots.append(requestSlots)
         }
         let appended = try log.appendInTransaction(events, recorded: now)
-        try log.rememberOrders(events.indices.compactMap { i in
+        let placed: [(order: String, customer: String)] = events.indices.compactMap { i in
             guard case .appended = appended[i], let order = orders[i] else { return nil }
             return (order, events[i].customer)
-        })
+        }
+        if storesOrders { try log.rememberOrders(placed) }
         let kept = try log.keepRejects(rejects, received: now)
-        return slots.map { request in
+        let outcomes: [[IntakeOutcome]] = slots.map { request in
             request.map { slot in
                 switch slot {
                 case .skipped: return .skipped
@@ -276,6 +294,7 @@ public final class Intake: @unchecked Sendable {
                 }
             }
         }
+        return (outcomes, placed)
     }
 }
 

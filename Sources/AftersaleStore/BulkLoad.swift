@@ -80,8 +80,13 @@ extension EventLog {
     /// How many appended events' facts this connection holds and has not stored.
     public var heldFactsCount: Int { held.keys.count }
 
-    /// Stores the facts this connection holds (see `holdFactsAcrossAppends`), in a transaction of its own.
-    public func storeHeldFacts() throws {
-        try database.inTransaction { try mergePendingFacts() }
+    /// Stores the facts this connection holds (see `holdFactsAcrossAppends`), and the customers of
+    /// `orders` (`rememberOrders`, in the order given), in a transaction of their own. On a failure
+    /// the facts are no longer held: the next append derives them from the events.
+    public func storeHeldFacts(rememberingOrders orders: [(order: String, customer: String)] = []) throws {
+        try database.inTransaction {
+            try mergePendingFacts()
+            try rememberOrders(orders)
+        }
     }
 }

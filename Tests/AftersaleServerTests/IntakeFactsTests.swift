@@ -1,5 +1,6 @@
 import AftersaleCore
 import AftersaleServer
+import AftersaleSources
 import AftersaleSQLite
 import AftersaleStore
 import Foundation
@@ -83,5 +84,32 @@ struct IntakeFactsTests {
         #expect(try await bounded.submit([order("7", customer: "c-1")]) == [.appended(position: 7)])
         let reader = try EventLog(database: try Database(path: path, readOnly: true))
         #expect(try reader.stream(of: "c-1").map(\.version) == [1, 2, 3, 4])
+    }
+}
+
+extension IntakeFactsTests {
+    /// A Shopify event that names only its order, as the Shopify mapping makes it.
+    func dispatched(_ id: String, order: String) -> IntakeItem {
+        .event(EncodedEvent(Event(id: id, type: .shipmentDispatched, customer: Shopify.customerOfOrder,
+                                  at: try! Timestamp.parse("2025-03-02T10:00:00Z"),
+                                  data: JSONObject(["order": .string(order), "carrier": .string("DHL")]))), condition: .always)
+    }
+
+    @Test("orders are held with the facts: a shipment names its order's customer before they are stored, and after a restart that lost them")
+    func heldOrders() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try intake(heldAtMost: 1_000, idleSeconds: 3_600)
+        _ = try await first.submit([order("1", customer: "c-1")])
+        #expect(try await first.submit([dispatched("2", order: "o-1")]) == [.appended(position: 2)])
+        let reader = try EventLog(database: try Database(path: path, readOnly: true))
+        #expect(try reader.customer(ofOrder: "o-1") == nil, "held, not stored yet")
+        #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "2"])
+        // A second intake on the file, as after a kill of the first: it finds the order in the log.
+        let second = try intake(heldAtMost: 1_000, idleSeconds: 3_600)
+        #expect(try await second.submit([dispatched("3", order: "o-1")]) == [.appended(position: 3)])
+        #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "2", "3"])
+        second.stop()
+        first.stop()
+        #expect(try reader.customer(ofOrder: "o-1") == "c-1")
     }
 }
