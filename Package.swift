@@ -41,6 +41,8 @@ var package = Package(
             path: "Sources/CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // glibc's malloc.h (allocator statistics for the service's metrics): a header, nothing to link.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The pure core: events, money, validation, folds and policies. No I/O, no clock.
         .target(name: "AftersaleCore"),
         // Lifetime value: the models applied to customers (pure).
@@ -72,6 +74,7 @@ var package = Package(
         .target(name: "AftersaleServer", dependencies: [
             "AftersaleCore", "AftersaleStore", "AftersaleProjections", "AftersaleOutbox", "AftersaleIngest", "AftersaleReactor",
             "AftersaleAnalytics", "AftersaleSources", "CustomerValue", "AftersaleDelivery", "AftersaleSQLite",
+            .target(name: "CMalloc", condition: .when(platforms: [.linux])),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -201,6 +201,10 @@ public final class Database {
         sqlite3_get_autocommit(handle) == 0 ? try body() : try inTransaction(immediate: false, body)
     }
 
+    /// Bytes of memory SQLite holds in this process (every connection's page cache, statements,
+    /// schemas), for a service's metrics.
+    public static var memoryUsed: Int64 { sqlite3_memory_used() }
+
     /// Whether a transaction is open on this connection.
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 

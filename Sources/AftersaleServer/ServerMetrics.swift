@@ -1,7 +1,11 @@
 public import AftersaleDelivery
 import CoreMetrics
+import AftersaleSQLite
 import Foundation
 import Metrics
+#if canImport(CMalloc)
+import CMalloc
+#endif
 public import Prometheus
 
 /// The service's metrics, through swift-metrics into a Prometheus registry of its own, served by
@@ -67,6 +71,25 @@ public final class ServerMetrics: Sendable {
         if status.lastError != nil { CoreMetrics.Counter(label: "aftersale_delivery_failures_total", factory: factory).increment() }
     }
 
-    /// The Prometheus text exposition of every metric.
-    public func text() -> [UInt8] { registry.emitToBuffer() }
+    /// The Prometheus text exposition of every metric, the process's memory as of now included.
+    public func text() -> [UInt8] {
+        recordMemory()
+        return registry.emitToBuffer()
+    }
+
+    /// Where the process's memory is: what SQLite holds (page caches, bounded per connection by
+    /// `cache_mib_per_connection`), what the Swift code's heap holds in use, and what the allocator
+    /// keeps free for reuse; a resident size that grows while these stay flat is the allocator's.
+    func recordMemory() {
+        CoreMetrics.Gauge(label: "aftersale_sqlite_memory_bytes", factory: factory).record(Double(Database.memoryUsed))
+        #if canImport(CMalloc)
+        let heap = mallinfo2()
+        CoreMetrics.Gauge(label: "aftersale_heap_in_use_bytes", factory: factory).record(Double(heap.uordblks + heap.hblkhd))
+        CoreMetrics.Gauge(label: "aftersale_heap_free_bytes", factory: factory).record(Double(heap.fordblks))
+        #endif
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+           let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+            CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory).record(pages * Double(sysconf(Int32(_SC_PAGESIZE))))
+        }
+    }
 }

@@ -139,6 +139,14 @@ struct ReadRouteTests {
                 #expect(r.text.contains(#"aftersale_events_total{source="api",outcome="appended"} 1"#))
                 #expect(r.text.contains(#"aftersale_http_request_duration_seconds_count{route="/v1/events",method="POST",status="200"} 1"#))
                 #expect(r.text.contains("aftersale_reactor_lag_events 0"))
+                // The process's memory as of the scrape: SQLite's (the connections' caches) and the heap's.
+                func gauge(_ name: String) -> Double? {
+                    r.text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+                }
+                #expect((gauge("aftersale_sqlite_memory_bytes") ?? 0) > 0)
+                #expect((gauge("aftersale_heap_in_use_bytes") ?? 0) > 0)
+                #expect(gauge("aftersale_heap_free_bytes") != nil)
+                #expect((gauge("process_resident_memory_bytes") ?? 0) > (gauge("aftersale_sqlite_memory_bytes") ?? .infinity))
             }
         }
     }

@@ -354,12 +354,21 @@ struct Load {
         let server = try Server(options, db: db)
         let acked = ManagedAtomicCounter(), refused = ManagedAtomicCounter()
         let start = seconds()
-        print("| minute | server RSS (MiB) | events acknowledged | requests refused | WAL (MiB) |")
-        print("|---|---|---|---|---|")
+        // Where the memory is, from the server's /metrics: SQLite's (page caches), the heap in use,
+        // the allocator's free space; and the reactor's lag.
+        print("| minute | server RSS (MiB) | SQLite (MiB) | heap in use (MiB) | heap free (MiB) | events acknowledged | requests refused | WAL (MiB) | reactor lag |")
+        print("|---|---|---|---|---|---|---|---|---|")
         let sampler = Task {
             while !Task.isCancelled {
                 let wal = ((try? FileManager.default.attributesOfItem(atPath: db + "-wal"))?[.size] as? Int) ?? 0
-                print(String(format: "| %.1f | %d | %d | %d | %d |", (seconds() - start) / 60, server.rssKiB / 1024, acked.current, refused.current, wal >> 20))
+                let metrics = plainGet(port: server.port, path: "/metrics").1.split(separator: "\n")
+                func value(_ name: String) -> Double {
+                    metrics.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+                }
+                let mib = { (name: String) in Int(value(name) / 1_048_576) }
+                print(String(format: "| %.1f | %d | %d | %d | %d | %d | %d | %d | %d |", (seconds() - start) / 60, server.rssKiB / 1024,
+                             mib("aftersale_sqlite_memory_bytes"), mib("aftersale_heap_in_use_bytes"), mib("aftersale_heap_free_bytes"),
+                             acked.current, refused.current, wal >> 20, Int(value("aftersale_reactor_lag_events"))))
                 fflush(nil)
                 try? await Task.sleep(for: .seconds(30))
             }

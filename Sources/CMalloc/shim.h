@@ -1,0 +1,2 @@
+// glibc's allocator statistics (mallinfo2), for the service's memory metrics.
+#include <malloc.h>
