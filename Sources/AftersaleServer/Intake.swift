@@ -69,6 +69,8 @@ public final class Intake: @unchecked Sendable {
     /// 0: each commit stores its events' facts.
     public var factsHeldAtMost = 50_000
     public var idleSecondsBeforeStoringFacts = 0.05
+    /// The customers whose stream heads the intake keeps in memory (see `EventLog.maxCachedStreams`).
+    public var streamHeadsCached = 50_000
     /// Says when held facts are stored (debug) or cannot be (error).
     public var logger: Logger?
     /// The customers of the orders committed since held facts were last stored, kept with them and
@@ -99,6 +101,9 @@ public final class Intake: @unchecked Sendable {
         // customer: most of what a commit wrote once the table outgrew the cache. Twice the bound:
         // the writer stores them itself first, outside a request's commit.
         if factsHeldAtMost > 0 { log.holdFactsAcrossAppends(atMost: factsHeldAtMost * 2) }
+        // Stream heads kept for 50,000 customers, not a bulk load's 250,000: a service keeps them for
+        // its whole life, and one missing costs two indexed reads.
+        log.maxCachedStreams = streamHeadsCached
         let connection = Unchecked(log)
         let thread = Thread { [self] in
             // WAL checkpoints on a thread of their own: SQLite's automatic one runs inside the

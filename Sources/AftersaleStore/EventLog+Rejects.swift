@@ -133,6 +133,8 @@ extension EventLog {
     /// several connections open for its whole life, and each cache fills as the file grows.
     public func limitPageCache(mebibytes: Int) throws {
         try database.execute("PRAGMA cache_size=-\(max(1, mebibytes) * 1024)")
+        // The keys file's too (attach the vault first): one connection, shared by the process's logs.
+        try vault?.limitPageCache(mebibytes: mebibytes)
     }
 }
 

@@ -265,6 +265,17 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         return CustomerKey(generation: generation, key: SymmetricKey(data: Array(mac.finalize())))
     }
 
+    /// Caps the keys file's page cache, as `EventLog.limitPageCache` caps the log's: a service
+    /// keeps the vault open for its whole life, and its cache would fill as customers come.
+    func limitPageCache(mebibytes: Int) throws {
+        try state.withLock { state throws in try state.database?.execute("PRAGMA cache_size=-\(max(1, mebibytes) * 1024)") }
+    }
+
+    /// The keys file's `PRAGMA cache_size` (negative: KiB).
+    var pageCacheSize: Int64? {
+        state.withLock { state in try? state.database?.scalarInt("PRAGMA cache_size") }
+    }
+
     /// Another connection wrote the keys file (a `forget` elsewhere): keys cached here may be gone.
     private func refreshIfChanged(_ state: inout State, _ database: Database) throws {
         let version = try database.dataVersion()

@@ -96,6 +96,16 @@ struct PersonalDataVaultTests {
         #expect(try vault.seal(again)[0].data == once[0].data)
     }
 
+    @Test("a log's page cache limit caps the keys file's cache too (a service keeps both open for its life)")
+    func keysFileCacheLimited() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("shop.db"))
+        let vault = try log.attachVault(environment: [PersonalDataVault.masterKeyVariable: newMasterKey()])
+        try log.limitPageCache(mebibytes: 3)
+        #expect(try log.database.scalarInt("PRAGMA cache_size") == -3 * 1024)
+        #expect(vault.pageCacheSize == -3 * 1024)
+    }
+
     @Test("personal members are stored sealed and open back to what was sent; the shop's facts stay exactly as sent")
     func sealedAtAppend() throws {
         let scratch = Scratch()
