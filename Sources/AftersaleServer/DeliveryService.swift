@@ -72,11 +72,7 @@ public final class DeliveryService: @unchecked Sendable {
         let deliverer: Deliverer
         let queue: DeliveryQueue
         do {
-            let log = try EventLog(path: path)
-            log.database.writerTurns = writerTurns
-            // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
-            try log.attachVault(environment: ProcessInfo.processInfo.environment)
-            try log.limitPageCache(mebibytes: cacheMebibytes)
+            let log = try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
             deliverer = try Deliverer(settings: settings, store: try ReactorStore(log: log, parallelism: 1), client: client,
                                       realSeconds: { Int64(Date().timeIntervalSince1970) })
             queue = try DeliveryQueue(log: log)

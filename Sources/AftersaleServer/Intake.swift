@@ -86,14 +86,10 @@ public final class Intake: @unchecked Sendable {
 
     /// Opens the log (creating the file when missing) and starts the writer thread.
     public func start() throws {
-        let log = try EventLog(path: path)
-        log.database.writerTurns = writerTurns
-        // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
-        try log.attachVault(environment: ProcessInfo.processInfo.environment)
+        let log = try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
         // Durable acknowledgement: a commit is synced before its requests are answered. Group
         // commit keeps the cost of the sync per group, not per event.
         try log.setDurableCommits()
-        try log.limitPageCache(mebibytes: cacheMebibytes)
         // Orders that came in before (ingested files, an earlier version): their customers, so
         // webhooks naming only the order are attributed.
         try log.rememberOrdersInLog()

@@ -148,11 +148,7 @@ public final class LiveEngine: @unchecked Sendable {
     private func loop() {
         let log: EventLog
         do {
-            log = try EventLog(path: path)
-            log.database.writerTurns = writerTurns
-            // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
-            try log.attachVault(environment: ProcessInfo.processInfo.environment)
-            try log.limitPageCache(mebibytes: cacheMebibytes)
+            log = try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
         } catch {
             lock.withLock { current.lastError = "cannot open the log: \(error)" }
             logger.error("engine cannot open the log", metadata: ["error": "\(error)"])

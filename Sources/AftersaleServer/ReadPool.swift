@@ -22,12 +22,7 @@ final class ReadPool: @unchecked Sendable {
     }
 
     private func open() throws -> EventLog {
-        let log = try EventLog(path: path)
-        log.database.writerTurns = writerTurns
-        // Personal data is sealed at intake and opened for reads and deliveries (keys from the environment, or beside the file).
-        try log.attachVault(environment: ProcessInfo.processInfo.environment)
-        try log.limitPageCache(mebibytes: cacheMebibytes)
-        return log
+        try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
     }
 
     /// Runs `body` with a connection of the pool, off the request's thread.

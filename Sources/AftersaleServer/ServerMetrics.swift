@@ -1,6 +1,6 @@
 public import AftersaleDelivery
-import CoreMetrics
 import AftersaleSQLite
+import CoreMetrics
 import Foundation
 import Metrics
 #if canImport(CMalloc)
