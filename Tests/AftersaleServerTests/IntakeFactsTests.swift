@@ -53,6 +53,7 @@ struct IntakeFactsTests {
     func storedAtStop() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let intake = try intake(heldAtMost: 1_000, idleSeconds: 3_600)
+        defer { intake.stop() }  // stopping twice is stopping once: the test stops it itself below
         let outcomes = try await intake.submit([order("1", customer: "c-1"), order("2", customer: "c-2")])
             + intake.submit([order("3", customer: "c-1")])
         #expect(outcomes == [.appended(position: 1), .appended(position: 2), .appended(position: 3)])
@@ -71,6 +72,7 @@ struct IntakeFactsTests {
     func storedWhenIdleOrBound() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let idle = try intake(heldAtMost: 1_000, idleSeconds: 0.05)
+        defer { idle.stop() }
         _ = try await idle.submit([order("1", customer: "c-1"), order("2", customer: "c-2")])
         #expect(try await waitForStoredFacts(2), "stored after the intake idled")
         idle.stop()
@@ -99,6 +101,7 @@ extension IntakeFactsTests {
     func heldOrders() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let first = try intake(heldAtMost: 1_000, idleSeconds: 3_600)
+        defer { first.stop() }
         _ = try await first.submit([order("1", customer: "c-1")])
         #expect(try await first.submit([dispatched("2", order: "o-1")]) == [.appended(position: 2)])
         let reader = try EventLog(database: try Database(path: path, readOnly: true))
@@ -106,6 +109,7 @@ extension IntakeFactsTests {
         #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "2"])
         // A second intake on the file, as after a kill of the first: it finds the order in the log.
         let second = try intake(heldAtMost: 1_000, idleSeconds: 3_600)
+        defer { second.stop() }
         #expect(try await second.submit([dispatched("3", order: "o-1")]) == [.appended(position: 3)])
         #expect(try reader.stream(of: "c-1").map(\.event.id) == ["1", "2", "3"])
         second.stop()
