@@ -15,7 +15,10 @@ public final class Statement {
         self.sql = sql
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit {
+        sqlite3_finalize(handle)
+        for case let buffer? in textSlots { buffer.deallocate() }
+    }
 
     public func reset() {
         sqlite3_reset(handle)
@@ -101,11 +104,42 @@ public final class Statement {
     /// Sets every parameter to NULL (and lets go of borrowed bytes).
     public func clearBindings() { sqlite3_clear_bindings(handle) }
 
+    /// Texts up to this many bytes are copied into the statement's own buffer for their parameter
+    /// (`textSlots`) and bound from there; longer ones SQLite copies itself.
+    static let ownedTextLimit = 1_024
+
+    /// One buffer per parameter for the texts bound to it, kept until the next text or the end of
+    /// the statement. SQLite's own copy of a bound text is a `malloc` and a `free` per text per
+    /// row, which a command or event row pays about ten times: binding from a buffer the
+    /// statement keeps costs a copy into memory already there.
+    private var textSlots: [UnsafeMutableRawBufferPointer?] = []
+
     private func bindText(_ value: String, at index: Int32) -> Int32 {
         var value = value
-        return value.withUTF8 { buffer in
-            sqlite3_bind_text(handle, index, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
-                              Int32(buffer.count), aftersale_sqlite_transient())
+        return value.withUTF8 { utf8 in
+            let slot = Int(index) - 1
+            // A statement part-way through its rows may still be reading the bytes bound before:
+            // then (an error the bind reports) they stay as they are.
+            guard utf8.count <= Statement.ownedTextLimit, slot >= 0, sqlite3_stmt_busy(handle) == 0 else {
+                return sqlite3_bind_text(handle, index, UnsafeRawPointer(utf8.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                    .assumingMemoryBound(to: CChar.self), Int32(utf8.count), aftersale_sqlite_transient())
+            }
+            if slot >= textSlots.count { textSlots.append(contentsOf: repeatElement(nil, count: slot + 1 - textSlots.count)) }
+            var buffer: UnsafeMutableRawBufferPointer
+            if let held = textSlots[slot], held.count >= utf8.count {
+                buffer = held
+            } else {
+                // SQLite may point at the old buffer until the parameter is bound again.
+                sqlite3_bind_null(handle, index)
+                let size = max(64, (textSlots[slot]?.count ?? 0) * 2, (utf8.count + 63) & ~63)
+                textSlots[slot]?.deallocate()
+                buffer = .allocate(byteCount: size, alignment: 1)
+                textSlots[slot] = buffer
+            }
+            if let base = utf8.baseAddress { buffer.baseAddress!.copyMemory(from: base, byteCount: utf8.count) }
+            // Bound as static: the bytes stay put until this parameter is bound again, or the
+            // statement is finalized (`deinit`), which is all SQLite asks of them.
+            return sqlite3_bind_text(handle, index, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(utf8.count), nil)
         }
     }
 

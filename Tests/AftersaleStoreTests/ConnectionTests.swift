@@ -189,3 +189,51 @@ final class Unchecked<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+@Suite("Texts bound to statements")
+struct BoundTextTests {
+    @Test("a statement bound again and again gives each row its own text: longer, shorter, empty, non-ASCII, past the statement's own buffers")
+    func rowsKeepTheirTexts() throws {
+        let scratch = Scratch()
+        let database = try Database(path: scratch.path("t.db"))
+        try database.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT) STRICT")
+        func text(_ n: Int, _ column: Int) -> String {
+            switch (n + column) % 6 {
+            case 0: return ""
+            case 1: return "x"
+            case 2: return String(repeating: "ab", count: n % 97)
+            case 3: return "zoë-\(n)-€-漢字"
+            case 4: return String(repeating: "long-", count: 200 + n % 50)  // past `Statement.ownedTextLimit`
+            default: return String(repeating: "y", count: 1 + n % 1_100)
+            }
+        }
+        let insert = try database.cached("INSERT INTO t (n, a, b, c) VALUES (?1, ?2, ?3, ?4)")
+        try database.inTransaction {
+            for n in 0..<600 {
+                insert.bind(Int64(n), at: 1)
+                insert.bind(text(n, 1), at: 2)
+                insert.bind(text(n, 2), at: 3)
+                insert.bind(optional: n % 7 == 0 ? nil : text(n, 3), at: 4)
+                try insert.step()
+                insert.reset()
+            }
+        }
+        let read = try database.prepare("SELECT n, a, b, c FROM t ORDER BY n")
+        var rows = 0
+        while try read.step() {
+            let n = read.int(0)
+            #expect(read.text(1) == text(n, 1), "row \(n), a")
+            #expect(read.text(2) == text(n, 2), "row \(n), b")
+            #expect(read.text(3) == (n % 7 == 0 ? nil : text(n, 3)), "row \(n), c")
+            rows += 1
+        }
+        #expect(rows == 600)
+        // A query's text parameter, bound again between runs of the statement.
+        let find = try database.prepare("SELECT count(*) FROM t WHERE a = ?1")
+        for n in [2, 3, 4, 5] {
+            find.bind(text(n, 1), at: 1)
+            #expect(try find.step() && find.int(0) >= 1, "a of row \(n)")
+            find.reset()
+        }
+    }
+}
