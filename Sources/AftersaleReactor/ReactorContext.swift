@@ -48,34 +48,99 @@ public struct ProductInfo: Sendable, Equatable {
 /// The reactor never reads a clock: `now` is used only where a policy asks "as of when" (the
 /// clock's `advance` uses its own `to`), and the time-zone offset comes from an injected closure.
 public struct ReactorContext: Sendable {
-    public var now: Timestamp
-    public var configuration: ReactorConfiguration
+    /// The fields, in one buffer copied on write: the engine builds a context per event and tick,
+    /// and the plays and the contact policy pass it on many times; a copy is then one reference,
+    /// not one per dictionary, text and closure.
+    private final class Fields: @unchecked Sendable {
+        // Mutated only through a uniquely referenced `Fields` (`ReactorContext.unique`), never shared while mutated.
+        var now: Timestamp
+        var configuration: ReactorConfiguration
+        var predictions: [String: CustomerForecast]
+        var crossSell: [String: [CoPurchase]]
+        var replenishmentDaysBySKU: [String: Double]
+        var replenishmentDaysByCategory: [String: Double]
+        var products: [String: ProductInfo]
+        var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
+        var lazyForecast: LazyForecast?
+        var personalData: (any PersonalDataOpening)?
+
+        init(now: Timestamp, configuration: ReactorConfiguration, predictions: [String: CustomerForecast],
+             crossSell: [String: [CoPurchase]], replenishmentDaysBySKU: [String: Double],
+             replenishmentDaysByCategory: [String: Double], products: [String: ProductInfo],
+             timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int?, lazyForecast: LazyForecast?,
+             personalData: (any PersonalDataOpening)?) {
+            self.now = now
+            self.configuration = configuration
+            self.predictions = predictions
+            self.crossSell = crossSell
+            self.replenishmentDaysBySKU = replenishmentDaysBySKU
+            self.replenishmentDaysByCategory = replenishmentDaysByCategory
+            self.products = products
+            self.timeZoneOffset = timeZoneOffset
+            self.lazyForecast = lazyForecast
+            self.personalData = personalData
+        }
+
+        func copy() -> Fields {
+            Fields(now: now, configuration: configuration, predictions: predictions, crossSell: crossSell,
+                   replenishmentDaysBySKU: replenishmentDaysBySKU, replenishmentDaysByCategory: replenishmentDaysByCategory,
+                   products: products, timeZoneOffset: timeZoneOffset, lazyForecast: lazyForecast, personalData: personalData)
+        }
+    }
+
+    private var fields: Fields
+
+    private mutating func unique() {
+        if !isKnownUniquelyReferenced(&fields) { fields = fields.copy() }
+    }
+
+    public var now: Timestamp {
+        get { fields.now }
+        set { unique(); fields.now = newValue }
+    }
+    public var configuration: ReactorConfiguration {
+        get { fields.configuration }
+        set { unique(); fields.configuration = newValue }
+    }
     /// Customer id -> the latest fitted model's prediction; absent when no model is fitted.
-    public var predictions: [String: CustomerForecast]
+    public var predictions: [String: CustomerForecast] {
+        get { fields.predictions }
+        set { unique(); fields.predictions = newValue }
+    }
     /// SKU -> SKUs most often bought after it, with counts.
-    public var crossSell: [String: [CoPurchase]]
+    public var crossSell: [String: [CoPurchase]] {
+        get { fields.crossSell }
+        set { unique(); fields.crossSell = newValue }
+    }
     /// SKU -> median days between repurchases, learned from the log.
-    public var replenishmentDaysBySKU: [String: Double]
+    public var replenishmentDaysBySKU: [String: Double] {
+        get { fields.replenishmentDaysBySKU }
+        set { unique(); fields.replenishmentDaysBySKU = newValue }
+    }
     /// Category -> median days between repurchases, learned from the log.
-    public var replenishmentDaysByCategory: [String: Double]
+    public var replenishmentDaysByCategory: [String: Double] {
+        get { fields.replenishmentDaysByCategory }
+        set { unique(); fields.replenishmentDaysByCategory = newValue }
+    }
     /// SKU -> name and link.
-    public var products: [String: ProductInfo]
+    public var products: [String: ProductInfo] {
+        get { fields.products }
+        set { unique(); fields.products = newValue }
+    }
     /// The UTC offset in minutes of an IANA zone at an instant; nil for an unknown zone.
-    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
+    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int? {
+        get { fields.timeZoneOffset }
+        set { unique(); fields.timeZoneOffset = newValue }
+    }
 
     public init(now: Timestamp, configuration: ReactorConfiguration = ReactorConfiguration(),
                 predictions: [String: CustomerForecast] = [:], crossSell: [String: [CoPurchase]] = [:],
                 replenishmentDaysBySKU: [String: Double] = [:], replenishmentDaysByCategory: [String: Double] = [:],
                 products: [String: ProductInfo] = [:],
                 timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int? = ReactorContext.foundationOffset) {
-        self.now = now
-        self.configuration = configuration
-        self.predictions = predictions
-        self.crossSell = crossSell
-        self.replenishmentDaysBySKU = replenishmentDaysBySKU
-        self.replenishmentDaysByCategory = replenishmentDaysByCategory
-        self.products = products
-        self.timeZoneOffset = timeZoneOffset
+        fields = Fields(now: now, configuration: configuration, predictions: predictions, crossSell: crossSell,
+                        replenishmentDaysBySKU: replenishmentDaysBySKU, replenishmentDaysByCategory: replenishmentDaysByCategory,
+                        products: products, timeZoneOffset: timeZoneOffset, lazyForecast: nil, personalData: nil)
     }
 
     /// The offset Foundation's time-zone database gives (looked up once per zone and span between
@@ -85,11 +150,17 @@ public struct ReactorContext: Sendable {
     }
 
     /// Computes a customer's forecast on first use (the engine's path: most plays never ask).
-    public var lazyForecast: LazyForecast?
+    public var lazyForecast: LazyForecast? {
+        get { fields.lazyForecast }
+        set { unique(); fields.lazyForecast = newValue }
+    }
 
     /// Opens personal data the log keeps sealed (the storage layer's key vault); nil where none is
     /// sealed. The birthday play is the only one that reads personal data.
-    public var personalData: (any PersonalDataOpening)?
+    public var personalData: (any PersonalDataOpening)? {
+        get { fields.personalData }
+        set { unique(); fields.personalData = newValue }
+    }
 
     /// The customer's birthday: as folded, or opened from its sealed form. A forgotten customer's
     /// (or one whose keys this process cannot read) is unknown.
@@ -113,19 +184,32 @@ public struct ReactorContext: Sendable {
 /// asked for again.
 public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
     private let base: any PersonalDataOpening
-    private let opened = Mutex<[String: Revealed]>([:])
+    private struct Opened {
+        var values: [String: Revealed] = [:]
+        /// The last value asked for: a customer's plays ask for the same one several times in a
+        /// row, and comparing the sealed text (the same string each time) costs less than hashing it.
+        var last: (sealed: String, member: String, revealed: Revealed)?
+    }
+
+    private let opened = Mutex(Opened())
     /// Values remembered before it starts over.
     static let limit = 200_000
 
     public init(_ base: any PersonalDataOpening) { self.base = base }
 
     public func open(_ sealed: String, customer: String, member: String) -> Revealed {
-        let key = member + "\u{0}" + sealed
-        if let known = opened.withLock({ $0[key] }) { return known }
+        let known = opened.withLock { opened -> Revealed? in
+            if let last = opened.last, last.sealed == sealed, last.member == member { return last.revealed }
+            guard let revealed = opened.values[member + "\u{0}" + sealed] else { return nil }
+            opened.last = (sealed, member, revealed)
+            return revealed
+        }
+        if let known { return known }
         let revealed = base.open(sealed, customer: customer, member: member)
         opened.withLock { opened in
-            if opened.count >= RememberingOpener.limit { opened.removeAll(keepingCapacity: true) }
-            opened[key] = revealed
+            if opened.values.count >= RememberingOpener.limit { opened.values.removeAll(keepingCapacity: true) }
+            opened.values[member + "\u{0}" + sealed] = revealed
+            opened.last = (sealed, member, revealed)
         }
         return revealed
     }
@@ -173,25 +257,40 @@ final class TimeZones: Sendable {
         var spans: [Span] = []
     }
 
-    private let zones = Mutex<[String: Zone]>([:])
+    private struct State {
+        var zones: [String: Zone] = [:]
+        /// The zone and span of the last answer: questions come in runs about one customer's zone
+        /// near one moment, and comparing a name costs less than hashing it.
+        var lastName = ""
+        var lastSpan = Span(start: 0, end: 0, minutes: 0)
+    }
+
+    private let state = Mutex(State())
 
     /// The zone's offset from UTC in minutes at `t`; nil for a name not in the database.
     func offsetMinutes(_ name: String, at t: Timestamp) -> Int? {
-        zones.withLock { zones in
-            if let known = zones[name] {
+        state.withLock { state in
+            if state.lastSpan.start <= t.millis, t.millis < state.lastSpan.end, state.lastName == name { return state.lastSpan.minutes }
+            if let known = state.zones[name] {
                 guard known.zone != nil else { return nil }
-                if let span = known.spans.last(where: { $0.start <= t.millis && t.millis < $0.end }) { return span.minutes }
+                if let span = known.spans.last(where: { $0.start <= t.millis && t.millis < $0.end }) {
+                    state.lastName = name
+                    state.lastSpan = span
+                    return span.minutes
+                }
             }
-            var entry = zones[name] ?? Zone(zone: TimeZone(identifier: name))
+            var entry = state.zones[name] ?? Zone(zone: TimeZone(identifier: name))
             guard let zone = entry.zone else {
-                zones[name] = entry
+                state.zones[name] = entry
                 return nil
             }
             let span = TimeZones.span(of: zone, at: t)
             // A few spans a year of the times asked about; a run over decades starts over now and then.
             if entry.spans.count >= 64 { entry.spans.removeAll(keepingCapacity: true) }
             entry.spans.append(span)
-            zones[name] = entry
+            state.zones[name] = entry
+            state.lastName = name
+            state.lastSpan = span
             return span.minutes
         }
     }

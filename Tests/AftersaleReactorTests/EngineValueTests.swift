@@ -60,3 +60,31 @@ struct CoPurchaseRankingTests {
         }
     }
 }
+
+@Suite("The reactor's context as a value")
+struct ContextValueTests {
+    @Test("a copy of a context changed leaves the original as it was, field by field")
+    func copiesAreIndependent() {
+        let original = ReactorContext(now: Timestamp(millis: 1_000), predictions: ["c-1": CustomerForecast(pAlive: 0.5, predictedCLV: nil)],
+                                      crossSell: ["A": [CoPurchase(sku: "B", count: 2)]], timeZoneOffset: { _, _ in 60 })
+        var copy = original
+        copy.now = Timestamp(millis: 2_000)
+        copy.predictions["c-2"] = CustomerForecast(pAlive: 0.9, predictedCLV: nil)
+        copy.crossSell["A"]?.append(CoPurchase(sku: "C", count: 1))
+        copy.configuration.contact.maxMarketingPer7Days += 1
+        copy.replenishmentDaysBySKU["A"] = 30
+        copy.products["A"] = ProductInfo(name: "Soap")
+        copy.timeZoneOffset = { _, _ in -300 }
+        #expect(original.now == Timestamp(millis: 1_000) && copy.now == Timestamp(millis: 2_000))
+        #expect(original.predictions.keys.sorted() == ["c-1"] && copy.predictions.keys.sorted() == ["c-1", "c-2"])
+        #expect(original.crossSell["A"]?.count == 1 && copy.crossSell["A"]?.count == 2)
+        #expect(original.configuration == ReactorConfiguration() && copy.configuration != ReactorConfiguration())
+        #expect(original.replenishmentDaysBySKU.isEmpty && copy.replenishmentDaysBySKU["A"] == 30)
+        #expect(original.products.isEmpty && copy.products["A"]?.name == "Soap")
+        #expect(original.timeZoneOffset("UTC", Timestamp(millis: 0)) == 60 && copy.timeZoneOffset("UTC", Timestamp(millis: 0)) == -300)
+        // And the other way round: the original changed after the copy was made.
+        var first = copy
+        first.now = Timestamp(millis: 3_000)
+        #expect(copy.now == Timestamp(millis: 2_000))
+    }
+}

@@ -41,4 +41,20 @@ struct TimeZoneOffsetTests {
         #expect(checked > 4000)
         #expect(cache.offsetMinutes("Mars/Olympus_Mons", at: Timestamp(millis: 0)) == nil)
     }
+
+    @Test("questions that alternate between zones get each zone's own offset, however near in time")
+    func alternatingZones() {
+        let cache = TimeZones()
+        var random = SimulationRandom(seed: 5)
+        let from: Int64 = 1_577_836_800_000, to: Int64 = 1_893_456_000_000
+        for _ in 0..<2_000 {
+            let t = from + Int64(random.next() % UInt64(to - from))
+            // The same instant in one zone after another, then again in the first: an answer
+            // remembered for one zone must not be given for the next.
+            for zone in ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Europe/Berlin", "Mars/Olympus_Mons", "UTC"] {
+                let expected = zone == "Mars/Olympus_Mons" ? nil : Self.foundation(zone, t)
+                #expect(cache.offsetMinutes(zone, at: Timestamp(millis: t)) == expected, "\(zone) at \(t)")
+            }
+        }
+    }
 }
