@@ -1,4 +1,5 @@
 public import AftersaleCore
+internal import Synchronization
 
 /// Every window, cadence, cap, threshold and coupon value the reactor uses, with documented defaults.
 ///
@@ -256,6 +257,19 @@ extension ReactorConfiguration {
     /// maps): storage compares it with the one a run was saved under, since new settings can move
     /// the moments when the clock must judge a customer.
     public var fingerprint: String {
+        // Storage asks at every step of the live engine; reflecting over every setting costs more
+        // than comparing them with the last configuration asked about.
+        if let known = ReactorConfiguration.lastFingerprint.withLock({ last in last.flatMap { $0.configuration == self ? $0.fingerprint : nil } }) {
+            return known
+        }
+        let computed = computedFingerprint
+        ReactorConfiguration.lastFingerprint.withLock { $0 = (self, computed) }
+        return computed
+    }
+
+    private static let lastFingerprint = Mutex<(configuration: ReactorConfiguration, fingerprint: String)?>(nil)
+
+    private var computedFingerprint: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in ReactorConfiguration.canonical(self).utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
