@@ -2,7 +2,7 @@
 // events in the same run.
 //
 //   swift build -c release --product aftersale && swift build -c release --product aftersale-load
-//   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--repeat 3]
+//   .build/release/aftersale-load [--events 100000] [--connections 64] [--batch 500] [--batch-connections 4] [--repeat 3]
 //                                 [--only single,batches,shopify]
 //
 // Each run: a simulated shop's events are written to a file; `aftersale ingest` loads them into a
@@ -27,6 +27,8 @@ struct Options {
     var events = 100_000
     var connections = 64
     var batch = 500
+    /// Connections the batches are sent on.
+    var batchConnections = 4
     var repeats = 3
     var config: String?
     /// A soak: only single events, for this many minutes, with the server's memory as it goes.
@@ -48,6 +50,7 @@ struct Options {
             case "--events": events = Int(value)!
             case "--connections": connections = Int(value)!
             case "--batch": batch = Int(value)!
+            case "--batch-connections": batchConnections = Int(value)!
             case "--repeat": repeats = Int(value)!
             case "--aftersale": binary = value
             case "--folder": folder = value
@@ -297,7 +300,7 @@ struct Load {
                 let batched = try Server(options, db: options.folder + "/batch.db")
                 let bodies = stride(from: 0, to: lines.count, by: options.batch).map { lines[$0..<min($0 + options.batch, lines.count)].joined(separator: "\n") }
                 let counts = stride(from: 0, to: lines.count, by: options.batch).map { min(options.batch, lines.count - $0) }
-                let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: 4)
+                let b = try await load(batched, bodies: bodies, eventsPerBody: counts, connections: options.batchConnections)
                 let engine = catchUp(batched)
                 batched.stop()
                 batches.append(b)
@@ -333,7 +336,7 @@ struct Load {
                      rss.last?.0 ?? 0, rss.last?.1 ?? 0, median(singleCatchUps)))
         }
         if !batches.isEmpty {
-            print(String(format: "| POST /v1/events, %d events per request, 4 connections | %.0f | %.1f ms | %.1f ms | | %.1f s |", options.batch,
+            print(String(format: "| POST /v1/events, %d events per request, %d connections | %.0f | %.1f ms | %.1f ms | | %.1f s |", options.batch, options.batchConnections,
                      median(batches.map(\.eventsPerSecond)), median(batches.map(\.p50)) * 1000, median(batches.map(\.p99)) * 1000,
                      median(batchCatchUps)))
         }
