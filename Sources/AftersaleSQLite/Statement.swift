@@ -125,7 +125,7 @@ public final class Statement {
                     .assumingMemoryBound(to: CChar.self), Int32(utf8.count), aftersale_sqlite_transient())
             }
             if slot >= textSlots.count { textSlots.append(contentsOf: repeatElement(nil, count: slot + 1 - textSlots.count)) }
-            var buffer: UnsafeMutableRawBufferPointer
+            let buffer: UnsafeMutableRawBufferPointer
             if let held = textSlots[slot], held.count >= utf8.count {
                 buffer = held
             } else {
