@@ -87,8 +87,7 @@ public final class CustomerProjection {
             guard batch.events > 0 else { return applied }
             let stored = try database.inTransaction { () throws -> Bool in
                 guard try checkpoint() == from else { return false }
-                try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: CustomerProjection.name)
-                try setCheckpoint(batch.last)
+                try store(batch, in: CustomerProjection.name)
                 return true
             }
             guard stored else { continue }
@@ -102,9 +101,15 @@ public final class CustomerProjection {
     private func apply(after position: Int64, into table: String) throws -> Int {
         let batch = try fold(after: position, from: table)
         guard batch.events > 0 else { return 0 }
+        try store(batch, in: table)
+        return batch.events
+    }
+
+    /// Writes a folded batch's rows into `table` and moves the checkpoint past it (inside the
+    /// caller's transaction).
+    private func store(_ batch: (states: [Int64: CustomerState], last: Int64, events: Int), in table: String) throws {
         try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: table)
         try setCheckpoint(batch.last)
-        return batch.events
     }
 
     /// Up to `limit` events after `position`, folded into the states of their customers' rows in
