@@ -52,6 +52,14 @@ public final class Intake: @unchecked Sendable {
     /// At most this many items in one commit (a group of a few thousand keeps each commit short).
     public var maxItemsPerCommit = 20_000
     private var committedHead: Int64 = 0
+    /// When the last commit that appended ended (uptime, nanoseconds; 0 before any).
+    private var lastCommitEnded: UInt64 = 0
+    /// Seconds since the last commit that appended events (infinity before any): how busy the intake is.
+    public var secondsSinceLastCommit: Double {
+        let ended = condition.withLock { lastCommitEnded }
+        guard ended > 0 else { return .infinity }
+        return Double(DispatchTime.now().uptimeNanoseconds &- ended) / 1e9
+    }
     /// The position of the last event this intake appended (0 before any).
     public var lastAppended: Int64 { condition.withLock { committedHead } }
     /// Called on the writer thread after each commit that appended events.
@@ -208,7 +216,13 @@ public final class Intake: @unchecked Sendable {
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
             }
             let head = outcomes.joined().reduce(Int64(0)) { if case .appended(let p) = $1 { max($0, p) } else { $0 } }
-            if head > 0 { condition.withLock { committedHead = max(committedHead, head) } }
+            if head > 0 {
+                let ended = DispatchTime.now().uptimeNanoseconds
+                condition.withLock {
+                    committedHead = max(committedHead, head)
+                    lastCommitEnded = ended
+                }
+            }
             for (submission, outcome) in zip(group, outcomes) { submission.continuation.resume(returning: outcome) }
             onOutcomes?(outcomes.flatMap { $0 })
             if appended > 0 { onCommit?(appended) }

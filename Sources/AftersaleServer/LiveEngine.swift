@@ -55,6 +55,14 @@ public final class LiveEngine: @unchecked Sendable {
     public var cacheMebibytes = 64
     /// Shared with the service's other writers (see `WriterTurns`).
     public var writerTurns: WriterTurns?
+    /// Seconds since the intake last committed (see `waitForQuietIntake`); nil: never waits.
+    public var sinceIntakeCommitted: (@Sendable () -> Double)?
+    /// The intake is busy while it committed less than this long ago.
+    public var quietSeconds = 0.02
+    /// A step waits at most this long for a busy intake to be quiet.
+    public var deferAtMostSeconds = 1.0
+    /// A projection this many events behind (and half the log or more) is rebuilt, when the intake is quiet.
+    public var projectionRebuildThreshold: Int64 = 10_000
     /// Events folded into the customers read model per transaction.
     static let projectionBatch = 20_000
     private let logger: Logger
@@ -91,8 +99,12 @@ public final class LiveEngine: @unchecked Sendable {
         var status = lock.withLock { current }
         do {
             let projection = try CustomerProjection(log: log)
+            waitForQuietIntake()
             // In transactions of a bounded size: each holds the intake's commits back while it writes.
-            try projection.catchUp(batchSize: LiveEngine.projectionBatch)
+            // Not by a rebuild while the intake is busy: a rebuild takes every core and its own
+            // transactions back to back, and the requests of a burst waited for all of it.
+            let busy = (sinceIntakeCommitted?() ?? .infinity) < 1
+            try projection.catchUp(batchSize: LiveEngine.projectionBatch, rebuildThreshold: busy ? .max : projectionRebuildThreshold)
             let store = try ReactorStore(log: log, parallelism: threads)
             let now = clock.now()
             let engine = ReactorEngine.withFittedModels(configuration: configuration)
@@ -115,6 +127,7 @@ public final class LiveEngine: @unchecked Sendable {
                 run.scheduled += step.run.scheduled
                 run.saveSeconds += step.run.saveSeconds
                 if step.complete || worker.isStopping || step.run.checkpoint >= target { break }
+                waitForQuietIntake()
                 // The customers projection too between steps (it folds millions of events a second), so
                 // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
                 try projection.catchUp(batchSize: LiveEngine.projectionBatch)
@@ -143,6 +156,23 @@ public final class LiveEngine: @unchecked Sendable {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         lock.withLock { current = status }
         onRun?(status, seconds)
+    }
+
+    /// Waits while the intake commits back to back, up to `deferAtMostSeconds`. A step under a
+    /// stream of commits took a core and turns at the write lock from the intake, whose requests then
+    /// waited, and did little: the stream outran it. Deferred, the engine falls behind a burst and
+    /// catches up after it; at a shop's usual pace the intake is quiet between commits and the
+    /// engine runs at once. The bound keeps it going under a stream that never pauses.
+    private func waitForQuietIntake() {
+        guard let since = sinceIntakeCommitted, deferAtMostSeconds > 0 else { return }
+        let started = DispatchTime.now().uptimeNanoseconds
+        while !worker.isStopping {
+            let quiet = since()
+            if quiet >= quietSeconds { return }
+            let waited = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if waited >= deferAtMostSeconds { return }
+            worker.pause(min(quietSeconds - quiet, deferAtMostSeconds - waited))
+        }
     }
 
     private func loop() {

@@ -40,6 +40,9 @@ public struct ServerSettings: Sendable {
     /// The live engine decides for at most this many customers per write transaction (a backlog,
     /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
     public var engineCustomersPerStep = 2_000
+    /// While the intake commits back to back (a burst), the live engine waits at most this many
+    /// milliseconds for a pause before each step (0: never waits; see `LiveEngine.waitForQuietIntake`).
+    public var engineDeferMilliseconds = 1_000
     /// The intake holds the facts of up to this many appended events in memory and stores them
     /// together (0: with each commit; see `Intake.factsHeldAtMost`).
     public var intakeFactsHeld = 50_000
@@ -120,6 +123,7 @@ extension ServerSettings {
             case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
             case "engine_niceness": engineNiceness = try count(0...19)
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
+            case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
             case "live_engine":

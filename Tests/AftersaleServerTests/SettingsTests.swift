@@ -9,7 +9,7 @@ struct SettingsTests {
         let config = #"""
         {"delivery": {"late_after_hours": 30},
          "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
-                   "engine_niceness": 5, "intake_facts_held": 0},
+                   "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -18,6 +18,7 @@ struct SettingsTests {
         #expect(settings.port == 9090 && settings.apiToken == "from-env")
         #expect(settings.cacheMebibytesPerConnection == 8 && settings.engineCustomersPerStep == 500 && settings.engineNiceness == 5)
         #expect(ServerSettings(databasePath: "x.db").engineNiceness == 10)
+        #expect(settings.engineDeferMilliseconds == 300 && ServerSettings(databasePath: "x.db").engineDeferMilliseconds == 1_000)
         #expect(settings.intakeFactsHeld == 0 && ServerSettings(databasePath: "x.db").intakeFactsHeld == 50_000)
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_niceness": -5}}"#, environment: [:])

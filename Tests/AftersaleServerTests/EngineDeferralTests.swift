@@ -1,0 +1,118 @@
+import AftersaleCore
+import AftersaleIngest
+import AftersaleReactor
+@testable import AftersaleServer
+import AftersaleStore
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The live engine and a busy intake: a burst is taken first, the engine catches up after it.
+@Suite("the live engine waits out a burst")
+struct EngineDeferralTests {
+    /// A log with a simulated shop's events ingested, in a fresh folder.
+    static func log(customers: Int, days: Int) throws -> (folder: URL, path: String, events: Int) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-defer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("shop.db").path
+        let file = folder.appendingPathComponent("shop.ndjson").path
+        let lines = try LiveEngineTests.shop(customers: customers, days: days, seed: 11)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let log = try EventLog(path: path)
+        try log.attachVault(environment: [:])
+        _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+        return (folder, path, lines.count)
+    }
+
+    /// The intake as the engine sees it: busy (it committed just now) or quiet for a long while.
+    final class FakeIntake: Sendable {
+        private let busyFlag = Atomic<Bool>(true)
+        private let asks = Atomic<Int>(0)
+        var busy: Bool { busyFlag.load(ordering: .relaxed) }
+        func setBusy(_ value: Bool) { busyFlag.store(value, ordering: .relaxed) }
+        var asked: Int { asks.load(ordering: .relaxed) }
+        var since: @Sendable () -> Double {
+            { [self] in
+                asks.add(1, ordering: .relaxed)
+                return busy ? 0 : 60
+            }
+        }
+    }
+
+    static func engine(_ path: String, intake: FakeIntake, deferAtMost: Double) -> LiveEngine {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let engine = LiveEngine(path: path, clock: ManualClock(try! Timestamp.parse("2024-12-31T00:00:00Z")),
+                                configuration: ReactorConfiguration(), threads: 1, clockIntervalSeconds: 60, logger: logger)
+        engine.sinceIntakeCommitted = intake.since
+        engine.deferAtMostSeconds = deferAtMost
+        return engine
+    }
+
+    static func waitUntil(seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    @Test("while the intake commits back to back, the engine decides nothing; once it pauses, the engine catches up")
+    func waitsForAPause() async throws {
+        let (folder, path, events) = try EngineDeferralTests.log(customers: 40, days: 60)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let intake = FakeIntake()
+        let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 30)
+        engine.start()
+        defer { engine.stop() }
+        // It asks, again and again, and meanwhile neither the projection nor the reactor moves.
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 10) { intake.asked >= 5 })
+        #expect(engine.status.runs == 0)
+        #expect(engine.status.reactor == 0 && engine.status.projection == 0)
+        intake.setBusy(false)
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 30) { engine.status.runs >= 1 })
+        let status = engine.status
+        #expect(status.lastError == nil)
+        #expect(status.projection == Int64(events) && status.reactor == Int64(events))
+    }
+
+    @Test("an intake that never pauses holds the engine back no longer than the bound")
+    func boundedWait() async throws {
+        let (folder, path, events) = try EngineDeferralTests.log(customers: 40, days: 60)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let intake = FakeIntake()
+        let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 0.2)
+        engine.start()
+        defer { engine.stop() }
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 30) { engine.status.runs >= 1 })
+        #expect(engine.status.reactor == Int64(events))
+        #expect(intake.busy)
+    }
+
+    @Test("a backlog met while the intake is busy is folded in bounded steps, not rebuilt with every core")
+    func noRebuildWhileBusy() throws {
+        let (folder, path, events) = try EngineDeferralTests.log(customers: 300, days: 200)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(events >= 2_000)  // past the rebuild's threshold here
+        let busyIntake = FakeIntake()
+        let busy = EngineDeferralTests.engine(path, intake: busyIntake, deferAtMost: 0)
+        busy.projectionRebuildThreshold = 1_000
+        busy.runOnce(try EventLog(path: path))
+        #expect(busy.status.projection == Int64(events))
+        // The rebuild takes its lock file; the steps never do.
+        #expect(!FileManager.default.fileExists(atPath: path + "-rebuild.lock"))
+
+        // The same backlog with the intake quiet is rebuilt.
+        let (quietFolder, quietPath, _) = try EngineDeferralTests.log(customers: 300, days: 200)
+        defer { try? FileManager.default.removeItem(at: quietFolder) }
+        let quietIntake = FakeIntake()
+        quietIntake.setBusy(false)
+        let quiet = EngineDeferralTests.engine(quietPath, intake: quietIntake, deferAtMost: 0)
+        quiet.projectionRebuildThreshold = 1_000
+        quiet.runOnce(try EventLog(path: quietPath))
+        #expect(quiet.status.projection == Int64(events))
+        #expect(FileManager.default.fileExists(atPath: quietPath + "-rebuild.lock"))
+    }
+}
