@@ -344,7 +344,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         base64.append(tag, to: &out)
         // Nil only for a nonce of another length than 12 bytes, which is never made here.
         guard let combined = box.combined else { throw StoreError(.personalDataUnavailable, "a sealed value has no combined form") }
-        base64.append(combined, to: &out)
+        // Over its bytes: iterating a `Data` goes through its iterator, a call per byte.
+        combined.withUnsafeBytes { base64.append($0, to: &out) }
         base64.finish(&out)
     }
 
