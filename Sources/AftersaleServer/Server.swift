@@ -98,7 +98,7 @@ public enum AftersaleServer {
             // Stopped in reverse order: the intake before the engine, both after the HTTP server.
             // Delivery stops first: the requests it has out are answered and recorded.
             services: [StoppingService(name: "engine", stop: parts.engine.stop), StoppingService(name: "intake", stop: parts.intake.stop),
-                       StoppingService(name: "delivery", stop: { parts.delivery?.stop() })],
+                       StoppingService(name: "delivery", stop: { parts.delivery?.stop() }), MemoryTrimService()],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? parts.settings.port) },
             logger: parts.logger
         )
@@ -116,6 +116,7 @@ extension AftersaleServer {
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         let metrics = ServerMetrics()
         MetricsSystem.bootstrap(metrics.factory)
+        ProcessMemory.configure()
         let app = application(try start(settings: settings, clock: clock, logger: logger, metrics: metrics), onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         logger.info("stopped")
