@@ -50,6 +50,8 @@ public final class Intake: @unchecked Sendable {
     /// Submissions whose personal data is sealed, for the writer.
     private var ready: [Submission] = []
     private var stopping = false
+    /// The sealer holds a group taken from `queue` and not yet in `ready`.
+    private var sealing = false
     /// The sealer has handed the writer everything it will.
     private var sealerDone = false
     private var thread: Thread?
@@ -193,9 +195,11 @@ public final class Intake: @unchecked Sendable {
                 return
             }
             var group = takeGroup(from: &queue)
+            sealing = true
             condition.unlock()
             if let vault { seal(&group, with: vault) }
             condition.lock()
+            sealing = false
             ready.append(contentsOf: group)
             condition.broadcast()
             condition.unlock()
@@ -234,7 +238,7 @@ public final class Intake: @unchecked Sendable {
                 if log.heldFactsCount == 0 && heldOrders.isEmpty {
                     condition.wait()
                 } else if !condition.wait(until: Date(timeIntervalSinceNow: idleSecondsBeforeStoringFacts)),
-                          ready.isEmpty, queue.isEmpty, !stopping {
+                          ready.isEmpty, queue.isEmpty, !sealing, !stopping {
                     // Idle: store the held facts now, while nothing waits for the log.
                     condition.unlock()
                     storeHeldFacts(log)
