@@ -55,7 +55,6 @@ public final class Intake: @unchecked Sendable {
     /// The sealer has handed the writer everything it will.
     private var sealerDone = false
     private var thread: Thread?
-    private var sealer: Thread?
     private let stopped = DispatchSemaphore(value: 0)
     /// At most this many items in one commit (a group of a few thousand keeps each commit short).
     public var maxItemsPerCommit = 20_000
@@ -123,7 +122,6 @@ public final class Intake: @unchecked Sendable {
         let vault = log.vault.flatMap { $0.problem == nil ? $0 : nil }
         let sealer = Thread { [self] in sealerLoop(vault) }
         sealer.name = "aftersale-intake-sealer"
-        self.sealer = sealer
         let thread = Thread { [self] in
             // WAL checkpoints on a thread of their own: SQLite's automatic one runs inside the
             // commit that crosses its threshold, and every request of that group waited for the copy.
