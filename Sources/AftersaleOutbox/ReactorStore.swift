@@ -144,6 +144,9 @@ public final class ReactorStore {
         /// Every event of the log's snapshot was taken and every customer with a tick due brought
         /// up to `now`: nothing is left for another step.
         public var complete: Bool
+        /// It took every event of its snapshot (whether or not every customer with a tick due
+        /// found room in it).
+        public var tookEveryEvent: Bool
     }
 
     /// `run` beside writers that keep appending (the service's intake), one bounded step at a time:
@@ -171,11 +174,12 @@ public final class ReactorStore {
     public func runBesideWriters(until now: Timestamp, engine prototype: ReactorEngine, maxCustomers: Int,
                                  stepParallelism: Int? = nil) throws -> StepSummary? {
         let bound = max(1, maxCustomers)
-        if prototype.recording { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
+        if prototype.recording { return StepSummary(run: try run(until: now, engine: prototype), complete: true, tookEveryEvent: true) }
         var start: Int64 = 0
         var wholeRun = false
         var decided: ReactorEngine?
         var complete = true
+        var tookEveryEvent = true
         var summary = try database.onOneSnapshot { () throws -> RunSummary in
             start = try checkpoint()
             // Judged on the snapshot the step reads, so a model fitted meanwhile is not stepped over.
@@ -199,6 +203,7 @@ public final class ReactorStore {
             }
             if stopsEarly {
                 complete = false
+                tookEveryEvent = false
             } else {
                 let due = try database.prepare("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1 ORDER BY next_tick")
                 due.bind(now.startOfUTCDay.millis, at: 1)
@@ -221,7 +226,7 @@ public final class ReactorStore {
                 decided = engine
             }
         }
-        if wholeRun { return StepSummary(run: try run(until: now, engine: prototype), complete: true) }
+        if wholeRun { return StepSummary(run: try run(until: now, engine: prototype), complete: true, tookEveryEvent: true) }
         guard var engine = decided else { return nil }
         // The rows are made before the write lock is taken: the intake's commits wait for it.
         let prepared = prepareSave(&engine)
@@ -231,7 +236,7 @@ public final class ReactorStore {
             summary.written += try write(prepared)
             try setMeta("checkpoint", String(summary.checkpoint))
             summary.saveSeconds += ReactorStore.seconds(since: saving)
-            return StepSummary(run: summary, complete: complete)
+            return StepSummary(run: summary, complete: complete, tookEveryEvent: tookEveryEvent)
         }
     }
 

@@ -19,6 +19,10 @@ public struct EngineStatus: Sendable, Equatable {
     /// Runs done, and the last failure if the last run failed.
     public var runs = 0
     public var lastError: String?
+    /// The last run's steps, and the customers they loaded from storage (a customer is loaded by
+    /// each step that decides for them).
+    public var lastRunSteps = 0
+    public var lastRunCustomersLoaded = 0
 
     public var projectionLag: Int64 { max(0, head - projection) }
     public var reactorLag: Int64 { max(0, head - reactor) }
@@ -51,6 +55,11 @@ public final class LiveEngine: @unchecked Sendable {
     /// At most this many customers are decided in one step of a run, and written in one
     /// transaction (see `ReactorStore.runBesideWriters`).
     public var customersPerStep = 2_000
+    /// While the intake is quiet (no commit in the last second), a step takes up to this many
+    /// customers and decides on every core the engine may use (`threads`, else one per core): a
+    /// backlog then goes through in the fewest steps, each of which loads and writes back its
+    /// customers' states and commands. 0: the same as under load.
+    public var customersPerQuietStep = 5_000
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
     /// Shared with the service's other writers (see `WriterTurns`).
@@ -103,7 +112,7 @@ public final class LiveEngine: @unchecked Sendable {
             // In transactions of a bounded size: each holds the intake's commits back while it writes.
             // Not by a rebuild while the intake is busy: a rebuild takes every core and its own
             // transactions back to back, and the requests of a burst waited for all of it.
-            let busy = (sinceIntakeCommitted?() ?? .infinity) < 1
+            let busy = !intakeIsQuiet
             try projection.catchUp(batchSize: LiveEngine.projectionBatch, rebuildThreshold: busy ? .max : projectionRebuildThreshold)
             let store = try ReactorStore(log: log, parallelism: threads)
             let now = clock.now()
@@ -113,20 +122,30 @@ public final class LiveEngine: @unchecked Sendable {
             // checkpoint meanwhile, the step decides again from there. A stop ends the run between
             // steps: the next start goes on from the checkpoint.
             var run = ReactorStore.RunSummary()
+            var steps = 0
             // A run goes as far as the log's head when it began: under a steady stream of commits
             // its steps would otherwise never reach the end, and the projection (caught up when a
             // run begins), the clock and the status would wait as long.
             let target = try log.head()
             while true {
-                // A step decides on this thread alone unless told otherwise: its customers are few, and
-                // the cores are the intake's and the requests' first (the thread runs at a lower priority).
-                guard let step = try store.runBesideWriters(until: now, engine: engine, maxCustomers: customersPerStep,
-                                                            stepParallelism: threads ?? 1) else { continue }
+                // Under load a step decides on this thread alone unless told otherwise: its customers are
+                // few, and the cores are the intake's and the requests' first (the thread runs at a lower
+                // priority). While the intake is quiet, the cores are the engine's.
+                let quiet = customersPerQuietStep > 0 && intakeIsQuiet
+                guard let step = try store.runBesideWriters(
+                    until: now, engine: engine, maxCustomers: quiet ? max(customersPerStep, customersPerQuietStep) : customersPerStep,
+                    stepParallelism: quiet ? threads ?? ProcessInfo.processInfo.activeProcessorCount : threads ?? 1) else { continue }
+                steps += 1
                 run.events += step.run.events
                 run.customersLoaded += step.run.customersLoaded
                 run.scheduled += step.run.scheduled
                 run.saveSeconds += step.run.saveSeconds
-                if step.complete || worker.isStopping || step.run.checkpoint >= target { break }
+                // Past the target, only customers with a tick due keep the run going, while their steps
+                // move their clocks: the events come after the target, those ticks do not, and a run that
+                // stopped for them left the rest of the day's ticks to the next run (one step's worth a
+                // run, every clock interval).
+                if step.complete || worker.isStopping
+                    || (step.run.checkpoint >= target && (!step.tookEveryEvent || step.run.written == 0)) { break }
                 waitForQuietIntake()
                 // The customers projection too between steps (it folds millions of events a second), so
                 // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
@@ -142,8 +161,10 @@ public final class LiveEngine: @unchecked Sendable {
             status.reactor = try store.checkpoint()
             status.reactorClock = now
             status.lastError = nil
+            status.lastRunSteps = steps
+            status.lastRunCustomersLoaded = run.customersLoaded
             if run.events > 0 || run.scheduled > 0 {
-                logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)",
+                logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)", "steps": "\(steps)",
                                                            "scheduled": "\(run.scheduled)",
                                                            "write_lock_ms": "\(Int(run.saveSeconds * 1000))"])
             }
@@ -157,6 +178,9 @@ public final class LiveEngine: @unchecked Sendable {
         lock.withLock { current = status }
         onRun?(status, seconds)
     }
+
+    /// No commit by the intake in the last second (always, without an intake to ask).
+    private var intakeIsQuiet: Bool { (sinceIntakeCommitted?() ?? .infinity) >= 1 }
 
     /// Waits while the intake commits back to back, up to `deferAtMostSeconds`. A step under a
     /// stream of commits took a core and turns at the write lock from the intake, whose requests then

@@ -46,6 +46,7 @@ public enum AftersaleServer {
                                 clockIntervalSeconds: settings.clockIntervalSeconds, niceness: Int32(settings.engineNiceness), logger: logger)
         engine.gapSeconds = Double(settings.engineGapMilliseconds) / 1000
         engine.customersPerStep = settings.engineCustomersPerStep
+        engine.customersPerQuietStep = settings.engineCustomersPerQuietStep
         engine.deferAtMostSeconds = Double(settings.engineDeferMilliseconds) / 1000
         engine.sinceIntakeCommitted = { intake.secondsSinceLastCommit }
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection

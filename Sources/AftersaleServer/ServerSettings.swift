@@ -40,6 +40,10 @@ public struct ServerSettings: Sendable {
     /// The live engine decides for at most this many customers per write transaction (a backlog,
     /// or a day's ticks of the whole shop, goes in several): the intake waits for no longer.
     public var engineCustomersPerStep = 2_000
+    /// While the intake is quiet (no commit in the last second), a step of the live engine takes up
+    /// to this many customers and decides on every core (0: as under load; see
+    /// `LiveEngine.customersPerQuietStep`).
+    public var engineCustomersPerQuietStep = 5_000
     /// While the intake commits back to back (a burst), the live engine waits at most this many
     /// milliseconds for a pause before each step (0: never waits; see `LiveEngine.waitForQuietIntake`).
     public var engineDeferMilliseconds = 1_000
@@ -123,6 +127,7 @@ extension ServerSettings {
             case "engine_gap_ms": engineGapMilliseconds = try count(0...60_000)
             case "engine_niceness": engineNiceness = try count(0...19)
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
+            case "engine_customers_per_quiet_step": engineCustomersPerQuietStep = try count(0...10_000_000)
             case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)

@@ -1,5 +1,6 @@
 import AftersaleCore
 import AftersaleIngest
+import AftersaleOutbox
 import AftersaleReactor
 @testable import AftersaleServer
 import AftersaleStore
@@ -40,11 +41,12 @@ struct EngineDeferralTests {
         }
     }
 
-    static func engine(_ path: String, intake: FakeIntake, deferAtMost: Double) -> LiveEngine {
+    static func engine(_ path: String, intake: FakeIntake, deferAtMost: Double, threads: Int? = 1,
+                       now: Timestamp = try! Timestamp.parse("2024-12-31T00:00:00Z")) -> LiveEngine {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let engine = LiveEngine(path: path, clock: ManualClock(try! Timestamp.parse("2024-12-31T00:00:00Z")),
-                                configuration: ReactorConfiguration(), threads: 1, clockIntervalSeconds: 60, logger: logger)
+        let engine = LiveEngine(path: path, clock: ManualClock(now),
+                                configuration: ReactorConfiguration(), threads: threads, clockIntervalSeconds: 60, logger: logger)
         engine.sinceIntakeCommitted = intake.since
         engine.deferAtMostSeconds = deferAtMost
         return engine
@@ -114,5 +116,71 @@ struct EngineDeferralTests {
         quiet.runOnce(try EventLog(path: quietPath))
         #expect(quiet.status.projection == Int64(events))
         #expect(FileManager.default.fileExists(atPath: quietPath + "-rebuild.lock"))
+    }
+
+    @Test("a backlog met while the intake is quiet goes in a few large steps on every core; in small steps or large, one run decides what a batch run does")
+    func largerStepsWhileQuiet() throws {
+        let lines = try LiveEngineTests.shop(customers: 300, days: 200, seed: 11)
+        let half = lines.count / 2
+        // Two logs alike: the first half reacted to, then the second half waiting for the engine.
+        func backlog() throws -> (folder: URL, path: String) {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-steps-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let path = folder.appendingPathComponent("shop.db").path
+            let log = try EventLog(path: path)
+            try log.attachVault(environment: [:])
+            let options = IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))
+            for (name, part) in [("a", lines[..<half]), ("b", lines[half...])] {
+                let file = folder.appendingPathComponent("\(name).ndjson").path
+                try (part.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                _ = try Ingester(log: log, options: options).ingest([file])
+                if name == "a" {
+                    // The engine ran as the first half arrived: its clock at the last of them.
+                    let last = try JSONParser.parse(lines[half - 1])["at"]?.stringValue ?? ""
+                    let first = EngineDeferralTests.engine(path, intake: FakeIntake(), deferAtMost: 0, now: try Timestamp.parse(last))
+                    first.runOnce(log)
+                    #expect(first.status.reactor == Int64(half))
+                }
+            }
+            return (folder, path)
+        }
+
+        // As the service opens it: personal data opened for the plays (birthdays).
+        func opened(_ path: String) throws -> EventLog {
+            let log = try EventLog(path: path)
+            try log.attachVault(environment: [:])
+            return log
+        }
+        let (busyFolder, busyPath) = try backlog()
+        defer { try? FileManager.default.removeItem(at: busyFolder) }
+        let busy = EngineDeferralTests.engine(busyPath, intake: FakeIntake(), deferAtMost: 0, threads: nil)
+        busy.customersPerStep = 20
+        busy.customersPerQuietStep = 1_000
+        busy.runOnce(try opened(busyPath))
+
+        let (quietFolder, quietPath) = try backlog()
+        defer { try? FileManager.default.removeItem(at: quietFolder) }
+        let quietIntake = FakeIntake()
+        quietIntake.setBusy(false)
+        let quiet = EngineDeferralTests.engine(quietPath, intake: quietIntake, deferAtMost: 0, threads: nil)
+        quiet.customersPerStep = 20
+        quiet.customersPerQuietStep = 1_000
+        quiet.runOnce(try opened(quietPath))
+
+        #expect(busy.status.reactor == Int64(lines.count) && quiet.status.reactor == Int64(lines.count))
+        // Under load, steps of 20 customers; quiet, one step takes every customer.
+        #expect(busy.status.lastRunSteps > 10)
+        #expect(quiet.status.lastRunSteps == 1)
+        #expect(quiet.status.lastRunCustomersLoaded < busy.status.lastRunCustomersLoaded)
+        // Both decide what one batch run over the same backlog decides: the busy one too, in one
+        // run although the day's ticks took many of its steps.
+        let (batchFolder, batchPath) = try backlog()
+        defer { try? FileManager.default.removeItem(at: batchFolder) }
+        try ReactorStore(log: try opened(batchPath)).run(until: try Timestamp.parse("2024-12-31T00:00:00Z"),
+                                                           engine: ReactorEngine.withFittedModels(configuration: ReactorConfiguration()))
+        let batch = try LiveEngineTests.outbox(batchPath)
+        #expect(batch.count > 1_000)
+        #expect(try LiveEngineTests.outbox(busyPath) == batch)
+        #expect(try LiveEngineTests.outbox(quietPath) == batch)
     }
 }

@@ -9,7 +9,8 @@ struct SettingsTests {
         let config = #"""
         {"delivery": {"late_after_hours": 30},
          "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
-                   "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300},
+                   "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300,
+                   "engine_customers_per_quiet_step": 0},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -20,6 +21,7 @@ struct SettingsTests {
         #expect(ServerSettings(databasePath: "x.db").engineNiceness == 10)
         #expect(settings.engineDeferMilliseconds == 300 && ServerSettings(databasePath: "x.db").engineDeferMilliseconds == 1_000)
         #expect(settings.intakeFactsHeld == 0 && ServerSettings(databasePath: "x.db").intakeFactsHeld == 50_000)
+        #expect(settings.engineCustomersPerQuietStep == 0 && ServerSettings(databasePath: "x.db").engineCustomersPerQuietStep == 5_000)
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_niceness": -5}}"#, environment: [:])
         }
