@@ -317,6 +317,9 @@ public final class Intake: @unchecked Sendable {
         enum Slot { case event(Int), reject(Int), skipped }
         var slots: [[Slot]] = []
         var customersInGroup = Set<String>()
+        // Only an event sent on a condition (Segment's identify: registered if new, updated if known)
+        // asks who the group holds before it: without one, the set is not kept.
+        let conditional = requests.contains { $0.contains { if case .event(_, let condition) = $0 { condition != .always } else { false } } }
         var ordersInGroup: [String: String] = [:]
         // Each event's order id, for an order.placed.
         var orders: [String?] = []
@@ -349,8 +352,9 @@ public final class Intake: @unchecked Sendable {
                             continue
                         }
                     }
-                    customersInGroup.insert(event.customer)
-                    let order = event.type == .orderPlaced ? (try? JSONParser.parse(event.data))?["order"]?.stringValue : nil
+                    if conditional { customersInGroup.insert(event.customer) }
+                    // Off the facts: the writer's turn is the intake's longest stage, and parsing each order's data was part of it.
+                    let order = event.placedOrder
                     if let order { ordersInGroup[order] = event.customer }
                     requestSlots.append(.event(events.count))
                     events.append(event)

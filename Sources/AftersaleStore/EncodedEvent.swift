@@ -39,6 +39,16 @@ public struct EncodedEvent: Sendable, Equatable {
         set { self = EncodedEvent(copying: self, data: data, meta: meta, facts: newValue) }
     }
 
+    /// The order an order's placement is about (`data.order`), read off the facts rather than by
+    /// parsing the data; nil for another type, or without one.
+    public var placedOrder: String? {
+        guard type == .orderPlaced else { return nil }
+        if let header = try? withTexts({ _, _, facts throws(BinaryDecodingError) in try EventFacts.header(facts) }), header.type == .orderPlaced {
+            return header.order
+        }
+        return (try? JSONParser.parse(data))?["order"]?.stringValue
+    }
+
     /// The UTF-8 of `data` and of `meta` (nil for none), and the facts, where they are.
     public func withTexts<R, E: Error>(_ body: (_ data: UnsafeRawBufferPointer, _ meta: UnsafeRawBufferPointer?,
                                                 _ facts: UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {

@@ -8,6 +8,23 @@ import Testing
 
 @Suite("The event log")
 struct EventLogTests {
+    @Test("an order's placement names its order off the facts, as its data does; without facts, off the data; other types name none")
+    func placedOrder() throws {
+        let at = try Timestamp.parse("2025-03-01T10:15:00Z")
+        let line = JSONObject(["sku": .string("A"), "quantity": .integer(1), "price": .string("12.50")])
+        let data = JSONObject(["order": .string("o-\u{e9}-7"), "total": .string("12.50"), "currency": .string("EUR"),
+                               "lines": .array([.object(line)])])
+        let placed = Event(id: "e-1", type: .orderPlaced, customer: "c-1", at: at, data: data)
+        let encoded = EncodedEvent(placed)
+        #expect(!encoded.facts.isEmpty)
+        #expect(encoded.placedOrder == "o-\u{e9}-7")
+        // Facts that do not say (none stored): the data does.
+        let bare = EncodedEvent(id: "e-1", type: .orderPlaced, customer: "c-1", at: at, schema: 1, data: encoded.data, meta: nil, facts: [])
+        #expect(bare.placedOrder == "o-\u{e9}-7")
+        let cancelled = EncodedEvent(Event(id: "e-2", type: .orderCancelled, customer: "c-1", at: at, data: JSONObject(["order": .string("o-1")])))
+        #expect(cancelled.placedOrder == nil)
+    }
+
     @Test("an encoded event keeps data, meta and facts in one buffer: made from strings or from bytes, it reads back the same")
     func encodedEventTexts() throws {
         let at = try Timestamp.parse("2025-03-01T10:15:00Z")
