@@ -70,6 +70,14 @@ public enum AftersaleServer {
                                        logger: logger)
         }
         intake.onCommit = { _ in engine.wake() }
+        if settings.liveEngine {
+            // As /readyz counts them: against what this server appended too.
+            metrics.observeLags {
+                let status = engine.status
+                let head = max(status.head, intake.lastAppended)
+                return (max(0, head - status.projection), max(0, head - status.reactor))
+            }
+        }
         engine.onRun = { status, seconds in
             metrics.recordEngine(status, seconds: seconds)
             delivery?.wake()

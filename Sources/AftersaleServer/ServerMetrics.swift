@@ -7,6 +7,7 @@ import Metrics
 import CMalloc
 #endif
 public import Prometheus
+import Synchronization
 
 /// The service's metrics, through swift-metrics into a Prometheus registry of its own, served by
 /// `GET /metrics`. A registry per server (not the process-wide `MetricsSystem`) keeps servers in
@@ -19,6 +20,8 @@ public final class ServerMetrics: Sendable {
     private let reactorLag: CoreMetrics.Gauge
     private let engineRun: CoreMetrics.Timer
     private let engineFailures: CoreMetrics.Counter
+    /// The lags as of now (see `observeLags`).
+    private let lags = Mutex<(@Sendable () -> (projection: Int64, reactor: Int64))?>(nil)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -54,6 +57,13 @@ public final class ServerMetrics: Sendable {
             .recordNanoseconds(nanoseconds)
     }
 
+    /// Where the lags come from at each scrape. Recorded only as each engine run ended, they were
+    /// those of the last run's end while a long run went on (minutes, under a load that never
+    /// pauses), and fell while the log's head ran away.
+    public func observeLags(_ source: @escaping @Sendable () -> (projection: Int64, reactor: Int64)) {
+        lags.withLock { $0 = source }
+    }
+
     public func recordEngine(_ status: EngineStatus, seconds: Double) {
         projectionLag.record(Double(status.projectionLag))
         reactorLag.record(Double(status.reactorLag))
@@ -74,6 +84,11 @@ public final class ServerMetrics: Sendable {
     /// The Prometheus text exposition of every metric, the process's memory as of now included.
     public func text() -> [UInt8] {
         recordMemory()
+        if let source = lags.withLock({ $0 }) {
+            let now = source()
+            projectionLag.record(Double(now.projection))
+            reactorLag.record(Double(now.reactor))
+        }
         return registry.emitToBuffer()
     }
 

@@ -110,6 +110,26 @@ struct EventRouteTests {
 
 @Suite("reads, health and metrics")
 struct ReadRouteTests {
+    @Test("/metrics tells the lags as of the scrape, as /readyz does, not as the engine's last run ended")
+    func lagsAsOfNow() async throws {
+        let server = try TestServer()
+        try await server.test { client in
+            try await waitUntilReady(client)
+            // The engine stopped (as if in a long run): what comes now waits for it.
+            server.parts.engine.stop()
+            let lines = (1...3).map { orderLine(id: "lag-\($0)", customer: "c-\($0)", order: "o-\($0)") }.joined(separator: "\n")
+            try await client.execute(uri: "/v1/events", method: .post, headers: bearer, body: buffer(lines)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                #expect(r.object["reactor_lag"]?.intValue == 3)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.text.contains("aftersale_reactor_lag_events 3"), "\(r.text)")
+                #expect(r.text.contains("aftersale_projection_lag_events 3"))
+            }
+        }
+    }
+
     @Test("after the engine catches up: the customer, their commands, readiness and the metrics")
     func reads() async throws {
         let server = try TestServer()
