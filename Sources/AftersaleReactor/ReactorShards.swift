@@ -22,6 +22,11 @@ public struct ReactorShards: Sendable {
     public private(set) var feed: CoPurchaseFeed
     /// Folds every customer while the first pass gathers the feed; nil once it is complete.
     private var learner: [String: CustomerState]?
+    /// The same fold kept encoded (`CustomerStateBinaryCodec`), for the first of several passes:
+    /// that pass holds every customer of the shop, and a state takes several times the memory in
+    /// its folded form (a million customers' took gigabytes). Decoded and encoded again at each of
+    /// their events; one pass holds its customers' states folded.
+    private var packedLearner: [String: [UInt8]]?
     /// Where each shard is in the feed.
     private var cursors: [Int]
     private let pass: Int
@@ -38,7 +43,10 @@ public struct ReactorShards: Sendable {
         let passes = max(1, passes)
         shards = engine.split(into: count) { ReactorShards.shard(of: $0, among: count, passes: passes) }
         self.feed = feed ?? CoPurchaseFeed()
-        learner = feed == nil ? (states ?? engine.customers.mapValues(\.state)) : nil
+        if feed == nil {
+            let start = states ?? engine.customers.mapValues(\.state)
+            if passes > 1 { packedLearner = start.mapValues { CustomerStateBinaryCodec.encode($0) } } else { learner = start }
+        }
         cursors = Array(repeating: 0, count: count)
         self.pass = pass
         self.passes = passes
@@ -72,7 +80,7 @@ public struct ReactorShards: Sendable {
     /// counted, as if they had been applied.
     public mutating func apply(_ events: [Event], at positions: [Int64], through: Int64? = nil) {
         precondition(events.count == positions.count, "a position for each event")
-        precondition(learner == nil || through == nil || through == positions.last, "the first pass folds every event")
+        precondition((learner == nil && packedLearner == nil) || through == nil || through == positions.last, "the first pass folds every event")
         guard let end = through ?? positions.last else { return }
         let count = shards.count
         // Which shard runs each event: -1 for every shard (a new model), -2 for none (another pass's).
@@ -85,7 +93,7 @@ public struct ReactorShards: Sendable {
             if ReactorShards.pass(of: event.customer, among: passes) == pass {
                 owners[index] = ReactorShards.shard(of: event.customer, among: count, passes: passes)
             }
-            if learner != nil { learn(event, at: positions[index]) }
+            if learner != nil || packedLearner != nil { learn(event, at: positions[index]) }
         }
         let work = Work(shards: shards)
         shards = []
@@ -117,7 +125,18 @@ public struct ReactorShards: Sendable {
         default: break
         }
         guard event.customer != EventType.systemCustomer else { return }
-        var state = learner!.removeValue(forKey: event.customer) ?? CustomerState(customer: event.customer)
+        var state: CustomerState
+        if packedLearner != nil {
+            if let packed = packedLearner!.removeValue(forKey: event.customer) {
+                do { state = try CustomerStateBinaryCodec.decode(packed) } catch {
+                    preconditionFailure("a state the first pass encoded itself does not decode: \(error)")
+                }
+            } else {
+                state = CustomerState(customer: event.customer)
+            }
+        } else {
+            state = learner!.removeValue(forKey: event.customer) ?? CustomerState(customer: event.customer)
+        }
         if event.type == .orderPlaced {
             let owned = state.ownedSKUs
             state.apply(event)
@@ -127,7 +146,7 @@ public struct ReactorShards: Sendable {
         } else {
             state.apply(event)
         }
-        learner![event.customer] = state
+        if packedLearner != nil { packedLearner![event.customer] = CustomerStateBinaryCodec.encode(state) } else { learner![event.customer] = state }
     }
 
     /// Judges every customer's time-based plays up to `now`, as `ReactorEngine.advance(to:)`.
@@ -146,6 +165,7 @@ public struct ReactorShards: Sendable {
     /// first pass's fold is let go of.
     public mutating func merged() -> ReactorEngine {
         learner = nil
+        packedLearner = nil
         return ReactorEngine.merge(shards)
     }
 }
