@@ -60,7 +60,8 @@ var package = Package(
         // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).
         .target(name: "AftersaleReactor", dependencies: ["AftersaleCore", "CustomerValue"], exclude: ["README.md"]),
         // The reactor's output in storage: its outbox, states and checkpoint; dispatch and replay.
-        .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor"]),
+        .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor",
+                                                   .target(name: "CMalloc", condition: .when(platforms: [.linux]))]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
         // Exports, cohorts, RFM, calibration and the HTML report: the computations are pure; `ShopAnalytics`

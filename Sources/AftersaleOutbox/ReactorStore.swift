@@ -1,6 +1,9 @@
 public import AftersaleCore
 internal import AftersaleSQLite
 internal import Foundation
+#if canImport(CMalloc)
+internal import CMalloc
+#endif
 public import AftersaleStore
 public import AftersaleReactor
 
@@ -443,7 +446,7 @@ public final class ReactorStore {
             summary.clockSeconds += ReactorStore.seconds(since: ticking)
             summary.scheduled += engine.commandCount - before
             try finish(&engine, &summary)
-            ReactorStore.letGo(&engine)
+            ReactorStore.letGo(&engine, thenTrim: passes > 1)
         }
         if storeCheckpoint { try setMeta("checkpoint", String(summary.checkpoint)) }
         summary.passes = passes
@@ -575,10 +578,28 @@ public final class ReactorStore {
 
     /// Lets go of a spent engine on another thread: freeing a first run's hundreds of thousands of
     /// commands one by one would otherwise hold up the commit that follows.
-    static func letGo(_ engine: inout ReactorEngine) {
+    ///
+    /// `thenTrim`: then hands the allocator's free pages back to the system. A run in passes frees
+    /// a pass's customers, and the first pass's fold of every customer, while it goes on: their pages
+    /// stayed with the process, and a million customers' first run crept towards 2 GiB.
+    static func letGo(_ engine: inout ReactorEngine, thenTrim: Bool = false) {
         var spent = ReactorEngine(configuration: engine.configuration)
         swap(&spent, &engine)
-        DispatchQueue.global(qos: .utility).async { [spent] in withExtendedLifetime(spent) {} }
+        let held = Held(spent)
+        spent = ReactorEngine(configuration: held.engine!.configuration)
+        DispatchQueue.global(qos: .utility).async {
+            held.engine = nil
+            #if canImport(CMalloc)
+            if thenTrim { _ = malloc_trim(0) }
+            #endif
+        }
+    }
+
+    /// An engine handed to the thread that frees it.
+    private final class Held: @unchecked Sendable {
+        // Set once here, emptied once by the freeing thread.
+        var engine: ReactorEngine?
+        init(_ engine: ReactorEngine) { self.engine = engine }
     }
 
     /// The next tick as stored: the first the clock must judge, or never (the largest time) when
