@@ -51,7 +51,7 @@ var package = Package(
         .target(name: "BuyTillYouDie"),
         // SQLite under the storage layer: connections, statements, transactions, checkpoints.
         // Only the storage modules (log, projections, outbox) depend on it.
-        .target(name: "AftersaleSQLite", dependencies: ["CSQLite"]),
+        .target(name: "AftersaleSQLite", dependencies: ["CSQLite", .target(name: "CMalloc", condition: .when(platforms: [.linux]))]),
         // The event log: append, read, streams and facts. Its public face has no SQLite in it.
         .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite",
                                                      .product(name: "Crypto", package: "swift-crypto")]),
@@ -60,8 +60,7 @@ var package = Package(
         // The reactor: the playbook's policies, the contact policy and the engine that runs them (pure).
         .target(name: "AftersaleReactor", dependencies: ["AftersaleCore", "CustomerValue"], exclude: ["README.md"]),
         // The reactor's output in storage: its outbox, states and checkpoint; dispatch and replay.
-        .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor",
-                                                   .target(name: "CMalloc", condition: .when(platforms: [.linux]))]),
+        .target(name: "AftersaleOutbox", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleReactor"]),
         // Getting events in: NDJSON and CSV readers, rejects, the ingest pipeline.
         .target(name: "AftersaleIngest", dependencies: ["AftersaleCore", "AftersaleStore"]),
         // Exports, cohorts, RFM, calibration and the HTML report: the computations are pure; `ShopAnalytics`

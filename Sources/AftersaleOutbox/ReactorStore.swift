@@ -1,9 +1,6 @@
 public import AftersaleCore
 internal import AftersaleSQLite
 internal import Foundation
-#if canImport(CMalloc)
-internal import CMalloc
-#endif
 public import AftersaleStore
 public import AftersaleReactor
 
@@ -589,9 +586,7 @@ public final class ReactorStore {
         spent = ReactorEngine(configuration: held.engine!.configuration)
         DispatchQueue.global(qos: .utility).async {
             held.engine = nil
-            #if canImport(CMalloc)
-            if thenTrim { _ = malloc_trim(0) }
-            #endif
+            if thenTrim { ProcessMemory.trim() }
         }
     }
 
