@@ -284,13 +284,19 @@ public final class ReactorStore {
     }
 
     /// Loads the persisted engine (call inside a transaction) with the customers of `plan` in `pass`.
-    func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: [String: [String: Int]]) throws -> ReactorEngine {
+    ///
+    /// `stored`, for a run of every customer in several passes: this pass's stored customers, found
+    /// once for the whole run (see `storedCustomers(among:)`).
+    func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: [String: [String: Int]],
+              stored: [String]? = nil) throws -> ReactorEngine {
         var engine = prototype
         if engine.personalData == nil { engine.personalData = log.vault.map { RememberingOpener($0) } }
         loadedCustomers = 0
         loadedAll = plan.all
         let mine = { (customer: String) in ReactorShards.pass(of: customer, among: passes) == pass }
-        if plan.all {
+        if let stored {
+            for customer in stored { try loadCustomers(into: &engine, customer: customer, where: { _ in true }) }
+        } else if plan.all {
             try loadCustomers(into: &engine, customer: nil, where: mine)
         } else {
             for customer in plan.needed.sorted() where mine(customer) { try loadCustomers(into: &engine, customer: customer, where: mine) }
@@ -310,8 +316,15 @@ public final class ReactorStore {
     /// written; with `keep`, only the customers it keeps.
     private func loadCustomers(into engine: inout ReactorEngine, customer: String?, where keep: (String) -> Bool) throws {
         let filter = customer == nil ? "" : " WHERE customer = ?1"
-        let states = try database.prepare("SELECT customer, state, clock FROM reactor_customers" + filter)
-        let commands = try database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox" + filter + " ORDER BY rowid")
+        // One customer at a time is the path of every step and of a run in passes: kept prepared.
+        let states = try customer == nil ? database.prepare("SELECT customer, state, clock FROM reactor_customers")
+            : database.cached("SELECT customer, state, clock FROM reactor_customers" + filter)
+        let commands = try customer == nil ? database.prepare("SELECT \(ReactorStore.commandColumns) FROM outbox ORDER BY rowid")
+            : database.cached("SELECT \(ReactorStore.commandColumns) FROM outbox" + filter + " ORDER BY rowid")
+        defer {
+            states.reset()
+            commands.reset()
+        }
         if let customer {
             states.bind(customer, at: 1)
             commands.bind(customer, at: 1)
@@ -326,6 +339,19 @@ public final class ReactorStore {
         while try commands.step() {
             if keep(commands.text(1) ?? "") { engine.insert(try ReactorStore.decodeCommand(commands)) }
         }
+    }
+
+    /// The stored customers of each of `passes` passes, from one read of their ids. A run of every
+    /// customer in passes loads each pass's by key: scanning the tables for each pass read every row
+    /// the passes before it had written as well, a cost that grew with the square of the passes.
+    private func storedCustomers(among passes: Int) throws -> [[String]] {
+        var byPass = [[String]](repeating: [], count: passes)
+        let rows = try database.prepare("SELECT customer FROM reactor_customers ORDER BY customer")
+        while try rows.step() {
+            let customer = rows.text(0) ?? ""
+            byPass[ReactorShards.pass(of: customer, among: passes)].append(customer)
+        }
+        return byPass
     }
 
     /// The co-purchase counts as the last run left them.
@@ -384,9 +410,12 @@ public final class ReactorStore {
         // As the run found them: a pass writes the counts it ends with, and the next starts again
         // from these with the whole feed.
         let coPurchases = try storedCoPurchases()
+        var stored = plan.all && passes > 1 ? try storedCustomers(among: passes) : nil
         for pass in 0..<passes {
             let loading = ContinuousClock.now
-            var engine = try load(prototype, plan, pass: pass, of: passes, coPurchases: coPurchases)
+            var engine = try load(prototype, plan, pass: pass, of: passes, coPurchases: coPurchases,
+                                  stored: stored.map { $0[pass] })
+            stored?[pass] = []
             summary.customersLoaded += loadedCustomers
             summary.loadSeconds += ReactorStore.seconds(since: loading)
             let before = engine.commandCount
