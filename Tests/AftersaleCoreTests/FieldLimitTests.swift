@@ -153,4 +153,13 @@ struct FieldLimitTests {
             #expect(readme.contains("at most \(written) characters"), "\(limit)")
         }
     }
+
+    @Test("without a time-zone database a zone name is judged by its shape: UTC, or capitalised Area/Location parts")
+    func zoneNameShape() {
+        let plausible = ["UTC", "GMT", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Etc/GMT-14", "America/Port-au-Prince"]
+        let implausible = ["", "utc", "Berlin", "europe/Berlin", "Europe/", "/Berlin", "Europe//Berlin", "Europe/Berlin/",
+                           "Europe/Ber lin", "Europé/Paris", "Europe/Zürich", "Europe/Berlin\n", "1Area/Place", "_Area/Place", "/", "//"]
+        for name in plausible { #expect(EventValidator.plausibleZoneName(name), "\(name)") }
+        for name in implausible { #expect(!EventValidator.plausibleZoneName(name), "\(name)") }
+    }
 }
