@@ -20,13 +20,10 @@ public struct ReactorShards: Sendable {
     private var shards: [ReactorEngine]
     /// Pairs gathered so far (all of them after the first pass).
     public private(set) var feed: CoPurchaseFeed
-    /// Folds every customer while the first pass gathers the feed; nil once it is complete.
-    private var learner: [String: CustomerState]?
-    /// The same fold kept encoded (`CustomerStateBinaryCodec`), for the first of several passes:
-    /// that pass holds every customer of the shop, and a state takes several times the memory in
-    /// its folded form (a million customers' took gigabytes). Decoded and encoded again at each of
-    /// their events; one pass holds its customers' states folded.
-    private var packedLearner: [String: [UInt8]]?
+    /// What the first pass keeps of every customer to gather the feed (their owned SKUs and
+    /// orders, `CoPurchaseBuyer`); nil once it is complete. A pass holds its own customers' states
+    /// folded; this is the shop's, and a million customers' whole states took gigabytes.
+    private var buyers: [String: CoPurchaseBuyer]?
     /// Where each shard is in the feed.
     private var cursors: [Int]
     private let pass: Int
@@ -43,10 +40,7 @@ public struct ReactorShards: Sendable {
         let passes = max(1, passes)
         shards = engine.split(into: count) { ReactorShards.shard(of: $0, among: count, passes: passes) }
         self.feed = feed ?? CoPurchaseFeed()
-        if feed == nil {
-            let start = states ?? engine.customers.mapValues(\.state)
-            if passes > 1 { packedLearner = start.mapValues { CustomerStateBinaryCodec.encode($0) } } else { learner = start }
-        }
+        if feed == nil { buyers = (states ?? engine.customers.mapValues(\.state)).mapValues(CoPurchaseBuyer.init) }
         cursors = Array(repeating: 0, count: count)
         self.pass = pass
         self.passes = passes
@@ -80,7 +74,7 @@ public struct ReactorShards: Sendable {
     /// counted, as if they had been applied.
     public mutating func apply(_ events: [Event], at positions: [Int64], through: Int64? = nil) {
         precondition(events.count == positions.count, "a position for each event")
-        precondition((learner == nil && packedLearner == nil) || through == nil || through == positions.last, "the first pass folds every event")
+        precondition(buyers == nil || through == nil || through == positions.last, "the first pass folds every event")
         guard let end = through ?? positions.last else { return }
         let count = shards.count
         // Which shard runs each event: -1 for every shard (a new model), -2 for none (another pass's).
@@ -93,7 +87,7 @@ public struct ReactorShards: Sendable {
             if ReactorShards.pass(of: event.customer, among: passes) == pass {
                 owners[index] = ReactorShards.shard(of: event.customer, among: count, passes: passes)
             }
-            if learner != nil || packedLearner != nil { learn(event, at: positions[index]) }
+            if buyers != nil { learn(event, at: positions[index]) }
         }
         let work = Work(shards: shards)
         shards = []
@@ -118,35 +112,11 @@ public struct ReactorShards: Sendable {
         shards = work.engines()
     }
 
-    /// The first pass's fold: the same fold and the same pairs as `ReactorEngine.apply`.
+    /// The first pass's fold: the same pairs as `ReactorEngine.apply`.
     private mutating func learn(_ event: Event, at position: Int64) {
-        switch event.type {
-        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested: return
-        default: break
-        }
-        guard event.customer != EventType.systemCustomer else { return }
-        var state: CustomerState
-        if packedLearner != nil {
-            if let packed = packedLearner!.removeValue(forKey: event.customer) {
-                do { state = try CustomerStateBinaryCodec.decode(packed) } catch {
-                    preconditionFailure("a state the first pass encoded itself does not decode: \(error)")
-                }
-            } else {
-                state = CustomerState(customer: event.customer)
-            }
-        } else {
-            state = learner!.removeValue(forKey: event.customer) ?? CustomerState(customer: event.customer)
-        }
-        if event.type == .orderPlaced {
-            let owned = state.ownedSKUs
-            state.apply(event)
-            for (previous, sku) in ReactorEngine.coPurchases(owned: owned, after: state, order: event.data["order"]?.stringValue) {
-                feed.append(position: position, previous: previous, sku: sku)
-            }
-        } else {
-            state.apply(event)
-        }
-        if packedLearner != nil { packedLearner![event.customer] = CustomerStateBinaryCodec.encode(state) } else { learner![event.customer] = state }
+        guard event.customer != EventType.systemCustomer, let fact = OrderFact(event) else { return }
+        let pairs = buyers![event.customer, default: CoPurchaseBuyer()].learn(fact)
+        for (previous, sku) in pairs { feed.append(position: position, previous: previous, sku: sku) }
     }
 
     /// Judges every customer's time-based plays up to `now`, as `ReactorEngine.advance(to:)`.
@@ -164,9 +134,67 @@ public struct ReactorShards: Sendable {
     /// The shards as one engine again. The feed is complete once the log has been read: the
     /// first pass's fold is let go of.
     public mutating func merged() -> ReactorEngine {
-        learner = nil
-        packedLearner = nil
+        buyers = nil
         return ReactorEngine.merge(shards)
+    }
+}
+
+/// What the co-purchase counts need of a customer: the SKUs they own, the orders placed, and those
+/// cancelled before they were placed. An order teaches the pairs `ReactorEngine.coPurchases` finds
+/// from the customer's whole state, and nothing else in that state changes them.
+struct CoPurchaseBuyer: Sendable, Equatable {
+    /// Sorted, as `ReactorEngine.coPurchases` sorts them.
+    private(set) var owned: [String] = []
+    private(set) var placed: [String] = []
+    private(set) var cancelledFirst: [String] = []
+
+    init() {}
+
+    init(_ state: CustomerState) {
+        owned = state.ownedSKUs.sorted()
+        for order in state.orders.values {
+            if order.placedAt != nil { placed.append(order.id) } else if order.cancelledAt != nil { cancelledFirst.append(order.id) }
+        }
+    }
+
+    /// Folds one order event; returns the pairs (an SKU owned before, an SKU new with this order) its
+    /// order teaches, in the order `ReactorEngine.coPurchases` gives them.
+    mutating func learn(_ fact: OrderFact) -> [(previous: String, sku: String)] {
+        switch fact {
+        case .cancelled(let order):
+            if !placed.contains(order) && !cancelledFirst.contains(order) { cancelledFirst.append(order) }
+            return []
+        case .placed(let order, let skus):
+            // A second placement of one order changes nothing; a placement after its cancellation
+            // counts no purchase.
+            guard !placed.contains(order) else { return [] }
+            placed.append(order)
+            if let cancelled = cancelledFirst.firstIndex(of: order) {
+                cancelledFirst.remove(at: cancelled)
+                return []
+            }
+            var pairs: [(previous: String, sku: String)] = []
+            let previous = owned
+            for sku in Set(skus).sorted() where !CoPurchaseBuyer.contains(previous, sku) {
+                for earlier in previous { pairs.append((earlier, sku)) }
+                owned.insert(sku, at: CoPurchaseBuyer.insertionPoint(owned, sku))
+            }
+            return pairs
+        }
+    }
+
+    private static func insertionPoint(_ sorted: [String], _ sku: String) -> Int {
+        var (low, high) = (0, sorted.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < sku { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private static func contains(_ sorted: [String], _ sku: String) -> Bool {
+        let i = insertionPoint(sorted, sku)
+        return i < sorted.count && sorted[i] == sku
     }
 }
 

@@ -78,3 +78,61 @@ struct ShardTests {
         #expect(ReactorShards.shard(of: "c-42", among: 7) == ReactorShards.shard(of: "c-42", among: 7))
     }
 }
+
+/// The first pass of a run in several passes keeps only a customer's owned SKUs and orders: each
+/// order must teach the pairs the whole state teaches, whatever the order of placements and
+/// cancellations.
+@Suite("What the first pass keeps of a customer")
+struct CoPurchaseBuyerTests {
+    static func event(_ n: Int, _ type: EventType, _ data: KeyValuePairs<String, JSONValue>) -> Event {
+        Event(id: "e-\(n)", type: type, customer: "c-1", at: Timestamp(millis: 1_700_000_000_000 + Int64(n) * 3_600_000),
+              data: JSONObject(data))
+    }
+
+    static func placed(_ n: Int, _ order: JSONValue, _ skus: [String?]) -> Event {
+        event(n, .orderPlaced, ["order": order, "total": .string("10.00"), "currency": .string("EUR"),
+                                "lines": .array(skus.map { sku in
+                                    .object(JSONObject(sku.map { ["sku": .string($0), "quantity": .integer(1)] } ?? ["quantity": .integer(1)]))
+                                })])
+    }
+
+    static func cancelled(_ n: Int, _ order: String) -> Event { event(n, .orderCancelled, ["order": .string(order)]) }
+
+    @Test("placements, repeats, cancellations before and after, lines without a SKU, SKUs sorted as text: the pairs of the whole state")
+    func samePairsAsTheWholeState() {
+        let events = [
+            Self.placed(1, .string("o-1"), ["TEA-1", "MUG-1"]),
+            Self.cancelled(2, "o-2"),
+            Self.placed(3, .string("o-2"), ["KET-1"]),  // cancelled before it was placed: no purchase
+            Self.placed(4, .string("o-3"), ["äpfel", "Zucker", "TEA-1", "Zucker", nil]),
+            Self.placed(5, .string("o-3"), ["NEW-9"]),  // a second placement of one order
+            Self.cancelled(6, "o-3"),
+            Self.placed(7, .integer(4), ["NUM-1"]),  // no order id
+            Self.placed(8, .string("o-4"), ["a-1", "B-2"]),
+            Self.cancelled(9, "o-1"),
+            Self.placed(10, .string("o-5"), ["KET-1", "MUG-1", "c-3"]),
+            Self.event(11, .shipmentDelivered, ["order": .string("o-5")]),
+            Self.placed(12, .string("o-6"), []),
+        ]
+        var state = CustomerState(customer: "c-1")
+        var buyer = CoPurchaseBuyer()
+        var taught = 0
+        for (i, event) in events.enumerated() {
+            let owned = state.ownedSKUs
+            state.apply(event)
+            let whole = ReactorEngine.coPurchases(owned: owned, after: state, order: event.data["order"]?.stringValue)
+            let slim = OrderFact(event).map { buyer.learn($0) } ?? []
+            #expect(slim.map { "\($0.previous)>\($0.sku)" } == whole.map { "\($0.previous)>\($0.sku)" }, "event \(i + 1)")
+            taught += whole.count
+            // Started from the state so far, as a run that begins after a checkpoint does.
+            #expect(CoPurchaseBuyer(state).owned == buyer.owned, "event \(i + 1)")
+            var resumed = CoPurchaseBuyer(state)
+            if i + 1 < events.count, let next = OrderFact(events[i + 1]) {
+                var again = buyer
+                #expect(resumed.learn(next).map { "\($0.previous)>\($0.sku)" } == again.learn(next).map { "\($0.previous)>\($0.sku)" })
+            }
+        }
+        #expect(taught > 10, "the events teach pairs")
+        #expect(OrderFact(Self.event(13, .reviewPosted, ["review": .string("r-1")])) == nil)
+    }
+}

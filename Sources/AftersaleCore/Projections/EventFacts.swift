@@ -206,3 +206,40 @@ public enum EventFacts {
         }
     }
 }
+
+/// What an order event tells the fold about the customer's orders and the SKUs they own, read from
+/// the event's facts exactly as `CustomerState` reads them (upcast, lines without a SKU left out).
+/// For a fold that keeps only that much of a customer, such as the first pass of a reactor run in
+/// several passes, which learns the co-purchase counts from every customer of the shop.
+public enum OrderFact: Equatable, Sendable {
+    /// `order.placed`: its order id and its lines' SKUs, in the order of the lines.
+    case placed(order: String, skus: [String])
+    /// `order.cancelled`.
+    case cancelled(order: String)
+
+    /// Nil for an event of another type, one without an order id, or one the fold ignores.
+    public init?(_ event: Event) {
+        guard event.type == .orderPlaced || event.type == .orderCancelled else { return nil }
+        let facts = EventFacts.encode(event)
+        let fact: OrderFact?? = facts.withUnsafeBytes { bytes in
+            var r = ByteReader(bytes)
+            do {
+                let code = try r.byte()
+                guard code != 0, let type = EventFacts.type(code: code) else { return nil }
+                _ = try r.signed()
+                _ = try r.int()
+                guard let order = try r.optionalString() else { return nil }
+                guard type == .orderPlaced else { return .cancelled(order: order) }
+                _ = try r.string()
+                _ = try r.optionalSigned()
+                var skus: [String] = []
+                OrderState.forEachItem(in: try OrderState.readEncodedLines(&r)) { sku, _ in skus.append(sku) }
+                return .placed(order: order, skus: skus)
+            } catch {
+                preconditionFailure("facts just encoded do not decode: \(error)")
+            }
+        }
+        guard let fact = fact ?? nil else { return nil }
+        self = fact
+    }
+}
