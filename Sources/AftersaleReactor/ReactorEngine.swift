@@ -423,10 +423,17 @@ public struct ReactorEngine: Sendable {
         return pairs
     }
 
+    /// Adds one where the count is stored (one lookup through a `default:` subscript); returns the count before.
+    @inline(__always)
+    private static func increment(_ count: inout Int) -> Int {
+        defer { count += 1 }
+        return count
+    }
+
     /// One more customer bought `sku` after owning `previous`.
     public mutating func learnCoPurchase(of sku: String, after previous: String) {
-        coPurchaseCounts[previous, default: [:]][sku, default: 0] += 1
-        coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku)
+        let before = ReactorEngine.increment(&coPurchaseCounts[previous, default: [:]][sku, default: 0])
+        coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku, from: before)
         coPurchasesChanged = true
     }
 
@@ -506,33 +513,59 @@ public struct ReactorEngine: Sendable {
 /// counts grow by one.
 struct CoPurchaseRanking: Sendable {
     private(set) var entries: [CoPurchase] = []
-    private var positions: [String: Int] = [:]
 
     init() {}
 
     init(_ counts: [String: Int]) {
         entries = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted(by: CoPurchaseRanking.precedes)
-        for (i, entry) in entries.enumerated() { positions[entry.sku] = i }
     }
 
     static func precedes(_ a: CoPurchase, _ b: CoPurchase) -> Bool { (a.count, b.sku) > (b.count, a.sku) }
 
-    /// One more customer bought `sku` after this one: it moves up past those it now outranks.
-    mutating func increment(_ sku: String) {
+    /// One more customer bought `sku` after this one, whose count was `before` (0: not ranked yet):
+    /// it moves up past those it now outranks.
+    ///
+    /// Found and placed by binary search (the order is total), the entries between shifted by one:
+    /// a first run teaches every shard of every pass every pair of the shop, and keeping a table of
+    /// positions up to date at each step of the move cost a hash of a SKU per entry passed.
+    mutating func increment(_ sku: String, from before: Int) {
         var i: Int
-        if let known = positions[sku] {
-            i = known
-            entries[i].count += 1
-        } else {
+        if before == 0 {
             i = entries.count
             entries.append(CoPurchase(sku: sku, count: 1))
+        } else {
+            i = firstIndex(notPreceding: CoPurchase(sku: sku, count: before), below: entries.count)
+            precondition(i < entries.count && entries[i].sku == sku && entries[i].count == before, "a ranked SKU is where its count puts it")
+            entries[i].count += 1
         }
-        while i > 0, CoPurchaseRanking.precedes(entries[i], entries[i - 1]) {
-            entries.swapAt(i, i - 1)
-            positions[entries[i].sku] = i
-            i -= 1
+        let target = firstIndex(outrankedBy: entries[i], below: i)
+        guard target < i else { return }
+        entries.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let moved = (base + i).move()
+            (base + target + 1).moveInitialize(from: base + target, count: i - target)
+            (base + target).initialize(to: moved)
         }
-        positions[sku] = i
+    }
+
+    /// The first index below `end` whose entry does not precede `entry` (`end` if all do).
+    private func firstIndex(notPreceding entry: CoPurchase, below end: Int) -> Int {
+        var (low, high) = (0, end)
+        while low < high {
+            let mid = (low + high) / 2
+            if CoPurchaseRanking.precedes(entries[mid], entry) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The first index below `end` whose entry `entry` precedes (`end` if none).
+    private func firstIndex(outrankedBy entry: CoPurchase, below end: Int) -> Int {
+        var (low, high) = (0, end)
+        while low < high {
+            let mid = (low + high) / 2
+            if CoPurchaseRanking.precedes(entry, entries[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return low
     }
 }
 

@@ -50,7 +50,7 @@ struct CoPurchaseRankingTests {
         for step in 0..<5_000 {
             // A few popular SKUs and a long tail, so that ties and overtakes both happen.
             let sku = "SKU-\(random.next() % 4 == 0 ? random.next() % 5 : random.next() % 200)"
-            ranking.increment(sku)
+            ranking.increment(sku, from: counts[sku] ?? 0)
             counts[sku, default: 0] += 1
             if step % 250 == 0 || step == 4_999 {
                 let sorted = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
