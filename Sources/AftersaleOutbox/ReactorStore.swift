@@ -445,9 +445,11 @@ public final class ReactorStore {
                 // (a new model); the first folds every customer for the co-purchase counts.
                 let decodesAll = feed == nil
                 var last = checkpoint
-                try log.read(after: checkpoint, limit: limit, includeMeta: false, decoding: { customer, type in
-                    decodesAll || customer == EventType.systemCustomer || type == EventType.modelFitted.rawValue
-                        || ReactorShards.pass(of: customer, among: passes) == pass
+                let system = Array(EventType.systemCustomer.utf8)
+                let modelFitted = Array(EventType.modelFitted.rawValue.utf8)
+                try log.read(after: checkpoint, limit: limit, includeMeta: false, fewSelected: !decodesAll, decoding: { customer, type in
+                    decodesAll || customer.elementsEqual(system) || type.elementsEqual(modelFitted)
+                        || ReactorShards.pass(ofUTF8: customer, among: passes) == pass
                 }) { position, recorded in
                     summary.checkpoint = position
                     last = position

@@ -47,9 +47,11 @@ public struct ReactorShards: Sendable {
     }
 
     /// A fixed hash (FNV-1a) of a customer's id, the same in every run.
-    static func hash(_ customer: String) -> UInt64 {
+    static func hash(_ customer: String) -> UInt64 { hash(utf8: customer.utf8) }
+
+    static func hash<Bytes: Sequence<UInt8>>(utf8 customer: Bytes) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in customer.utf8 {
+        for byte in customer {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }
@@ -59,6 +61,11 @@ public struct ReactorShards: Sendable {
     /// The pass a customer is run in.
     public static func pass(of customer: String, among passes: Int) -> Int {
         passes > 1 ? Int(hash(customer) % UInt64(passes)) : 0
+    }
+
+    /// `pass(of:among:)` of a customer id given as its UTF-8, as the log's rows hold it.
+    public static func pass(ofUTF8 customer: UnsafeBufferPointer<UInt8>, among passes: Int) -> Int {
+        passes > 1 ? Int(hash(utf8: customer) % UInt64(passes)) : 0
     }
 
     /// The shard of its pass a customer belongs to.
