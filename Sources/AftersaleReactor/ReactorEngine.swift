@@ -39,16 +39,12 @@ public struct ReactorEngine: Sendable {
     private var location: [String: (customer: String, index: Int)] = [:]
     /// SKU -> SKU bought later by the same customer -> how many customers did so.
     public var coPurchases: [String: [String: Int]] {
-        get { coPurchaseCounts }
-        set {
-            coPurchaseCounts = newValue
-            coPurchaseRankings = newValue.mapValues { CoPurchaseRanking($0) }
-        }
+        get { coPurchaseTable.asDictionary }
+        set { coPurchaseTable = CoPurchaseTable(newValue) }
     }
-    private var coPurchaseCounts: [String: [String: Int]] = [:]
-    /// `coPurchases` of each SKU, most bought first: kept in order as counts grow, so that a
+    /// `coPurchases` by SKU number, each SKU's followers kept ranked as counts grow, so that a
     /// context reads the top of the list instead of sorting every count.
-    private var coPurchaseRankings: [String: CoPurchaseRanking] = [:]
+    private var coPurchaseTable = CoPurchaseTable()
     /// Turns the fitted model in force into a forecast for a customer at a moment.
     public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
         didSet { forecasts = ForecastCache() }
@@ -334,9 +330,9 @@ public struct ReactorEngine: Sendable {
         var crossSell: [String: [CoPurchase]] = [:]
         let limit = max(configuration.crossSell.maxItems * 4, 8)
         for sku in Set(skus).sorted() {
-            guard let ranking = coPurchaseRankings[sku] else { continue }
             // The most bought-after SKUs, enough to fill the play after excluding what the customer owns.
-            crossSell[sku] = Array(ranking.entries.prefix(limit))
+            guard let ranking = coPurchaseTable.ranking(after: sku, limit: limit) else { continue }
+            crossSell[sku] = ranking
         }
         var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
         context.lazyForecast = lazy
@@ -423,17 +419,20 @@ public struct ReactorEngine: Sendable {
         return pairs
     }
 
-    /// Adds one where the count is stored (one lookup through a `default:` subscript); returns the count before.
-    @inline(__always)
-    private static func increment(_ count: inout Int) -> Int {
-        defer { count += 1 }
-        return count
-    }
-
     /// One more customer bought `sku` after owning `previous`.
     public mutating func learnCoPurchase(of sku: String, after previous: String) {
-        let before = ReactorEngine.increment(&coPurchaseCounts[previous, default: [:]][sku, default: 0])
-        coPurchaseRankings[previous, default: CoPurchaseRanking()].increment(sku, from: before)
+        let p = coPurchaseTable.number(previous)
+        coPurchaseTable.learn(coPurchaseTable.number(sku), after: p)
+        coPurchasesChanged = true
+    }
+
+    /// The number this engine counts `sku` under (`learnCoPurchase(ofNumber:afterNumber:)`): stable
+    /// until `coPurchases` is set.
+    mutating func coPurchaseNumber(of sku: String) -> Int32 { coPurchaseTable.number(sku) }
+
+    /// `learnCoPurchase(of:after:)` by the SKUs' numbers.
+    mutating func learnCoPurchase(ofNumber sku: Int32, afterNumber previous: Int32) {
+        coPurchaseTable.learn(sku, after: previous)
         coPurchasesChanged = true
     }
 
@@ -506,66 +505,6 @@ public struct ReactorEngine: Sendable {
     /// Marks a command handed to the outside world, or suppressed at hand-off.
     public mutating func settle(_ command: Command) {
         store(command, cause: "dispatch", change: command.status.name)
-    }
-}
-
-/// The SKUs bought after one SKU, most customers first (ties by SKU), kept in that order as
-/// counts grow by one.
-struct CoPurchaseRanking: Sendable {
-    private(set) var entries: [CoPurchase] = []
-
-    init() {}
-
-    init(_ counts: [String: Int]) {
-        entries = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted(by: CoPurchaseRanking.precedes)
-    }
-
-    static func precedes(_ a: CoPurchase, _ b: CoPurchase) -> Bool { (a.count, b.sku) > (b.count, a.sku) }
-
-    /// One more customer bought `sku` after this one, whose count was `before` (0: not ranked yet):
-    /// it moves up past those it now outranks.
-    ///
-    /// Found and placed by binary search (the order is total), the entries between shifted by one:
-    /// a first run teaches every shard of every pass every pair of the shop, and keeping a table of
-    /// positions up to date at each step of the move cost a hash of a SKU per entry passed.
-    mutating func increment(_ sku: String, from before: Int) {
-        var i: Int
-        if before == 0 {
-            i = entries.count
-            entries.append(CoPurchase(sku: sku, count: 1))
-        } else {
-            i = firstIndex(notPreceding: CoPurchase(sku: sku, count: before), below: entries.count)
-            precondition(i < entries.count && entries[i].sku == sku && entries[i].count == before, "a ranked SKU is where its count puts it")
-            entries[i].count += 1
-        }
-        let target = firstIndex(outrankedBy: entries[i], below: i)
-        guard target < i else { return }
-        entries.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            let moved = (base + i).move()
-            (base + target + 1).moveInitialize(from: base + target, count: i - target)
-            (base + target).initialize(to: moved)
-        }
-    }
-
-    /// The first index below `end` whose entry does not precede `entry` (`end` if all do).
-    private func firstIndex(notPreceding entry: CoPurchase, below end: Int) -> Int {
-        var (low, high) = (0, end)
-        while low < high {
-            let mid = (low + high) / 2
-            if CoPurchaseRanking.precedes(entries[mid], entry) { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
-
-    /// The first index below `end` whose entry `entry` precedes (`end` if none).
-    private func firstIndex(outrankedBy entry: CoPurchase, below end: Int) -> Int {
-        var (low, high) = (0, end)
-        while low < high {
-            let mid = (low + high) / 2
-            if CoPurchaseRanking.precedes(entry, entries[mid]) { high = mid } else { low = mid + 1 }
-        }
-        return low
     }
 }
 

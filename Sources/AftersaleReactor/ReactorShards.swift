@@ -26,6 +26,8 @@ public struct ReactorShards: Sendable {
     private var buyers: [String: CoPurchaseBuyer]?
     /// Where each shard is in the feed.
     private var cursors: [Int]
+    /// Each shard's numbers for the feed's SKUs (`CoPurchaseFeed.teach`).
+    private var numberings: [[Int32]]
     private let pass: Int
     private let passes: Int
 
@@ -42,6 +44,7 @@ public struct ReactorShards: Sendable {
         self.feed = feed ?? CoPurchaseFeed()
         if feed == nil { buyers = (states ?? engine.customers.mapValues(\.state)).mapValues(CoPurchaseBuyer.init) }
         cursors = Array(repeating: 0, count: count)
+        numberings = Array(repeating: [], count: count)
         self.pass = pass
         self.passes = passes
     }
@@ -100,22 +103,29 @@ public struct ReactorShards: Sendable {
         shards = []
         let (owner, feed, starts) = (owners, self.feed, cursors)
         var ends = cursors
+        var numberings = self.numberings
+        self.numberings = []
         ends.withUnsafeMutableBufferPointer { ends in
-            let ends = UnsafeSendable(ends)
-            DispatchQueue.concurrentPerform(iterations: count) { s in
-                var engine = work.take(s)
-                var next = starts[s]
-                for (index, event) in events.enumerated() where owner[index] == s || owner[index] == -1 {
-                    // Every pair from an earlier event, whoever's it was.
-                    next = feed.teach(&engine, from: next, before: positions[index])
-                    engine.apply(event)
+            numberings.withUnsafeMutableBufferPointer { numberings in
+                let (ends, numberings) = (UnsafeSendable(ends), UnsafeSendable(numberings))
+                DispatchQueue.concurrentPerform(iterations: count) { s in
+                    var engine = work.take(s)
+                    var numbers = numberings.value[s]
+                    var next = starts[s]
+                    for (index, event) in events.enumerated() where owner[index] == s || owner[index] == -1 {
+                        // Every pair from an earlier event, whoever's it was.
+                        next = feed.teach(&engine, from: next, before: positions[index], numbers: &numbers)
+                        engine.apply(event)
+                    }
+                    next = feed.teach(&engine, from: next, before: end + 1, numbers: &numbers)
+                    ends.value[s] = next
+                    numberings.value[s] = numbers
+                    work.put(engine, at: s)
                 }
-                next = feed.teach(&engine, from: next, before: end + 1)
-                ends.value[s] = next
-                work.put(engine, at: s)
             }
         }
         cursors = ends
+        self.numberings = numberings
         shards = work.engines()
     }
 
@@ -235,11 +245,17 @@ public struct CoPurchaseFeed: Sendable {
     }
 
     /// Teaches `engine` the pairs from index `start` whose order came before `position`; returns
-    /// where it stopped.
-    func teach(_ engine: inout ReactorEngine, from start: Int, before position: Int64) -> Int {
+    /// where it stopped. `numbers`: the engine's number for each of the feed's SKUs found so far,
+    /// kept by the caller from one call to the next (for one engine, which must not have its
+    /// `coPurchases` set meanwhile).
+    func teach(_ engine: inout ReactorEngine, from start: Int, before position: Int64, numbers: inout [Int32]) -> Int {
         var i = start
+        if numbers.count < skus.count { numbers.append(contentsOf: repeatElement(-1, count: skus.count - numbers.count)) }
         while i < positions.count, positions[i] < position {
-            engine.learnCoPurchase(of: skus[Int(next[i])], after: skus[Int(previous[i])])
+            let (p, n) = (Int(previous[i]), Int(next[i]))
+            if numbers[p] < 0 { numbers[p] = engine.coPurchaseNumber(of: skus[p]) }
+            if numbers[n] < 0 { numbers[n] = engine.coPurchaseNumber(of: skus[n]) }
+            engine.learnCoPurchase(ofNumber: numbers[n], afterNumber: numbers[p])
             i += 1
         }
         return i

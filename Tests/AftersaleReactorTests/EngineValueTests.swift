@@ -42,22 +42,29 @@ struct EngineValueTests {
 
 @Suite("Co-purchase rankings")
 struct CoPurchaseRankingTests {
-    @Test("counts kept in order as they grow read the same as sorting them all")
+    @Test("counts kept in order as they grow read the same as sorting them all, and as a table made from the counts")
     func rankingMatchesSort() {
-        var ranking = CoPurchaseRanking()
-        var counts: [String: Int] = [:]
+        var table = CoPurchaseTable()
+        var counts: [String: [String: Int]] = [:]
         var random = SimulationRandom(seed: 3)
         for step in 0..<5_000 {
             // A few popular SKUs and a long tail, so that ties and overtakes both happen.
+            let previous = "P-\(random.next() % 3)"
             let sku = "SKU-\(random.next() % 4 == 0 ? random.next() % 5 : random.next() % 200)"
-            ranking.increment(sku, from: counts[sku] ?? 0)
-            counts[sku, default: 0] += 1
+            let p = table.number(previous)
+            table.learn(table.number(sku), after: p)
+            counts[previous, default: [:]][sku, default: 0] += 1
             if step % 250 == 0 || step == 4_999 {
-                let sorted = counts.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
-                #expect(ranking.entries == sorted)
-                #expect(CoPurchaseRanking(counts).entries == sorted)
+                for (previous, after) in counts {
+                    let sorted = after.map { CoPurchase(sku: $0.key, count: $0.value) }.sorted { ($0.count, $1.sku) > ($1.count, $0.sku) }
+                    #expect(table.ranking(after: previous, limit: .max) == sorted)
+                    #expect(table.ranking(after: previous, limit: 7) == Array(sorted.prefix(7)))
+                    #expect(CoPurchaseTable(counts).ranking(after: previous, limit: .max) == sorted)
+                }
+                #expect(table.asDictionary == counts)
             }
         }
+        #expect(table.ranking(after: "SKU-1", limit: 5) == nil, "nothing was counted after it")
     }
 }
 
