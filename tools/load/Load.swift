@@ -42,26 +42,49 @@ struct Options {
     var binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("aftersale").path
     var folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-load").path
 
+    static let usage = """
+        usage: aftersale-load [--events N] [--connections N] [--batch N] [--batch-connections N] [--repeat N]
+                              [--only single,batches,shopify] [--config FILE] [--aftersale BINARY] [--folder DIR]
+                              [--soak-minutes M] [--deliveries CUSTOMERS [--slow-default no]]
+               aftersale-load receiver --log FILE [--delay-ms N]   (the secret from $RECEIVER_SECRET)
+        `aftersale serve` under load over loopback, beside `aftersale ingest` of the same events; see the
+        header of tools/load/Load.swift for what each run measures.
+        """
+
+    /// Exits with a message on standard error: usage errors are the user's to fix, not a crash.
+    static func refuse(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n\n" + usage + "\n").utf8))
+        exit(2)
+    }
+
     init() {
         var args = CommandLine.arguments.dropFirst()
         while let name = args.popFirst() {
-            guard let value = args.popFirst() else { fatalError("\(name) needs a value") }
+            if name == "--help" || name == "-h" {
+                print(Options.usage)
+                exit(0)
+            }
+            guard let value = args.popFirst() else { Options.refuse("\(name) needs a value") }
+            func number<T: LosslessStringConvertible>(_ parse: (String) -> T?) -> T {
+                guard let n = parse(value) else { Options.refuse("\(name) \(value): not a number") }
+                return n
+            }
             switch name {
-            case "--events": events = Int(value)!
-            case "--connections": connections = Int(value)!
-            case "--batch": batch = Int(value)!
-            case "--batch-connections": batchConnections = Int(value)!
-            case "--repeat": repeats = Int(value)!
+            case "--events": events = number { Int($0) }
+            case "--connections": connections = number { Int($0) }
+            case "--batch": batch = number { Int($0) }
+            case "--batch-connections": batchConnections = number { Int($0) }
+            case "--repeat": repeats = number { Int($0) }
             case "--aftersale": binary = value
             case "--folder": folder = value
             case "--config": config = value
-            case "--soak-minutes": soakMinutes = Double(value)!
-            case "--deliveries": deliveriesCustomers = Int(value)!
+            case "--soak-minutes": soakMinutes = number { Double($0) }
+            case "--deliveries": deliveriesCustomers = number { Int($0) }
             case "--slow-default": slowDefault = value != "no"
             case "--only":
                 modes = Set(value.split(separator: ",").map(String.init))
-                if let unknown = modes.subtracting(["single", "batches", "shopify"]).first { fatalError("--only: unknown run \(unknown)") }
-            default: fatalError("unknown option \(name)")
+                if let unknown = modes.subtracting(["single", "batches", "shopify"]).first { Options.refuse("--only: unknown run \(unknown)") }
+            default: Options.refuse("unknown option \(name)")
             }
         }
     }
