@@ -54,6 +54,11 @@ struct SteppedRunTests {
         #expect(steps[0] == 1)
         #expect(steps[1] > 10 && steps[2] > 5, "steps per run: \(steps)")
         #expect(stepsThatStoppedEarly > 0)
+        // The first run builds the outbox's indexes after its rows; later runs and steps read by them.
+        for log in [one, stepped] {
+            #expect(try rows(log.database, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name")
+                .map { $0[0] } == ["outbox_customer", "outbox_due"])
+        }
 
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
                     "SELECT customer, hex(state), next_tick FROM reactor_customers ORDER BY customer",
