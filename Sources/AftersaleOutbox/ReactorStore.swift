@@ -143,10 +143,6 @@ public final class ReactorStore {
             }
             if first {
                 let indexing = ContinuousClock.now
-                // Sorted through temporary files: the connection keeps its temporary data in memory,
-                // and the sort of a million customers' commands took 1.7 GiB there.
-                try database.execute("PRAGMA temp_store=FILE")
-                defer { try? database.execute("PRAGMA temp_store=MEMORY") }
                 try database.execute(ReactorStore.outboxIndexes)
                 summary.saveSeconds += ReactorStore.seconds(since: indexing)
             }
