@@ -44,7 +44,6 @@ extension EventLog {
             let scan = try database.prepare("SELECT position, type, customer FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")
             scan.bind(position, at: 1)
             scan.bind(Int64(limit), at: 2)
-            let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
             while try scan.step() {
                 let selected = scan.withBytes(2) { customer in scan.withBytes(1) { type in decodes(customer, type) } }
                 let at = scan.int64(0)
@@ -52,10 +51,9 @@ extension EventLog {
                     try body(at, nil)
                     continue
                 }
-                row.bind(at, at: 1)
-                guard try row.step() else { throw StoreError(.unknownStoredValue, "event at position \(at) vanished while read") }
-                let recorded = try EventLog.decodeRow(row, includeMeta: includeMeta)
-                row.reset()
+                guard let recorded = try event(at: at, includeMeta: includeMeta) else {
+                    throw StoreError(.unknownStoredValue, "event at position \(at) vanished while read")
+                }
                 try body(at, recorded)
             }
             return
@@ -85,11 +83,8 @@ extension EventLog {
             let customer = statement.text(1) ?? ""
             if statement.isNull(2) {
                 // Rare (a bulk load holds it): the event is read again, whole, only then.
-                let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
-                defer { row.reset() }
-                row.bind(statement.int64(0), at: 1)
-                guard try row.step() else { continue }
-                let facts = EventFacts.encode(try EventLog.decodeRow(row, includeMeta: false).event)
+                guard let recorded = try event(at: statement.int64(0), includeMeta: false) else { continue }
+                let facts = EventFacts.encode(recorded.event)
                 try facts.withUnsafeBytes { try body(statement.int64(0), statement.int64(3), customer, $0) }
             } else {
                 try statement.withBytes(2) { try body(statement.int64(0), statement.int64(3), customer, UnsafeRawBufferPointer($0)) }
@@ -106,13 +101,19 @@ extension EventLog {
         try database.onOneSnapshot {
             try readFacts(after: 0, limit: last >= Int64(Int.max) ? .max : Int(last)) { position, _, customer, bytes in
                 guard whole(customer) else { return try facts(customer, bytes) }
-                let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
-                defer { row.reset() }
-                row.bind(position, at: 1)
-                guard try row.step() else { return }
-                try event(try EventLog.decodeRow(row, includeMeta: false))
+                guard let recorded = try self.event(at: position, includeMeta: false) else { return }
+                try event(recorded)
             }
         }
+    }
+
+    /// The event at `position`, decoded; nil when there is none.
+    func event(at position: Int64, includeMeta: Bool) throws -> RecordedEvent? {
+        let row = try database.cached("SELECT \(EventLog.columns) FROM events WHERE position = ?1")
+        defer { row.reset() }
+        row.bind(position, at: 1)
+        guard try row.step() else { return nil }
+        return try EventLog.decodeRow(row, includeMeta: includeMeta)
     }
 
     /// Runs `body` with every read in it seeing one state of the log (a writer's appends in between
