@@ -52,6 +52,11 @@ public enum EventFacts {
     /// The header of one event's facts.
     public static func header(_ facts: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> Header {
         var r = ByteReader(facts)
+        return try header(&r)
+    }
+
+    /// The header, read from the start of `r`, which is left where the event's own fields begin.
+    static func header(_ r: inout ByteReader) throws(BinaryDecodingError) -> Header {
         let code = try r.byte()
         guard code != 0 else { return Header(type: nil, at: Timestamp(millis: 0), order: nil) }
         guard let type = type(code: code) else { throw BinaryDecodingError("unknown event code \(code)") }
@@ -224,11 +229,8 @@ public enum OrderFact: Equatable, Sendable {
         let fact: OrderFact?? = facts.withUnsafeBytes { bytes in
             var r = ByteReader(bytes)
             do {
-                let code = try r.byte()
-                guard code != 0, let type = EventFacts.type(code: code) else { return nil }
-                _ = try r.signed()
-                _ = try r.int()
-                guard let order = try r.optionalString() else { return nil }
+                let header = try EventFacts.header(&r)
+                guard let type = header.type, let order = header.order else { return nil }
                 guard type == .orderPlaced else { return .cancelled(order: order) }
                 _ = try r.string()
                 _ = try r.optionalSigned()
