@@ -90,7 +90,7 @@ struct CoPurchaseTable: Sendable {
         defer { ranking = entries }
         var i: Int
         if let before {
-            i = firstIndex(in: entries, below: entries.count) { !precedes($0, Follower(sku: sku, count: before), skus) }
+            i = entries.partitioningIndex { !precedes($0, Follower(sku: sku, count: before), skus) }
             precondition(i < entries.count && entries[i].sku == sku && entries[i].count == before, "a ranked SKU is where its count puts it")
             entries[i].count += 1
         } else {
@@ -98,7 +98,7 @@ struct CoPurchaseTable: Sendable {
             entries.append(Follower(sku: sku, count: 1))
         }
         let moved = entries[i]
-        let target = firstIndex(in: entries, below: i) { precedes(moved, $0, skus) }
+        let target = entries[..<i].partitioningIndex { precedes(moved, $0, skus) }
         guard target < i else { return }
         entries.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
@@ -107,13 +107,20 @@ struct CoPurchaseTable: Sendable {
             base[target] = moved
         }
     }
+}
 
-    /// The first index below `end` whose entry satisfies `test`, which holds for a suffix.
-    private static func firstIndex(in entries: [Follower], below end: Int, where test: (Follower) -> Bool) -> Int {
-        var (low, high) = (0, end)
-        while low < high {
-            let mid = (low + high) / 2
-            if test(entries[mid]) { high = mid } else { low = mid + 1 }
+extension RandomAccessCollection {
+    /// The first index whose element satisfies `test`, which holds for a suffix of the elements
+    /// (and not before it): found by binary search. `endIndex` when none does.
+    func partitioningIndex(where test: (Element) -> Bool) -> Index {
+        var (low, count) = (startIndex, self.count)
+        while count > 0 {
+            let half = count / 2
+            let mid = index(low, offsetBy: half)
+            if test(self[mid]) { count = half } else {
+                low = index(after: mid)
+                count -= half + 1
+            }
         }
         return low
     }

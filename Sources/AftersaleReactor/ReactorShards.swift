@@ -194,23 +194,14 @@ struct CoPurchaseBuyer: Sendable, Equatable {
             let previous = owned
             for sku in Set(skus).sorted() where !CoPurchaseBuyer.contains(previous, sku) {
                 for earlier in previous { pairs.append((earlier, sku)) }
-                owned.insert(sku, at: CoPurchaseBuyer.insertionPoint(owned, sku))
+                owned.insert(sku, at: owned.partitioningIndex { $0 >= sku })
             }
             return pairs
         }
     }
 
-    private static func insertionPoint(_ sorted: [String], _ sku: String) -> Int {
-        var (low, high) = (0, sorted.count)
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid] < sku { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
-
     private static func contains(_ sorted: [String], _ sku: String) -> Bool {
-        let i = insertionPoint(sorted, sku)
+        let i = sorted.partitioningIndex { $0 >= sku }
         return i < sorted.count && sorted[i] == sku
     }
 }
