@@ -11,8 +11,9 @@ extension ReactorEngine {
     /// A forecaster from a `model.fitted` event; nil when the event holds no model this build reads.
     @Sendable public static func forecaster(fromModelEvent event: Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
         guard let model = FittedModel(event: event) else { return nil }
+        let forecast = LifetimeValue.forecaster(for: model)
         return { state, at in
-            LifetimeValue.forecast(state, with: model, now: at).map {
+            forecast(state, at).map {
                 CustomerForecast(pAlive: $0.probabilityAlive, predictedCLV: $0.predictedValue12Months,
                                  expectedNextOrderAt: $0.expectedNextOrder, repeatProbability: $0.repeatPurchaseProbability90Days)
             }

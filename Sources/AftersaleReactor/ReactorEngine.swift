@@ -351,11 +351,20 @@ public struct ReactorEngine: Sendable {
     /// How many commands the engine holds.
     public var commandCount: Int { location.count }
 
-    /// Adds a command loaded from storage, or scheduled now.
-    public mutating func insert(_ command: Command) {
-        guard location[command.id] == nil else { return }
-        location[command.id] = (command.customer, commandsByCustomer[command.customer, default: []].count)
-        commandsByCustomer[command.customer, default: []].append(command)
+    /// Adds a command loaded from storage, or scheduled now; false when it holds the id already.
+    @discardableResult
+    public mutating func insert(_ command: Command) -> Bool {
+        let index = commandsByCustomer[command.customer]?.count ?? 0
+        var fresh = false
+        // One lookup of the id: its slot is filled only when it was empty.
+        func fill(_ slot: inout (customer: String, index: Int)) {
+            guard slot.index < 0 else { return }
+            slot = (command.customer, index)
+            fresh = true
+        }
+        fill(&location[command.id, default: (customer: "", index: -1)])
+        if fresh { commandsByCustomer[command.customer, default: []].append(command) }
+        return fresh
     }
 
     /// The engine's customers and commands dealt into `count` engines by `shard`, each with
@@ -436,21 +445,34 @@ public struct ReactorEngine: Sendable {
         coPurchasesChanged = true
     }
 
-    mutating func record(_ decision: ReactorDecision, cause: String) {
-        for command in decision.schedule where location[command.id] == nil {
-            insert(command)
-            store(command, cause: cause, change: command.status == .pending ? "scheduled" : "scheduled as \(command.status.name)")
+    /// Applies a decision. The words of a change are made only when `recording`: a first run records
+    /// hundreds of thousands of changes and keeps none of the words.
+    mutating func record(_ decision: ReactorDecision, cause: @autoclosure () -> String) {
+        for command in decision.schedule where insert(command) {
+            changedCommands.insert(command.id)
+            if recording {
+                records.append(Record(commandID: command.id, cause: cause(),
+                                      change: command.status == .pending ? "scheduled" : "scheduled as \(command.status.name)"))
+            }
         }
         for cancellation in decision.cancel {
-            guard var command = self.command(cancellation.commandID), command.status == .pending else { continue }
-            command.status = .cancelled(byEventID: cancellation.byEventID, reason: cancellation.reason)
-            store(command, cause: cause, change: "cancelled: \(cancellation.reason)")
+            change(cancellation.commandID, cause: cause(), change: "cancelled: \(cancellation.reason)") { command in
+                command.status = .cancelled(byEventID: cancellation.byEventID, reason: cancellation.reason)
+            }
         }
         for suppression in decision.suppress {
-            guard var command = self.command(suppression.commandID), command.status == .pending else { continue }
-            command.status = .suppressed(reason: suppression.reason)
-            store(command, cause: cause, change: "suppressed: \(suppression.reason)")
+            change(suppression.commandID, cause: cause(), change: "suppressed: \(suppression.reason)") { command in
+                command.status = .suppressed(reason: suppression.reason)
+            }
         }
+    }
+
+    /// Changes a pending command where it is held, without copying it out and back.
+    mutating func change(_ id: String, cause: @autoclosure () -> String, change: @autoclosure () -> String, _ body: (inout Command) -> Void) {
+        guard let at = location[id], commandsByCustomer[at.customer]![at.index].status == .pending else { return }
+        body(&commandsByCustomer[at.customer]![at.index])
+        changedCommands.insert(id)
+        if recording { records.append(Record(commandID: id, cause: cause(), change: change())) }
     }
 
     mutating func store(_ command: Command, cause: String, change: String) {

@@ -82,6 +82,16 @@ public struct BGNBD: PurchaseModel, Hashable {
     /// overflow nor cancel, and a = 1 needs no special case. NaN when a + b + x ≤ 1, where the
     /// ₂F₁ has no convergent series (only possible for one-time buyers with a + b ≤ 1).
     public func expectedPurchases(in duration: Double, for customer: RFMSummary) -> Double {
+        expectedPurchases(in: duration, for: customer, probabilityAlive: probabilityAlive(customer))
+    }
+
+    /// Every duration's from one P(alive): a forecast asks for twelve months of one customer.
+    public func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double] {
+        let alive = probabilityAlive(customer)
+        return durations.map { expectedPurchases(in: $0, for: customer, probabilityAlive: alive) }
+    }
+
+    private func expectedPurchases(in duration: Double, for customer: RFMSummary, probabilityAlive alive: Double) -> Double {
         guard duration > 0 else { return 0 }
         let x = Double(customer.frequency)
         guard a + b + x > 1 else { return .nan }
@@ -92,7 +102,7 @@ public struct BGNBD: PurchaseModel, Hashable {
         let series = bgnbdExpectationSeries(cMinusA: a + b - 1 - r, epsilon: epsilon, c: c, z: z)
         let growth = epsilon == 0 ? logOneMinusZ : expm1(epsilon * logOneMinusZ) / epsilon
         let bracket = -growth - exp(epsilon * logOneMinusZ) * series
-        return c * bracket * probabilityAlive(customer)
+        return c * bracket * alive
     }
 
     /// P(alive) · (1 − ((α+T)/(α+T+t))^(r+x)): an active customer drops out only right after a purchase.

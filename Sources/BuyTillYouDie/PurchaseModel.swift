@@ -17,9 +17,17 @@ public protocol PurchaseModel: Sendable {
     ///
     /// `Double.infinity` when an active customer is at least as likely never to buy again.
     func medianTimeToNextPurchase(for customer: RFMSummary) -> Double
+
+    /// `expectedPurchases(in:for:)` for each of `durations`, in order: what `lifetimeValue` sums.
+    /// A model computes what the durations share (P(alive)) once; the values are the same.
+    func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double]
 }
 
 extension PurchaseModel {
+    public func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double] {
+        durations.map { expectedPurchases(in: $0, for: customer) }
+    }
+
     /// Discounted value of the customer's expected purchases over the next `months` months.
     ///
     /// Sums, over months k = 1…`months`, the expected purchases in month k times
@@ -32,8 +40,9 @@ extension PurchaseModel {
         var value = 0.0
         var previous = 0.0
         var discount = 1.0
-        for month in stride(from: 1, through: months, by: 1) {
-            let cumulative = expectedPurchases(in: Double(month) * unit.month, for: customer)
+        guard months >= 1 else { return value }
+        let cumulatives = expectedPurchases(in: (1...months).map { Double($0) * unit.month }, for: customer)
+        for cumulative in cumulatives {
             discount /= 1 + monthlyDiscountRate
             value += (cumulative - previous) * averageSpend * discount
             previous = cumulative

@@ -181,10 +181,20 @@ public enum LifetimeValue {
         predict(state, with: model, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: false)
     }
 
-    static func predict(_ state: CustomerState, with model: FittedModel, now: Timestamp, monthlyDiscountRate: Double,
-                        expectedPurchases: Bool) -> CustomerPrediction? {
-        guard let summary = summary(of: state, through: now.utcDay, unit: model.unit) else { return nil }
+    /// `forecast(_:with:now:)` as a function that makes the model's purchase model once, not at
+    /// every call: the reactor forecasts each customer at each forecast period.
+    public static func forecaster(for model: FittedModel, monthlyDiscountRate: Double = 0.01)
+        -> @Sendable (CustomerState, Timestamp) -> CustomerPrediction? {
         let purchases = model.purchaseModel
+        return { state, now in
+            predict(state, with: model, purchases: purchases, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: false)
+        }
+    }
+
+    static func predict(_ state: CustomerState, with model: FittedModel, purchases: (any PurchaseModel)? = nil, now: Timestamp,
+                        monthlyDiscountRate: Double, expectedPurchases: Bool) -> CustomerPrediction? {
+        guard let summary = summary(of: state, through: now.utcDay, unit: model.unit) else { return nil }
+        let purchases = purchases ?? model.purchaseModel
         let perDay = 1 / model.unit.days
         let median = purchases.medianTimeToNextPurchase(for: summary)
         var prediction = CustomerPrediction(
