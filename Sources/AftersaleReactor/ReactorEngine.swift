@@ -544,10 +544,14 @@ struct ForecastKey: Hashable {
 /// (`ReactorEngine.ownForecasts`), so two copies that go on with different events never read
 /// each other's forecasts (a key names the customer and their event count, not the events).
 final class ForecastCache: Sendable {
-    private struct Entries {
-        var values: [ForecastKey: CustomerForecast?] = [:]
-        var keysByCustomer: [String: ForecastKey] = [:]
+    /// One forecast per customer, with the state and boundary it is for.
+    private struct Entry {
+        var events: Int
+        var boundary: Int64
+        var forecast: CustomerForecast?
     }
+
+    private typealias Entries = [String: Entry]
 
     private let entries: Mutex<Entries>
 
@@ -555,15 +559,16 @@ final class ForecastCache: Sendable {
 
     private init(_ copied: Entries) { entries = Mutex(copied) }
 
-    func value(_ key: ForecastKey) -> CustomerForecast?? { entries.withLock { $0.values[key] } }
+    func value(_ key: ForecastKey) -> CustomerForecast?? {
+        entries.withLock { entries in
+            guard let entry = entries[key.customer], entry.events == key.events, entry.boundary == key.boundary else { return nil }
+            return .some(entry.forecast)
+        }
+    }
 
     /// Keeps one forecast per customer: the newest state and boundary replace the last.
     func store(_ key: ForecastKey, _ forecast: CustomerForecast?) {
-        entries.withLock { entries in
-            if let old = entries.keysByCustomer[key.customer] { entries.values[old] = nil }
-            entries.keysByCustomer[key.customer] = key
-            entries.values[key] = .some(forecast)
-        }
+        entries.withLock { $0[key.customer] = Entry(events: key.events, boundary: key.boundary, forecast: forecast) }
     }
 
     /// A cache of its own with the same forecasts.
