@@ -50,41 +50,52 @@ public struct ProductInfo: Sendable, Equatable {
 public struct ReactorContext: Sendable {
     /// The fields, in one buffer copied on write: the engine builds a context per event and tick,
     /// and the plays and the contact policy pass it on many times; a copy is then one reference,
-    /// not one per dictionary, text and closure.
+    /// not one per dictionary, text and closure. What stays the same from context to context (the
+    /// configuration, the catalogue, the clock's zones) is a buffer of its own, which a new
+    /// context made from another shares (`init(now:crossSell:lazyForecast:sharing:)`).
     private final class Fields: @unchecked Sendable {
         // Mutated only through a uniquely referenced `Fields` (`ReactorContext.unique`), never shared while mutated.
         var now: Timestamp
+        var crossSell: [String: [CoPurchase]]
+        var lazyForecast: LazyForecast?
+        var shared: Shared
+
+        init(now: Timestamp, crossSell: [String: [CoPurchase]], lazyForecast: LazyForecast?, shared: Shared) {
+            self.now = now
+            self.crossSell = crossSell
+            self.lazyForecast = lazyForecast
+            self.shared = shared
+        }
+
+        func copy() -> Fields { Fields(now: now, crossSell: crossSell, lazyForecast: lazyForecast, shared: shared) }
+    }
+
+    private final class Shared: @unchecked Sendable {
+        // Mutated only through a uniquely referenced `Shared` (`ReactorContext.uniqueShared`).
         var configuration: ReactorConfiguration
         var predictions: [String: CustomerForecast]
-        var crossSell: [String: [CoPurchase]]
         var replenishmentDaysBySKU: [String: Double]
         var replenishmentDaysByCategory: [String: Double]
         var products: [String: ProductInfo]
         var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
-        var lazyForecast: LazyForecast?
         var personalData: (any PersonalDataOpening)?
 
-        init(now: Timestamp, configuration: ReactorConfiguration, predictions: [String: CustomerForecast],
-             crossSell: [String: [CoPurchase]], replenishmentDaysBySKU: [String: Double],
+        init(configuration: ReactorConfiguration, predictions: [String: CustomerForecast], replenishmentDaysBySKU: [String: Double],
              replenishmentDaysByCategory: [String: Double], products: [String: ProductInfo],
-             timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int?, lazyForecast: LazyForecast?,
-             personalData: (any PersonalDataOpening)?) {
-            self.now = now
+             timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int?, personalData: (any PersonalDataOpening)?) {
             self.configuration = configuration
             self.predictions = predictions
-            self.crossSell = crossSell
             self.replenishmentDaysBySKU = replenishmentDaysBySKU
             self.replenishmentDaysByCategory = replenishmentDaysByCategory
             self.products = products
             self.timeZoneOffset = timeZoneOffset
-            self.lazyForecast = lazyForecast
             self.personalData = personalData
         }
 
-        func copy() -> Fields {
-            Fields(now: now, configuration: configuration, predictions: predictions, crossSell: crossSell,
-                   replenishmentDaysBySKU: replenishmentDaysBySKU, replenishmentDaysByCategory: replenishmentDaysByCategory,
-                   products: products, timeZoneOffset: timeZoneOffset, lazyForecast: lazyForecast, personalData: personalData)
+        func copy() -> Shared {
+            Shared(configuration: configuration, predictions: predictions, replenishmentDaysBySKU: replenishmentDaysBySKU,
+                   replenishmentDaysByCategory: replenishmentDaysByCategory, products: products, timeZoneOffset: timeZoneOffset,
+                   personalData: personalData)
         }
     }
 
@@ -94,18 +105,23 @@ public struct ReactorContext: Sendable {
         if !isKnownUniquelyReferenced(&fields) { fields = fields.copy() }
     }
 
+    private mutating func uniqueShared() {
+        unique()
+        if !isKnownUniquelyReferenced(&fields.shared) { fields.shared = fields.shared.copy() }
+    }
+
     public var now: Timestamp {
         get { fields.now }
         set { unique(); fields.now = newValue }
     }
     public var configuration: ReactorConfiguration {
-        get { fields.configuration }
-        set { unique(); fields.configuration = newValue }
+        get { fields.shared.configuration }
+        set { uniqueShared(); fields.shared.configuration = newValue }
     }
     /// Customer id -> the latest fitted model's prediction; absent when no model is fitted.
     public var predictions: [String: CustomerForecast] {
-        get { fields.predictions }
-        set { unique(); fields.predictions = newValue }
+        get { fields.shared.predictions }
+        set { uniqueShared(); fields.shared.predictions = newValue }
     }
     /// SKU -> SKUs most often bought after it, with counts.
     public var crossSell: [String: [CoPurchase]] {
@@ -114,23 +130,23 @@ public struct ReactorContext: Sendable {
     }
     /// SKU -> median days between repurchases, learned from the log.
     public var replenishmentDaysBySKU: [String: Double] {
-        get { fields.replenishmentDaysBySKU }
-        set { unique(); fields.replenishmentDaysBySKU = newValue }
+        get { fields.shared.replenishmentDaysBySKU }
+        set { uniqueShared(); fields.shared.replenishmentDaysBySKU = newValue }
     }
     /// Category -> median days between repurchases, learned from the log.
     public var replenishmentDaysByCategory: [String: Double] {
-        get { fields.replenishmentDaysByCategory }
-        set { unique(); fields.replenishmentDaysByCategory = newValue }
+        get { fields.shared.replenishmentDaysByCategory }
+        set { uniqueShared(); fields.shared.replenishmentDaysByCategory = newValue }
     }
     /// SKU -> name and link.
     public var products: [String: ProductInfo] {
-        get { fields.products }
-        set { unique(); fields.products = newValue }
+        get { fields.shared.products }
+        set { uniqueShared(); fields.shared.products = newValue }
     }
     /// The UTC offset in minutes of an IANA zone at an instant; nil for an unknown zone.
     public var timeZoneOffset: @Sendable (String, Timestamp) -> Int? {
-        get { fields.timeZoneOffset }
-        set { unique(); fields.timeZoneOffset = newValue }
+        get { fields.shared.timeZoneOffset }
+        set { uniqueShared(); fields.shared.timeZoneOffset = newValue }
     }
 
     public init(now: Timestamp, configuration: ReactorConfiguration = ReactorConfiguration(),
@@ -138,9 +154,16 @@ public struct ReactorContext: Sendable {
                 replenishmentDaysBySKU: [String: Double] = [:], replenishmentDaysByCategory: [String: Double] = [:],
                 products: [String: ProductInfo] = [:],
                 timeZoneOffset: @escaping @Sendable (String, Timestamp) -> Int? = ReactorContext.foundationOffset) {
-        fields = Fields(now: now, configuration: configuration, predictions: predictions, crossSell: crossSell,
-                        replenishmentDaysBySKU: replenishmentDaysBySKU, replenishmentDaysByCategory: replenishmentDaysByCategory,
-                        products: products, timeZoneOffset: timeZoneOffset, lazyForecast: nil, personalData: nil)
+        let shared = Shared(configuration: configuration, predictions: predictions, replenishmentDaysBySKU: replenishmentDaysBySKU,
+                            replenishmentDaysByCategory: replenishmentDaysByCategory, products: products,
+                            timeZoneOffset: timeZoneOffset, personalData: nil)
+        fields = Fields(now: now, crossSell: crossSell, lazyForecast: nil, shared: shared)
+    }
+
+    /// A context at `now` with everything but its moment, cross-sell and forecast as `base` has it,
+    /// shared with it rather than copied.
+    init(now: Timestamp, crossSell: [String: [CoPurchase]] = [:], lazyForecast: LazyForecast? = nil, sharing base: ReactorContext) {
+        fields = Fields(now: now, crossSell: crossSell, lazyForecast: lazyForecast, shared: base.fields.shared)
     }
 
     /// The offset Foundation's time-zone database gives (looked up once per zone and span between
@@ -158,8 +181,8 @@ public struct ReactorContext: Sendable {
     /// Opens personal data the log keeps sealed (the storage layer's key vault); nil where none is
     /// sealed. The birthday play is the only one that reads personal data.
     public var personalData: (any PersonalDataOpening)? {
-        get { fields.personalData }
-        set { unique(); fields.personalData = newValue }
+        get { fields.shared.personalData }
+        set { uniqueShared(); fields.shared.personalData = newValue }
     }
 
     /// The customer's birthday: as folded, or opened from its sealed form. A forgotten customer's

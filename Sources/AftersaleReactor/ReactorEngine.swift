@@ -31,7 +31,9 @@ public struct ReactorEngine: Sendable {
         public var change: String
     }
 
-    public var configuration: ReactorConfiguration
+    public var configuration: ReactorConfiguration {
+        didSet { contextBase = makeContextBase() }
+    }
     public var customers: [String: Customer] = [:]
     /// Each customer's commands, in the order they were scheduled.
     public private(set) var commandsByCustomer: [String: [Command]] = [:]
@@ -53,7 +55,9 @@ public struct ReactorEngine: Sendable {
     var forecasts = ForecastCache()
     /// Builds a forecaster from a `model.fitted` event.
     public var makeForecaster: @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?
-    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int?
+    public var timeZoneOffset: @Sendable (String, Timestamp) -> Int? {
+        didSet { contextBase = makeContextBase() }
+    }
 
     /// What changed since the last `takeChanges()`: for persistence.
     public private(set) var changedCommands: Set<String> = []
@@ -78,7 +82,19 @@ public struct ReactorEngine: Sendable {
     var learnsFromOrders = true
 
     /// Opens sealed personal data for the policies (`ReactorContext.personalData`).
-    public var personalData: (any PersonalDataOpening)?
+    public var personalData: (any PersonalDataOpening)? {
+        didSet { contextBase = makeContextBase() }
+    }
+
+    /// What every context of this engine shares (configuration, zones, personal data): a context per
+    /// event and per judged tick then costs one reference to it, not a copy of the configuration.
+    private var contextBase: ReactorContext
+
+    private func makeContextBase() -> ReactorContext {
+        var base = ReactorContext(now: Timestamp(millis: 0), configuration: configuration, timeZoneOffset: timeZoneOffset)
+        base.personalData = personalData
+        return base
+    }
 
     public init(configuration: ReactorConfiguration,
                 makeForecaster: @escaping @Sendable (Event) -> (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? = { _ in nil },
@@ -86,6 +102,9 @@ public struct ReactorEngine: Sendable {
         self.configuration = configuration
         self.makeForecaster = makeForecaster
         self.timeZoneOffset = timeZoneOffset
+        var base = ReactorContext(now: Timestamp(millis: 0), configuration: configuration, timeZoneOffset: timeZoneOffset)
+        base.personalData = nil
+        contextBase = base
     }
 
     static let day = Timestamp.millisPerDay
@@ -266,8 +285,7 @@ public struct ReactorEngine: Sendable {
     /// Asks the plays for their next wake after `clock` (`Policy.nextWake`): every play, or with
     /// `judgedBy`, only those woken by then (whose wake is at or before it).
     func wakeUp(_ wakes: inout [Timestamp?], state: CustomerState, after clock: Timestamp, outbox: [Command], judgedBy: Timestamp?) {
-        var context = ReactorContext(now: clock, configuration: configuration, timeZoneOffset: timeZoneOffset)
-        context.personalData = personalData
+        let context = ReactorContext(now: clock, sharing: contextBase)
         let cache = self.forecasts
         let forecasts = forecaster.map { forecaster in
             ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
@@ -334,10 +352,7 @@ public struct ReactorEngine: Sendable {
             guard let ranking = coPurchaseTable.ranking(after: sku, limit: limit) else { continue }
             crossSell[sku] = ranking
         }
-        var context = ReactorContext(now: moment, configuration: configuration, crossSell: crossSell, timeZoneOffset: timeZoneOffset)
-        context.lazyForecast = lazy
-        context.personalData = personalData
-        return context
+        return ReactorContext(now: moment, crossSell: crossSell, lazyForecast: lazy, sharing: contextBase)
     }
 
     /// The customer's commands, oldest first.
