@@ -242,7 +242,10 @@ public struct ReactorEngine: Sendable {
         // propose. A tick that decides something asks every play again.
         let policies = Reactor.policies
         var wakes = [Timestamp?](repeating: judgesEveryTick ? clock : nil, count: policies.count)
-        if !judgesEveryTick { wakeUp(&wakes, state: customer.state, after: clock, outbox: box, judgedBy: nil) }
+        if !judgesEveryTick {
+            ReactorEngine.wakeUp(&wakes, state: customer.state, after: clock, outbox: box, judgedBy: nil, base: contextBase,
+                                 forecaster: forecaster, cache: forecasts)
+        }
         var wake = wakes.earliest
         while true {
             // Only the schedule's boundaries are ticks, never the day a run happens to stop at:
@@ -260,7 +263,8 @@ public struct ReactorEngine: Sendable {
                     box = outbox(of: customer.state.customer)
                 }
                 if !judgesEveryTick {
-                    wakeUp(&wakes, state: customer.state, after: next, outbox: box, judgedBy: decision.isEmpty ? next : nil)
+                    ReactorEngine.wakeUp(&wakes, state: customer.state, after: next, outbox: box, judgedBy: decision.isEmpty ? next : nil,
+                                         base: contextBase, forecaster: forecaster, cache: forecasts)
                     wake = wakes.earliest
                 }
             }
@@ -285,8 +289,15 @@ public struct ReactorEngine: Sendable {
     /// Asks the plays for their next wake after `clock` (`Policy.nextWake`): every play, or with
     /// `judgedBy`, only those woken by then (whose wake is at or before it).
     func wakeUp(_ wakes: inout [Timestamp?], state: CustomerState, after clock: Timestamp, outbox: [Command], judgedBy: Timestamp?) {
-        let context = ReactorContext(now: clock, sharing: contextBase)
-        let cache = self.forecasts
+        ReactorEngine.wakeUp(&wakes, state: state, after: clock, outbox: outbox, judgedBy: judgedBy, base: contextBase,
+                             forecaster: forecaster, cache: forecasts)
+    }
+
+    /// `wakeUp` from the few fields it reads: `tick`, a mutating method, calls it at every judged
+    /// tick, and a non-mutating method called from there is handed a copy of the whole engine.
+    static func wakeUp(_ wakes: inout [Timestamp?], state: CustomerState, after clock: Timestamp, outbox: [Command], judgedBy: Timestamp?,
+                       base: ReactorContext, forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)?, cache: ForecastCache) {
+        let context = ReactorContext(now: clock, sharing: base)
         let forecasts = forecaster.map { forecaster in
             ForecastLookup { moment in ReactorEngine.forecast(for: state, at: moment, by: forecaster, cache: cache) }
         }
