@@ -110,7 +110,8 @@ public enum ContactPolicy {
             average = .some(state.averageOrderValue)
             return average!
         }
-        let ev = { (c: Command) in ExpectedValue.of(c, propensity: propensity, averageOrderValue: averageOrderValue()) }
+        // Functions, not closures held in a constant: a closure's context would copy the state at every call.
+        func ev(_ c: Command) -> ExpectedValue { ExpectedValue.of(c, propensity: propensity, averageOrderValue: averageOrderValue()) }
         func outranks(_ a: Command, _ ea: @autoclosure () -> ExpectedValue, _ b: Command, _ eb: @autoclosure () -> ExpectedValue) -> Bool {
             if a.priority != b.priority { return a.priority > b.priority }
             let (ea, eb) = (ea(), eb())

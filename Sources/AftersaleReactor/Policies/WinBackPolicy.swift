@@ -15,17 +15,20 @@ public struct WinBackPolicy: Policy {
         // One per lapse: with this one's in the outbox, the forecast need not be asked.
         guard !WinBackPolicy.holdsEpisode(outbox, customer: state.customer, last: last) else { return [] }
         let prediction = context.prediction(for: state.customer)
-        guard let (value, basis, threshold) = WinBackPolicy.worth(state, prediction, context) else { return [] }
+        // Judged on the figures first: most ticks propose nothing, and the words are for a command.
+        guard WinBackPolicy.isWorth(state, prediction, context) else { return [] }
+        let lapsed = prediction.map { $0.pAlive < config.pAliveBelow } ?? false
+        let expected = WinBackPolicy.expectedNextOrderAt(state, last: last, prediction, config)
+        let overdue = expected.adding(wholeDays: config.overdueGraceDays) <= to && expected > last
+        guard lapsed || overdue, let (value, basis, threshold) = WinBackPolicy.worth(state, prediction, context) else { return [] }
         var triggers: [String] = []
-        if let p = prediction, p.pAlive < config.pAliveBelow {
+        if let p = prediction, lapsed {
             triggers.append("P(alive) \(fixed2(p.pAlive)) < \(fixed2(config.pAliveBelow))")
         }
-        let (expected, expectedWhy) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
-        let overdueAt = expected.adding(wholeDays: config.overdueGraceDays)
-        if overdueAt <= to, expected > last {
+        if overdue {
+            let (_, expectedWhy) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
             triggers.append("expected next order \(expected.dateString) (\(expectedWhy)) is \(fixed0(expected.days(until: to))) days overdue (grace \(config.overdueGraceDays))")
         }
-        guard !triggers.isEmpty else { return [] }
         var payload = JSONObject(["last_order": .string(last.dateString), "value": moneyJSON(value)])
         var offer = "no coupon configured for \(currency.code)"
         if let coupon = config.coupon.amount(in: currency.code) {
@@ -54,7 +57,7 @@ public struct WinBackPolicy: Policy {
         let prediction = forecasts?.at(t)
         if WinBackPolicy.isWorth(state, prediction, context) {
             if let p = prediction, p.pAlive < config.pAliveBelow { return t }
-            let (expected, _) = WinBackPolicy.expectedNextOrder(state, last: last, prediction, config)
+            let expected = WinBackPolicy.expectedNextOrderAt(state, last: last, prediction, config)
             if expected > last {
                 let overdue = max(t, expected.adding(wholeDays: config.overdueGraceDays))
                 // Without a model nothing changes with time but the calendar.
@@ -100,6 +103,14 @@ public struct WinBackPolicy: Policy {
     /// The configured minimum value in the value's currency (none configured: zero).
     static func threshold(for value: Money, _ context: ReactorContext) -> Money {
         context.configuration.winBack.minValue.amount(in: value.currency.code) ?? Money(minorUnits: 0, currency: value.currency)
+    }
+
+    /// `expectedNextOrder` without its words.
+    static func expectedNextOrderAt(_ state: CustomerState, last: Timestamp, _ prediction: CustomerForecast?,
+                                    _ config: ReactorConfiguration.WinBack) -> Timestamp {
+        if let next = prediction?.expectedNextOrderAt { return next }
+        if let gap = state.averageDaysBetweenOrders { return last.adding(days: gap) }
+        return last.adding(wholeDays: config.defaultGapDays)
     }
 
     /// When the next order was expected, and why then.
