@@ -25,6 +25,26 @@ struct BGNBDTests {
         #expect(rounded(Self.published.expectedPurchases(in: 39, for: customer), 3) == 1.226)
     }
 
+    /// A forecast asks for twelve months at once; every month's value must be the one asked alone,
+    /// to the bit, or a replay of the reactor would decide differently.
+    @Test func expectationsForSeveralDurationsAreEachTheOneAskedAlone() {
+        let models = [Self.published, BGNBD(r: 1.3, alpha: 0.7, a: 2.2, b: 0.6), BGNBD(r: 0.5, alpha: 12, a: 1, b: 3),
+                      BGNBD(r: 0.2, alpha: 3, a: 0.4, b: 0.5)]
+        let customers = [RFMSummary(frequency: 0, recency: 0, age: 30), RFMSummary(frequency: 2, recency: 30.43, age: 38.86),
+                         RFMSummary(frequency: 25, recency: 70, age: 75), RFMSummary(frequency: 1, recency: 0.5, age: 0.5)]
+        let durations = [0, 4.35, 8.7, 13.04, 26.1, 52.2, 104, 500, -1]
+        for model in models {
+            for customer in customers {
+                let together = model.expectedPurchases(in: durations, for: customer)
+                #expect(together.count == durations.count)
+                for (k, duration) in durations.enumerated() {
+                    let alone = model.expectedPurchases(in: duration, for: customer)
+                    #expect(together[k].bitPattern == alone.bitPattern, "\(model) \(customer) t = \(duration): \(together[k]) vs \(alone)")
+                }
+            }
+        }
+    }
+
     @Test func analyticGradientMatchesFiniteDifferences() {
         let statistics = CDNOW.statistics
         for model in [Self.published, BGNBD(r: 1.3, alpha: 0.7, a: 2.2, b: 0.6)] {
