@@ -15,6 +15,8 @@ public final class ReactorStore {
     var database: Database { log.database }
     /// Set by a load that read every customer: the save then records every next tick.
     private var loadedAll = false
+    /// A first run's writing: every command is new, and the outbox has no index on its ids yet.
+    private var appendsOnly = false
     /// How many customers the last load read.
     private var loadedCustomers = 0
     /// How many engines a run splits the customers across, each on its own thread (see
@@ -28,20 +30,7 @@ public final class ReactorStore {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS reactor_customers (customer TEXT PRIMARY KEY, state BLOB NOT NULL, clock INTEGER,
                 next_tick INTEGER) STRICT;
-            CREATE TABLE IF NOT EXISTS outbox (
-                id            TEXT PRIMARY KEY,
-                customer      TEXT NOT NULL,
-                kind          TEXT NOT NULL,
-                channel       TEXT NOT NULL,
-                due           INTEGER NOT NULL,
-                payload       TEXT NOT NULL,
-                reason        TEXT NOT NULL,
-                priority      TEXT NOT NULL,
-                status        TEXT NOT NULL,
-                status_reason TEXT,
-                cancelled_by  TEXT,
-                trigger       TEXT NOT NULL
-            ) STRICT;
+            CREATE TABLE IF NOT EXISTS outbox (\(ReactorStore.outboxColumns(id: "TEXT PRIMARY KEY"))) STRICT;
             \(ReactorStore.outboxIndexes)
             CREATE TABLE IF NOT EXISTS reactor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
             """)
@@ -139,8 +128,21 @@ public final class ReactorStore {
             // by due time take a page at a random place for each command once they outgrow the page
             // cache; built after the rows, each is one sort. Nothing in a first run reads them: it
             // loads no stored customer. In the same transaction, so a run that stops keeps them.
+            //
+            // The key's index too: the ids are `kind:trigger:subkey`, so each command's goes to a
+            // random place in it, and at a million customers keeping it current cost more than
+            // the rows. The empty outbox is made again with its ids unique by an index
+            // (`outbox_id`) instead of its key, the rows go in without one, and the index is built
+            // after them: any duplicate id fails the build and the whole run with it.
             let first = try isFirstRun()
-            if first { try database.execute("DROP INDEX IF EXISTS outbox_customer; DROP INDEX IF EXISTS outbox_due;") }
+            if first {
+                try database.execute("""
+                    DROP TABLE outbox;
+                    CREATE TABLE outbox (\(ReactorStore.outboxColumns(id: "TEXT NOT NULL"))) STRICT;
+                    """)
+                appendsOnly = true
+            }
+            defer { appendsOnly = false }
             var summary = try runPasses(prototype, until: now, withDueCommands: false) { engine, summary in
                 let saving = ContinuousClock.now
                 summary.written += try save(&engine)
@@ -148,7 +150,8 @@ public final class ReactorStore {
             }
             if first {
                 let indexing = ContinuousClock.now
-                try database.execute(ReactorStore.outboxIndexes)
+                appendsOnly = false
+                try database.execute("CREATE UNIQUE INDEX outbox_id ON outbox(id);\n" + ReactorStore.outboxIndexes)
                 summary.saveSeconds += ReactorStore.seconds(since: indexing)
             }
             return summary
@@ -159,6 +162,26 @@ public final class ReactorStore {
     private func isFirstRun() throws -> Bool {
         // Whether a row exists, not how many: a count reads a whole index of tens of millions.
         try database.scalarInt("SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM reactor_customers)") == 0
+    }
+
+    /// The outbox's columns, `id` declared as `id`: the table's key (`TEXT PRIMARY KEY`, as every
+    /// outbox is made), or with its uniqueness left to the index `outbox_id` (`TEXT NOT NULL`, as a
+    /// first run makes it again). Both answer the same statements.
+    static func outboxColumns(id: String) -> String {
+        """
+        id            \(id),
+        customer      TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        channel       TEXT NOT NULL,
+        due           INTEGER NOT NULL,
+        payload       TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        priority      TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        status_reason TEXT,
+        cancelled_by  TEXT,
+        trigger       TEXT NOT NULL
+        """
     }
 
     /// The outbox's indexes besides its key: by customer (a customer's commands, for a run that
@@ -592,7 +615,11 @@ public final class ReactorStore {
             try upsertCustomer.step()
             upsertCustomer.reset()
         }
-        let upsertCommand = try database.cached("""
+        // A first run's outbox has no index on its ids until its rows are in (nor any row to update).
+        let upsertCommand = try database.cached(appendsOnly ? """
+            INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            """ : """
             INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
             ON CONFLICT(id) DO UPDATE SET channel = excluded.channel, due = excluded.due, status = excluded.status,

@@ -1,5 +1,5 @@
 import AftersaleCore
-import AftersaleOutbox
+@testable import AftersaleOutbox
 import AftersaleReactor
 import AftersaleSQLite
 @testable import AftersaleStore
@@ -54,10 +54,15 @@ struct SteppedRunTests {
         #expect(steps[0] == 1)
         #expect(steps[1] > 10 && steps[2] > 5, "steps per run: \(steps)")
         #expect(stepsThatStoppedEarly > 0)
-        // The first run builds the outbox's indexes after its rows; later runs and steps read by them.
+        // The first run builds the outbox's indexes after its rows, its ids' unique index included
+        // (the empty table made again without a key); later runs and steps read by them.
+        let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name"
         for log in [one, stepped] {
-            #expect(try rows(log.database, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name")
-                .map { $0[0] } == ["outbox_customer", "outbox_due"])
+            #expect(try rows(log.database, indexes).map { $0[0] } == ["outbox_customer", "outbox_due", "outbox_id"])
+            // Its ids stay unique: a second row with a command's id is refused.
+            #expect(throws: (any Error).self) {
+                try log.database.execute("INSERT INTO outbox SELECT * FROM outbox LIMIT 1")
+            }
         }
 
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
@@ -78,6 +83,44 @@ struct SteppedRunTests {
             if nextTick <= end { #expect(stepClock == oneClock, "\(a[0])") } else { #expect(stepClock <= oneClock, "\(a[0])") }
         }
         #expect(try one.database.scalarInt("SELECT count(*) FROM outbox WHERE kind = 'cross_sell'")! > 0, "cross-sell, which reads what others bought, is in play")
+    }
+
+    @Test("an outbox made before first runs dropped its key (its ids the table's key) goes on as the new one does")
+    func outboxWithItsIdsAsKey() throws {
+        let scratch = Scratch()
+        let events = try messyShopEvents(seed: 4, customers: 60)
+        let engine = ReactorEngine(configuration: ReactorConfiguration())
+        let times = events.map(\.at).sorted()
+        let half = events.count / 2
+        let new = try EventLog(path: scratch.path("new.db"))
+        let old = try EventLog(path: scratch.path("old.db"))
+        for log in [new, old] {
+            _ = try log.append(Array(events[..<half]), recorded: testClock)
+            try ReactorStore(log: log).run(until: times[half - 1], engine: engine)
+        }
+        // The outbox as first runs left it before: its ids the key, with the same rows and indexes.
+        try old.database.inTransaction {
+            try old.database.execute("""
+                CREATE TABLE keyed (\(ReactorStore.outboxColumns(id: "TEXT PRIMARY KEY"))) STRICT;
+                INSERT INTO keyed SELECT * FROM outbox ORDER BY rowid;
+                DROP TABLE outbox;
+                ALTER TABLE keyed RENAME TO outbox;
+                \(ReactorStore.outboxIndexes)
+                """)
+        }
+        #expect(try old.database.scalarInt("SELECT pk FROM pragma_table_info('outbox') WHERE name = 'id'") == 1)
+        let before = try rows(old.database, "SELECT id, status, due FROM outbox ORDER BY id")
+        #expect(before.count > 50)
+        // The second half's events cancel and add commands: upserts by id on either form.
+        for log in [new, old] {
+            _ = try log.append(Array(events[half...]), recorded: testClock)
+            try ReactorStore(log: log).run(until: times.last!, engine: engine)
+        }
+        let sql = "SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id"
+        let expected = try rows(new.database, sql)
+        #expect(expected.count > before.count)
+        #expect(try rows(old.database, sql) == expected)
+        #expect(try old.database.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_id'") == 0, "the keyed outbox is left as it is")
     }
 
     private func rows(_ database: Database, _ sql: String) throws -> [[String]] {
