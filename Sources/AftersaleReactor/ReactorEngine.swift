@@ -102,9 +102,7 @@ public struct ReactorEngine: Sendable {
         self.configuration = configuration
         self.makeForecaster = makeForecaster
         self.timeZoneOffset = timeZoneOffset
-        var base = ReactorContext(now: Timestamp(millis: 0), configuration: configuration, timeZoneOffset: timeZoneOffset)
-        base.personalData = nil
-        contextBase = base
+        contextBase = ReactorContext(now: Timestamp(millis: 0), configuration: configuration, timeZoneOffset: timeZoneOffset)
     }
 
     static let day = Timestamp.millisPerDay
