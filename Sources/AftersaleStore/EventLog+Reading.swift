@@ -116,6 +116,17 @@ extension EventLog {
         return try EventLog.decodeRow(row, includeMeta: includeMeta)
     }
 
+    /// The events at `positions` (increasing), each read by its position: for a reader that knows
+    /// from an earlier read of the log where its events are, and need not step over the rest.
+    public func read(at positions: some Sequence<Int64>, includeMeta: Bool = true, _ body: (RecordedEvent) throws -> Void) throws {
+        for position in positions {
+            guard let recorded = try event(at: position, includeMeta: includeMeta) else {
+                throw StoreError(.unknownStoredValue, "event at position \(position) vanished while read")
+            }
+            try body(recorded)
+        }
+    }
+
     /// Runs `body` with every read in it seeing one state of the log (a writer's appends in between
     /// are not seen), for a reader that reads several ways and must see the same events each time.
     public func onOneSnapshot<T>(_ body: () throws -> T) throws -> T {
