@@ -496,12 +496,16 @@ public final class ReactorStore {
                 var positions: [Int64] = []
                 stretch.reserveCapacity(ReactorStore.stretch)
                 positions.reserveCapacity(ReactorStore.stretch)
-                // A later pass decodes only its own customers' events and those every shard takes
-                // (a new model); the first folds every customer for the co-purchase counts.
-                let decodesAll = feed == nil
+                // A pass decodes its own customers' events and those every shard takes (a new
+                // model). The first also folds every customer's orders for the co-purchase counts:
+                // it decodes every order event too, and no other event of another pass's customers
+                // (they teach cross-sell nothing, and were most of what it parsed).
+                let first = feed == nil
                 var last = checkpoint
                 let system = Array(EventType.systemCustomer.utf8)
                 let modelFitted = Array(EventType.modelFitted.rawValue.utf8)
+                let orderPlaced = Array(EventType.orderPlaced.rawValue.utf8)
+                let orderCancelled = Array(EventType.orderCancelled.rawValue.utf8)
                 func take(_ event: Event, at position: Int64) {
                     stretch.append(event)
                     positions.append(position)
@@ -511,20 +515,22 @@ public final class ReactorStore {
                         positions.removeAll(keepingCapacity: true)
                     }
                 }
-                if !decodesAll, let found, found.complete {
+                if !first, let found, found.complete {
                     // The events the first pass read, this pass's own by their positions.
                     try log.read(at: found.positions(of: pass), includeMeta: false) { take($0.event, at: $0.position) }
                     last = found.last
                     events = found.count
                     summary.checkpoint = max(summary.checkpoint, last)
                 } else {
-                    if decodesAll && passes > 1 { found = PassPositions(passes: passes, after: checkpoint) }
+                    if first && passes > 1 { found = PassPositions(passes: passes, after: checkpoint) }
                     var rowPass: Int?
-                    try log.read(after: checkpoint, limit: limit, includeMeta: false, fewSelected: !decodesAll, decoding: { customer, type in
+                    try log.read(after: checkpoint, limit: limit, includeMeta: false, fewSelected: !first, decoding: { customer, type in
                         // Every pass takes the system's events and a new model.
                         let everyPass = customer.elementsEqual(system) || type.elementsEqual(modelFitted)
-                        if found != nil { rowPass = everyPass ? nil : ReactorShards.pass(ofUTF8: customer, among: passes) }
-                        return decodesAll || everyPass || ReactorShards.pass(ofUTF8: customer, among: passes) == pass
+                        let customersPass = everyPass ? nil : ReactorShards.pass(ofUTF8: customer, among: passes)
+                        if found != nil { rowPass = customersPass }
+                        return customersPass == nil || customersPass == pass
+                            || (first && (type.elementsEqual(orderPlaced) || type.elementsEqual(orderCancelled)))
                     }) { position, recorded in
                         summary.checkpoint = position
                         last = position
@@ -534,7 +540,7 @@ public final class ReactorStore {
                         take(recorded.event, at: position)
                     }
                 }
-                shards.apply(stretch, at: positions, through: decodesAll ? nil : last)
+                shards.apply(stretch, at: positions, through: last)
                 ticking = ContinuousClock.now
                 if advance { shards.advance(to: now) }
                 engine = shards.merged()

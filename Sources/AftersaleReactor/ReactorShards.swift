@@ -80,11 +80,11 @@ public struct ReactorShards: Sendable {
     /// `ReactorEngine.apply` would one by one for this pass's customers.
     ///
     /// `through`: where the stretch of the log ends, when its last events are other passes' and
-    /// were left out (a later pass need not decode them): every co-purchase pair up to there is
-    /// counted, as if they had been applied.
+    /// were left out (a pass need not decode them): every co-purchase pair up to there is counted,
+    /// as if they had been applied. The first pass, which gathers the pairs, must be handed every
+    /// order event (`OrderFact`) of every customer; other passes' other events teach nothing.
     public mutating func apply(_ events: [Event], at positions: [Int64], through: Int64? = nil) {
         precondition(events.count == positions.count, "a position for each event")
-        precondition(buyers == nil || through == nil || through == positions.last, "the first pass folds every event")
         guard let end = through ?? positions.last else { return }
         let count = shards.count
         // Which shard runs each event: -1 for every shard (a new model), -2 for none (another pass's).
