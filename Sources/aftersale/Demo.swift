@@ -89,7 +89,7 @@ extension Aftersale {
             // 5. The report.
             let analytics = try ShopAnalytics(log: log, now: now)
             let html = ReportRenderer.render(try analytics.reportData(shopName: "Demo shop (simulated)"))
-            try html.write(toFile: out, atomically: true, encoding: .utf8)
+            try writeOutput(html, to: out)
             step("report", &mark)
 
             let top = try printSummary(states: states, model: fitted, reactor: reactor, now: now, ingest: ingest)

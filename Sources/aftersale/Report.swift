@@ -26,7 +26,7 @@ extension Aftersale {
             let analytics = try ShopAnalytics(log: log, now: try WallClock.now())
             let html = ReportRenderer.render(try analytics.reportData(shopName: shop))
             do {
-                try html.write(toFile: out, atomically: true, encoding: .utf8)
+                try writeOutput(html, to: out)
             } catch {
                 throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
             }

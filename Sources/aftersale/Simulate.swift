@@ -70,7 +70,7 @@ extension Aftersale {
                         "purchases": .integer(t.purchases), "alive_at_end": .bool(t.isAliveAtEnd),
                     ])).compactText + "\n"
                 }
-                try text.write(toFile: truth, atomically: true, encoding: .utf8)
+                try writeOutput(text, to: truth)
             }
             if out != "-" { Terminal.error("wrote \(count) events for \(customers) customers to \(out)") }
         }
