@@ -51,10 +51,7 @@ extension EventLog {
                     try body(at, nil)
                     continue
                 }
-                guard let recorded = try event(at: at, includeMeta: includeMeta) else {
-                    throw StoreError(.unknownStoredValue, "event at position \(at) vanished while read")
-                }
-                try body(at, recorded)
+                try body(at, try readEvent(at: at, includeMeta: includeMeta))
             }
             return
         }
@@ -119,12 +116,15 @@ extension EventLog {
     /// The events at `positions` (increasing), each read by its position: for a reader that knows
     /// from an earlier read of the log where its events are, and need not step over the rest.
     public func read(at positions: some Sequence<Int64>, includeMeta: Bool = true, _ body: (RecordedEvent) throws -> Void) throws {
-        for position in positions {
-            guard let recorded = try event(at: position, includeMeta: includeMeta) else {
-                throw StoreError(.unknownStoredValue, "event at position \(position) vanished while read")
-            }
-            try body(recorded)
+        for position in positions { try body(try readEvent(at: position, includeMeta: includeMeta)) }
+    }
+
+    /// The event at a position an earlier read found there: its absence is an error.
+    private func readEvent(at position: Int64, includeMeta: Bool) throws -> RecordedEvent {
+        guard let recorded = try event(at: position, includeMeta: includeMeta) else {
+            throw StoreError(.unknownStoredValue, "event at position \(position) vanished while read")
         }
+        return recorded
     }
 
     /// Runs `body` with every read in it seeing one state of the log (a writer's appends in between
