@@ -1,9 +1,12 @@
 /// How many customers bought one SKU after another, and for each SKU the SKUs bought after it,
-/// most customers first (ties by SKU), kept in that order as counts grow by one.
+/// most customers first (ties by SKU).
 ///
-/// SKUs are numbered as they come and the pairs counted by number: a first run in several passes
-/// teaches every shard of every pass every pair of the shop (see `ReactorShards`), and counting
-/// them in dictionaries of dictionaries keyed by SKU text hashed two texts per pair.
+/// SKUs are numbered as they come, and each pair counted gets a slot: a first run in several passes
+/// teaches every shard of every pass every pair of the shop (see `ReactorShards`), so learning a
+/// pair is one count added at its slot. The ranking is made when it is read, from the earlier SKU's
+/// counts: a shop's run reads far fewer rankings (at an order or a delivery of one pass's customers)
+/// than it learns pairs (every customer's, in every pass), and keeping each ranking in order as it
+/// learned cost a search of the ranking per pair.
 struct CoPurchaseTable: Sendable {
     struct Follower: Sendable, Equatable {
         var sku: Int32
@@ -13,34 +16,32 @@ struct CoPurchaseTable: Sendable {
     /// Each number's SKU.
     private(set) var skus: [String] = []
     private var numbers: [String: Int32] = [:]
-    /// Count of each pair (earlier SKU's number in the high half, later one's in the low half).
-    private var counts: [Int64: Int] = [:]
-    /// By earlier SKU: the SKUs bought after it, in ranking order; nil when nothing was ever
-    /// counted after it.
-    private var rankings: [[Follower]?] = []
+    /// By slot: the pair's later SKU, and how many customers bought it after the earlier one.
+    private var later: [Int32] = []
+    private var counts: [Int] = []
+    /// Each pair's slot (earlier SKU's number in the high half, later one's in the low half).
+    private var slots: [Int64: Int32] = [:]
+    /// By earlier SKU: the slots of the SKUs counted after it, in the order they were first counted;
+    /// empty when nothing was ever counted after it.
+    private var followers: [[Int32]] = []
 
     init() {}
 
     init(_ counts: [String: [String: Int]]) {
         for (previous, after) in counts.sorted(by: { $0.key < $1.key }) {
             let p = number(previous)
-            if rankings[Int(p)] == nil { rankings[Int(p)] = [] }
-            for (sku, count) in after.sorted(by: { $0.key < $1.key }) {
-                let n = number(sku)
-                self.counts[CoPurchaseTable.key(p, n)] = count
-                rankings[Int(p)]!.append(Follower(sku: n, count: count))
+            for (sku, count) in after.sorted(by: { $0.key < $1.key }) where count > 0 {
+                let slot = self.slot(number(sku), after: p)
+                self.counts[Int(slot)] = count
             }
-            let skus = self.skus
-            rankings[Int(p)]!.sort { CoPurchaseTable.precedes($0, $1, skus) }
         }
     }
 
     /// The counts as `ReactorEngine.coPurchases` gives them.
     var asDictionary: [String: [String: Int]] {
         var result: [String: [String: Int]] = [:]
-        for (p, ranking) in rankings.enumerated() {
-            guard let ranking else { continue }
-            result[skus[p]] = Dictionary(uniqueKeysWithValues: ranking.map { (skus[Int($0.sku)], $0.count) })
+        for (p, slots) in followers.enumerated() where !slots.isEmpty {
+            result[skus[p]] = Dictionary(uniqueKeysWithValues: slots.map { (skus[Int(later[Int($0)])], counts[Int($0)]) })
         }
         return result
     }
@@ -51,61 +52,60 @@ struct CoPurchaseTable: Sendable {
         let n = Int32(skus.count)
         skus.append(sku)
         numbers[sku] = n
-        rankings.append(nil)
+        followers.append([])
         return n
     }
 
-    /// The SKUs bought after `sku`, most customers first, at most `limit`; nil when nothing was
-    /// ever counted after it.
+    /// The SKUs bought after `sku`, most customers first (ties by SKU), at most `limit`; nil when
+    /// nothing was ever counted after it.
     func ranking(after sku: String, limit: Int) -> [CoPurchase]? {
-        guard let p = numbers[sku], let ranking = rankings[Int(p)] else { return nil }
-        return ranking.prefix(limit).map { CoPurchase(sku: skus[Int($0.sku)], count: $0.count) }
-    }
-
-    /// One more customer bought SKU number `next` after owning number `previous`.
-    mutating func learn(_ next: Int32, after previous: Int32) {
-        let before = CoPurchaseTable.bump(&counts[CoPurchaseTable.key(previous, next), default: 0])
-        let skus = self.skus
-        CoPurchaseTable.increment(&rankings[Int(previous)], next, from: before, skus)
-    }
-
-    private static func key(_ previous: Int32, _ next: Int32) -> Int64 { Int64(previous) << 32 | Int64(next) }
-
-    /// Adds one where the count is stored; returns the count before (nil: none yet).
-    @inline(__always)
-    private static func bump(_ count: inout Int) -> Int? {
-        defer { count += 1 }
-        return count == 0 ? nil : count
-    }
-
-    static func precedes(_ a: Follower, _ b: Follower, _ skus: [String]) -> Bool {
-        (a.count, skus[Int(b.sku)]) > (b.count, skus[Int(a.sku)])
-    }
-
-    /// Moves `sku`, whose count was `before`, up past those it now outranks: found and placed by
-    /// binary search (the order is total), the entries between shifted by one.
-    private static func increment(_ ranking: inout [Follower]?, _ sku: Int32, from before: Int?, _ skus: [String]) {
-        // Taken out of the optional, so that the array is not shared while it is written.
-        var entries = ranking.take() ?? []
-        defer { ranking = entries }
-        var i: Int
-        if let before {
-            i = entries.partitioningIndex { !precedes($0, Follower(sku: sku, count: before), skus) }
-            precondition(i < entries.count && entries[i].sku == sku && entries[i].count == before, "a ranked SKU is where its count puts it")
-            entries[i].count += 1
-        } else {
-            i = entries.count
-            entries.append(Follower(sku: sku, count: 1))
+        guard let p = numbers[sku], !followers[Int(p)].isEmpty else { return nil }
+        guard limit > 0 else { return [] }
+        // The best `limit` in ranking order, each new one placed by binary search among them; most
+        // are outranked by the last kept and go no further.
+        var top: [Follower] = []
+        top.reserveCapacity(min(limit, followers[Int(p)].count))
+        for slot in followers[Int(p)] {
+            let follower = Follower(sku: later[Int(slot)], count: counts[Int(slot)])
+            if top.count == limit {
+                guard precedes(follower, top[limit - 1]) else { continue }
+                top.removeLast()
+            }
+            top.insert(follower, at: top.partitioningIndex { precedes(follower, $0) })
         }
-        let moved = entries[i]
-        let target = entries[..<i].partitioningIndex { precedes(moved, $0, skus) }
-        guard target < i else { return }
-        entries.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            // The regions overlap: `update(from:count:)` copies in the direction that allows it.
-            (base + target + 1).update(from: base + target, count: i - target)
-            base[target] = moved
-        }
+        return top.map { CoPurchase(sku: skus[Int($0.sku)], count: $0.count) }
+    }
+
+    /// One more customer bought SKU number `next` after owning number `previous`; returns the
+    /// pair's slot (`learn(slot:)`), the same until the table is made again.
+    @discardableResult
+    mutating func learn(_ next: Int32, after previous: Int32) -> Int32 {
+        let slot = self.slot(next, after: previous)
+        counts[Int(slot)] += 1
+        return slot
+    }
+
+    /// One more customer bought the pair at `slot` in its order.
+    mutating func learn(slot: Int32) {
+        counts[Int(slot)] += 1
+    }
+
+    /// The pair's slot, made with no count when it has none (a count must follow: a follower with
+    /// none would be ranked).
+    private mutating func slot(_ next: Int32, after previous: Int32) -> Int32 {
+        let key = Int64(previous) << 32 | Int64(next)
+        if let known = slots[key] { return known }
+        let slot = Int32(counts.count)
+        later.append(next)
+        counts.append(0)
+        slots[key] = slot
+        followers[Int(previous)].append(slot)
+        return slot
+    }
+
+    /// Whether `a` ranks before `b`: more customers, then the SKU first in text order.
+    private func precedes(_ a: Follower, _ b: Follower) -> Bool {
+        a.count != b.count ? a.count > b.count : skus[Int(a.sku)] < skus[Int(b.sku)]
     }
 }
 

@@ -463,9 +463,17 @@ public struct ReactorEngine: Sendable {
     /// until `coPurchases` is set.
     mutating func coPurchaseNumber(of sku: String) -> Int32 { coPurchaseTable.number(sku) }
 
-    /// `learnCoPurchase(of:after:)` by the SKUs' numbers.
-    mutating func learnCoPurchase(ofNumber sku: Int32, afterNumber previous: Int32) {
-        coPurchaseTable.learn(sku, after: previous)
+    /// `learnCoPurchase(of:after:)` by the SKUs' numbers; returns the pair's slot
+    /// (`learnCoPurchase(slot:)`), stable until `coPurchases` is set.
+    @discardableResult
+    mutating func learnCoPurchase(ofNumber sku: Int32, afterNumber previous: Int32) -> Int32 {
+        coPurchasesChanged = true
+        return coPurchaseTable.learn(sku, after: previous)
+    }
+
+    /// One more customer bought the pair at `slot` (from `learnCoPurchase(ofNumber:afterNumber:)`).
+    mutating func learnCoPurchase(slot: Int32) {
+        coPurchaseTable.learn(slot: slot)
         coPurchasesChanged = true
     }
 

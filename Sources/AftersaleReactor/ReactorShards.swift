@@ -26,8 +26,8 @@ public struct ReactorShards: Sendable {
     private var buyers: [String: CoPurchaseBuyer]?
     /// Where each shard is in the feed.
     private var cursors: [Int]
-    /// Each shard's numbers for the feed's SKUs (`CoPurchaseFeed.teach`).
-    private var numberings: [[Int32]]
+    /// Each shard's numbers for the feed's SKUs and pairs (`CoPurchaseFeed.teach`).
+    private var numberings: [CoPurchaseFeed.Numbering]
     private let pass: Int
     private let passes: Int
 
@@ -44,7 +44,7 @@ public struct ReactorShards: Sendable {
         self.feed = feed ?? CoPurchaseFeed()
         if feed == nil { buyers = (states ?? engine.customers.mapValues(\.state)).mapValues(CoPurchaseBuyer.init) }
         cursors = Array(repeating: 0, count: count)
-        numberings = Array(repeating: [], count: count)
+        numberings = Array(repeating: CoPurchaseFeed.Numbering(), count: count)
         self.pass = pass
         self.passes = passes
     }
@@ -114,10 +114,10 @@ public struct ReactorShards: Sendable {
                     var next = starts[s]
                     for (index, event) in events.enumerated() where owner[index] == s || owner[index] == -1 {
                         // Every pair from an earlier event, whoever's it was.
-                        next = feed.teach(&engine, from: next, before: positions[index], numbers: &numbers)
+                        next = feed.teach(&engine, from: next, before: positions[index], numbering: &numbers)
                         engine.apply(event)
                     }
-                    next = feed.teach(&engine, from: next, before: end + 1, numbers: &numbers)
+                    next = feed.teach(&engine, from: next, before: end + 1, numbering: &numbers)
                     ends.value[s] = next
                     numberings.value[s] = numbers
                     work.put(engine, at: s)
@@ -207,14 +207,25 @@ struct CoPurchaseBuyer: Sendable, Equatable {
 }
 
 /// The co-purchase pairs a stretch of the log teaches, in log order, each with the position of the
-/// order that taught it. SKUs are held once each and the pairs as numbers: a first run over a large
-/// shop gathers millions.
+/// order that taught it. SKUs and distinct pairs are held once each and the pairs taught as numbers:
+/// a first run over a large shop gathers millions, and every shard of every pass is taught them all.
 public struct CoPurchaseFeed: Sendable {
     private var positions: [Int64] = []
-    private var previous: [Int32] = []
-    private var next: [Int32] = []
+    /// Each pair taught, by the number of its distinct pair.
+    private var taught: [Int32] = []
+    /// By distinct pair: its earlier and its later SKU's numbers.
+    private var pairEarlier: [Int32] = []
+    private var pairLater: [Int32] = []
+    private var pairNumbers: [Int64: Int32] = [:]
     private var skus: [String] = []
     private var numbers: [String: Int32] = [:]
+
+    /// An engine's numbers for the feed's SKUs and its slots for the feed's pairs (-1: none yet),
+    /// kept by the caller from one `teach` to the next for one engine.
+    struct Numbering: Sendable {
+        var skus: [Int32] = []
+        var pairs: [Int32] = []
+    }
 
     public init() {}
 
@@ -222,9 +233,17 @@ public struct CoPurchaseFeed: Sendable {
     public var count: Int { positions.count }
 
     mutating func append(position: Int64, previous: String, sku: String) {
+        let (p, n) = (number(previous), number(sku))
+        let key = Int64(p) << 32 | Int64(n)
+        let pair: Int32
+        if let known = pairNumbers[key] { pair = known } else {
+            pair = Int32(pairEarlier.count)
+            pairEarlier.append(p)
+            pairLater.append(n)
+            pairNumbers[key] = pair
+        }
         positions.append(position)
-        self.previous.append(number(previous))
-        next.append(number(sku))
+        taught.append(pair)
     }
 
     private mutating func number(_ sku: String) -> Int32 {
@@ -236,17 +255,26 @@ public struct CoPurchaseFeed: Sendable {
     }
 
     /// Teaches `engine` the pairs from index `start` whose order came before `position`; returns
-    /// where it stopped. `numbers`: the engine's number for each of the feed's SKUs found so far,
-    /// kept by the caller from one call to the next (for one engine, which must not have its
-    /// `coPurchases` set meanwhile).
-    func teach(_ engine: inout ReactorEngine, from start: Int, before position: Int64, numbers: inout [Int32]) -> Int {
+    /// where it stopped. `numbering`: the engine's numbers and slots found so far, kept by the caller
+    /// from one call to the next (for one engine, which must not have its `coPurchases` set
+    /// meanwhile): a pair taught before is one count added at its slot.
+    func teach(_ engine: inout ReactorEngine, from start: Int, before position: Int64, numbering: inout Numbering) -> Int {
         var i = start
-        if numbers.count < skus.count { numbers.append(contentsOf: repeatElement(-1, count: skus.count - numbers.count)) }
+        if numbering.skus.count < skus.count { numbering.skus.append(contentsOf: repeatElement(-1, count: skus.count - numbering.skus.count)) }
+        if numbering.pairs.count < pairEarlier.count {
+            numbering.pairs.append(contentsOf: repeatElement(-1, count: pairEarlier.count - numbering.pairs.count))
+        }
         while i < positions.count, positions[i] < position {
-            let (p, n) = (Int(previous[i]), Int(next[i]))
-            if numbers[p] < 0 { numbers[p] = engine.coPurchaseNumber(of: skus[p]) }
-            if numbers[n] < 0 { numbers[n] = engine.coPurchaseNumber(of: skus[n]) }
-            engine.learnCoPurchase(ofNumber: numbers[n], afterNumber: numbers[p])
+            let pair = Int(taught[i])
+            let slot = numbering.pairs[pair]
+            if slot >= 0 {
+                engine.learnCoPurchase(slot: slot)
+            } else {
+                let (p, n) = (Int(pairEarlier[pair]), Int(pairLater[pair]))
+                if numbering.skus[p] < 0 { numbering.skus[p] = engine.coPurchaseNumber(of: skus[p]) }
+                if numbering.skus[n] < 0 { numbering.skus[n] = engine.coPurchaseNumber(of: skus[n]) }
+                numbering.pairs[pair] = engine.learnCoPurchase(ofNumber: numbering.skus[n], afterNumber: numbering.skus[p])
+            }
             i += 1
         }
         return i

@@ -46,13 +46,19 @@ struct CoPurchaseRankingTests {
     func rankingMatchesSort() {
         var table = CoPurchaseTable()
         var counts: [String: [String: Int]] = [:]
+        // Pairs counted before are counted again by their slot half of the time, as a pass's shards do.
+        var slots: [String: Int32] = [:]
         var random = SimulationRandom(seed: 3)
         for step in 0..<5_000 {
             // A few popular SKUs and a long tail, so that ties and overtakes both happen.
             let previous = "P-\(random.next() % 3)"
             let sku = "SKU-\(random.next() % 4 == 0 ? random.next() % 5 : random.next() % 200)"
-            let p = table.number(previous)
-            table.learn(table.number(sku), after: p)
+            if let slot = slots[previous + " " + sku], random.next() % 2 == 0 {
+                table.learn(slot: slot)
+            } else {
+                let p = table.number(previous)
+                slots[previous + " " + sku] = table.learn(table.number(sku), after: p)
+            }
             counts[previous, default: [:]][sku, default: 0] += 1
             if step % 250 == 0 || step == 4_999 {
                 for (previous, after) in counts {
