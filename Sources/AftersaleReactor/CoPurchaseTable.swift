@@ -19,7 +19,7 @@ struct CoPurchaseTable: Sendable {
     /// By slot: the pair's later SKU, and how many customers bought it after the earlier one.
     private var later: [Int32] = []
     private var counts: [Int] = []
-    /// Each pair's slot (earlier SKU's number in the high half, later one's in the low half).
+    /// Each pair's slot, by `pairKey`.
     private var slots: [Int64: Int32] = [:]
     /// By earlier SKU: the slots of the SKUs counted after it, in the order they were first counted;
     /// empty when nothing was ever counted after it.
@@ -93,7 +93,7 @@ struct CoPurchaseTable: Sendable {
     /// The pair's slot, made with no count when it has none (a count must follow: a follower with
     /// none would be ranked).
     private mutating func slot(_ next: Int32, after previous: Int32) -> Int32 {
-        let key = Int64(previous) << 32 | Int64(next)
+        let key = CoPurchaseTable.pairKey(next, after: previous)
         if let known = slots[key] { return known }
         let slot = Int32(counts.count)
         later.append(next)
@@ -102,6 +102,9 @@ struct CoPurchaseTable: Sendable {
         followers[Int(previous)].append(slot)
         return slot
     }
+
+    /// One key for a pair of SKU numbers: the earlier's in the high half, the later's in the low half.
+    static func pairKey(_ next: Int32, after previous: Int32) -> Int64 { Int64(previous) << 32 | Int64(next) }
 
     /// Whether `a` ranks before `b`: more customers, then the SKU first in text order.
     private func precedes(_ a: Follower, _ b: Follower) -> Bool {

@@ -234,7 +234,7 @@ public struct CoPurchaseFeed: Sendable {
 
     mutating func append(position: Int64, previous: String, sku: String) {
         let (p, n) = (number(previous), number(sku))
-        let key = Int64(p) << 32 | Int64(n)
+        let key = CoPurchaseTable.pairKey(n, after: p)
         let pair: Int32
         if let known = pairNumbers[key] { pair = known } else {
             pair = Int32(pairEarlier.count)
