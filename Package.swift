@@ -122,7 +122,7 @@ var package = Package(
         .testTarget(name: "AftersaleStoreTests", dependencies: [
             "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleReactor", "AftersaleIngest", "ShopSimulator", "CSQLite",
         ]),
-        .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore", "ShopSimulator"]),
+        .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore", "ShopSimulator", "CustomerValue", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),
         .testTarget(name: "BuyTillYouDieTests", dependencies: ["BuyTillYouDie"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShopSimulatorTests", dependencies: ["ShopSimulator"]),

@@ -14,8 +14,9 @@ extension ReactorEngine {
         let forecast = LifetimeValue.forecaster(for: model)
         return { state, at in
             forecast(state, at).map {
-                CustomerForecast(pAlive: $0.probabilityAlive, predictedCLV: $0.predictedValue12Months,
-                                 expectedNextOrderAt: $0.expectedNextOrder, repeatProbability: $0.repeatPurchaseProbability90Days)
+                CustomerForecast(pAlive: $0.probabilityAlive, expectedNextOrderAt: $0.expectedNextOrder,
+                                 repeatProbability: $0.repeatPurchaseProbability90Days, clvCurrency: $0.currency, clvAtMost: $0.valueAtMost,
+                                 boundHoldsLater: $0.boundHoldsLater, clv: $0.value)
             }
         }
     }

@@ -132,7 +132,8 @@ func customerValue(_ state: CustomerState, _ prediction: CustomerForecast?) -> (
 /// every tick, which need only the figure.
 func customerValueAmount(_ state: CustomerState, _ prediction: CustomerForecast?) -> (value: Money, predicted: Bool)? {
     let historical = state.historicalValue
-    if let clv = prediction?.predictedCLV, clv.currency == historical?.currency ?? clv.currency,
+    if let currency = prediction?.clvCurrency, currency == historical?.currency ?? currency,
+       let clv = prediction?.predictedCLV(ifAtLeast: historical?.minorUnits ?? Int64.min),
        clv.minorUnits >= (historical?.minorUnits ?? Int64.min) {
         return (clv, true)
     }

@@ -6,18 +6,93 @@ internal import Synchronization
 public struct CustomerForecast: Sendable, Equatable {
     /// Probability the customer is still active.
     public var pAlive: Double
-    /// Predicted value of the next 12 months; nil without a spend model.
-    public var predictedCLV: Money?
+    /// Predicted value of the next 12 months; nil without a spend model. A model's forecast
+    /// computes it when first asked; the plays ask `predictedCLV(ifAtLeast:)` first.
+    public var predictedCLV: Money? {
+        get { clv?.value }
+        set { clv = newValue.map(PredictedCLV.init(known:)) }
+    }
     /// When the model expects the next order, if it says.
     public var expectedNextOrderAt: Timestamp?
     /// Probability of at least one more purchase, if the model says.
     public var repeatProbability: Double?
 
+    private var clv: PredictedCLV?
+
     public init(pAlive: Double, predictedCLV: Money?, expectedNextOrderAt: Timestamp? = nil, repeatProbability: Double? = nil) {
         self.pAlive = pAlive
-        self.predictedCLV = predictedCLV
         self.expectedNextOrderAt = expectedNextOrderAt
         self.repeatProbability = repeatProbability
+        self.predictedCLV = predictedCLV
+    }
+
+    /// A forecast whose CLV in `currency` is computed when first asked; `atMost` (minor units)
+    /// bounds it, and with `boundHoldsLater` bounds every later forecast of the same customer
+    /// before their next event too (and means none has a CLV when `currency` is nil).
+    public init(pAlive: Double, expectedNextOrderAt: Timestamp?, repeatProbability: Double?, clvCurrency currency: Currency?,
+                clvAtMost atMost: Int64?, boundHoldsLater: Bool, clv compute: @escaping @Sendable () -> Money?) {
+        self.pAlive = pAlive
+        self.expectedNextOrderAt = expectedNextOrderAt
+        self.repeatProbability = repeatProbability
+        clv = PredictedCLV(currency: currency, atMost: atMost, holdsLater: boundHoldsLater, compute: compute)
+    }
+
+    /// The currency of the predicted CLV, known without computing it; nil when there is none.
+    public var clvCurrency: Currency? { clv?.currency }
+
+    /// The predicted CLV, unless its bound shows it is below `minorUnits`: then nil, without
+    /// computing it (the plays' thresholds are far above most customers' values).
+    public func predictedCLV(ifAtLeast minorUnits: Int64) -> Money? {
+        guard let clv else { return nil }
+        if let atMost = clv.atMost, atMost < minorUnits { return nil }
+        return clv.value
+    }
+
+    /// Whether no forecast of this customer's, from this one on and before their next event,
+    /// predicts a CLV of `minorUnits` or more; false when the forecaster cannot tell.
+    public func clvStaysBelow(_ minorUnits: Int64) -> Bool {
+        guard let clv else { return false }
+        guard clv.holdsLater else { return false }
+        guard clv.currency != nil else { return true }
+        guard let atMost = clv.atMost else { return false }
+        return atMost < minorUnits
+    }
+
+    public static func == (lhs: CustomerForecast, rhs: CustomerForecast) -> Bool {
+        lhs.pAlive == rhs.pAlive && lhs.predictedCLV == rhs.predictedCLV && lhs.expectedNextOrderAt == rhs.expectedNextOrderAt
+            && lhs.repeatProbability == rhs.repeatProbability
+    }
+}
+
+/// A forecast's CLV, computed once, when first asked. A reference, so that the copies of a
+/// forecast in the engine's cache share it, and locked, since copies of an engine run on several
+/// threads.
+final class PredictedCLV: Sendable {
+    let currency: Currency?
+    let atMost: Int64?
+    let holdsLater: Bool
+    private let compute: @Sendable () -> Money?
+    private let computed: Mutex<Money??>
+
+    init(currency: Currency?, atMost: Int64?, holdsLater: Bool, compute: @escaping @Sendable () -> Money?) {
+        self.currency = currency
+        self.atMost = atMost
+        self.holdsLater = holdsLater
+        self.compute = compute
+        computed = Mutex(nil)
+    }
+
+    convenience init(known value: Money) {
+        self.init(currency: value.currency, atMost: value.minorUnits, holdsLater: false, compute: { value })
+    }
+
+    var value: Money? {
+        computed.withLock { known in
+            if let known { return known }
+            let value = compute()
+            known = .some(value)
+            return value
+        }
     }
 }
 

@@ -21,6 +21,12 @@ public protocol PurchaseModel: Sendable {
     /// `expectedPurchases(in:for:)` for each of `durations`, in order: what `lifetimeValue` sums.
     /// A model computes what the durations share (P(alive)) once; the values are the same.
     func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double]
+
+    /// At least `expectedPurchases(in: duration, for: customer)`, and at least the same at every
+    /// later age with the same purchases: what a forecast asked only whether a customer reaches a
+    /// threshold can answer without the series, and what tells it they never will without a new
+    /// purchase.
+    func expectedPurchasesAtMost(in duration: Double, for customer: RFMSummary) -> Double
 }
 
 extension PurchaseModel {

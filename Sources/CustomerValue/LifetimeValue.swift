@@ -181,14 +181,79 @@ public enum LifetimeValue {
         predict(state, with: model, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: false)
     }
 
-    /// `forecast(_:with:now:)` as a function that makes the model's purchase model once, not at
-    /// every call: the reactor forecasts each customer at each forecast period.
+    /// A prediction for the reactor, whose 12 months' value is computed when first asked: that
+    /// value sums a series per month, while most of the reactor's questions are only whether it
+    /// reaches a threshold, which a bound known at once answers for most customers.
+    public struct DeferredPrediction: Sendable {
+        public var probabilityAlive: Double
+        public var repeatPurchaseProbability90Days: Double
+        public var expectedNextOrder: Timestamp?
+        /// The currency of the 12 months' value; nil when there is none (no spend model, or
+        /// another currency than the model's).
+        public var currency: Currency?
+        /// At least the 12 months' value, in minor units of `currency`; nil when not known.
+        public var valueAtMost: Int64?
+        /// Whether every later prediction of the same state, before its next purchase, has a value
+        /// of at most `valueAtMost` too, and none when this one has none: the summary saw every
+        /// purchase, and the bound only falls as the customer ages.
+        public var boundHoldsLater: Bool
+        /// The 12 months' value: `forecast(_:with:now:)`'s `predictedValue12Months`.
+        public var value: @Sendable () -> Money?
+    }
+
+    /// `forecast(_:with:now:)` for the reactor as a function that makes the model's purchase model
+    /// once, not at every call (the reactor forecasts each customer at each forecast period), with
+    /// the 12 months' value deferred.
     public static func forecaster(for model: FittedModel, monthlyDiscountRate: Double = 0.01)
-        -> @Sendable (CustomerState, Timestamp) -> CustomerPrediction? {
+        -> @Sendable (CustomerState, Timestamp) -> DeferredPrediction? {
         let purchases = model.purchaseModel
+        let spend = model.spend
+        let year = 12 * model.unit.month
         return { state, now in
-            predict(state, with: model, purchases: purchases, now: now, monthlyDiscountRate: monthlyDiscountRate, expectedPurchases: false)
+            let endDay = now.utcDay
+            guard let summary = summary(of: state, through: endDay, unit: model.unit) else { return nil }
+            let median = purchases.medianTimeToNextPurchase(for: summary)
+            var prediction = DeferredPrediction(
+                probabilityAlive: purchases.probabilityAlive(summary),
+                repeatPurchaseProbability90Days: purchases.probabilityOfPurchase(within: 90 * (1 / model.unit.days), for: summary),
+                expectedNextOrder: median.isFinite ? now.adding(days: median * model.unit.days) : nil,
+                currency: nil, valueAtMost: nil,
+                boundHoldsLater: (state.purchaseDays.last?.day ?? endDay) <= endDay,
+                value: { nil })
+            guard let spend, let currency = state.primaryCurrency, currency.code == model.currency else { return prediction }
+            prediction.currency = currency
+            prediction.value = {
+                value12Months(summary, purchases: purchases, spend: spend, currency: currency, unit: model.unit,
+                              monthlyDiscountRate: monthlyDiscountRate)
+            }
+            // The value sums, month by month, the expected purchases of the month times the
+            // average spend, discounted: at most the first month's discount times the spend times
+            // the bound of the year's purchases (every month's cumulative purchases are at most
+            // that bound). A margin far above rounding keeps the bound above the computed value.
+            let averageSpend = spend.expectedAverageSpend(frequency: summary.frequency, monetaryValue: summary.monetaryValue)
+            let bound = purchases.expectedPurchasesAtMost(in: year, for: summary) * averageSpend / (1 + monthlyDiscountRate)
+                * (1 + 1e-6) * minorUnitScale(currency)
+            if monthlyDiscountRate >= 0, averageSpend >= 0, bound.isFinite, bound < 1e15 {
+                prediction.valueAtMost = Int64(bound.rounded(.up)) + 1
+            }
+            return prediction
         }
+    }
+
+    /// Minor units per major unit of `currency`, as a `Double`.
+    static func minorUnitScale(_ currency: Currency) -> Double {
+        var scale = 1.0
+        for _ in 0..<currency.minorUnitDigits { scale *= 10 }
+        return scale
+    }
+
+    /// The discounted value of the next 12 months' expected purchases, in minor units (nil when
+    /// the model gives no finite value).
+    static func value12Months(_ summary: RFMSummary, purchases: any PurchaseModel, spend: GammaGamma, currency: Currency,
+                              unit: TimeUnit, monthlyDiscountRate: Double) -> Money? {
+        let value = purchases.lifetimeValue(of: summary, spend: spend, months: 12, monthlyDiscountRate: monthlyDiscountRate, unit: unit)
+        guard value.isFinite else { return nil }
+        return Money(minorUnits: Int64((value * minorUnitScale(currency)).rounded()), currency: currency)
     }
 
     static func predict(_ state: CustomerState, with model: FittedModel, purchases: (any PurchaseModel)? = nil, now: Timestamp,
@@ -204,16 +269,11 @@ public enum LifetimeValue {
             expectedPurchases365Days: expectedPurchases ? purchases.expectedPurchases(in: 365 * perDay, for: summary) : 0,
             repeatPurchaseProbability90Days: purchases.probabilityOfPurchase(within: 90 * perDay, for: summary),
             expectedNextOrder: median.isFinite ? now.adding(days: median * model.unit.days) : nil)
-        if let spend = model.spend, let currency = state.primaryCurrency, currency.code == model.currency {
-            let value = purchases.lifetimeValue(of: summary, spend: spend, months: 12, monthlyDiscountRate: monthlyDiscountRate,
-                                                unit: model.unit)
-            var scale = 1.0
-            for _ in 0..<currency.minorUnitDigits { scale *= 10 }
-            if value.isFinite {
-                let predicted = Money(minorUnits: Int64((value * scale).rounded()), currency: currency)
-                prediction.predictedValue12Months = predicted
-                prediction.totalValue = Money(minorUnits: predicted.minorUnits + state.netValue[currency].minorUnits, currency: currency)
-            }
+        if let spend = model.spend, let currency = state.primaryCurrency, currency.code == model.currency,
+           let predicted = value12Months(summary, purchases: purchases, spend: spend, currency: currency, unit: model.unit,
+                                         monthlyDiscountRate: monthlyDiscountRate) {
+            prediction.predictedValue12Months = predicted
+            prediction.totalValue = Money(minorUnits: predicted.minorUnits + state.netValue[currency].minorUnits, currency: currency)
         }
         return prediction
     }

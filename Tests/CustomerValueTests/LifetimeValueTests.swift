@@ -112,4 +112,53 @@ struct LifetimeValueTests {
             #expect(LifetimeValue.forecast(state, with: fitted, now: now) == full)
         }
     }
+
+    /// The reactor's forecaster leaves the 12 months' value to be computed when asked, with a bound
+    /// that must hold now and, once the summary saw every purchase, at every later moment: a bound
+    /// below the value would cost a customer a VIP treatment or a win-back.
+    @Test("the reactor's deferred value is the prediction's, below its bound now and later", arguments: [PurchaseModelKind.bgnbd, .paretonbd])
+    func deferredValue(kind: PurchaseModelKind) throws {
+        let truth = BGNBD(r: 0.5, alpha: 20, a: 0.8, b: 3)
+        let simulated = truth.simulateCustomers(count: 3_000, firstPurchaseDays: 0..<90, calibrationEnd: 400, unit: .day,
+                                                spend: GammaGamma(p: 6, q: 4, gamma: 15), seed: 11)
+        let states = simulated.enumerated().map { i, s -> CustomerState in
+            let first = Int64(400 - Int(s.age))
+            var days: [(Int64, Int64)] = [(first, 2000)]
+            for k in 0..<s.frequency {
+                days.append((first + Int64((s.recency * Double(k + 1) / Double(s.frequency)).rounded()), Int64(((s.monetaryValue ?? 20) * 100).rounded())))
+            }
+            var unique: [(Int64, Int64)] = []
+            for d in days where unique.last?.0 != d.0 { unique.append(d) }
+            return customer("c\(i)", days: unique)
+        }
+        let fitted = try LifetimeValue.fit(states, kind: kind, asOf: CivilDate(daysSinceEpoch: 400), unit: .week)
+        let forecaster = LifetimeValue.forecaster(for: fitted)
+        var boundsCheckedLater = 0
+        for state in states.prefix(250) {
+            let now = CivilDate(daysSinceEpoch: 401).startOfDayUTC
+            let full = try #require(LifetimeValue.forecast(state, with: fitted, now: now))
+            let deferred = try #require(forecaster(state, now))
+            #expect(deferred.probabilityAlive == full.probabilityAlive)
+            #expect(deferred.repeatPurchaseProbability90Days == full.repeatPurchaseProbability90Days)
+            #expect(deferred.expectedNextOrder == full.expectedNextOrder)
+            let value = try #require(deferred.value())
+            #expect(value == full.predictedValue12Months)
+            #expect(deferred.currency == value.currency)
+            let atMost = try #require(deferred.valueAtMost)
+            #expect(value.minorUnits <= atMost, "\(state.customer): \(value.minorUnits) > \(atMost)")
+            #expect(deferred.boundHoldsLater, "every purchase is before the forecast")
+            for weeks in stride(from: 1, through: 156, by: 7) {
+                let later = try #require(forecaster(state, now.adding(days: Double(7 * weeks))))
+                let laterValue = try #require(later.value())
+                #expect(laterValue.minorUnits <= atMost, "\(state.customer) \(weeks) weeks later: \(laterValue.minorUnits) > \(atMost)")
+                boundsCheckedLater += 1
+            }
+            // A forecast from before the last purchase does not vouch for the forecasts after it.
+            if let last = state.purchaseDays.last?.day, let first = state.purchaseDays.first?.day, last > first {
+                let before = try #require(forecaster(state, CivilDate(daysSinceEpoch: last - 1).startOfDayUTC))
+                #expect(!before.boundHoldsLater)
+            }
+        }
+        #expect(boundsCheckedLater > 5_000)
+    }
 }

@@ -60,10 +60,14 @@ public struct LoyaltyRewardPolicy: Policy {
 
     /// The prediction's value and the threshold it reaches, when it reaches the VIP threshold.
     static func vip(_ prediction: CustomerForecast?, _ context: ReactorContext) -> (clv: Money, threshold: Money)? {
-        guard let clv = prediction?.predictedCLV,
-              let threshold = context.configuration.loyalty.vipMinPredictedCLV.amount(in: clv.currency.code),
+        guard let threshold = vipThreshold(prediction, context), let clv = prediction?.predictedCLV(ifAtLeast: threshold.minorUnits),
               clv.minorUnits >= threshold.minorUnits else { return nil }
         return (clv, threshold)
+    }
+
+    /// The VIP threshold in the currency of the prediction's CLV, if it has one.
+    static func vipThreshold(_ prediction: CustomerForecast?, _ context: ReactorContext) -> Money? {
+        prediction?.clvCurrency.flatMap { context.configuration.loyalty.vipMinPredictedCLV.amount(in: $0.code) }
     }
 
     /// The first moment the forecast reaches the VIP threshold in a local year whose VIP command
@@ -75,12 +79,17 @@ public struct LoyaltyRewardPolicy: Policy {
         let local = LocalClock(state, context)
         var t = clock.adding(millis: 1)
         let periodEnd = ForecastLookup.nextPeriod(after: t)
-        if LoyaltyRewardPolicy.vip(forecasts.at(t), context) != nil {
+        let forecast = forecasts.at(t)
+        if LoyaltyRewardPolicy.vip(forecast, context) != nil {
             while t < periodEnd {
                 let year = local.localDate(t).year
                 if !LoyaltyRewardPolicy.holdsVIP(outbox, customer: state.customer, year: year) { return t }
                 t = local.instant(CivilDate(year: year + 1, month: 1, day: 1), minute: 0)
             }
+        } else if let forecast, forecast.clvStaysBelow(LoyaltyRewardPolicy.vipThreshold(forecast, context)?.minorUnits ?? .max) {
+            // No later forecast reaches the threshold before the customer's next event, which
+            // wakes the plays anyway: asking every period would cost a forecast each time.
+            return nil
         }
         return max(t, periodEnd)
     }

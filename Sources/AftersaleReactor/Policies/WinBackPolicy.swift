@@ -63,6 +63,10 @@ public struct WinBackPolicy: Policy {
                 // Without a model nothing changes with time but the calendar.
                 if forecasts == nil || overdue < ForecastLookup.nextPeriod(after: t) { return overdue }
             }
+        } else if let prediction, WinBackPolicy.staysUnworthy(prediction, context) {
+            // Not worth it now, nor in any later forecast before the customer's next event, which
+            // wakes the plays anyway: asking every period would cost a forecast each time.
+            return nil
         }
         // Without a model, a customer not worth it or never overdue stays so until their next event.
         return forecasts == nil ? nil : ForecastLookup.nextPeriod(after: t)
@@ -98,6 +102,14 @@ public struct WinBackPolicy: Policy {
         guard let (value, basis) = customerValue(state, prediction) else { return nil }
         let threshold = threshold(for: value, context)
         return value.minorUnits >= threshold.minorUnits ? (value, basis, threshold) : nil
+    }
+
+    /// For a customer not worth it now: whether no later forecast makes them so before their
+    /// next event. Their historical value, below its threshold now, stays what it is; the value
+    /// is the CLV instead only when that reaches the threshold in its own currency.
+    static func staysUnworthy(_ prediction: CustomerForecast, _ context: ReactorContext) -> Bool {
+        let minimum = prediction.clvCurrency.map { WinBackPolicy.threshold(for: Money(minorUnits: 0, currency: $0), context).minorUnits }
+        return prediction.clvStaysBelow(minimum ?? .max)
     }
 
     /// The configured minimum value in the value's currency (none configured: zero).
