@@ -282,8 +282,15 @@ public struct ReactorContext: Sendable {
 /// asked for again.
 public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
     private let base: any PersonalDataOpening
+    /// A sealed value and its member, hashed as they are: joined into one text, each look-up made
+    /// and hashed a copy of the sealed text.
+    private struct Key: Hashable {
+        var member: String
+        var sealed: String
+    }
+
     private struct Opened {
-        var values: [String: Revealed] = [:]
+        var values: [Key: Revealed] = [:]
         /// The last value asked for: a customer's plays ask for the same one several times in a
         /// row, and comparing the sealed text (the same string each time) costs less than hashing it.
         var last: (sealed: String, member: String, revealed: Revealed)?
@@ -298,7 +305,7 @@ public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
     public func open(_ sealed: String, customer: String, member: String) -> Revealed {
         let known = opened.withLock { opened -> Revealed? in
             if let last = opened.last, last.sealed == sealed, last.member == member { return last.revealed }
-            guard let revealed = opened.values[member + "\u{0}" + sealed] else { return nil }
+            guard let revealed = opened.values[Key(member: member, sealed: sealed)] else { return nil }
             opened.last = (sealed, member, revealed)
             return revealed
         }
@@ -306,7 +313,7 @@ public final class RememberingOpener: PersonalDataOpening, @unchecked Sendable {
         let revealed = base.open(sealed, customer: customer, member: member)
         opened.withLock { opened in
             if opened.values.count >= RememberingOpener.limit { opened.values.removeAll(keepingCapacity: true) }
-            opened.values[member + "\u{0}" + sealed] = revealed
+            opened.values[Key(member: member, sealed: sealed)] = revealed
             opened.last = (sealed, member, revealed)
         }
         return revealed
