@@ -35,6 +35,8 @@ struct Arguments {
     var shopCustomers = 0
     /// Events of a shop ingested and rebuilt with personal data sealed and in clear (0: not run).
     var sealingEvents = 0
+    /// Timed runs of `aftersale demo`, end to end, in an empty folder each (0: none).
+    var demoRuns = 0
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -53,8 +55,9 @@ struct Arguments {
             case "--reactor-customers": reactorCustomers = max(0, Int(args.next() ?? "") ?? reactorCustomers)
             case "--shop-customers": shopCustomers = max(0, Int(args.next() ?? "") ?? 0)
             case "--sealing": sealingEvents = max(0, Int(args.next() ?? "") ?? 0)
+            case "--demo-runs": demoRuns = max(0, Int(args.next() ?? "") ?? 0)
             default:
-                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N] [--shop-customers N] [--sealing N]")
+                print("usage: aftersale-bench [--sizes N,N,...] [--dir DIR] [--keep] [--python PATH] [--cdnow FILE] [--fit-customers N] [--rebuild-events N [--rebuild-customers N]] [--random-ids] [--repeat N] [--reactor-customers N] [--shop-customers N] [--sealing N] [--demo-runs N]")
                 exit(2)
             }
         }
@@ -434,11 +437,16 @@ if args.reactorCustomers > 0 {
     var nextDay: [Double] = []
     var nextDayRSS = 0
     var nextDayLoaded = ""
+    var monthLater: [Double] = []
+    var monthLaterRSS = 0
+    var monthLaterLoaded = ""
     var replay: [Double] = []
     var replayRSS = 0
     var customer = ""
     let fitted = db + ".fitted"
     let nextMorning = now.adding(millis: 24 * 3_600_000)
+    // Past a forecast period's end: each customer the plays still ask their forecast is due then.
+    let aMonthLater = nextMorning.adding(millis: 30 * 24 * 3_600_000)
     for _ in 0..<args.repeats {
         removeDatabase(db)
         let ingest = runChild(aftersale, ["ingest", "--quiet", "--defer-projections", "--db", db, file])
@@ -479,6 +487,12 @@ if args.reactorCustomers > 0 {
         if let line = summaryLine(next.stdout) {
             nextDayLoaded = line.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         }
+        let month = runChild(aftersale, ["actions", "--db", db, "--now", aMonthLater.description], stderrToo: true)
+        monthLater.append(month.seconds)
+        monthLaterRSS = max(monthLaterRSS, month.maxRSSKiB)
+        if let line = summaryLine(month.stdout) {
+            monthLaterLoaded = line.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        }
         // The customer with the most events: the longest story to replay.
         customer = (try? Database(path: db, readOnly: true).scalarText(
             "SELECT customer FROM events WHERE customer <> '$system' GROUP BY customer ORDER BY count(*) DESC, customer LIMIT 1")).flatMap { $0 } ?? ""
@@ -497,6 +511,8 @@ if args.reactorCustomers > 0 {
     }
     modelRows.append(["reactor, the next day's run (\(nextMorning))", String(format: "%.2f s", median(nextDay)), nextDayLoaded,
                       "peak RSS \(nextDayRSS / 1024) MiB"])
+    modelRows.append(["reactor, a month after that (\(aMonthLater))", String(format: "%.2f s", median(monthLater)), monthLaterLoaded,
+                      "peak RSS \(monthLaterRSS / 1024) MiB"])
     modelRows.append(["replay --customer \(customer) (the most events), to the end", String(format: "%.2f s", median(replay)), "",
                       "peak RSS \(replayRSS / 1024) MiB"])
     removeDatabase(fitted)
@@ -506,6 +522,37 @@ if args.reactorCustomers > 0 {
         removeDatabase(db)
         try? FileManager.default.removeItem(atPath: file)
     }
+}
+
+// `aftersale demo` as a user runs it: simulate, ingest, fit, the reactor's first run and the report,
+// in an empty folder each time. Its own timer's reactor step is printed beside the wall time.
+if args.demoRuns > 0 {
+    var wall: [Double] = []
+    var reactorSteps: [Double] = []
+    var demoRSS = 0
+    for run in 0..<args.demoRuns {
+        let folder = "\(args.directory)/demo-\(run)"
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let demo = runChild(aftersale, ["demo", "--db", "\(folder)/aftersale.db", "--out", "\(folder)/report.html"])
+        guard demo.status == 0 else {
+            print("the demo failed (status \(demo.status)): \(demo.stdout.suffix(2000))")
+            exit(1)
+        }
+        wall.append(demo.seconds)
+        demoRSS = max(demoRSS, demo.maxRSSKiB)
+        // "Done in 6.9 s: simulate ...; reactor 5.6 s; report 0.6 s"
+        if let done = demo.stdout.range(of: "Done in ", options: .backwards),
+           let step = demo.stdout[done.upperBound...].split(separator: ";").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("reactor ") }),
+           let seconds = step.split(separator: " ").compactMap({ Double($0) }).first {
+            reactorSteps.append(seconds)
+        }
+        if !args.keep { try? FileManager.default.removeItem(atPath: folder) }
+    }
+    modelRows.append(["aftersale demo, end to end (\(args.demoRuns) runs)", String(format: "%.1f s", median(wall)),
+                      String(format: "its reactor step %.1f s (%@)", median(reactorSteps),
+                             (wall.map { String(format: "%.1f", $0) }).joined(separator: ", ") + " s end to end"),
+                      "peak RSS \(demoRSS / 1024) MiB"])
 }
 
 // The commands that read every customer (fit, export customers, report) over a simulated shop of
