@@ -12,6 +12,24 @@ func customer(_ id: String, days: [(Int64, Int64)], currency: String = "USD") ->
     return s
 }
 
+/// States rebuilt from customers simulated by `truth` to day 400: the first purchase, then the
+/// repeats spread to the recency.
+func simulatedStates(_ truth: BGNBD, count: Int, seed: UInt64) -> [CustomerState] {
+    let simulated = truth.simulateCustomers(count: count, firstPurchaseDays: 0..<90, calibrationEnd: 400, unit: .day,
+                                            spend: GammaGamma(p: 6, q: 4, gamma: 15), seed: seed)
+    return simulated.enumerated().map { i, s -> CustomerState in
+        let first = Int64(400 - Int(s.age))
+        var days: [(Int64, Int64)] = [(first, 2000)]
+        for k in 0..<s.frequency {
+            let day = s.frequency == 1 ? first + Int64(s.recency) : first + Int64((s.recency * Double(k + 1) / Double(s.frequency)).rounded())
+            days.append((day, Int64(((s.monetaryValue ?? 20) * 100).rounded())))
+        }
+        var unique: [(Int64, Int64)] = []
+        for d in days where unique.last?.0 != d.0 { unique.append(d) }
+        return customer("c\(i)", days: unique)
+    }
+}
+
 @Suite("Lifetime value from customer states")
 struct LifetimeValueTests {
     @Test("model inputs: distinct days, first occasion excluded, purchases after the calibration end unseen")
@@ -70,20 +88,7 @@ struct LifetimeValueTests {
     @Test("a fit recovers simulated parameters, is recorded as a valid model.fitted event and read back")
     func fitAndRecord() throws {
         let truth = BGNBD(r: 0.5, alpha: 20, a: 0.8, b: 3)
-        let simulated = truth.simulateCustomers(count: 20_000, firstPurchaseDays: 0..<90, calibrationEnd: 400, unit: .day,
-                                                spend: GammaGamma(p: 6, q: 4, gamma: 15), seed: 7)
-        // Rebuild states from the simulated summaries: first purchase, then repeats spread to the recency.
-        let states = simulated.enumerated().map { i, s -> CustomerState in
-            let first = Int64(400 - Int(s.age))
-            var days: [(Int64, Int64)] = [(first, 2000)]
-            for k in 0..<s.frequency {
-                let day = s.frequency == 1 ? first + Int64(s.recency) : first + Int64((s.recency * Double(k + 1) / Double(s.frequency)).rounded())
-                days.append((day, Int64(((s.monetaryValue ?? 20) * 100).rounded())))
-            }
-            var unique: [(Int64, Int64)] = []
-            for d in days where unique.last?.0 != d.0 { unique.append(d) }
-            return customer("c\(i)", days: unique)
-        }
+        let states = simulatedStates(truth, count: 20_000, seed: 7)
         let fitted = try LifetimeValue.fit(states, kind: .bgnbd, asOf: CivilDate(daysSinceEpoch: 400), unit: .day)
         #expect(abs(fitted.parameters["r"]! / truth.r - 1) < 0.2)
         #expect(abs(fitted.parameters["alpha"]! / truth.alpha - 1) < 0.2)
@@ -118,19 +123,7 @@ struct LifetimeValueTests {
     /// below the value would cost a customer a VIP treatment or a win-back.
     @Test("the reactor's deferred value is the prediction's, below its bound now and later", arguments: [PurchaseModelKind.bgnbd, .paretonbd])
     func deferredValue(kind: PurchaseModelKind) throws {
-        let truth = BGNBD(r: 0.5, alpha: 20, a: 0.8, b: 3)
-        let simulated = truth.simulateCustomers(count: 3_000, firstPurchaseDays: 0..<90, calibrationEnd: 400, unit: .day,
-                                                spend: GammaGamma(p: 6, q: 4, gamma: 15), seed: 11)
-        let states = simulated.enumerated().map { i, s -> CustomerState in
-            let first = Int64(400 - Int(s.age))
-            var days: [(Int64, Int64)] = [(first, 2000)]
-            for k in 0..<s.frequency {
-                days.append((first + Int64((s.recency * Double(k + 1) / Double(s.frequency)).rounded()), Int64(((s.monetaryValue ?? 20) * 100).rounded())))
-            }
-            var unique: [(Int64, Int64)] = []
-            for d in days where unique.last?.0 != d.0 { unique.append(d) }
-            return customer("c\(i)", days: unique)
-        }
+        let states = simulatedStates(BGNBD(r: 0.5, alpha: 20, a: 0.8, b: 3), count: 1_500, seed: 11)
         let fitted = try LifetimeValue.fit(states, kind: kind, asOf: CivilDate(daysSinceEpoch: 400), unit: .week)
         let forecaster = LifetimeValue.forecaster(for: fitted)
         var boundsCheckedLater = 0
@@ -147,7 +140,7 @@ struct LifetimeValueTests {
             let atMost = try #require(deferred.valueAtMost)
             #expect(value.minorUnits <= atMost, "\(state.customer): \(value.minorUnits) > \(atMost)")
             #expect(deferred.boundHoldsLater, "every purchase is before the forecast")
-            for weeks in stride(from: 1, through: 156, by: 7) {
+            for weeks in stride(from: 1, through: 156, by: 13) {
                 let later = try #require(forecaster(state, now.adding(days: Double(7 * weeks))))
                 let laterValue = try #require(later.value())
                 #expect(laterValue.minorUnits <= atMost, "\(state.customer) \(weeks) weeks later: \(laterValue.minorUnits) > \(atMost)")
@@ -159,6 +152,6 @@ struct LifetimeValueTests {
                 #expect(!before.boundHoldsLater)
             }
         }
-        #expect(boundsCheckedLater > 5_000)
+        #expect(boundsCheckedLater > 2_500)
     }
 }
