@@ -105,14 +105,6 @@ public struct BGNBD: PurchaseModel, Hashable {
         return c * bracket * alive
     }
 
-    /// P(alive) · (r+x) t / (α+T). Alive at T, λ is Gamma(r+x, α+T) and a customer who may still
-    /// drop out buys at most λt in t on average; P(alive) and (r+x)/(α+T) only fall as T grows
-    /// with x and tₓ fixed, so no later age expects more.
-    public func expectedPurchasesAtMost(in duration: Double, for customer: RFMSummary) -> Double {
-        guard duration > 0 else { return 0 }
-        return probabilityAlive(customer) * (r + Double(customer.frequency)) * duration / (alpha + customer.age)
-    }
-
     /// P(alive) · (1 − ((α+T)/(α+T+t))^(r+x)): an active customer drops out only right after a purchase.
     public func probabilityOfPurchase(within duration: Double, for customer: RFMSummary) -> Double {
         guard duration > 0 else { return 0 }

@@ -124,15 +124,6 @@ public struct ParetoNBD: PurchaseModel, Hashable {
         return probabilityAlive(customer) * shape * (beta + customer.age) / (alpha + customer.age) * lifetimeFactor
     }
 
-    /// P(alive) · (r+x) t / (α+T): alive at T, λ is Gamma(r+x, α+T) and a lifetime that may end
-    /// buys at most λt in t on average ((β+T) times the lifetime factor of `expectedPurchases` is at
-    /// most t, for any s > 0); P(alive) and (r+x)/(α+T) only fall as T grows with x and tₓ fixed,
-    /// so no later age expects more.
-    public func expectedPurchasesAtMost(in duration: Double, for customer: RFMSummary) -> Double {
-        guard duration > 0 else { return 0 }
-        return probabilityAlive(customer) * (r + Double(customer.frequency)) * duration / (alpha + customer.age)
-    }
-
     /// P(alive) · P(a purchase within `duration` | alive).
     ///
     /// Given active at T, λ ~ Gamma(r+x, α+T) and μ ~ Gamma(s, β+T); writing

@@ -22,14 +22,27 @@ public protocol PurchaseModel: Sendable {
     /// A model computes what the durations share (P(alive)) once; the values are the same.
     func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double]
 
+    /// Shape of the purchase-rate distribution: while active, λ ~ Gamma(`r`, `alpha`).
+    var r: Double { get }
+    /// Rate (inverse scale) of the purchase-rate distribution, in the fitted time unit.
+    var alpha: Double { get }
+}
+
+extension PurchaseModel {
     /// At least `expectedPurchases(in: duration, for: customer)`, and at least the same at every
     /// later age with the same purchases: what a forecast asked only whether a customer reaches a
     /// threshold can answer without the series, and what tells it they never will without a new
     /// purchase.
-    func expectedPurchasesAtMost(in duration: Double, for customer: RFMSummary) -> Double
-}
+    ///
+    /// P(alive) · (r+x) t / (α+T): alive at T, λ is Gamma(r+x, α+T), and a customer who may still
+    /// drop out (after a purchase, BG/NBD; at the end of a lifetime, Pareto/NBD, whose
+    /// `expectedPurchases` bracket is at most t for any s > 0) buys at most λt in t on average.
+    /// P(alive) and (r+x)/(α+T) only fall as T grows with x and tₓ fixed, so no later age expects more.
+    public func expectedPurchasesAtMost(in duration: Double, for customer: RFMSummary) -> Double {
+        guard duration > 0 else { return 0 }
+        return probabilityAlive(customer) * (r + Double(customer.frequency)) * duration / (alpha + customer.age)
+    }
 
-extension PurchaseModel {
     public func expectedPurchases(in durations: [Double], for customer: RFMSummary) -> [Double] {
         durations.map { expectedPurchases(in: $0, for: customer) }
     }

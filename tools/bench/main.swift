@@ -421,6 +421,11 @@ func simulatedShop(_ name: String, customers: Int) throws -> (configuration: Sim
     return (configuration, file, "\(args.directory)/aftersale-\(name)-\(customers).db", written)
 }
 
+/// "N customers loaded" from a reactor run's summary line, or nothing.
+func customersLoaded(_ output: String) -> String {
+    summaryLine(output)?.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+}
+
 if args.reactorCustomers > 0 {
     let (configuration, file, db, written) = try simulatedShop("reactor", customers: args.reactorCustomers)
     // The demo's present: noon on the last simulated day.
@@ -484,15 +489,11 @@ if args.reactorCustomers > 0 {
         let next = runChild(aftersale, ["actions", "--db", db, "--now", nextMorning.description], stderrToo: true)
         nextDay.append(next.seconds)
         nextDayRSS = max(nextDayRSS, next.maxRSSKiB)
-        if let line = summaryLine(next.stdout) {
-            nextDayLoaded = line.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        }
+        nextDayLoaded = customersLoaded(next.stdout)
         let month = runChild(aftersale, ["actions", "--db", db, "--now", aMonthLater.description], stderrToo: true)
         monthLater.append(month.seconds)
         monthLaterRSS = max(monthLaterRSS, month.maxRSSKiB)
-        if let line = summaryLine(month.stdout) {
-            monthLaterLoaded = line.split(separator: ",").first { $0.contains("customers loaded") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        }
+        monthLaterLoaded = customersLoaded(month.stdout)
         // The customer with the most events: the longest story to replay.
         customer = (try? Database(path: db, readOnly: true).scalarText(
             "SELECT customer FROM events WHERE customer <> '$system' GROUP BY customer ORDER BY count(*) DESC, customer LIMIT 1")).flatMap { $0 } ?? ""
