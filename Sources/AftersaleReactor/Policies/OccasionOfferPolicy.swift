@@ -27,7 +27,7 @@ public struct OccasionOfferPolicy: Policy {
                 let moment = OccasionOfferPolicy.moment(year, birthday.month, birthday.day, at: config, clock)
                 guard due(moment) else { continue }
                 let (offer, words) = OccasionOfferPolicy.offer(config, state)
-                var payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
+                let payload = JSONObject(["occasion": .string("birthday"), "year": .integer(year), "offer": offer])
                 out.append(.proposal(.birthdayOffer, trigger: state.customer, subkey: String(year), customer: state.customer, due: moment,
                                      payload: payload,
                                      // Neither the date nor the age: the outbox keeps no personal data.
