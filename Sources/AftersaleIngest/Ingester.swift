@@ -286,7 +286,7 @@ final class Sealer: @unchecked Sendable {
         }
         do {
             while var batch = input.take() {
-                batch.events = try vault.seal(batch.events)
+                try vault.seal(&batch.events)
                 guard output.put(batch) else { return }
                 // What the writer is done with is freed here (the reader never sees it again).
                 output.dropReturned()

@@ -402,6 +402,15 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// customers who have none. Events with nothing personal in clear are returned as they are;
     /// a sealed event's facts are derived again from its sealed data, as the log would derive them.
     public func seal(_ events: [EncodedEvent]) throws -> [EncodedEvent] {
+        var sealed = events
+        try seal(&sealed)
+        return sealed
+    }
+
+    /// `seal(_:)` in place: an event with nothing personal in clear is only marked, not copied (a
+    /// copy of the array retains every event's texts, and frees them again). On a throw, some
+    /// events may be marked and sealed and others not.
+    public func seal(_ events: inout [EncodedEvent]) throws {
         // Found on a tape over the data's bytes (no tree of values), and spliced into them: the
         // rest of the text stays byte for byte as sent.
         struct Clear {
@@ -409,15 +418,15 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             var range: Range<Int>
             var text: [UInt8]
         }
-        var sealed = events
         var found: [(index: Int, values: [Clear])] = []
         var tape = JSONTape()
         for index in events.indices where !events[index].personalDataSealed {
-            sealed[index].personalDataSealed = true
+            events[index].personalDataSealed = true
+            let members = PersonalData.members(of: events[index].type)
+            guard !members.isEmpty, events[index].customer != EventType.systemCustomer,
+                  events[index].withTexts({ data, _, _ in PersonalDataVault.mentions(data, PersonalDataVault.memberBytes[events[index].type]!) })
+            else { continue }
             let event = events[index]
-            let members = PersonalData.members(of: event.type)
-            guard !members.isEmpty, event.customer != EventType.systemCustomer,
-                  event.withTexts({ data, _, _ in PersonalDataVault.mentions(data, PersonalDataVault.memberBytes[event.type]!) }) else { continue }
             let values = try event.withTexts { data, _, _ throws -> [Clear] in
                 try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
                     var values: [Clear] = []
@@ -438,7 +447,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             }
             if !values.isEmpty { found.append((index, values)) }
         }
-        guard !found.isEmpty else { return sealed }
+        guard !found.isEmpty else { return }
         let keys = try keys(for: Set(found.map { events[$0.index].customer }), creating: true)
         var random = RandomBytes()
         for (index, values) in found {
@@ -488,9 +497,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                 }
             }
             replaced.personalDataSealed = true
-            sealed[index] = replaced
+            events[index] = replaced
         }
-        return sealed
     }
 
     /// Whether a sealed-looking value opens for this customer, member and event.
