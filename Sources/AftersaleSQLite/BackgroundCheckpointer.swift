@@ -22,8 +22,14 @@ internal import Foundation
 final class BackgroundCheckpointer: @unchecked Sendable {
     private let condition = NSCondition()
     private let threshold: Int32
-    /// WAL length at which the writer checkpoints itself (see `withBackgroundCheckpoints`).
+    /// WAL length at which the writer checkpoints itself once this thread has copied nearly all
+    /// of it (see `withBackgroundCheckpoints`).
     let writerCatchesUpAt: Int32
+    /// WAL length at which the writer checkpoints itself however much is left to copy.
+    let writerMustCatchUpAt: Int32
+    /// The WAL's length and how much of it was copied, when a checkpoint last told.
+    private var lastLog: Int32 = 0
+    private var lastCopied: Int32 = 0
     /// How many times the writer did.
     private var writerCheckpoints = 0
     private var requested = false
@@ -35,9 +41,10 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var asked = 0
 
     /// Starts a thread that checkpoints `path` whenever `walGrew` reports `threshold` frames.
-    init(path: String, threshold: Int32, writerCatchesUpAt: Int32 = Int32.max) {
+    init(path: String, threshold: Int32, writerCatchesUpAt: Int32 = Int32.max, writerMustCatchUpAt: Int32? = nil) {
         self.threshold = threshold
         self.writerCatchesUpAt = writerCatchesUpAt
+        self.writerMustCatchUpAt = writerMustCatchUpAt ?? (writerCatchesUpAt > Int32.max / 4 ? Int32.max : writerCatchesUpAt * 4)
         let thread = Thread { [self] in run(path: path) }
         thread.name = "aftersale-checkpointer"
         thread.start()
@@ -86,8 +93,42 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             requested = false
             condition.unlock()
             if stop { return }
-            _ = sqlite3_wal_checkpoint_v2(database.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            checkpoint(database.handle)
         }
+    }
+
+    /// A passive checkpoint on `handle` (this thread's connection, or the writer's), noting how much
+    /// of the WAL it left copied.
+    func checkpoint(_ handle: OpaquePointer?) {
+        var (log, copied): (Int32, Int32) = (0, 0)
+        guard sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK else { return }
+        noteCheckpoint(log: log, copied: copied)
+    }
+
+    /// A checkpoint found the WAL `log` frames long and left `copied` of them copied.
+    func noteCheckpoint(log: Int32, copied: Int32) {
+        condition.lock()
+        (lastLog, lastCopied) = (log, copied)
+        condition.unlock()
+    }
+
+    /// Whether the writer, whose commit left the WAL `frames` long, checkpoints it itself now.
+    ///
+    /// Only the writer's own checkpoint, run between its commits, can copy the whole WAL, so that
+    /// the next commit starts it over. But copying is the writer's time, on the one thread a long
+    /// write waits for: it catches up when this thread has left it little to copy (a quarter of
+    /// `writerCatchesUpAt` at most), and whatever is left once the WAL reaches `writerMustCatchUpAt`.
+    /// After a large transaction (a bulk load's merge of held facts writes tens of thousands of
+    /// frames) this thread copies them while the writer goes on.
+    func writerShouldCatchUp(frames: Int32) -> Bool {
+        guard frames >= writerCatchesUpAt else { return false }
+        if frames >= writerMustCatchUpAt { return true }
+        condition.lock()
+        let (log, copied) = (lastLog, lastCopied)
+        condition.unlock()
+        // A WAL shorter than the last checkpoint saw has started over since: its count says nothing.
+        let left = log <= frames ? frames - copied : frames
+        return left <= max(1, writerCatchesUpAt / 4)
     }
 
     func noteWriterCheckpoint() {
@@ -132,12 +173,16 @@ extension Database {
     /// when it started, and a writer that never stops keeps adding more, so the WAL is never wholly
     /// copied and SQLite never starts it over: it grew to 5.6 GB in a million-customer ingest, and
     /// every page went to the disk twice through a file that only grew. Caught up now and then,
-    /// the WAL starts over and its pages are reused (the results in tools/results). A passive
-    /// checkpoint never waits for a reader: one that holds old frames only makes it copy less.
+    /// the WAL starts over and its pages are reused (the results in tools/results). It does so when
+    /// the background thread has left it little to copy, or, whatever is left, at
+    /// `writerMustCatchUpAt` frames (4 times `writerCatchesUpAt` unless given), which bounds the WAL.
+    /// A passive checkpoint never waits for a reader: one that holds old frames only makes it copy less.
     public func withBackgroundCheckpoints<T>(everyFrames frames: Int32 = 1000, writerCatchesUpAt catchUp: Int32? = nil,
+                                             writerMustCatchUpAt mustCatchUp: Int32? = nil,
                                              _ body: () throws -> T) throws -> T {
         let previous = try scalarInt("PRAGMA wal_autocheckpoint") ?? 1000
-        let checkpointer = BackgroundCheckpointer(path: path, threshold: frames, writerCatchesUpAt: catchUp ?? Int32.max)
+        let checkpointer = BackgroundCheckpointer(path: path, threshold: frames, writerCatchesUpAt: catchUp ?? Int32.max,
+                                                  writerMustCatchUpAt: mustCatchUp)
         let outer = backgroundCheckpointer
         backgroundCheckpointer = checkpointer
         defer { backgroundCheckpointer = outer }
@@ -147,9 +192,9 @@ extension Database {
             checkpointer.walGrew(to: frames)
             // As SQLite's own automatic checkpoint does from this hook; a failure (busy) is left to
             // the next commit and loses nothing.
-            if frames >= checkpointer.writerCatchesUpAt {
+            if checkpointer.writerShouldCatchUp(frames: frames) {
                 checkpointer.noteWriterCheckpoint()
-                _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                checkpointer.checkpoint(db)
             }
             return SQLITE_OK
         }, context)

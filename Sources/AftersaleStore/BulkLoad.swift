@@ -44,8 +44,11 @@ extension EventLog {
         defer { defersFactsMerge = false }
         // One checkpoint every 4,000 frames (64 MiB with 16 KiB pages, one or two batches) keeps
         // the WAL short: its pages are reused while cached, and the copy and sync at the end are
-        // small. The writer catches up itself at 16,000 frames (256 MiB), or the WAL never starts over.
-        return try database.withBackgroundCheckpoints(everyFrames: 4_000, writerCatchesUpAt: 16_000) {
+        // small. The writer catches up itself from 16,000 frames (256 MiB) once the background
+        // thread has copied nearly all, or the WAL never starts over; and at 128,000 (2 GiB) in any
+        // case. A merge of held facts alone writes tens of thousands of frames: copied beside the
+        // writer, not by it.
+        return try database.withBackgroundCheckpoints(everyFrames: 4_000, writerCatchesUpAt: 16_000, writerMustCatchUpAt: 128_000) {
             let result = try body(BulkLoad(log: self))
             try database.inTransaction { try mergePendingFacts() }
             return result

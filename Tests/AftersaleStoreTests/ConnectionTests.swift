@@ -97,7 +97,9 @@ struct ConnectionTests {
             let file = try BlobFile()
             let database = file.database
             var runs = 0
-            try database.withBackgroundCheckpoints(everyFrames: 1_000_000, writerCatchesUpAt: catchUp) {
+            // The background thread never runs (its interval is never reached), so nothing is
+            // copied beside the writer: it catches up at its limit.
+            try database.withBackgroundCheckpoints(everyFrames: 1_000_000, writerCatchesUpAt: catchUp, writerMustCatchUpAt: catchUp) {
                 for _ in 0..<40 { try file.insert(25) }
                 runs = database.backgroundCheckpointer?.writerCheckpointsRun ?? -1
             }
@@ -113,6 +115,30 @@ struct ConnectionTests {
         // over every 100 or so frames, the file stays a fraction of that.
         #expect(never.wal > 4_000_000, "\(never)")
         #expect(caughtUp.wal < never.wal / 2, "\(caughtUp) against \(never)")
+    }
+
+    @Test("a long WAL is copied beside the writer: the writer copies it itself only once little is left, or at the limit")
+    func writerLeavesLongWALToBackground() throws {
+        let scratch = Scratch()
+        // Asked for nothing (its threshold is never reached): only the policy is looked at.
+        let checkpointer = BackgroundCheckpointer(path: scratch.path("w.db"), threshold: Int32.max, writerCatchesUpAt: 1_000, writerMustCatchUpAt: 8_000)
+        defer { checkpointer.stop() }
+        #expect(!checkpointer.writerShouldCatchUp(frames: 999), "short: nothing to do")
+        #expect(!checkpointer.writerShouldCatchUp(frames: 5_000), "nothing copied yet: left to the background thread")
+        checkpointer.noteCheckpoint(log: 5_000, copied: 4_800)
+        #expect(checkpointer.writerShouldCatchUp(frames: 5_000), "200 frames left: the writer copies them and the WAL starts over")
+        #expect(checkpointer.writerShouldCatchUp(frames: 5_050), "250 left (a quarter of 1,000)")
+        #expect(!checkpointer.writerShouldCatchUp(frames: 6_000), "1,200 left: still the background thread's")
+        #expect(checkpointer.writerShouldCatchUp(frames: 8_000), "at the limit, however much is left")
+        // The WAL started over since that checkpoint: what it copied then says nothing about now.
+        #expect(!checkpointer.writerShouldCatchUp(frames: 1_500))
+        checkpointer.noteCheckpoint(log: 1_500, copied: 1_500)
+        #expect(checkpointer.writerShouldCatchUp(frames: 1_600))
+        // With no limit given, four times the catch-up length.
+        let defaulted = BackgroundCheckpointer(path: scratch.path("d.db"), threshold: Int32.max, writerCatchesUpAt: 1_000)
+        defer { defaulted.stop() }
+        #expect(!defaulted.writerShouldCatchUp(frames: 3_999))
+        #expect(defaulted.writerShouldCatchUp(frames: 4_000))
     }
 
     @Test("at the end of a long write, every commit is checkpointed beside the writer however small the WAL")
