@@ -92,6 +92,25 @@ struct EventLogTests {
         #expect(try reopened.latestEventTime() == Timestamp.parse("2025-07-01T00:00:00Z"))
     }
 
+    @Test("a bulk load keeps its customers' stream heads past the connection's own limit, which comes back after")
+    func bulkLoadKeepsStreamHeads() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("h.db"))
+        log.maxCachedStreams = 2
+        try log.bulkLoad { load in
+            #expect(log.maxCachedStreams == 2_000_000)
+            _ = try load.append((1...10).map { event("e\($0)", customer: "c-\($0)") }, recorded: testClock)
+            let second = try load.append((11...20).map { event("e\($0)", customer: "c-\($0 - 10)") }, recorded: testClock)
+            #expect(second == (11...20).map { AppendOutcome.appended(position: Int64($0), version: 2) })
+            // Ten customers, past the connection's two: their heads were not forgotten, which would
+            // first have merged the facts held.
+            #expect(log.heldFactsCount == 20)
+        }
+        #expect(log.maxCachedStreams == 2)
+        #expect(log.heldFactsCount == 0)
+        #expect(try log.database.scalarInt("SELECT count(*) FROM stream_facts") == 20)
+    }
+
     @Test("positions are gapless and versions count per customer, through duplicates and conflicts")
     func gaplessPositions() throws {
         let scratch = Scratch()
