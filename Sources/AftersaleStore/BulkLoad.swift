@@ -45,7 +45,8 @@ extension EventLog {
         // Past its limit the connection forgets its stream heads, which first merges the held facts
         // and then reads each customer's head again at a random page of `streams` and of
         // `stream_facts`: with a connection's 250,000 a million-customer ingest did both again and
-        // again. Up to two million customers' heads (about 100 bytes each) are kept here instead.
+        // again. Up to two million customers' heads (about 140 bytes each, the results in tools/results)
+        // are kept here instead.
         let headsLimit = maxCachedStreams
         maxCachedStreams = max(headsLimit, EventLog.bulkLoadStreamHeads)
         defer { maxCachedStreams = headsLimit }
