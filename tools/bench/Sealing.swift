@@ -25,7 +25,7 @@ func benchSealing(events: Int, repeats: Int, directory: String) throws {
         let decoded = try text.split(separator: "\n").map { EncodedEvent(try validator.decode(line: String($0))) }
         let db = "\(directory)/sealing-alone.db"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
-        for ext in [".keys", ".master-key"] { try? FileManager.default.removeItem(atPath: "\(directory)/sealing-alone\(ext)") }
+        removeKeys(besideDatabase: db)
         let log = try EventLog(path: db)
         let vault = try log.attachVault(environment: [:])
         var alone = 0.0
@@ -69,7 +69,7 @@ func benchSealing(events: Int, repeats: Int, directory: String) throws {
             let name = sealed ? "sealed" : "clear"
             let db = "\(directory)/sealing-\(name)-\(run).db"
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
-            for ext in [".keys", ".master-key"] { try? FileManager.default.removeItem(atPath: "\(directory)/sealing-\(name)-\(run)\(ext)") }
+            removeKeys(besideDatabase: db)
             let log = try EventLog(path: db)
             if sealed { try log.attachVault(environment: [:]) }
             var started = Stopwatch.seconds()

@@ -157,6 +157,15 @@ func removeDatabase(_ path: String) {
     for suffix in ["", "-wal", "-shm", "-rebuild.lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
 }
 
+/// Removes the keys file (with its journal) and master key made beside the database at `path`, so
+/// that the next ingest makes every customer's key, as a first one does.
+func removeKeys(besideDatabase path: String) {
+    let stem = (path as NSString).deletingPathExtension
+    for suffix in [".keys", ".keys-journal", ".keys-wal", ".keys-shm", ".master-key"] {
+        try? FileManager.default.removeItem(atPath: stem + suffix)
+    }
+}
+
 /// The line `actions` ends with on standard error: "reactor: N new events, ...".
 func summaryLine(_ output: String) -> Substring? {
     guard let start = output.range(of: "reactor: ", options: .backwards) else { return nil }
@@ -566,9 +575,7 @@ if args.shopCustomers > 0 {
     var ingestRSS = 0
     for _ in 0..<args.repeats {
         removeDatabase(db)
-        // And its keys: each ingest makes every customer's key, as the first one does.
-        let stem = (db as NSString).deletingPathExtension
-        for suffix in [".keys", ".keys-wal", ".keys-shm", ".master-key"] { try? FileManager.default.removeItem(atPath: stem + suffix) }
+        removeKeys(besideDatabase: db)
         let ingest = runChild(aftersale, ["ingest", "--quiet", "--db", db, file])
         guard ingest.status == 0 else {
             print("the shop did not ingest: \(ingest.stdout)")
