@@ -132,7 +132,7 @@ public enum ContactPolicy {
         let known = contenders.isEmpty ? [] : outbox.filter { command in
             command.kind.contactClass == .marketing
                 && (command.status == .dispatched || (arbitrateWithPending && command.isPending))
-                && !proposals.contains { $0.id == command.id }
+                && !proposals.contains { $0.kind == command.kind && $0.id == command.id }
         }
         for index in contenders {
             let c = resolved[index]

@@ -71,7 +71,7 @@ extension Command {
     static func isHeld(in outbox: [Command], _ kind: CommandKind, _ trigger: String, _ subkey: @autoclosure () -> String) -> Bool {
         guard outbox.contains(where: { $0.kind == kind }) else { return false }
         let id = id(kind, trigger, subkey())
-        return outbox.contains { $0.id == id }
+        return outbox.contains { $0.kind == kind && $0.id == id }
     }
 
     /// A pending command on the configuration's first channel.

@@ -99,8 +99,10 @@ public enum Reactor {
         var fresh: [Command] = []
         let disabled = context.configuration.disabled
         for proposal in proposals where disabled.isEmpty || !disabled.contains(proposal.kind) {
-            let id = proposal.id
-            guard !fresh.contains(where: { $0.id == id }), !outbox.contains(where: { $0.id == id }) else { continue }
+            // An id begins with its kind (`Command.id`): commands of another kind are passed over
+            // without comparing their ids, most of which share a long prefix with this one.
+            let (id, kind) = (proposal.id, proposal.kind)
+            guard !fresh.contains(where: { $0.kind == kind && $0.id == id }), !outbox.contains(where: { $0.kind == kind && $0.id == id }) else { continue }
             fresh.append(proposal)
         }
         return fresh
