@@ -24,4 +24,21 @@ struct RememberingOpenerTests {
         _ = opener.open("sealed:1:1:abc", customer: "c-1", member: "email")
         #expect(base.calls.withLock { $0 } == 3)
     }
+
+    @Test("a customer's birthday is read once per sealed text; a new text (a changed birthday) is opened again")
+    func birthdaysOnce() {
+        let base = CountingOpener()
+        let opener = RememberingOpener(base)
+        for _ in 0..<5 {
+            #expect(opener.birthday("sealed:1:1:abc", customer: "c-1") == Birthday(year: 1990, month: 2, day: 20))
+            #expect(opener.birthday("sealed:1:1:gone", customer: "c-2") == nil)
+        }
+        #expect(base.calls.withLock { $0 } == 2)
+        // The same customer's birthday sealed anew (a `customer.updated`): not the remembered one.
+        #expect(opener.birthday("sealed:1:1:xyz", customer: "c-1") == Birthday(year: 1990, month: 2, day: 20))
+        #expect(base.calls.withLock { $0 } == 3)
+        // What the protocol's own reading gives, without the memo.
+        #expect(base.birthday("sealed:1:1:abc", customer: "c-1") == Birthday(year: 1990, month: 2, day: 20))
+        #expect(base.birthday("sealed:1:1:gone", customer: "c-1") == nil)
+    }
 }

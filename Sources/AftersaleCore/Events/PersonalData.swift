@@ -64,10 +64,18 @@ public protocol PersonalDataOpening: Sendable {
     /// Called before many `open`s for these customers, so that what they need (their keys) can be
     /// fetched in one go instead of one lookup each.
     func prepare(customers: [String])
+    /// Opens a sealed birthday (the member `birthday`) and reads it; nil when it cannot be opened
+    /// or is not a birthday.
+    func birthday(_ sealed: String, customer: String) -> Birthday?
 }
 
 extension PersonalDataOpening {
     public func prepare(customers: [String]) {}
+
+    public func birthday(_ sealed: String, customer: String) -> Birthday? {
+        guard case .value(let v) = open(sealed, customer: customer, member: "birthday") else { return nil }
+        return v.stringValue.flatMap(Birthday.init)
+    }
 }
 
 /// Whether a customer's personal data could be shown.
