@@ -59,9 +59,19 @@ public struct ReactorConfiguration: Sendable, Equatable {
         /// `21:00-08:00`.
         public var description: String { "\(QuietHours.clock(start))-\(QuietHours.clock(end))" }
 
+        /// `HH:MM` for a minute of the day (0..<1440). Written digit by digit: the contact policy
+        /// writes two of these and the quiet hours into the reason of every command it moves.
         static func clock(_ minutes: Int) -> String {
             let h = minutes / 60, m = minutes % 60
-            return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
+            guard (0..<100).contains(h), (0..<60).contains(m) else {
+                return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
+            }
+            let zero = UInt8(ascii: "0")
+            return String(unsafeUninitializedCapacity: 5) { text in
+                (text[0], text[1], text[2], text[3], text[4]) = (zero + UInt8(h / 10), zero + UInt8(h % 10), UInt8(ascii: ":"),
+                                                                 zero + UInt8(m / 10), zero + UInt8(m % 10))
+                return 5
+            }
         }
     }
 

@@ -4,6 +4,13 @@ import Testing
 
 @Suite("Contact policy")
 struct ContactPolicyTests {
+    @Test("quiet hours are written HH:MM, zero-padded, from midnight to the last minute of the day")
+    func quietHoursWords() {
+        #expect(ReactorConfiguration.QuietHours(start: 0, end: 1439).description == "00:00-23:59")
+        #expect(ReactorConfiguration.QuietHours(start: 545, end: 600).description == "09:05-10:00")
+        #expect(ReactorConfiguration.QuietHours(start: 21 * 60 + 30, end: 7 * 60 + 5).description == "21:30-07:05")
+    }
+
     func deliveredJourney(consent: KeyValuePairs<String, JSONValue>) -> (Journey, ReactorDecision) {
         var j = Journey()
         j.register(consent: consent)
