@@ -9,7 +9,8 @@ public struct CareTipsPolicy: EventOnlyPolicy {
         guard event.type == .shipmentDelivered, let id = event.data["order"]?.stringValue, before.orders[id]?.deliveredAt == nil,
               let order = after.orders[id], order.placedAt != nil, order.cancelledAt == nil, order.returnRequestedAt == nil,
               let delivered = order.deliveredAt else { return [] }
-        let durable = Set(config.categories)
+        // The configured categories are few: looked through, not hashed into a set at each delivery.
+        let durable = config.categories
         var byCategory: [String: [OrderLine]] = [:]
         for line in order.lines { if let c = line.category, durable.contains(c) { byCategory[c, default: []].append(line) } }
         return byCategory.keys.sorted().map { category in

@@ -6,7 +6,9 @@ public struct DeliveryNoticePolicy: Policy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
-        guard let id = event.data["order"]?.stringValue else { return [] }
+        // Only these two call for a notice: the payload is made for them alone.
+        guard event.type == .shipmentDispatched || event.type == .shipmentFailed,
+              let id = event.data["order"]?.stringValue else { return [] }
         let order = after.orders[id]
         guard order?.cancelledAt == nil else { return [] }
         var payload = JSONObject(["order": .string(id)])

@@ -18,8 +18,10 @@ public struct OrderConfirmationPolicy: EventOnlyPolicy {
             payload["total"] = moneyJSON(money)
             total = "\(money), "
         }
-        payload["skus"] = strings(order.lines.map(\.sku))
-        payload["lines"] = .array(order.lines.map {
+        // Decoded once: `lines` reads them from the order's bytes at every use.
+        let lines = order.lines
+        payload["skus"] = strings(lines.map(\.sku))
+        payload["lines"] = .array(lines.map {
             productJSON(sku: $0.sku, name: $0.name, category: $0.category, quantity: $0.quantity, context: context)
         })
         payload["delivery_days"] = .array([.integer(config.deliveryDays.min), .integer(config.deliveryDays.max)])
@@ -27,7 +29,7 @@ public struct OrderConfirmationPolicy: EventOnlyPolicy {
         if !config.contact.isEmpty { payload["contact"] = .string(config.contact) }
         // Guest checkout: after the first order, offer registration with a perk.
         if after.registeredAt == nil { payload["invite_registration"] = .bool(true) }
-        let items = order.lines.reduce(0) { $0 + $1.quantity }
+        let items = lines.reduce(0) { $0 + $1.quantity }
         let reason = "order \(id) placed: \(total)\(items) item\(items == 1 ? "" : "s"); promised delivery in "
             + "\(config.deliveryDays.min)-\(config.deliveryDays.max) days (\(from) to \(until))"
         return [.proposal(.orderConfirmation, trigger: event.id, customer: after.customer, due: event.at, payload: payload,

@@ -56,11 +56,13 @@ public struct ReplenishmentPolicy: EventOnlyPolicy {
         guard event.type == .orderPlaced || event.type == .orderCancelled || event.type == .returnRequested else { return [] }
         let order = event.data["order"]?.stringValue
         let mine = pending.filter { $0.kind == .replenishmentReminder }
+        guard !mine.isEmpty else { return [] }
         switch event.type {
         case .orderPlaced:
             guard let order, let placed = after.orders[order], placed.cancelledAt == nil else { return [] }
-            let skus = Set(placed.lines.map(\.sku))
-            let categories = Set(placed.lines.compactMap(\.category))
+            let lines = placed.lines
+            let skus = Set(lines.map(\.sku))
+            let categories = Set(lines.compactMap(\.category))
             return mine.compactMap { command in
                 let rebought = command.skus.filter(skus.contains)
                 if !rebought.isEmpty {

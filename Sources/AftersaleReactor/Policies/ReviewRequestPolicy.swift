@@ -9,6 +9,7 @@ public struct ReviewRequestPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
+        guard event.type == .shipmentDelivered || event.type == .shipmentDispatched else { return [] }
         let config = context.configuration.reviewRequest
         guard let id = event.data["order"]?.stringValue, let order = after.orders[id], order.placedAt != nil,
               order.cancelledAt == nil, order.returnRequestedAt == nil else { return [] }
@@ -34,17 +35,19 @@ public struct ReviewRequestPolicy: EventOnlyPolicy {
         var skus: [String] = []
         var seen = Set<String>()
         var left: [String] = []
+        // The payload's order last: it is looked up in the payload, the rest are fields.
         let recentlyAsked = Set(outbox.filter {
-            $0.kind == .reviewRequest && $0.order != id && ($0.status == .pending || $0.status == .dispatched)
-                && $0.due.days(until: due) < Double(config.perProductDays)
+            $0.kind == .reviewRequest && ($0.isPending || $0.status == .dispatched)
+                && $0.due.days(until: due) < Double(config.perProductDays) && $0.order != id
         }.flatMap(\.skus))
-        for line in order.lines where seen.insert(line.sku).inserted {
+        let lines = order.lines
+        for line in lines where seen.insert(line.sku).inserted {
             if after.reviewedSKUs.contains(line.sku) { left.append("\(line.sku) already reviewed"); continue }
             if recentlyAsked.contains(line.sku) { left.append("\(line.sku) asked about within \(config.perProductDays) days"); continue }
             skus.append(line.sku)
         }
         guard !skus.isEmpty else { return [] }
-        let names = Dictionary(order.lines.map { ($0.sku, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary(lines.map { ($0.sku, $0.name) }, uniquingKeysWith: { a, _ in a })
         let payload = JSONObject([
             "order": .string(id), "skus": strings(skus),
             "products": .array(skus.map { productJSON(sku: $0, name: names[$0] ?? nil, context: context) }),

@@ -8,7 +8,7 @@ public struct UnboxingPolicy: EventOnlyPolicy {
     public init() {}
 
     public func react(to event: Event, before: CustomerState, after: CustomerState, outbox: [Command], context: ReactorContext) -> [Command] {
-        guard let id = event.data["order"]?.stringValue else { return [] }
+        guard event.type == .shipmentDelivered || event.type == .unboxingRecorded, let id = event.data["order"]?.stringValue else { return [] }
         let config = context.configuration.unboxing
         let currency = after.orders[id]?.currency ?? after.primaryCurrency?.code ?? ""
         switch event.type {
