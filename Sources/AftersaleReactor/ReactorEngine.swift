@@ -60,7 +60,19 @@ public struct ReactorEngine: Sendable {
     }
 
     /// What changed since the last `takeChanges()`: for persistence.
-    public private(set) var changedCommands: Set<String> = []
+    public var changedCommands: Set<String> {
+        var ids = Set<String>()
+        for (customer, indices) in changedIndices {
+            let outbox = commandsByCustomer[customer]!
+            for index in indices { ids.insert(outbox[index].id) }
+        }
+        return ids
+    }
+    /// The commands changed since the last `takeChanges()`, by customer: their indices in
+    /// `commandsByCustomer`, in the order of the changes (a command changed twice is there twice).
+    /// Kept by customer rather than as a set of ids: a first run changes hundreds of thousands of
+    /// commands, and each id hashed into a set and looked up again cost more than its customer's.
+    private var changedIndices: [String: [Int]] = [:]
     public private(set) var changedCustomers: Set<String> = []
     public private(set) var coPurchasesChanged = false
     /// Changes in order, when `recording` is on.
@@ -171,8 +183,9 @@ public struct ReactorEngine: Sendable {
         }
         let before = customer.state
         customer.state.apply(event)
-        // Cross-sell looks at what sells after the SKUs of the order this event is about.
-        let orderSKUs = event.type == .orderPlaced || event.type == .shipmentDelivered
+        // Cross-sell looks at what sells after the SKUs of the order this event is about, on its
+        // delivery (the only event it reacts to): no other event needs the rankings.
+        let orderSKUs = event.type == .shipmentDelivered
             ? (event.data["order"]?.stringValue).flatMap { customer.state.orders[$0]?.lines.map(\.sku) } ?? [] : []
         let context = self.context(for: customer.state, at: event.at, skus: orderSKUs)
         let decision = Reactor.react(to: event, before: before, after: customer.state, outbox: outbox(of: event.customer),
@@ -377,7 +390,10 @@ public struct ReactorEngine: Sendable {
 
     /// Adds a command loaded from storage, or scheduled now; false when it holds the id already.
     @discardableResult
-    public mutating func insert(_ command: Command) -> Bool {
+    public mutating func insert(_ command: Command) -> Bool { insertedIndex(command) != nil }
+
+    /// `insert`, giving where the command went in its customer's outbox (nil: the id was held).
+    private mutating func insertedIndex(_ command: Command) -> Int? {
         let index = commandsByCustomer[command.customer]?.count ?? 0
         var fresh = false
         // One lookup of the id: its slot is filled only when it was empty.
@@ -387,8 +403,13 @@ public struct ReactorEngine: Sendable {
             fresh = true
         }
         fill(&location[command.id, default: (customer: "", index: -1)])
-        if fresh { commandsByCustomer[command.customer, default: []].append(command) }
-        return fresh
+        guard fresh else { return nil }
+        commandsByCustomer[command.customer, default: []].append(command)
+        return index
+    }
+
+    private mutating func noteChanged(_ customer: String, _ index: Int) {
+        changedIndices[customer, default: []].append(index)
     }
 
     /// The engine's customers and commands dealt into `count` engines by `shard`, each with
@@ -398,7 +419,7 @@ public struct ReactorEngine: Sendable {
         empty.customers = [:]
         empty.commandsByCustomer = [:]
         empty.location = [:]
-        empty.changedCommands = []
+        empty.changedIndices = [:]
         empty.changedCustomers = []
         empty.learnsFromOrders = false
         var shards = Array(repeating: empty, count: count)
@@ -409,7 +430,7 @@ public struct ReactorEngine: Sendable {
             for (index, command) in commands.enumerated() { shards[s].location[command.id] = (id, index) }
         }
         for id in changedCustomers { shards[shard(id)].changedCustomers.insert(id) }
-        for id in changedCommands { if let at = location[id] { shards[shard(at.customer)].changedCommands.insert(id) } }
+        for (customer, indices) in changedIndices { shards[shard(customer)].changedIndices[customer] = indices }
         return shards
     }
 
@@ -422,7 +443,7 @@ public struct ReactorEngine: Sendable {
             merged.customers.merge(shard.customers) { a, _ in a }
             merged.commandsByCustomer.merge(shard.commandsByCustomer) { a, _ in a }
             merged.location.merge(shard.location) { a, _ in a }
-            merged.changedCommands.formUnion(shard.changedCommands)
+            merged.changedIndices.merge(shard.changedIndices) { a, _ in a }
             merged.changedCustomers.formUnion(shard.changedCustomers)
             merged.coPurchasesChanged = merged.coPurchasesChanged || shard.coPurchasesChanged
         }
@@ -480,8 +501,9 @@ public struct ReactorEngine: Sendable {
     /// Applies a decision. The words of a change are made only when `recording`: a first run records
     /// hundreds of thousands of changes and keeps none of the words.
     mutating func record(_ decision: ReactorDecision, cause: @autoclosure () -> String) {
-        for command in decision.schedule where insert(command) {
-            changedCommands.insert(command.id)
+        for command in decision.schedule {
+            guard let index = insertedIndex(command) else { continue }
+            noteChanged(command.customer, index)
             if recording {
                 records.append(Record(commandID: command.id, cause: cause(),
                                       change: command.status == .pending ? "scheduled" : "scheduled as \(command.status.name)"))
@@ -503,14 +525,14 @@ public struct ReactorEngine: Sendable {
     mutating func change(_ id: String, cause: @autoclosure () -> String, change: @autoclosure () -> String, _ body: (inout Command) -> Void) {
         guard let at = location[id], commandsByCustomer[at.customer]![at.index].status == .pending else { return }
         body(&commandsByCustomer[at.customer]![at.index])
-        changedCommands.insert(id)
+        noteChanged(at.customer, at.index)
         if recording { records.append(Record(commandID: id, cause: cause(), change: change())) }
     }
 
     mutating func store(_ command: Command, cause: String, change: String) {
         guard let at = location[command.id] else { return }
         commandsByCustomer[at.customer]![at.index] = command
-        changedCommands.insert(command.id)
+        noteChanged(at.customer, at.index)
         if recording { records.append(Record(commandID: command.id, cause: cause, change: change)) }
     }
 
@@ -518,19 +540,18 @@ public struct ReactorEngine: Sendable {
     public mutating func takeChanges() -> (commands: [Command], customers: [Customer], coPurchasesChanged: Bool) {
         // Customer by customer, each one's in the order they were scheduled: sorting every id of a
         // first run's hundreds of thousands of commands cost more than writing some of them.
-        var indices: [String: [Int]] = [:]
-        for id in changedCommands {
-            guard let at = location[id] else { continue }
-            indices[at.customer, default: []].append(at.index)
-        }
         var commands: [Command] = []
-        commands.reserveCapacity(changedCommands.count)
-        for customer in indices.keys.sorted() {
+        commands.reserveCapacity(changedIndices.values.reduce(0) { $0 + $1.count })
+        for customer in changedIndices.keys.sorted() {
             let outbox = commandsByCustomer[customer]!
-            for index in indices[customer]!.sorted() { commands.append(outbox[index]) }
+            var last = -1
+            for index in changedIndices[customer]!.sorted() where index != last {
+                commands.append(outbox[index])
+                last = index
+            }
         }
         let changed = (commands, changedCustomers.sorted().compactMap { customers[$0] }, coPurchasesChanged)
-        changedCommands = []
+        changedIndices = [:]
         changedCustomers = []
         coPurchasesChanged = false
         return changed
