@@ -34,9 +34,12 @@ public enum Reactor {
             return ReactorDecision(cancel: pending.map { Cancellation(commandID: $0.id, byEventID: event.id, reason: reason) })
         }
         var cancels: [Cancellation] = []
-        var cancelled = Set<String>()
+        // An event cancels a few commands at most: their ids are looked through, where a set would
+        // hash every id of the outbox.
+        var cancelled: [String] = []
         for policy in policies {
-            for c in policy.cancellations(for: event, after: after, pending: pending, context: context) where cancelled.insert(c.commandID).inserted {
+            for c in policy.cancellations(for: event, after: after, pending: pending, context: context) where !cancelled.contains(c.commandID) {
+                cancelled.append(c.commandID)
                 cancels.append(c)
             }
         }
