@@ -241,7 +241,9 @@ public struct ReactorEngine: Sendable {
         let last = t.startOfUTCDay.millis
         // Most events fall before the customer's next tick: then there is nothing to walk, and
         // the policies' next wake need not be asked.
-        guard ReactorEngine.nextTick(after: clock, state: customer.state).millis <= last else { return }
+        // The state stays as it is through the walk: when its orders stop being in flight is found once.
+        let inFlightUntil = ReactorEngine.inFlightUntil(customer.state)
+        guard ReactorEngine.nextTick(after: clock, inFlightUntil: inFlightUntil).millis <= last else { return }
         var box = outbox(of: customer.state.customer)
         // Ticks before the policies' next wake cannot propose anything new: only their boundaries
         // are walked, so the clock ends where it would have, and the windows stay the same.
@@ -261,7 +263,7 @@ public struct ReactorEngine: Sendable {
         while true {
             // Only the schedule's boundaries are ticks, never the day a run happens to stop at:
             // otherwise decisions would depend on when the runs happened.
-            let next = ReactorEngine.nextTick(after: clock, state: customer.state)
+            let next = ReactorEngine.nextTick(after: clock, inFlightUntil: inFlightUntil)
             guard next.millis <= last else { break }
             if let due = wake, next >= due {
                 let context = self.context(for: customer.state, at: next, skus: [])
@@ -292,8 +294,9 @@ public struct ReactorEngine: Sendable {
         guard let clock = customer.clock else { return nil }
         if judgesEveryTick { return ReactorEngine.nextTick(after: clock, state: customer.state) }
         guard let wake = nextWake(customer.state, after: clock, outbox: outbox(of: customer.state.customer)) else { return nil }
-        var tick = ReactorEngine.nextTick(after: clock, state: customer.state)
-        while tick < wake { tick = ReactorEngine.nextTick(after: tick, state: customer.state) }
+        let inFlightUntil = ReactorEngine.inFlightUntil(customer.state)
+        var tick = ReactorEngine.nextTick(after: clock, inFlightUntil: inFlightUntil)
+        while tick < wake { tick = ReactorEngine.nextTick(after: tick, inFlightUntil: inFlightUntil) }
         return tick
     }
 
@@ -328,12 +331,26 @@ public struct ReactorEngine: Sendable {
 
     /// The next tick after `clock`: the next day while an order is in flight, else the next Monday.
     public static func nextTick(after clock: Timestamp, state: CustomerState) -> Timestamp {
-        let nextDay = clock.millis + day
-        let inFlight = state.orders.values.contains { order in
-            guard let placed = order.placedAt, order.cancelledAt == nil, order.deliveredAt == nil else { return false }
-            return clock.millis - placed.millis < 30 * day
+        nextTick(after: clock, inFlightUntil: inFlightUntil(state))
+    }
+
+    /// Until when (exclusive, milliseconds) an order of the state is in flight: placed in the 30
+    /// days before, neither delivered nor cancelled. nil: none is.
+    static func inFlightUntil(_ state: CustomerState) -> Int64? {
+        var until: Int64?
+        for order in state.orders.values {
+            guard let placed = order.placedAt, order.cancelledAt == nil, order.deliveredAt == nil else { continue }
+            until = max(until ?? Int64.min, placed.millis + 30 * day)
         }
-        if inFlight { return Timestamp(millis: nextDay) }
+        return until
+    }
+
+    /// `nextTick(after:state:)` from the state's `inFlightUntil`: a walk over many ticks of one
+    /// state looks at its orders once, not at every tick.
+    static func nextTick(after clock: Timestamp, inFlightUntil: Int64?) -> Timestamp {
+        let nextDay = clock.millis + day
+        // In flight at `clock`: some order has clock - placed < 30 days, i.e. clock < placed + 30 days.
+        if let until = inFlightUntil, clock.millis < until { return Timestamp(millis: nextDay) }
         // 1970-01-05 was a Monday: day numbers d with (d - 4) % 7 == 0 are Mondays.
         var d = nextDay / day
         while (d - 4) % 7 != 0 { d += 1 }

@@ -29,6 +29,31 @@ private func engine() -> ReactorEngine {
 
 @Suite("The reactor engine's clock")
 struct EngineClockTests {
+    @Test("the clock ticks daily while an order placed in the last 30 days is neither delivered nor cancelled, else on Mondays")
+    func tickSchedule() {
+        func e(_ id: String, _ type: EventType, _ at: String, _ data: KeyValuePairs<String, JSONValue>) -> Event {
+            Event(id: id, type: type, customer: "c", at: try! Timestamp.parse(at), data: JSONObject(data))
+        }
+        func t(_ text: String) -> Timestamp { try! Timestamp.parse(text) }
+        var state = CustomerState(customer: "c")
+        let line: JSONValue = .object(JSONObject(["sku": "MUG-1", "quantity": 1, "price": "10.00"]))
+        for event in [
+            e("o1", .orderPlaced, "2025-03-03T10:00:00Z", ["order": "o-1", "total": "10.00", "currency": "EUR", "lines": .array([line])]),
+            e("o2", .orderPlaced, "2025-03-10T10:00:00Z", ["order": "o-2", "total": "10.00", "currency": "EUR", "lines": .array([line])]),
+            e("d1", .shipmentDelivered, "2025-03-12T10:00:00Z", ["order": "o-1"]),
+        ] { state.apply(event) }
+        // o-2, placed 10 March 10:00, is in flight while the clock is less than 30 days after it.
+        #expect(ReactorEngine.nextTick(after: t("2025-03-20T00:00:00Z"), state: state) == t("2025-03-21T00:00:00Z"))
+        #expect(ReactorEngine.nextTick(after: t("2025-04-09T00:00:00Z"), state: state) == t("2025-04-10T00:00:00Z"))
+        // 30 days after o-2 was placed is 9 April 10:00: from the clock of 10 April on, Mondays (14 April).
+        #expect(ReactorEngine.nextTick(after: t("2025-04-10T00:00:00Z"), state: state) == t("2025-04-14T00:00:00Z"))
+        #expect(ReactorEngine.nextTick(after: t("2025-04-14T00:00:00Z"), state: state) == t("2025-04-21T00:00:00Z"))
+        // Delivered, cancelled or never placed: no order in flight, Mondays only.
+        state.apply(e("d2", .shipmentDelivered, "2025-03-14T10:00:00Z", ["order": "o-2"]))
+        #expect(ReactorEngine.nextTick(after: t("2025-03-20T00:00:00Z"), state: state) == t("2025-03-24T00:00:00Z"))
+        #expect(ReactorEngine.nextTick(after: t("2025-03-24T00:00:00Z"), state: state) == t("2025-03-31T00:00:00Z"))
+    }
+
     @Test("runs at arbitrary hours decide exactly what one run at the end decides")
     func runScheduleDoesNotMatter() {
         let events = vipCustomerEvents()
