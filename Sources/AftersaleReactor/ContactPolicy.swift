@@ -71,9 +71,11 @@ public enum ContactPolicy {
         var resolved: [Command] = proposals.map { proposal in
             var c = proposal
             guard c.status == .pending else { return c }
-            // Consent.
+            // Consent: the proposed channel first (as a rule consented: then no list of the others is made).
             var order = [c.channel]
-            for ch in config.channels where !order.contains(ch) { order.append(ch) }
+            if state.consent[c.channel.rawValue] != true {
+                for ch in config.channels where !order.contains(ch) { order.append(ch) }
+            }
             if let ch = order.first(where: { state.consent[$0.rawValue] == true }) {
                 if ch != c.channel {
                     c.reason += "; \(consentWords(c.channel, state)), sent by \(ch.rawValue)"
@@ -134,12 +136,19 @@ public enum ContactPolicy {
                 && (command.status == .dispatched || (arbitrateWithPending && command.isPending))
                 && !proposals.contains { $0.kind == command.kind && $0.id == command.id }
         }
+        // The commands a contender is weighed against: the known ones not displaced, then those admitted.
+        // Walked in place: a contender used to copy them into a new list twice.
+        func forEachOther(_ body: (Command) -> Void) {
+            for o in known where displacedIDs.isEmpty || !displacedIDs.contains(o.id) { body(o) }
+            for o in admitted { body(o) }
+        }
         for index in contenders {
             let c = resolved[index]
             let gap = Int64(config.gapHours[c.channel] ?? 0) * 3_600_000
-            let others = (displacedIDs.isEmpty ? known : known.filter { !displacedIDs.contains($0.id) }) + admitted
-            let clashes = others.filter { $0.channel == c.channel && abs($0.due.millis - c.due.millis) < gap }
-                .sorted { ($0.due, $0.id) < ($1.due, $1.id) }
+            var clashes: [Command] = []
+            forEachOther { o in if o.channel == c.channel && abs(o.due.millis - c.due.millis) < gap { clashes.append(o) } }
+            // No two share an id (the known ones leave out the proposals' ids): the order is the same however sorted.
+            if clashes.count > 1 { clashes.sort { ($0.due, $0.id) < ($1.due, $1.id) } }
             if let sent = clashes.first(where: { $0.status == .dispatched }) {
                 resolved[index].status = .suppressed(reason: "smart sending: \(sent.kind.rawValue) \(sent.id) went out by \(c.channel.rawValue) "
                     + "\(hoursApart(sent.due, c.due)) from this one (gap \(config.gapHours[c.channel] ?? 0) h)")
@@ -157,8 +166,8 @@ public enum ContactPolicy {
                     + arbitrationWords(c, loser, ev)))
             }
             let week = 7 * Timestamp.millisPerDay
-            let near = ((displacedIDs.isEmpty ? known : known.filter { !displacedIDs.contains($0.id) }) + admitted)
-                .filter { abs($0.due.millis - c.due.millis) < week }
+            var near: [Command] = []
+            forEachOther { o in if abs(o.due.millis - c.due.millis) < week { near.append(o) } }
             if let crowded = busiestWeek(around: c.due, near.map(\.due)), crowded > config.maxMarketingPer7Days {
                 resolved[index].status = .suppressed(reason: "weekly cap: \(crowded) marketing messages would fall in one 7-day window "
                     + "(max \(config.maxMarketingPer7Days)); near this one: " + near.map(\.id).sorted().joined(separator: ", "))
