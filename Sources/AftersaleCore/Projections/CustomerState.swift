@@ -492,7 +492,9 @@ extension CustomerState {
     /// Mean order value in the primary currency, over that currency's orders not cancelled.
     public var averageOrderValue: Money? {
         guard let currency = primaryCurrency else { return nil }
-        let count = orders.values.filter { $0.placedAt != nil && $0.cancelledAt == nil && $0.currency == currency.code }.count
+        // Counted, not filtered into a list of copies of the orders: the contact policy asks at every decision it weighs.
+        var count = 0
+        for order in orders.values where order.placedAt != nil && order.cancelledAt == nil && order.currency == currency.code { count += 1 }
         guard count > 0 else { return nil }
         return Money(minorUnits: (placedValue[currency].minorUnits - cancelledValue[currency].minorUnits) / Int64(count), currency: currency)
     }
