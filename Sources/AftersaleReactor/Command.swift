@@ -127,6 +127,9 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     }
 
     private var storage: Storage
+    /// The kind, also held beside the buffer: the plays look through outboxes by kind at every event
+    /// and tick, and a field of the value itself is read without retaining the buffer.
+    private var inlineKind: CommandKind
 
     private mutating func unique() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
@@ -143,8 +146,11 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         set { unique().customer = newValue }
     }
     public var kind: CommandKind {
-        get { storage.kind }
-        set { unique().kind = newValue }
+        get { inlineKind }
+        set {
+            unique().kind = newValue
+            inlineKind = newValue
+        }
     }
     public var channel: Channel {
         get { storage.channel }
@@ -183,6 +189,7 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
                 reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
         storage = Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
                           priority: priority, status: status, trigger: trigger)
+        inlineKind = kind
     }
 
     public var debugDescription: String {
@@ -204,6 +211,18 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     public var skus: [String] { payload["skus"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
 
     public var isPending: Bool { storage.isPending }
+
+    /// Whether `commands` hold the command `id` of `kind` (an id begins with its kind, `Command.id`).
+    /// Read through the list's buffer: the plays ask at every event and tick, and each element
+    /// handed to a closure was retained and released.
+    static func holds(_ commands: [Command], _ kind: CommandKind, _ id: String) -> Bool {
+        commands.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices where buffer[i].inlineKind == kind {
+                if buffer[i].storage.id == id { return true }
+            }
+            return false
+        }
+    }
 }
 
 /// A pending command made moot by an event.

@@ -105,7 +105,7 @@ public enum Reactor {
             // An id begins with its kind (`Command.id`): commands of another kind are passed over
             // without comparing their ids, most of which share a long prefix with this one.
             let (id, kind) = (proposal.id, proposal.kind)
-            guard !fresh.contains(where: { $0.kind == kind && $0.id == id }), !outbox.contains(where: { $0.kind == kind && $0.id == id }) else { continue }
+            guard !fresh.contains(where: { $0.kind == kind && $0.id == id }), !Command.holds(outbox, kind, id) else { continue }
             fresh.append(proposal)
         }
         return fresh
