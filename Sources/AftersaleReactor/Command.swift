@@ -213,13 +213,22 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     public var isPending: Bool { storage.isPending }
 
     /// Whether `commands` hold the command `id` of `kind` (an id begins with its kind, `Command.id`).
-    /// Read through the list's buffer: the plays ask at every event and tick, and each element
-    /// handed to a closure was retained and released.
+    /// Read through the list's buffer by the kind held beside each command's storage: the plays ask
+    /// at every event and tick, and `contains(where:)` retained and released every command it
+    /// looked at (`tools/results/million-customers.md`, sixteenth session).
     static func holds(_ commands: [Command], _ kind: CommandKind, _ id: String) -> Bool {
         commands.withUnsafeBufferPointer { buffer in
             for i in buffer.indices where buffer[i].inlineKind == kind {
                 if buffer[i].storage.id == id { return true }
             }
+            return false
+        }
+    }
+
+    /// Whether `commands` hold a command of `kind`, read as `holds` reads them.
+    static func holds(_ commands: [Command], _ kind: CommandKind) -> Bool {
+        commands.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices where buffer[i].inlineKind == kind { return true }
             return false
         }
     }

@@ -69,9 +69,8 @@ extension Command {
     /// outbox holds a command of that kind at all: the plays ask at every tick, and most outboxes
     /// hold none.
     static func isHeld(in outbox: [Command], _ kind: CommandKind, _ trigger: String, _ subkey: @autoclosure () -> String) -> Bool {
-        guard outbox.contains(where: { $0.kind == kind }) else { return false }
-        let id = id(kind, trigger, subkey())
-        return outbox.contains { $0.kind == kind && $0.id == id }
+        guard holds(outbox, kind) else { return false }
+        return holds(outbox, kind, id(kind, trigger, subkey()))
     }
 
     /// A pending command on the configuration's first channel.
