@@ -91,7 +91,6 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         // Mutated only through a uniquely referenced `Storage` (`Command.unique`), never shared while mutated.
         var id: String
         var customer: String
-        var kind: CommandKind
         var channel: Channel
         var due: Timestamp
         var payload: JSONObject
@@ -100,11 +99,10 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         var status: CommandStatus
         var trigger: String
 
-        init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
+        init(id: String, customer: String, channel: Channel, due: Timestamp, payload: JSONObject,
              reason: String, priority: CommandPriority, status: CommandStatus, trigger: String) {
             self.id = id
             self.customer = customer
-            self.kind = kind
             self.channel = channel
             self.due = due
             self.payload = payload
@@ -121,15 +119,12 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         }
 
         func copy() -> Storage {
-            Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
+            Storage(id: id, customer: customer, channel: channel, due: due, payload: payload, reason: reason,
                     priority: priority, status: status, trigger: trigger)
         }
     }
 
     private var storage: Storage
-    /// The kind, also held beside the buffer: the plays look through outboxes by kind at every event
-    /// and tick, and a field of the value itself is read without retaining the buffer.
-    private var inlineKind: CommandKind
 
     private mutating func unique() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
@@ -145,13 +140,9 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         get { storage.customer }
         set { unique().customer = newValue }
     }
-    public var kind: CommandKind {
-        get { inlineKind }
-        set {
-            unique().kind = newValue
-            inlineKind = newValue
-        }
-    }
+    /// Held beside the buffer, not in it: the plays look through outboxes by kind at every event and
+    /// tick, and a field of the value itself is read without retaining the buffer.
+    public var kind: CommandKind
     public var channel: Channel {
         get { storage.channel }
         set { unique().channel = newValue }
@@ -187,9 +178,9 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
 
     public init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
                 reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
-        storage = Storage(id: id, customer: customer, kind: kind, channel: channel, due: due, payload: payload, reason: reason,
+        storage = Storage(id: id, customer: customer, channel: channel, due: due, payload: payload, reason: reason,
                           priority: priority, status: status, trigger: trigger)
-        inlineKind = kind
+        self.kind = kind
     }
 
     public var debugDescription: String {
@@ -198,9 +189,10 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     }
 
     public static func == (a: Command, b: Command) -> Bool {
+        guard a.kind == b.kind else { return false }
         if a.storage === b.storage { return true }
         let (x, y) = (a.storage, b.storage)
-        return x.id == y.id && x.customer == y.customer && x.kind == y.kind && x.channel == y.channel && x.due == y.due
+        return x.id == y.id && x.customer == y.customer && x.channel == y.channel && x.due == y.due
             && x.payload == y.payload && x.reason == y.reason && x.priority == y.priority && x.status == y.status && x.trigger == y.trigger
     }
 
@@ -218,7 +210,7 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     /// looked at (`tools/results/million-customers.md`, sixteenth session).
     static func holds(_ commands: [Command], _ kind: CommandKind, _ id: String) -> Bool {
         commands.withUnsafeBufferPointer { buffer in
-            for i in buffer.indices where buffer[i].inlineKind == kind {
+            for i in buffer.indices where buffer[i].kind == kind {
                 if buffer[i].storage.id == id { return true }
             }
             return false
@@ -228,7 +220,7 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     /// Whether `commands` hold a command of `kind`, read as `holds` reads them.
     static func holds(_ commands: [Command], _ kind: CommandKind) -> Bool {
         commands.withUnsafeBufferPointer { buffer in
-            for i in buffer.indices where buffer[i].inlineKind == kind { return true }
+            for i in buffer.indices where buffer[i].kind == kind { return true }
             return false
         }
     }
