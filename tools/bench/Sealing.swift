@@ -24,7 +24,7 @@ func benchSealing(events: Int, repeats: Int, directory: String) throws {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         let decoded = try text.split(separator: "\n").map { EncodedEvent(try validator.decode(line: String($0))) }
         let db = "\(directory)/sealing-alone.db"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        removeDatabase(db)
         removeKeys(besideDatabase: db)
         let log = try EventLog(path: db)
         let vault = try log.attachVault(environment: [:])
@@ -68,7 +68,7 @@ func benchSealing(events: Int, repeats: Int, directory: String) throws {
         for sealed in (run % 2 == 0 ? [false, true] : [true, false]) {
             let name = sealed ? "sealed" : "clear"
             let db = "\(directory)/sealing-\(name)-\(run).db"
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            removeDatabase(db)
             removeKeys(besideDatabase: db)
             let log = try EventLog(path: db)
             if sealed { try log.attachVault(environment: [:]) }
@@ -87,7 +87,7 @@ func benchSealing(events: Int, repeats: Int, directory: String) throws {
             if sealed, run == 0 {
                 sealedValues = (try? Database(path: db, readOnly: true).scalarInt("SELECT count(*) FROM events WHERE instr(data, 'sealed:1:') > 0")).map(Int.init) ?? 0
             }
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            removeDatabase(db)
         }
     }
     try? FileManager.default.removeItem(atPath: file)
