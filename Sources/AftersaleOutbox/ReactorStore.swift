@@ -102,7 +102,7 @@ public final class ReactorStore {
         try meta("checkpoint").flatMap { Int64($0) } ?? 0
     }
 
-    private func meta(_ key: String) throws -> String? {
+    func meta(_ key: String) throws -> String? {
         let s = try database.cached("SELECT value FROM reactor_meta WHERE key = ?1")
         s.bind(key, at: 1)
         defer { s.reset() }
@@ -200,6 +200,9 @@ public final class ReactorStore {
         /// It took every event of its snapshot (whether or not every customer with a tick due
         /// found room in it).
         public var tookEveryEvent: Bool
+        /// It began or went on with judging every customer again (a model fitted, other settings):
+        /// the steps after it have customers to judge even with no event and no tick due.
+        public var judgedAgain = false
     }
 
     /// `run` beside writers that keep appending (the service's intake), one bounded step at a time:
@@ -216,8 +219,15 @@ public final class ReactorStore {
     ///   decides as one run would; the clock up to `now` waits for the step that reaches the end);
     /// - otherwise it takes every event, adds the customers with a tick due up to the bound (the
     ///   earliest due first), and brings those it holds up to `now`; the rest wait for the next step.
-    /// A model fitted since the checkpoint, or other settings, needs every customer judged again in
-    /// one run: that step runs as `run` does, inside the write lock.
+    /// A model fitted since the checkpoint, or other settings, needs every customer judged again
+    /// (`mustJudgeEveryone`). Judged in one run inside the write lock, a shop of 50,000 customers held
+    /// the intake's requests back for 24 s (tools/results/serve-load.md), and the time grows with the
+    /// customers. Steps do it instead: one short transaction records the settings and the model as
+    /// judged and starts a walk over the stored customers by id (`reactor_meta.judging_after`); every
+    /// step that took every event then fills its room with the next customers of the walk, brings
+    /// them up to `now` and records their next ticks, as a run of everyone would, and moves the walk
+    /// on in its own transaction. A batch run (`run`) while a walk is under way judges everyone and
+    /// ends it. A shop's first run (no settings recorded yet) still runs as `run` does.
     ///
     /// If another run moved the checkpoint meanwhile, nothing is written and nil is returned: step
     /// again.
@@ -230,14 +240,23 @@ public final class ReactorStore {
         if prototype.recording { return StepSummary(run: try run(until: now, engine: prototype), complete: true, tookEveryEvent: true) }
         var start: Int64 = 0
         var wholeRun = false
+        var beginsJudging = false
+        var judgingAfter: String?
+        var judgingNext: String?
+        var walked = false
+        var judged: [String] = []
         var decided: ReactorEngine?
         var complete = true
         var tookEveryEvent = true
         var summary = try database.onOneSnapshot { () throws -> RunSummary in
             start = try checkpoint()
             // Judged on the snapshot the step reads, so a model fitted meanwhile is not stepped over.
-            wholeRun = try mustJudgeEveryone(prototype)
-            if wholeRun { return RunSummary() }
+            if try mustJudgeEveryone(prototype) {
+                wholeRun = try meta("configuration") == nil
+                beginsJudging = !wholeRun
+                return RunSummary()
+            }
+            judgingAfter = try meta(ReactorStore.judgingAfterKey)
             var needed = Set<String>()
             var taken = 0
             var stopsEarly = false
@@ -258,6 +277,27 @@ public final class ReactorStore {
                 complete = false
                 tookEveryEvent = false
             } else {
+                if let after = judgingAfter {
+                    // The walk's next customers first: judged, their next ticks are recorded, and those that were
+                    // due are no longer. Those taken for their events count as judged.
+                    let walk = try database.prepare("SELECT customer FROM reactor_customers WHERE customer > ?1 ORDER BY customer")
+                    walk.bind(after, at: 1)
+                    var ended = true
+                    while try walk.step() {
+                        let customer = walk.text(0) ?? ""
+                        if !needed.contains(customer) {
+                            if needed.count == bound {
+                                ended = false
+                                break
+                            }
+                            needed.insert(customer)
+                        }
+                        judged.append(customer)
+                    }
+                    walked = true
+                    judgingNext = ended ? nil : judged.last ?? after
+                    if !ended { complete = false }
+                }
                 let due = try database.prepare("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1 ORDER BY next_tick")
                 due.bind(now.startOfUTCDay.millis, at: 1)
                 while try due.step() {
@@ -280,17 +320,49 @@ public final class ReactorStore {
             }
         }
         if wholeRun { return StepSummary(run: try run(until: now, engine: prototype), complete: true, tookEveryEvent: true) }
+        if beginsJudging {
+            return try database.inTransaction {
+                guard try checkpoint() == start, try mustJudgeEveryone(prototype) else { return nil }
+                try beginJudgingEveryone(prototype)
+                var begun = RunSummary()
+                begun.checkpoint = start
+                return StepSummary(run: begun, complete: false, tookEveryEvent: false, judgedAgain: true)
+            }
+        }
         guard var engine = decided else { return nil }
         // The rows are made before the write lock is taken: the intake's commits wait for it.
-        let prepared = prepareSave(&engine)
+        let prepared = prepareSave(&engine, judgedAgain: judged)
         return try database.inTransaction {
-            guard try checkpoint() == start else { return nil }
+            // Another run moved the checkpoint or the walk (a batch run ends it): decide again.
+            guard try checkpoint() == start, try meta(ReactorStore.judgingAfterKey) == judgingAfter else { return nil }
             let saving = ContinuousClock.now
             summary.written += try write(prepared)
             try setMeta("checkpoint", String(summary.checkpoint))
+            if walked {
+                if let next = judgingNext { try setMeta(ReactorStore.judgingAfterKey, next) } else { try endJudgingEveryone() }
+            }
             summary.saveSeconds += ReactorStore.seconds(since: saving)
-            return StepSummary(run: summary, complete: complete, tookEveryEvent: tookEveryEvent)
+            return StepSummary(run: summary, complete: complete, tookEveryEvent: tookEveryEvent, judgedAgain: walked)
         }
+    }
+
+    /// Where the walk of `runBesideWriters` over every customer stands: the last customer id judged
+    /// again ("" before the first). Absent when no walk is under way.
+    static let judgingAfterKey = "judging_after"
+    /// The position of the last model fitted when a walk began: judged, though the checkpoint may
+    /// not have reached it yet.
+    static let judgedModelKey = "judged_model"
+
+    /// Records the settings and the latest model as judged, and starts the walk (inside the write transaction).
+    private func beginJudgingEveryone(_ prototype: ReactorEngine) throws {
+        try setMeta("configuration", prototype.configuration.fingerprint)
+        let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer)?.position ?? 0
+        try setMeta(ReactorStore.judgedModelKey, String(model))
+        try setMeta(ReactorStore.judgingAfterKey, "")
+    }
+
+    private func endJudgingEveryone() throws {
+        try database.cached("DELETE FROM reactor_meta WHERE key = ?1").run([.text(ReactorStore.judgingAfterKey)])
     }
 
     /// At most this many customers are held in memory at once: a run over more goes over the log in
@@ -325,14 +397,17 @@ public final class ReactorStore {
             try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
-        let all = try mustJudgeEveryone(prototype) || Int64(needed.count) * 2 >= known
+        // A walk over every customer begun by the service is finished here, at once.
+        let all = try mustJudgeEveryone(prototype) || meta(ReactorStore.judgingAfterKey) != nil || Int64(needed.count) * 2 >= known
         return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
     }
 
     /// A stored next tick holds for the model and settings it was judged under: a model fitted since
     /// the checkpoint, or other settings, may move it, so every customer is judged again.
     func mustJudgeEveryone(_ prototype: ReactorEngine) throws -> Bool {
-        let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > (try checkpoint()) } ?? false
+        // A model whose walk began (`runBesideWriters`) is judged, though the checkpoint may be behind it.
+        let judged = max(try checkpoint(), try meta(ReactorStore.judgedModelKey).flatMap { Int64($0) } ?? 0)
+        let modelSince = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).map { $0.position > judged } ?? false
         return try modelSince || meta("configuration") != prototype.configuration.fingerprint
     }
 
@@ -638,11 +713,13 @@ public final class ReactorStore {
         var configuration: String?
     }
 
-    func prepareSave(_ engine: inout ReactorEngine) -> PreparedSave {
+    /// `judgedAgain`: customers judged again under new settings or a new model, whose next ticks are
+    /// recorded whether or not anything of theirs changed.
+    func prepareSave(_ engine: inout ReactorEngine, judgedAgain again: [String] = []) -> PreparedSave {
         let changes = engine.takeChanges()
         var prepared = PreparedSave()
         // Customers whose commands changed without their state (a dispatch) may have a new next tick too.
-        var judgedAgain = Set(changes.commands.map(\.customer)).subtracting(changes.customers.map(\.state.customer))
+        var judgedAgain = Set(changes.commands.map(\.customer)).union(again)
         if loadedAll {
             // Every customer was in memory: record each one's next tick, so later runs load only those due.
             judgedAgain = Set(engine.customers.keys)
@@ -671,7 +748,10 @@ public final class ReactorStore {
 
     /// Writes prepared rows (inside the caller's transaction); returns how many commands and customers.
     func write(_ prepared: PreparedSave) throws -> Int {
-        if let fingerprint = prepared.configuration { try setMeta("configuration", fingerprint) }
+        if let fingerprint = prepared.configuration {
+            try setMeta("configuration", fingerprint)
+            try endJudgingEveryone()
+        }
         let setNextTick = try database.cached("UPDATE reactor_customers SET next_tick = ?2 WHERE customer = ?1")
         for (customer, tick) in prepared.nextTicks {
             setNextTick.bind(customer, at: 1)

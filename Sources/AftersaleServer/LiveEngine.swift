@@ -123,6 +123,7 @@ public final class LiveEngine: @unchecked Sendable {
             // steps: the next start goes on from the checkpoint.
             var run = ReactorStore.RunSummary()
             var steps = 0
+            var judgingSteps = 0
             // A run goes as far as the log's head when it began: under a steady stream of commits
             // its steps would otherwise never reach the end, and the projection (caught up when a
             // run begins), the clock and the status would wait as long.
@@ -136,6 +137,7 @@ public final class LiveEngine: @unchecked Sendable {
                     until: now, engine: engine, maxCustomers: quiet ? max(customersPerStep, customersPerQuietStep) : customersPerStep,
                     stepParallelism: quiet ? threads ?? ProcessInfo.processInfo.activeProcessorCount : threads ?? 1) else { continue }
                 steps += 1
+                if step.judgedAgain { judgingSteps += 1 }
                 run.events += step.run.events
                 run.customersLoaded += step.run.customersLoaded
                 run.scheduled += step.run.scheduled
@@ -143,9 +145,9 @@ public final class LiveEngine: @unchecked Sendable {
                 // Past the target, only customers with a tick due keep the run going, while their steps
                 // move their clocks: the events come after the target, those ticks do not, and a run that
                 // stopped for them left the rest of the day's ticks to the next run (one step's worth a
-                // run, every clock interval).
+                // run, every clock interval). So do the customers of a walk judging everyone again.
                 if step.complete || worker.isStopping
-                    || (step.run.checkpoint >= target && (!step.tookEveryEvent || step.run.written == 0)) { break }
+                    || (step.run.checkpoint >= target && !step.judgedAgain && (!step.tookEveryEvent || step.run.written == 0)) { break }
                 waitForQuietIntake()
                 // The customers projection too between steps (it folds millions of events a second), so
                 // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
@@ -163,9 +165,9 @@ public final class LiveEngine: @unchecked Sendable {
             status.lastError = nil
             status.lastRunSteps = steps
             status.lastRunCustomersLoaded = run.customersLoaded
-            if run.events > 0 || run.scheduled > 0 {
+            if run.events > 0 || run.scheduled > 0 || judgingSteps > 0 {
                 logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)", "steps": "\(steps)",
-                                                           "scheduled": "\(run.scheduled)",
+                                                           "scheduled": "\(run.scheduled)", "judging_everyone_steps": "\(judgingSteps)",
                                                            "write_lock_ms": "\(Int(run.saveSeconds * 1000))"])
             }
         } catch {

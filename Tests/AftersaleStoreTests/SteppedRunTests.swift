@@ -85,6 +85,106 @@ struct SteppedRunTests {
         #expect(try one.database.scalarInt("SELECT count(*) FROM outbox WHERE kind = 'cross_sell'")! > 0, "cross-sell, which reads what others bought, is in play")
     }
 
+    @Test("new settings, then a model fitted, are judged for every customer in steps of a few customers, as one run judges them")
+    func judgingEveryoneAgainInSteps() throws {
+        let scratch = Scratch()
+        let events = try messyShopEvents(seed: 11, customers: 120)
+        var engine = ReactorEngine(configuration: ReactorConfiguration())
+        // P(alive) falls with the days since the last order: the win-back play's threshold decides when it fires.
+        engine.forecaster = { state, at in
+            guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
+            let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
+            return CustomerForecast(pAlive: max(0, 1 - days / 400), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 20_000, currency: currency))
+        }
+        let end = events.map(\.at).max()!
+        let one = try EventLog(path: scratch.path("one.db"))
+        let stepped = try EventLog(path: scratch.path("stepped.db"))
+        let oneStore = try ReactorStore(log: one)
+        let steppedStore = try ReactorStore(log: stepped)
+        for (log, store) in [(one, oneStore), (stepped, steppedStore)] {
+            _ = try log.append(events, recorded: testClock)
+            try store.run(until: end, engine: engine)
+        }
+        let clockCommands = "SELECT count(*) FROM outbox WHERE kind IN ('win_back', 'loyalty_reward')"
+        let before = try one.database.scalarInt(clockCommands)!
+
+        /// Steps of at most 7 customers until one is complete; how many, and how many of them judged everyone again.
+        func steps(until now: Timestamp, engine: ReactorEngine) throws -> (all: Int, judging: Int) {
+            var (all, judging) = (0, 0)
+            while true {
+                let step = try #require(try steppedStore.runBesideWriters(until: now, engine: engine, maxCustomers: 7))
+                all += 1
+                if step.judgedAgain { judging += 1 }
+                #expect(step.run.customersLoaded <= 7)
+                if step.complete { break }
+                #expect(all < 1_000, "the walk ends")
+                if all >= 1_000 { break }
+            }
+            return (all, judging)
+        }
+        // Settings that win customers back sooner and treat more of them as VIP: every customer's next tick may move.
+        var eager = engine
+        eager.configuration = try ReactorConfiguration.load(json: """
+            {"win_back": {"p_alive_below": 0.9},
+             "loyalty": {"vip_min_predicted_clv": {"CHF": "150.00", "EUR": "150.00", "GBP": "150.00", "JPY": "20000", "USD": "150.00"}}}
+            """)
+        let settingsDay = end.adding(days: 3)
+        try oneStore.run(until: settingsDay, engine: eager)
+        let settings = try steps(until: settingsDay, engine: eager)
+        #expect(settings.judging > 120 / 7, "every stored customer judged, 7 a step: \(settings)")
+        let afterSettings = try one.database.scalarInt(clockCommands)!
+        #expect(afterSettings > before, "the new settings decide something")
+        try expectSame(one, stepped, "after new settings")
+
+        // Then a model fitted (from now on, its forecasts: P(alive) falls faster), with a customer's
+        // events after it: its walk takes the events first.
+        var fitted = eager
+        fitted.makeForecaster = { _ in
+            { state, at in
+                guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
+                let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
+                return CustomerForecast(pAlive: max(0, 1 - days / 60), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 30_000, currency: currency))
+            }
+        }
+        let fitDay = settingsDay.adding(days: 2)
+        let model = Event(id: "model-1", type: .modelFitted, customer: EventType.systemCustomer, at: fitDay, data: JSONObject(["model": .string("test")]))
+        let later = Event(id: "late-order", type: .orderPlaced, customer: events[0].customer, at: fitDay.adding(millis: 60_000),
+                          data: JSONObject(["order": .string("o-late"), "total": .string("20.00"), "currency": .string("EUR"),
+                                            "lines": .array([.object(JSONObject(["sku": .string("S-1"), "quantity": .integer(1), "price": .string("20.00")]))])]))
+        for log in [one, stepped] { _ = try log.append([EncodedEvent(model), EncodedEvent(later)], recorded: testClock) }
+        let modelDay = fitDay.adding(days: 1)
+        try oneStore.run(until: modelDay, engine: fitted)
+        let model1 = try steps(until: modelDay, engine: fitted)
+        #expect(model1.judging > 120 / 7, "\(model1)")
+        #expect(try one.database.scalarInt(clockCommands)! > afterSettings, "the model decides something")
+        try expectSame(one, stepped, "after a model fitted")
+        // Judged: the next run steps as usual.
+        #expect(try steps(until: modelDay, engine: fitted).judging == 0)
+
+        // Other settings again; a batch run (`aftersale actions`) in the middle of the walk judges
+        // everyone at once and ends it.
+        var strict = fitted
+        strict.configuration = try ReactorConfiguration.load(json: #"{"win_back": {"p_alive_below": 0.2}}"#)
+        let strictDay = modelDay.adding(days: 1)
+        try oneStore.run(until: strictDay, engine: strict)
+        for _ in 0..<3 { _ = try #require(try steppedStore.runBesideWriters(until: strictDay, engine: strict, maxCustomers: 7)) }
+        #expect(try steppedStore.meta(ReactorStore.judgingAfterKey) != nil, "a walk under way")
+        try steppedStore.run(until: strictDay, engine: strict)
+        #expect(try steppedStore.meta(ReactorStore.judgingAfterKey) == nil)
+        try expectSame(one, stepped, "after a batch run in the middle of a walk")
+    }
+
+    /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
+    private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
+        for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
+                    "SELECT customer, hex(state), clock, next_tick FROM reactor_customers ORDER BY customer",
+                    "SELECT key, value FROM reactor_meta WHERE key NOT IN ('judged_model') ORDER BY key"] {
+            let expected = try rows(one.database, sql)
+            #expect(expected.count >= 3)
+            #expect(try rows(stepped.database, sql) == expected, "\(when): \(sql)")
+        }
+    }
+
     @Test("an outbox made before first runs dropped its key (its ids the table's key) goes on as the new one does")
     func outboxWithItsIdsAsKey() throws {
         let scratch = Scratch()
