@@ -87,6 +87,8 @@ public final class ReactorStore {
         public var saveSeconds = 0.0
         /// Passes over the log (see `ReactorStore.customersPerPass`).
         public var passes = 1
+        /// Steps, each written in its own transaction (`runJudgingEveryoneInSteps`); 0 for one run.
+        public var steps = 0
 
         public init() {}
     }
@@ -345,6 +347,48 @@ public final class ReactorStore {
             return StepSummary(run: summary, complete: complete, tookEveryEvent: tookEveryEvent, judgedAgain: walked)
         }
     }
+
+    /// `run`, except when every customer must be judged again under the settings already recorded (a
+    /// model fitted, or a walk the service began): then in steps of `customersPerPass` customers, as
+    /// the service's engine judges them (`runBesideWriters`), each written in a short transaction of
+    /// its own. One run holds the write lock for as long as it judges (12.5 s for 50,000 customers),
+    /// and a service on the same file then failed its requests after waiting ten seconds for it
+    /// ("database is locked", tools/results/serve-load.md).
+    ///
+    /// A first run, and a run with other settings than those recorded, stay one run. Other settings
+    /// in steps beside a service that has its own would never end: each would begin its walk again
+    /// over the other's. In one run they end, and the service then judges everyone under its own.
+    public func runJudgingEveryoneInSteps(until now: Timestamp, engine prototype: ReactorEngine) throws -> RunSummary {
+        let judging = try database.onOneSnapshot {
+            try meta("configuration") == prototype.configuration.fingerprint
+                && (try mustJudgeEveryone(prototype) || meta(ReactorStore.judgingAfterKey) != nil)
+        }
+        guard judging else { return try run(until: now, engine: prototype) }
+        var total = RunSummary()
+        total.passes = 0
+        // As the live engine bounds its runs: up to the log's head when it began (a service may be appending).
+        let target = try log.head()
+        while true {
+            guard let step = try runBesideWriters(until: now, engine: prototype, maxCustomers: customersPerPass) else { continue }
+            total.steps += 1
+            total.customersLoaded += step.run.customersLoaded
+            total.events += step.run.events
+            total.scheduled += step.run.scheduled
+            total.changed += step.run.changed
+            total.checkpoint = max(total.checkpoint, step.run.checkpoint)
+            total.written += step.run.written
+            total.loadSeconds += step.run.loadSeconds
+            total.eventSeconds += step.run.eventSeconds
+            total.clockSeconds += step.run.clockSeconds
+            total.saveSeconds += step.run.saveSeconds
+            total.passes += step.run.passes
+            if step.complete || (step.run.checkpoint >= target && !step.judgedAgain && (!step.tookEveryEvent || step.run.written == 0)) { break }
+        }
+        return total
+    }
+
+    /// The fingerprint of the settings the outbox was last judged under (nil before a first run).
+    public func judgedConfiguration() throws -> String? { try meta("configuration") }
 
     /// Where the walk of `runBesideWriters` over every customer stands: the last customer id judged
     /// again ("" before the first). Absent when no walk is under way.

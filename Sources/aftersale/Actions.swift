@@ -99,7 +99,13 @@ extension Aftersale {
             let now = try reactor.clock()
             let log = try database.openLog()
             let store = try reactor.store(log)
-            let run = try store.run(until: now, engine: engine)
+            if let judged = try store.judgedConfiguration(), judged != engine.configuration.fingerprint {
+                Terminal.error("note: these reactor settings are not those the outbox was judged under: every customer is judged "
+                    + "again, in one run (a service on this file with settings of its own judges everyone again after it)")
+            }
+            // Judging every customer again after a model was fitted goes in steps: a service may be
+            // writing to the same file.
+            let run = try store.runJudgingEveryoneInSteps(until: now, engine: engine)
             // Pending commands older than the catch-up window are not sent late: dispatch records them
             // as suppressed. Listing them as due would be noise after importing years of history.
             let window = now.adding(days: -Double(engine.configuration.clock.catchUpDays))
@@ -118,7 +124,7 @@ extension Aftersale {
             if !json {
                 // Customers loaded: those with a new event or a tick due (or all, after a new model).
                 Terminal.error("reactor: \(run.events) new events, \(run.customersLoaded) customers loaded, \(run.scheduled) commands scheduled"
-                    + (run.passes > 1 ? " in \(run.passes) passes" : "") + "; "
+                    + (run.steps > 1 ? " in \(run.steps) steps" : run.passes > 1 ? " in \(run.passes) passes" : "") + "; "
                     + "time: loading \(seconds(run.loadSeconds)), events \(seconds(run.eventSeconds)), clock \(seconds(run.clockSeconds)), "
                     + "writing \(run.written) commands and customers \(seconds(run.saveSeconds))")
                 if pending {

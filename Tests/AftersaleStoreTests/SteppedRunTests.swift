@@ -172,6 +172,23 @@ struct SteppedRunTests {
         try steppedStore.run(until: strictDay, engine: strict)
         #expect(try steppedStore.meta(ReactorStore.judgingAfterKey) == nil)
         try expectSame(one, stepped, "after a batch run in the middle of a walk")
+
+        // `aftersale actions` after a model fitted, under the settings recorded: in steps of a pass's
+        // customers, each its own transaction; under other settings, one run.
+        let model2 = Event(id: "model-2", type: .modelFitted, customer: EventType.systemCustomer, at: strictDay.adding(days: 1),
+                           data: JSONObject(["model": .string("test-2")]))
+        for log in [one, stepped] { _ = try log.append([EncodedEvent(model2)], recorded: testClock) }
+        let model2Day = strictDay.adding(days: 2)
+        try oneStore.run(until: model2Day, engine: strict)
+        steppedStore.customersPerPass = 7
+        let cli = try steppedStore.runJudgingEveryoneInSteps(until: model2Day, engine: strict)
+        #expect(cli.steps > 120 / 7 && cli.customersLoaded >= 120, "steps \(cli.steps), customers \(cli.customersLoaded)")
+        try expectSame(one, stepped, "after `actions` judged everyone in steps")
+        var other = strict
+        other.configuration = ReactorConfiguration()
+        try oneStore.run(until: model2Day, engine: other)
+        #expect(try steppedStore.runJudgingEveryoneInSteps(until: model2Day, engine: other).steps == 0)
+        try expectSame(one, stepped, "after `actions` under other settings")
     }
 
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
