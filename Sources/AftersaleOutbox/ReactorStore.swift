@@ -425,7 +425,12 @@ public final class ReactorStore {
     /// The customers a run up to `now` needs: those with events after the checkpoint, those whose
     /// next tick is due, and (for a dispatch) those with a command due. Customers are independent,
     /// so the others can stay on disk; when most are needed anyway, all are loaded in one pass.
-    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool) throws -> Plan {
+    ///
+    /// `judgingEveryone` false: when every customer must be judged again (and the settings were
+    /// judged before), the walk of `runBesideWriters` is begun (inside the caller's write
+    /// transaction) or left going, and only the customers above are taken. The run may then pass a
+    /// model's event, and the walk still judges everyone under it.
+    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, judgingEveryone: Bool = true) throws -> Plan {
         let checkpoint = try self.checkpoint()
         var needed = Set<String>()
         func collect(_ sql: String, _ values: [SQLValue]) throws {
@@ -441,8 +446,13 @@ public final class ReactorStore {
             try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
-        // A walk over every customer begun by the service is finished here, at once.
-        let all = try mustJudgeEveryone(prototype) || meta(ReactorStore.judgingAfterKey) != nil || Int64(needed.count) * 2 >= known
+        // A walk over every customer begun by the service is finished here, at once, unless told otherwise.
+        var everyone = try mustJudgeEveryone(prototype)
+        if everyone && !judgingEveryone, try meta("configuration") != nil {
+            try beginJudgingEveryone(prototype)
+            everyone = false
+        }
+        let all = try everyone || (judgingEveryone && meta(ReactorStore.judgingAfterKey) != nil) || Int64(needed.count) * 2 >= known
         return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
     }
 
@@ -1050,7 +1060,10 @@ public final class ReactorStore {
             var events: [EncodedEvent] = []
             // Pass by pass (see `customersPerPass`); the hand-offs go into the log after the last, so
             // every pass reads the same log.
-            _ = try runPasses(prototype, until: now, withDueCommands: true) { engine, _ in
+            // Delivery (the service's, every few seconds) leaves judging everyone to a walk: in one
+            // run inside this transaction it held the service's commits back as long as it judged.
+            let plan = try plan(prototype, until: now, withDueCommands: true, judgingEveryone: sentNow)
+            _ = try runPasses(prototype, until: now, withDueCommands: true, plan: plan) { engine, _ in
                 let out = engine.release(dueBy: now, inFlight: inFlight)
                 let handed = out.filter { $0.isPending && $0.due <= now }
                 let held = out.filter { !$0.isPending }

@@ -191,6 +191,54 @@ struct SteppedRunTests {
         try expectSame(one, stepped, "after `actions` under other settings")
     }
 
+    @Test("delivery after a model fitted releases what is due and leaves judging everyone to the walk")
+    func deliveryLeavesTheWalk() throws {
+        let scratch = Scratch()
+        let events = try messyShopEvents(seed: 12, customers: 80)
+        var engine = ReactorEngine(configuration: ReactorConfiguration())
+        engine.makeForecaster = { _ in
+            { state, at in
+                guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
+                let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
+                return CustomerForecast(pAlive: max(0, 1 - days / 60), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 30_000, currency: currency))
+            }
+        }
+        // The reactor judged up to a moment; the model is fitted just after it: few customers are due.
+        let judged = events.map(\.at).max()!.adding(days: 6)
+        let model = Event(id: "model-1", type: .modelFitted, customer: EventType.systemCustomer, at: judged.adding(millis: 60_000),
+                          data: JSONObject(["model": .string("test")]))
+        let now = judged.adding(millis: 120_000)
+        let one = try EventLog(path: scratch.path("one.db"))
+        let stepped = try EventLog(path: scratch.path("stepped.db"))
+        var handed = [0, 0]
+        for (i, log) in [one, stepped].enumerated() {
+            _ = try log.append(events, recorded: testClock)
+            let store = try ReactorStore(log: log)
+            try store.run(until: judged, engine: engine)
+            // The history's commands handed out (or, too late, suppressed) before the model, and the
+            // hand-offs' events run.
+            _ = try store.dispatch(now: judged, engine: engine) { handed[i] += $0.count }
+            try store.run(until: judged, engine: engine)
+            _ = try log.append([EncodedEvent(model)], recorded: testClock)
+            let released = try store.releaseForDelivery(now: now, engine: engine, inFlight: []) { _ in }
+            #expect(released.released.isEmpty && released.suppressed.isEmpty, "all was handed out two minutes ago")
+            // The model's event is behind the checkpoint now; the walk is what judges everyone under it.
+            #expect(try store.checkpoint() >= (try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer)!.position))
+            #expect(try store.meta(ReactorStore.judgingAfterKey) == "", "a walk begun, no customer judged by it yet")
+        }
+        #expect(handed[0] == handed[1] && handed[0] > 0)
+        try ReactorStore(log: one).run(until: now, engine: engine)
+        let steppedStore = try ReactorStore(log: stepped)
+        var walkSteps = 0
+        while true {
+            let step = try #require(try steppedStore.runBesideWriters(until: now, engine: engine, maxCustomers: 9))
+            if step.judgedAgain { walkSteps += 1 }
+            if step.complete || walkSteps > 100 { break }
+        }
+        #expect(walkSteps >= 80 / 9)
+        try expectSame(one, stepped, "after delivery and the walk")
+    }
+
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
     private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
