@@ -15,11 +15,7 @@ struct SteppedRunTests {
         let events = try messyShopEvents(seed: 9, customers: 150)
         var engine = ReactorEngine(configuration: ReactorConfiguration())
         // A forecast that changes with time, so the clock's plays (win-back, VIP) have something to judge.
-        engine.forecaster = { state, at in
-            guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
-            let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
-            return CustomerForecast(pAlive: max(0, 1 - days / 90), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 20_000, currency: currency))
-        }
+        engine.forecaster = fadingForecast(overDays: 90, valuePerOrder: 20_000)
         let times = events.map(\.at).sorted()
         let half = events.count / 2
         // After each half, the clock is brought to the latest event; then 45 days pass with no event.
@@ -91,11 +87,7 @@ struct SteppedRunTests {
         let events = try messyShopEvents(seed: 11, customers: 120)
         var engine = ReactorEngine(configuration: ReactorConfiguration())
         // P(alive) falls with the days since the last order: the win-back play's threshold decides when it fires.
-        engine.forecaster = { state, at in
-            guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
-            let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
-            return CustomerForecast(pAlive: max(0, 1 - days / 400), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 20_000, currency: currency))
-        }
+        engine.forecaster = fadingForecast(overDays: 400, valuePerOrder: 20_000)
         let end = events.map(\.at).max()!
         let one = try EventLog(path: scratch.path("one.db"))
         let stepped = try EventLog(path: scratch.path("stepped.db"))
@@ -139,13 +131,7 @@ struct SteppedRunTests {
         // Then a model fitted (from now on, its forecasts: P(alive) falls faster), with a customer's
         // events after it: its walk takes the events first.
         var fitted = eager
-        fitted.makeForecaster = { _ in
-            { state, at in
-                guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
-                let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
-                return CustomerForecast(pAlive: max(0, 1 - days / 60), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 30_000, currency: currency))
-            }
-        }
+        fitted.makeForecaster = { _ in fadingForecast(overDays: 60, valuePerOrder: 30_000) }
         let fitDay = settingsDay.adding(days: 2)
         let model = Event(id: "model-1", type: .modelFitted, customer: EventType.systemCustomer, at: fitDay, data: JSONObject(["model": .string("test")]))
         let later = Event(id: "late-order", type: .orderPlaced, customer: events[0].customer, at: fitDay.adding(millis: 60_000),
@@ -196,13 +182,7 @@ struct SteppedRunTests {
         let scratch = Scratch()
         let events = try messyShopEvents(seed: 12, customers: 80)
         var engine = ReactorEngine(configuration: ReactorConfiguration())
-        engine.makeForecaster = { _ in
-            { state, at in
-                guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
-                let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
-                return CustomerForecast(pAlive: max(0, 1 - days / 60), predictedCLV: Money(minorUnits: Int64(state.orderCount) * 30_000, currency: currency))
-            }
-        }
+        engine.makeForecaster = { _ in fadingForecast(overDays: 60, valuePerOrder: 30_000) }
         // The reactor judged up to a moment; the model is fitted just after it: few customers are due.
         let judged = events.map(\.at).max()!.adding(days: 6)
         let model = Event(id: "model-1", type: .modelFitted, customer: EventType.systemCustomer, at: judged.adding(millis: 60_000),
@@ -296,5 +276,16 @@ struct SteppedRunTests {
             rows.append((0..<Int32(columns)).map { statement.isNull($0) ? "NULL" : statement.text($0) ?? "" })
         }
         return rows
+    }
+}
+
+/// A forecast whose P(alive) falls from 1 to 0 over `overDays` after the last order, and whose
+/// predicted value is `valuePerOrder` minor units per order: the clock's plays (win-back, VIP) then
+/// have something to judge.
+func fadingForecast(overDays: Double, valuePerOrder: Int64) -> @Sendable (CustomerState, Timestamp) -> CustomerForecast? {
+    { state, at in
+        guard let last = state.lastOrderAt, let currency = state.primaryCurrency else { return nil }
+        let days = Double(at.millis - last.millis) / Double(Timestamp.millisPerDay)
+        return CustomerForecast(pAlive: max(0, 1 - days / overDays), predictedCLV: Money(minorUnits: Int64(state.orderCount) * valuePerOrder, currency: currency))
     }
 }
