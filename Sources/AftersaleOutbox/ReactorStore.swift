@@ -387,6 +387,9 @@ public final class ReactorStore {
         return total
     }
 
+    /// Whether a walk judging every customer again (`runBesideWriters`) is under way.
+    public func isJudgingEveryone() throws -> Bool { try meta(ReactorStore.judgingAfterKey) != nil }
+
     /// The fingerprint of the settings the outbox was last judged under (nil before a first run).
     public func judgedConfiguration() throws -> String? { try meta("configuration") }
 

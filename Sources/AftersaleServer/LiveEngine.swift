@@ -23,6 +23,8 @@ public struct EngineStatus: Sendable, Equatable {
     /// each step that decides for them).
     public var lastRunSteps = 0
     public var lastRunCustomersLoaded = 0
+    /// Every customer is being judged again (a model fitted, new settings), a step at a time.
+    public var judgingEveryone = false
 
     public var projectionLag: Int64 { max(0, head - projection) }
     public var reactorLag: Int64 { max(0, head - reactor) }
@@ -153,15 +155,18 @@ public final class LiveEngine: @unchecked Sendable {
                 // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
                 try projection.catchUp(batchSize: LiveEngine.projectionBatch)
                 let projected = try projection.checkpoint()
+                let judging = try store.isJudgingEveryone()
                 lock.withLock {
                     current.reactor = max(current.reactor, step.run.checkpoint)
                     current.projection = max(current.projection, projected)
+                    current.judgingEveryone = judging
                 }
             }
             status.head = try log.head()
             status.projection = try projection.checkpoint()
             status.reactor = try store.checkpoint()
             status.reactorClock = now
+            status.judgingEveryone = try store.isJudgingEveryone()
             status.lastError = nil
             status.lastRunSteps = steps
             status.lastRunCustomersLoaded = run.customersLoaded

@@ -78,7 +78,7 @@ public enum Routes {
             let body = JSONValue.object(JSONObject([
                 "ready": .bool(ready), "log_head": .integer(Int(head)),
                 "projection_lag": .integer(Int(max(0, head - s.projection))), "reactor_lag": .integer(Int(max(0, head - s.reactor))),
-                "error": s.lastError.map { .string($0) } ?? .null,
+                "error": s.lastError.map { .string($0) } ?? .null, "judging_everyone": .bool(s.judgingEveryone),
             ]))
             return json(ready ? .ok : .serviceUnavailable, body)
         }

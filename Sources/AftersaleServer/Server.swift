@@ -77,6 +77,7 @@ public enum AftersaleServer {
                 let head = max(status.head, intake.lastAppended)
                 return (max(0, head - status.projection), max(0, head - status.reactor))
             }
+            metrics.observeJudging { engine.status.judgingEveryone }
         }
         engine.onRun = { status, seconds in
             metrics.recordEngine(status, seconds: seconds)

@@ -22,6 +22,8 @@ public final class ServerMetrics: Sendable {
     private let engineFailures: CoreMetrics.Counter
     /// The lags as of now (see `observeLags`).
     private let lags = Mutex<(@Sendable () -> (projection: Int64, reactor: Int64))?>(nil)
+    /// Whether every customer is being judged again, as of now (see `observeJudging`).
+    private let judging = Mutex<(@Sendable () -> Bool)?>(nil)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -64,9 +66,16 @@ public final class ServerMetrics: Sendable {
         lags.withLock { $0 = source }
     }
 
+    /// Where `aftersale_reactor_judging_everyone` comes from at each scrape: a walk after a model
+    /// fitted spans one long engine run, which would end before the gauge moved.
+    public func observeJudging(_ source: @escaping @Sendable () -> Bool) {
+        judging.withLock { $0 = source }
+    }
+
     public func recordEngine(_ status: EngineStatus, seconds: Double) {
         projectionLag.record(Double(status.projectionLag))
         reactorLag.record(Double(status.reactorLag))
+        CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory).record(status.judgingEveryone ? 1 : 0)
         engineRun.recordNanoseconds(Int64(seconds * 1e9))
         if status.lastError != nil { engineFailures.increment() }
     }
@@ -88,6 +97,9 @@ public final class ServerMetrics: Sendable {
             let now = source()
             projectionLag.record(Double(now.projection))
             reactorLag.record(Double(now.reactor))
+        }
+        if let source = judging.withLock({ $0 }) {
+            CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory).record(source() ? 1 : 0)
         }
         return registry.emitToBuffer()
     }

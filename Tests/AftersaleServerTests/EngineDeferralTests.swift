@@ -95,6 +95,44 @@ struct EngineDeferralTests {
         #expect(intake.busy)
     }
 
+    @Test("new settings recorded by another run: the engine judges everyone again in steps, and says so while it does")
+    func judgingEveryoneAgain() throws {
+        let (folder, path, _) = try EngineDeferralTests.log(customers: 120, days: 200)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let now = try Timestamp.parse("2024-12-31T00:00:00Z")
+        let quiet = FakeIntake()
+        quiet.setBusy(false)
+        func engine() -> LiveEngine {
+            let engine = EngineDeferralTests.engine(path, intake: quiet, deferAtMost: 0, now: now)
+            engine.customersPerStep = 10
+            engine.customersPerQuietStep = 10
+            return engine
+        }
+        let first = engine()
+        first.runOnce(try EventLog(path: path))
+        #expect(!first.status.judgingEveryone && first.status.lastError == nil)
+        // Other settings recorded by a batch run (`aftersale actions --config` with its own file).
+        let other = try ReactorConfiguration.load(json: #"{"win_back": {"p_alive_below": 0.9}}"#)
+        try ReactorStore(log: EventLog(path: path)).run(until: now, engine: ReactorEngine(configuration: other))
+        // A stopping engine ends its run after one step: the step that begins the walk.
+        let stopped = engine()
+        stopped.stop()
+        stopped.runOnce(try EventLog(path: path))
+        #expect(stopped.status.judgingEveryone)
+        #expect(stopped.status.lastRunSteps == 1)
+        let metrics = ServerMetrics()
+        metrics.recordEngine(stopped.status, seconds: 0)
+        #expect(String(decoding: metrics.text(), as: UTF8.self).contains("aftersale_reactor_judging_everyone 1"))
+        // The next run walks every customer, ten a step.
+        let next = engine()
+        next.runOnce(try EventLog(path: path))
+        #expect(!next.status.judgingEveryone)
+        #expect(next.status.lastRunSteps >= 120 / 10)
+        #expect(next.status.lastRunCustomersLoaded >= 120)
+        metrics.recordEngine(next.status, seconds: 0)
+        #expect(String(decoding: metrics.text(), as: UTF8.self).contains("aftersale_reactor_judging_everyone 0"))
+    }
+
     @Test("a backlog met while the intake is busy is folded in bounded steps, not rebuilt with every core")
     func noRebuildWhileBusy() throws {
         let (folder, path, events) = try EngineDeferralTests.log(customers: 300, days: 200)

@@ -122,6 +122,7 @@ struct ReadRouteTests {
             try await client.execute(uri: "/readyz", method: .get) { r in
                 #expect(r.status == .serviceUnavailable)
                 #expect(r.object["reactor_lag"]?.intValue == 3)
+                #expect(r.object["judging_everyone"] == .bool(false))
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
                 #expect(r.text.contains("aftersale_reactor_lag_events 3"), "\(r.text)")
