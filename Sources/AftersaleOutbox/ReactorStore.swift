@@ -465,11 +465,7 @@ public final class ReactorStore {
         // The system's stream (models fitted) is nobody's: it goes to every pass.
         try collect("SELECT DISTINCT customer FROM events WHERE position > ?1 AND customer <> ?2",
                     [.int(checkpoint), .text(EventType.systemCustomer)])
-        // A bounded release (the service's delivery) leaves the ticks to the live engine: a service
-        // started a year after the last run found every customer due, and released everything in one go.
-        if dueCustomersAtMost == nil {
-            try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
-        }
+        try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
         var dueLeft = false
         if withDueCommands {
             if let bound = dueCustomersAtMost {
@@ -498,8 +494,7 @@ public final class ReactorStore {
             try beginJudgingEveryone(prototype)
             everyone = false
         }
-        let all = try everyone || (judgingEveryone && meta(ReactorStore.judgingAfterKey) != nil)
-            || (dueCustomersAtMost == nil && Int64(needed.count) * 2 >= known)
+        let all = try everyone || (judgingEveryone && meta(ReactorStore.judgingAfterKey) != nil) || Int64(needed.count) * 2 >= known
         return Plan(needed: needed, all: all, dueLeft: dueLeft && !all, size: all ? max(Int(known), needed.count) : needed.count)
     }
 
