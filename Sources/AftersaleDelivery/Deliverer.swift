@@ -27,8 +27,6 @@ public struct DeliveryRunSummary: Sendable {
     /// Seconds spent releasing (the contact rules judging each due command again, its body made
     /// and queued) and sending (from the first try to the last one recorded).
     public var releaseSeconds = 0.0
-    /// The release took `releaseCustomersAtMost` customers with a command due and left others: run again.
-    public var releaseLeftSome = false
     public var sendSeconds = 0.0
 
     public init() {}
@@ -55,9 +53,6 @@ enum TryOutcome: Sendable {
 /// second 2xx is not a second `action.dispatched`.
 public final class Deliverer {
     public let settings: DeliverySettings
-    /// The customers with a command due a release takes at most (nil: all), each release one
-    /// transaction: the service bounds it so that its intake is not held back for long.
-    public var releaseCustomersAtMost: Int?
     let store: ReactorStore
     let queue: DeliveryQueue
     let client: HTTPClient
@@ -178,7 +173,7 @@ public final class Deliverer {
         let inFlight = try queue.inFlight()
         let vault = store.log.vault
         let links = settings.links
-        let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight, dueCustomersAtMost: releaseCustomersAtMost) { released in
+        let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight) { released in
             // Each body opens the customer's profile and is sealed: their keys fetched together.
             vault?.prepare(customers: Array(Set(released.map(\.0.customer))))
             for (command, state) in released {
@@ -196,7 +191,6 @@ public final class Deliverer {
         }
         summary.released = result.released.count - summary.unrouted
         summary.suppressed = result.suppressed.count
-        summary.releaseLeftSome = result.more
         return summary
     }
 

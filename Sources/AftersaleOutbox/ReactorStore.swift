@@ -437,8 +437,6 @@ public final class ReactorStore {
     struct Plan {
         var needed: Set<String>
         var all: Bool
-        /// Customers with a command due were left out by the bound (`dueCustomersAtMost`).
-        var dueLeft = false
         /// How many customers the run will hold, about.
         var size: Int
     }
@@ -451,10 +449,7 @@ public final class ReactorStore {
     /// judged before), the walk of `runBesideWriters` is begun (inside the caller's write
     /// transaction) or left going, and only the customers above are taken. The run may then pass a
     /// model's event, and the walk still judges everyone under it.
-    ///
-    /// `dueCustomersAtMost`: at most this many of the customers with a command due, the earliest due first.
-    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, judgingEveryone: Bool = true,
-              dueCustomersAtMost: Int? = nil) throws -> Plan {
+    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, judgingEveryone: Bool = true) throws -> Plan {
         let checkpoint = try self.checkpoint()
         var needed = Set<String>()
         func collect(_ sql: String, _ values: [SQLValue]) throws {
@@ -466,26 +461,8 @@ public final class ReactorStore {
         try collect("SELECT DISTINCT customer FROM events WHERE position > ?1 AND customer <> ?2",
                     [.int(checkpoint), .text(EventType.systemCustomer)])
         try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
-        var dueLeft = false
         if withDueCommands {
-            if let bound = dueCustomersAtMost {
-                // By the index on (status, due): the earliest due first, and no further than the bound.
-                let due = try database.prepare("SELECT customer FROM outbox WHERE status = 'pending' AND due <= ?1 ORDER BY due")
-                due.bind(now.millis, at: 1)
-                var taken = Set<String>()
-                while try due.step() {
-                    let customer = due.text(0) ?? ""
-                    if taken.contains(customer) { continue }
-                    if taken.count == bound {
-                        dueLeft = true
-                        break
-                    }
-                    taken.insert(customer)
-                }
-                needed.formUnion(taken)
-            } else {
-                try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
-            }
+            try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
         // A walk over every customer begun by the service is finished here, at once, unless told otherwise.
@@ -495,7 +472,7 @@ public final class ReactorStore {
             everyone = false
         }
         let all = try everyone || (judgingEveryone && meta(ReactorStore.judgingAfterKey) != nil) || Int64(needed.count) * 2 >= known
-        return Plan(needed: needed, all: all, dueLeft: dueLeft && !all, size: all ? max(Int(known), needed.count) : needed.count)
+        return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
     }
 
     /// A stored next tick holds for the model and settings it was judged under: a model fitted since
@@ -1094,8 +1071,8 @@ public final class ReactorStore {
     /// Each held back is recorded suppressed (an event and the outbox); each handed is recorded
     /// dispatched at once when `sentNow`, and otherwise stays pending for its delivery to record.
     private func release(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>, source: String, sentNow: Bool,
-                         dueCustomersAtMost: Int? = nil, hand: ([(command: Command, state: CustomerState?)]) throws -> Void)
-        throws -> (released: [Command], suppressed: [Command], more: Bool) {
+                         hand: ([(command: Command, state: CustomerState?)]) throws -> Void)
+        throws -> (released: [Command], suppressed: [Command]) {
         try database.inTransaction {
             var released: [Command] = []
             var suppressed: [Command] = []
@@ -1104,7 +1081,7 @@ public final class ReactorStore {
             // every pass reads the same log.
             // Delivery (the service's, every few seconds) leaves judging everyone to a walk: in one
             // run inside this transaction it held the service's commits back as long as it judged.
-            let plan = try plan(prototype, until: now, withDueCommands: true, judgingEveryone: sentNow, dueCustomersAtMost: dueCustomersAtMost)
+            let plan = try plan(prototype, until: now, withDueCommands: true, judgingEveryone: sentNow)
             _ = try runPasses(prototype, until: now, withDueCommands: true, plan: plan) { engine, _ in
                 let out = engine.release(dueBy: now, inFlight: inFlight)
                 let handed = out.filter { $0.isPending && $0.due <= now }
@@ -1122,7 +1099,7 @@ public final class ReactorStore {
             }
             // Commands that quiet hours move stay as they are: the next release moves them again.
             _ = try log.appendInTransaction(events, recorded: now)
-            return (released, suppressed, plan.dueLeft)
+            return (released, suppressed)
         }
     }
 }
@@ -1136,16 +1113,10 @@ extension ReactorStore {
     ///
     /// - Parameter inFlight: commands queued earlier and not yet answered: not released again,
     ///   and counted as sent by the caps.
-    /// - Parameter dueCustomersAtMost: the customers with a command due this release takes at
-    ///   most, the earliest due first (`more`: some were left for the next). A service started on
-    ///   an imported history suppressed 812,636 commands past the catch-up window in its first
-    ///   release, one transaction that held its intake back for 50 s at 50,000 customers
-    ///   (tools/results/serve-load.md).
-    public func releaseForDelivery(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>, dueCustomersAtMost: Int? = nil,
+    public func releaseForDelivery(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>,
                                    queue: ([(command: Command, state: CustomerState?)]) throws -> Void)
-        throws -> (released: [Command], suppressed: [Command], more: Bool) {
-        try release(now: now, engine: prototype, inFlight: inFlight, source: "aftersale delivery", sentNow: false,
-                    dueCustomersAtMost: dueCustomersAtMost, hand: queue)
+        throws -> (released: [Command], suppressed: [Command]) {
+        try release(now: now, engine: prototype, inFlight: inFlight, source: "aftersale delivery", sentNow: false, hand: queue)
     }
 
     /// Records how a delivery ended, inside the caller's transaction: `action.dispatched` when it

@@ -219,48 +219,6 @@ struct SteppedRunTests {
         try expectSame(one, stepped, "after delivery and the walk")
     }
 
-    @Test("delivery's releases of at most a few customers each leave the outbox and hand-offs one release leaves")
-    func boundedReleases() throws {
-        let scratch = Scratch()
-        let events = try messyShopEvents(seed: 13, customers: 60)
-        let engine = ReactorEngine(configuration: ReactorConfiguration())
-        let end = events.map(\.at).max()!
-        let now = end.adding(days: 1)
-        let one = try EventLog(path: scratch.path("one.db"))
-        let bounded = try EventLog(path: scratch.path("bounded.db"))
-        for log in [one, bounded] {
-            _ = try log.append(events, recorded: testClock)
-            try ReactorStore(log: log).run(until: end, engine: engine)
-        }
-        var handed = [String]()
-        let whole = try ReactorStore(log: one).releaseForDelivery(now: now, engine: engine, inFlight: []) { handed += $0.map(\.command.id) }
-        #expect(!whole.more)
-        #expect(whole.released.count + whole.suppressed.count > 20)
-        var releases = 0
-        var handedInParts = [String]()
-        let store = try ReactorStore(log: bounded)
-        while true {
-            let part = try store.releaseForDelivery(now: now, engine: engine, inFlight: Set(handedInParts), dueCustomersAtMost: 4) {
-                handedInParts += $0.map(\.command.id)
-            }
-            releases += 1
-            if releases == 1 {
-                // Four with a command due, and those with a tick due now.
-                #expect(Set((part.released + part.suppressed).map(\.customer)).count < Set((whole.released + whole.suppressed).map(\.customer)).count)
-            }
-            if !part.more || releases > 100 { break }
-        }
-        #expect(releases > 3)
-        #expect(handedInParts.sorted() == handed.sorted())
-        // The settings recorded when one release loaded everyone are not part of a decision.
-        for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
-                    "SELECT customer, hex(state), clock, next_tick FROM reactor_customers ORDER BY customer"] {
-            #expect(try rows(bounded.database, sql) == (try rows(one.database, sql)), "\(sql)")
-        }
-        let handOffs = "SELECT id, type, customer, data FROM events WHERE type IN ('action.dispatched', 'action.suppressed') ORDER BY id"
-        #expect(try rows(bounded.database, handOffs) == (try rows(one.database, handOffs)))
-    }
-
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
     private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
