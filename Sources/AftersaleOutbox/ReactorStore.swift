@@ -93,7 +93,7 @@ public final class ReactorStore {
         public init() {}
 
         /// Adds a later run's or step's figures to these (its checkpoint the later one).
-        mutating func add(_ other: RunSummary) {
+        public mutating func add(_ other: RunSummary) {
             customersLoaded += other.customersLoaded
             events += other.events
             scheduled += other.scheduled
@@ -377,7 +377,7 @@ public final class ReactorStore {
         let fingerprint = prototype.configuration.fingerprint
         func walking() throws -> Bool {
             try database.onOneSnapshot {
-                try meta("configuration") == fingerprint && (try mustJudgeEveryone(prototype) || meta(ReactorStore.judgingAfterKey) != nil)
+                try judgedConfiguration() == fingerprint && (try mustJudgeEveryone(prototype) || isJudgingEveryone())
             }
         }
         var total = RunSummary()
@@ -471,7 +471,7 @@ public final class ReactorStore {
             try beginJudgingEveryone(prototype)
             everyone = false
         }
-        let all = try everyone || (judgingEveryone && meta(ReactorStore.judgingAfterKey) != nil) || Int64(needed.count) * 2 >= known
+        let all = try everyone || (judgingEveryone && isJudgingEveryone()) || Int64(needed.count) * 2 >= known
         return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
     }
 

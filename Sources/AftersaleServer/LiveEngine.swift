@@ -140,10 +140,7 @@ public final class LiveEngine: @unchecked Sendable {
                     stepParallelism: quiet ? threads ?? ProcessInfo.processInfo.activeProcessorCount : threads ?? 1) else { continue }
                 steps += 1
                 if step.judgedAgain { judgingSteps += 1 }
-                run.events += step.run.events
-                run.customersLoaded += step.run.customersLoaded
-                run.scheduled += step.run.scheduled
-                run.saveSeconds += step.run.saveSeconds
+                run.add(step.run)
                 // Past the target, only customers with a tick due keep the run going, while their steps
                 // move their clocks: the events come after the target, those ticks do not, and a run that
                 // stopped for them left the rest of the day's ticks to the next run (one step's worth a

@@ -18,6 +18,8 @@ public final class ServerMetrics: Sendable {
     public let factory: PrometheusMetricsFactory
     private let projectionLag: CoreMetrics.Gauge
     private let reactorLag: CoreMetrics.Gauge
+    /// 1 while every customer is being judged again (a model fitted, new settings), else 0.
+    private let judgingEveryone: CoreMetrics.Gauge
     private let engineRun: CoreMetrics.Timer
     private let engineFailures: CoreMetrics.Counter
     /// The lags as of now (see `observeLags`).
@@ -37,6 +39,7 @@ public final class ServerMetrics: Sendable {
         self.factory = factory
         projectionLag = CoreMetrics.Gauge(label: "aftersale_projection_lag_events", factory: factory)
         reactorLag = CoreMetrics.Gauge(label: "aftersale_reactor_lag_events", factory: factory)
+        judgingEveryone = CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory)
         engineRun = CoreMetrics.Timer(label: "aftersale_engine_run_seconds", factory: factory)
         engineFailures = CoreMetrics.Counter(label: "aftersale_engine_failures_total", factory: factory)
     }
@@ -75,7 +78,7 @@ public final class ServerMetrics: Sendable {
     public func recordEngine(_ status: EngineStatus, seconds: Double) {
         projectionLag.record(Double(status.projectionLag))
         reactorLag.record(Double(status.reactorLag))
-        CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory).record(status.judgingEveryone ? 1 : 0)
+        judgingEveryone.record(status.judgingEveryone ? 1 : 0)
         engineRun.recordNanoseconds(Int64(seconds * 1e9))
         if status.lastError != nil { engineFailures.increment() }
     }
@@ -99,7 +102,7 @@ public final class ServerMetrics: Sendable {
             reactorLag.record(Double(now.reactor))
         }
         if let source = judging.withLock({ $0 }) {
-            CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory).record(source() ? 1 : 0)
+            judgingEveryone.record(source() ? 1 : 0)
         }
         return registry.emitToBuffer()
     }
