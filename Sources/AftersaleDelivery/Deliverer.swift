@@ -27,6 +27,9 @@ public struct DeliveryRunSummary: Sendable {
     /// Seconds spent releasing (the contact rules judging each due command again, its body made
     /// and queued) and sending (from the first try to the last one recorded).
     public var releaseSeconds = 0.0
+    /// The release was one page of the due commands (`Deliverer.customersPerRelease`) and more are
+    /// left: run again soon.
+    public var releaseLeftSome = false
     public var sendSeconds = 0.0
 
     public init() {}
@@ -53,6 +56,12 @@ enum TryOutcome: Sendable {
 /// second 2xx is not a second `action.dispatched`.
 public final class Deliverer {
     public let settings: DeliverySettings
+    /// The customers with a command due one release takes at most (nil: all of them), each release
+    /// one transaction; the next release goes on from where this one stopped, and starts again
+    /// from the earliest due once it has been through them all. The service sets it so that a
+    /// backlog does not hold its intake back.
+    public var customersPerRelease: Int?
+    private var releasedUpTo: ReleaseCursor?
     let store: ReactorStore
     let queue: DeliveryQueue
     let client: HTTPClient
@@ -173,7 +182,8 @@ public final class Deliverer {
         let inFlight = try queue.inFlight()
         let vault = store.log.vault
         let links = settings.links
-        let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight) { released in
+        let page = customersPerRelease.map { (customers: $0, after: releasedUpTo) }
+        let result = try store.releaseForDelivery(now: now, engine: engine, inFlight: inFlight, page: page) { released in
             // Each body opens the customer's profile and is sealed: their keys fetched together.
             vault?.prepare(customers: Array(Set(released.map(\.0.customer))))
             for (command, state) in released {
@@ -191,6 +201,8 @@ public final class Deliverer {
         }
         summary.released = result.released.count - summary.unrouted
         summary.suppressed = result.suppressed.count
+        releasedUpTo = result.upTo
+        summary.releaseLeftSome = result.upTo != nil
         return summary
     }
 

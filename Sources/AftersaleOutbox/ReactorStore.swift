@@ -437,6 +437,8 @@ public final class ReactorStore {
     struct Plan {
         var needed: Set<String>
         var all: Bool
+        /// Where a bounded release stopped in the due commands (nil: it went through them all).
+        var releasedUpTo: ReleaseCursor?
         /// How many customers the run will hold, about.
         var size: Int
     }
@@ -449,7 +451,12 @@ public final class ReactorStore {
     /// judged before), the walk of `runBesideWriters` is begun (inside the caller's write
     /// transaction) or left going, and only the customers above are taken. The run may then pass a
     /// model's event, and the walk still judges everyone under it.
-    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, judgingEveryone: Bool = true) throws -> Plan {
+    ///
+    /// `bound`: the customers with a command due are taken at most `bound.customers` at a time, in
+    /// the order of their due commands from `bound.after` on, and customers whose next tick is due
+    /// are left to the live engine (which takes them in steps); see `releaseForDelivery`.
+    func plan(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, judgingEveryone: Bool = true,
+              bound: (customers: Int, after: ReleaseCursor?)? = nil) throws -> Plan {
         let checkpoint = try self.checkpoint()
         var needed = Set<String>()
         func collect(_ sql: String, _ values: [SQLValue]) throws {
@@ -460,9 +467,14 @@ public final class ReactorStore {
         // The system's stream (models fitted) is nobody's: it goes to every pass.
         try collect("SELECT DISTINCT customer FROM events WHERE position > ?1 AND customer <> ?2",
                     [.int(checkpoint), .text(EventType.systemCustomer)])
-        try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
-        if withDueCommands {
-            try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
+        var releasedUpTo: ReleaseCursor?
+        if let bound {
+            releasedUpTo = try dueCustomers(by: now, atMost: bound.customers, after: bound.after, into: &needed)
+        } else {
+            try collect("SELECT customer FROM reactor_customers WHERE next_tick IS NULL OR next_tick <= ?1", [.int(now.startOfUTCDay.millis)])
+            if withDueCommands {
+                try collect("SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= ?1", [.int(now.millis)])
+            }
         }
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
         // A walk over every customer begun by the service is finished here, at once, unless told otherwise.
@@ -471,8 +483,41 @@ public final class ReactorStore {
             try beginJudgingEveryone(prototype)
             everyone = false
         }
-        let all = try everyone || (judgingEveryone && isJudgingEveryone()) || Int64(needed.count) * 2 >= known
-        return Plan(needed: needed, all: all, size: all ? max(Int(known), needed.count) : needed.count)
+        // A bounded release takes its customers however many the shop has: loading everyone would undo the bound.
+        let all = try everyone || (judgingEveryone && isJudgingEveryone()) || (bound == nil && Int64(needed.count) * 2 >= known)
+        return Plan(needed: needed, all: all, releasedUpTo: all ? nil : releasedUpTo, size: all ? max(Int(known), needed.count) : needed.count)
+    }
+
+    /// Adds to `customers` the next `atMost` customers with a pending command due by `now`, in the
+    /// order of those commands (due time, then row) from just after `cursor`; returns where it
+    /// stopped, or nil when it went through them all.
+    ///
+    /// A page, not the earliest due each time: commands handed to delivery stay pending until their
+    /// delivery is recorded, and those quiet hours hold stay pending at their old due time, so the
+    /// earliest due can be the same customers release after release; a page moves on past them.
+    private func dueCustomers(by now: Timestamp, atMost limit: Int, after cursor: ReleaseCursor?,
+                              into customers: inout Set<String>) throws -> ReleaseCursor? {
+        // By the index on (status, due), whose rows are in (due, rowid) order: no sort.
+        let due = try database.prepare("""
+            SELECT customer, due, rowid FROM outbox WHERE status = 'pending' AND due <= ?1 AND (due, rowid) > (?2, ?3)
+            ORDER BY due, rowid
+            """)
+        try due.bind([.int(now.millis), .int(cursor?.due ?? Int64.min), .int(cursor?.row ?? Int64.min)])
+        var taken = Set<String>()
+        var last: ReleaseCursor?
+        while try due.step() {
+            let customer = due.text(0) ?? ""
+            if !taken.contains(customer) {
+                if taken.count >= max(1, limit) {
+                    customers.formUnion(taken)
+                    return last
+                }
+                taken.insert(customer)
+            }
+            last = ReleaseCursor(due: due.int64(1), row: due.int64(2))
+        }
+        customers.formUnion(taken)
+        return nil
     }
 
     /// A stored next tick holds for the model and settings it was judged under: a model fitted since
@@ -1071,8 +1116,9 @@ public final class ReactorStore {
     /// Each held back is recorded suppressed (an event and the outbox); each handed is recorded
     /// dispatched at once when `sentNow`, and otherwise stays pending for its delivery to record.
     private func release(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>, source: String, sentNow: Bool,
+                         bound: (customers: Int, after: ReleaseCursor?)? = nil,
                          hand: ([(command: Command, state: CustomerState?)]) throws -> Void)
-        throws -> (released: [Command], suppressed: [Command]) {
+        throws -> (released: [Command], suppressed: [Command], upTo: ReleaseCursor?) {
         try database.inTransaction {
             var released: [Command] = []
             var suppressed: [Command] = []
@@ -1081,7 +1127,7 @@ public final class ReactorStore {
             // every pass reads the same log.
             // Delivery (the service's, every few seconds) leaves judging everyone to a walk: in one
             // run inside this transaction it held the service's commits back as long as it judged.
-            let plan = try plan(prototype, until: now, withDueCommands: true, judgingEveryone: sentNow)
+            let plan = try plan(prototype, until: now, withDueCommands: true, judgingEveryone: sentNow, bound: bound)
             _ = try runPasses(prototype, until: now, withDueCommands: true, plan: plan) { engine, _ in
                 let out = engine.release(dueBy: now, inFlight: inFlight)
                 let handed = out.filter { $0.isPending && $0.due <= now }
@@ -1099,9 +1145,16 @@ public final class ReactorStore {
             }
             // Commands that quiet hours move stay as they are: the next release moves them again.
             _ = try log.appendInTransaction(events, recorded: now)
-            return (released, suppressed)
+            return (released, suppressed, plan.releasedUpTo)
         }
     }
+}
+
+/// Where a paged release stopped in the due commands (see `ReactorStore.releaseForDelivery`): the
+/// due time and row of the last command it passed.
+public struct ReleaseCursor: Sendable, Equatable {
+    public var due: Int64
+    public var row: Int64
 }
 
 extension ReactorStore {
@@ -1113,10 +1166,19 @@ extension ReactorStore {
     ///
     /// - Parameter inFlight: commands queued earlier and not yet answered: not released again,
     ///   and counted as sent by the caps.
+    ///
+    /// - Parameter page: when given, the release takes at most `page.customers` customers with a
+    ///   command due, in the order of those commands from just after `page.after` (the `upTo` of
+    ///   the release before; nil to begin), and leaves customers whose next tick is due to the live
+    ///   engine; `upTo` is where it stopped, nil once it has been through every due command. The
+    ///   service pages so that one release is one short transaction: its first release of an
+    ///   imported history suppressed 812,636 stale commands in one, which held the intake back for
+    ///   50 s at 50,000 customers (tools/results/serve-load.md).
     public func releaseForDelivery(now: Timestamp, engine prototype: ReactorEngine, inFlight: Set<String>,
+                                   page: (customers: Int, after: ReleaseCursor?)? = nil,
                                    queue: ([(command: Command, state: CustomerState?)]) throws -> Void)
-        throws -> (released: [Command], suppressed: [Command]) {
-        try release(now: now, engine: prototype, inFlight: inFlight, source: "aftersale delivery", sentNow: false, hand: queue)
+        throws -> (released: [Command], suppressed: [Command], upTo: ReleaseCursor?) {
+        try release(now: now, engine: prototype, inFlight: inFlight, source: "aftersale delivery", sentNow: false, bound: page, hand: queue)
     }
 
     /// Records how a delivery ended, inside the caller's transaction: `action.dispatched` when it

@@ -42,6 +42,9 @@ public final class DeliveryService: @unchecked Sendable {
     /// first brings the reactor up to now, so it waits while the live engine is far behind (it would
     /// hold the intake's commits back while it did the engine's work); the engine wakes it.
     public var mayRun: (@Sendable () -> Bool)?
+    /// The customers with a command due one run releases at most, in one transaction; a run that
+    /// leaves some wakes the next at once (`Deliverer.customersPerRelease`).
+    public var customersPerRelease = 2_000
     /// Events the reactor may be behind the intake for a delivery run to start.
     public static let maxReactorLag: Int64 = 20_000
     /// Called after each run (metrics).
@@ -75,6 +78,7 @@ public final class DeliveryService: @unchecked Sendable {
             let log = try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
             deliverer = try Deliverer(settings: settings, store: try ReactorStore(log: log, parallelism: 1), client: client,
                                       realSeconds: { Int64(Date().timeIntervalSince1970) })
+            deliverer.customersPerRelease = customersPerRelease
             queue = try DeliveryQueue(log: log)
         } catch {
             lock.withLock { current.lastError = "cannot start: \(error)" }
@@ -92,6 +96,7 @@ public final class DeliveryService: @unchecked Sendable {
                 status.queued = waiting.count
                 status.lagSeconds = waiting.map(\.due).min().map { max(0, Double(now.millis - $0.millis) / 1000) } ?? 0
                 status.lastError = nil
+                if summary.releaseLeftSome { worker.wake() }
                 if summary.attempts > 0 || summary.suppressed > 0 {
                     logger.info("delivery run", metadata: ["tries": "\(summary.attempts)", "delivered": "\(summary.delivered)",
                                                            "retrying": "\(summary.retrying)", "failed": "\(summary.failed)"])

@@ -219,6 +219,67 @@ struct SteppedRunTests {
         try expectSame(one, stepped, "after delivery and the walk")
     }
 
+    @Test("delivery's releases page through an imported backlog two customers at a time, handed commands still pending, and decide what one release decides")
+    func pagedReleases() throws {
+        let scratch = Scratch()
+        let events = try messyShopEvents(seed: 13, customers: 60)
+        let engine = ReactorEngine(configuration: ReactorConfiguration())
+        // The history judged by a batch run up to a few days after its last event: its commands due
+        // by then are pending, most of them past the catch-up window.
+        let now = events.map(\.at).max()!.adding(days: 3)
+        let one = try EventLog(path: scratch.path("one.db"))
+        let paged = try EventLog(path: scratch.path("paged.db"))
+        for log in [one, paged] {
+            _ = try log.append(events, recorded: testClock)
+            try ReactorStore(log: log).run(until: now, engine: engine)
+        }
+        let dueCustomers = try rows(paged.database, "SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= \(now.millis)").count
+        #expect(dueCustomers > 20)
+
+        var handed: [String] = []
+        let whole = try ReactorStore(log: one).releaseForDelivery(now: now, engine: engine, inFlight: []) { handed += $0.map(\.command.id) }
+        #expect(whole.upTo == nil)
+        #expect(!handed.isEmpty && !whole.suppressed.isEmpty)
+        // More customers with a command handed (and so pending, in flight) than a page takes.
+        let perPage = 2
+        #expect(Set(whole.released.map(\.customer)).count > perPage)
+
+        // Handed commands stay pending until their delivery is recorded (never, here), so a page
+        // that began at the earliest due every time would take the same customers again and again.
+        let store = try ReactorStore(log: paged)
+        var handedInPages: [String] = []
+        var suppressedInPages: [String] = []
+        var cursor: ReleaseCursor?
+        var pages = 0
+        repeat {
+            let page = try store.releaseForDelivery(now: now, engine: engine, inFlight: Set(handedInPages), page: (customers: perPage, after: cursor)) {
+                handedInPages += $0.map(\.command.id)
+            }
+            #expect(Set((page.released + page.suppressed).map(\.customer)).count <= perPage)
+            suppressedInPages += page.suppressed.map(\.id)
+            cursor = page.upTo
+            pages += 1
+        } while cursor != nil && pages <= dueCustomers
+        #expect(cursor == nil, "went through every due command")
+        // A customer comes up again in a later page only for a command of theirs still pending
+        // after the cursor: each page takes the bound, so the pages are about the customers' count.
+        let pendingRows = try rows(paged.database, "SELECT id FROM outbox WHERE status = 'pending' AND due <= \(now.millis)").count
+        #expect(pages >= dueCustomers / perPage && pages <= (dueCustomers + pendingRows) / perPage + 2, "\(pages) pages")
+        #expect(handedInPages.sorted() == handed.sorted())
+        #expect(suppressedInPages.sorted() == whole.suppressed.map(\.id).sorted())
+        for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
+                    "SELECT customer, hex(state), clock, next_tick FROM reactor_customers ORDER BY customer",
+                    "SELECT id, type, customer, data FROM events WHERE type IN ('action.dispatched', 'action.suppressed') ORDER BY id"] {
+            #expect(try rows(paged.database, sql) == (try rows(one.database, sql)), "\(sql)")
+        }
+        // Once through, the next release begins again at the earliest due: the in-flight commands'
+        // customers come up again, and nothing is handed twice.
+        let again = try store.releaseForDelivery(now: now, engine: engine, inFlight: Set(handedInPages), page: (customers: perPage, after: nil)) { #expect($0.isEmpty) }
+        let stillPending = try rows(paged.database, "SELECT DISTINCT customer FROM outbox WHERE status = 'pending' AND due <= \(now.millis)").count
+        #expect(stillPending > 0, "the handed commands wait for their delivery")
+        #expect(again.released.isEmpty && again.suppressed.isEmpty && (again.upTo != nil) == (stillPending > perPage))
+    }
+
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
     private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
