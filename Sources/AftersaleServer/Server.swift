@@ -86,6 +86,7 @@ public enum AftersaleServer {
         delivery?.onRun = { status, summary in metrics.recordDelivery(status, summary) }
         delivery?.cacheMebibytes = settings.cacheMebibytesPerConnection
         delivery?.writerTurns = turns
+        delivery?.customersPerRelease = settings.deliveryCustomersPerRelease
         if settings.liveEngine {
             delivery?.mayRun = { intake.lastAppended - engine.status.reactor <= DeliveryService.maxReactorLag }
         }

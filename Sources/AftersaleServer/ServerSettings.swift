@@ -56,6 +56,10 @@ public struct ServerSettings: Sendable {
     /// Delivery of commands as webhooks (the config's `webhooks` section and
     /// `AFTERSALE_WEBHOOK_SECRET`): runs in the service when a destination is set.
     public var delivery = DeliverySettings()
+    /// Delivery releases the due commands of at most this many customers per write transaction,
+    /// going on where the last release stopped (a backlog, say a history just imported, goes in
+    /// several): the intake waits for no longer.
+    public var deliveryCustomersPerRelease = 2_000
 
     public init(databasePath: String) {
         self.databasePath = databasePath
@@ -129,6 +133,7 @@ extension ServerSettings {
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
             case "engine_customers_per_quiet_step": engineCustomersPerQuietStep = try count(0...10_000_000)
             case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
+            case "delivery_customers_per_release": deliveryCustomersPerRelease = try count(1...10_000_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
             case "live_engine":

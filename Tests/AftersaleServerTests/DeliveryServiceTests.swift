@@ -65,6 +65,8 @@ struct DeliveryServiceTests {
             settings.delivery.destinations = [Destination(name: "hooks", url: "http://127.0.0.1:\(receiver.port)/aftersale")]
             settings.delivery.secrets = [try! WebhookSecret(DeliveryServiceTests.secret)]
             settings.delivery.intervalSeconds = 0.05
+            // Releases of one customer each, as a backlog goes: every due command still goes out.
+            settings.deliveryCustomersPerRelease = 1
         }
         let delivery = try #require(server.parts.delivery)
         try await server.test { client in
@@ -90,6 +92,10 @@ struct DeliveryServiceTests {
             }
             #expect(delivery.status.queued == 0 && delivery.status.delivered > 0, "\(delivery.status)")
             #expect(delivery.status.lastError == nil, "\(delivery.status)")
+            // Nothing due by the clock was left behind: each command delivered, or held back for good.
+            let outbox = try EventLog(path: server.path)
+            #expect(try outbox.database.scalarInt("SELECT count(*) FROM outbox WHERE status = 'pending' AND due <= \(clock.millis)") == 0)
+            #expect(try outbox.database.scalarInt("SELECT count(DISTINCT customer) FROM outbox WHERE status = 'dispatched'") ?? 0 > 3)
 
             let requests = try receiver.requests()
             #expect(requests.allSatisfy { $0["valid"] == .bool(true) }, "every signature checks out with the receiver's own code")
