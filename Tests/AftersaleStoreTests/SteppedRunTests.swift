@@ -54,7 +54,18 @@ struct SteppedRunTests {
         // (the empty table made again without a key); later runs and steps read by them.
         let indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name"
         for log in [one, stepped] {
-            #expect(try rows(log.database, indexes).map { $0[0] } == ["outbox_customer", "outbox_due", "outbox_id"])
+            #expect(try rows(log.database, indexes).map { $0[0] } == ["outbox_customer", "outbox_id", "outbox_pending_due"])
+            // Dispatch's and delivery's look-ups of pending commands by due time go by the partial index.
+            for query in ["SELECT customer FROM outbox WHERE status = 'pending' AND due <= 5",
+                          "SELECT customer, due, rowid FROM outbox WHERE status = 'pending' AND due <= 9 AND (due, rowid) > (1, 2) ORDER BY due, rowid",
+                          "SELECT count(*) FROM outbox WHERE 1 AND status = 'pending' AND due <= 9 AND due >= 1"] {
+                let explain = try log.database.prepare("EXPLAIN QUERY PLAN " + query)
+                var plan: [String] = []
+                while try explain.step() { plan.append(explain.text(3) ?? "") }
+                #expect(plan.contains { $0.hasPrefix("SEARCH outbox USING") && $0.contains("INDEX outbox_pending_due (due") }, "\(plan)")
+                #expect(!plan.contains { $0.contains("TEMP B-TREE FOR ORDER BY") }, "\(plan)")
+                if query.contains("count(*)") { #expect(plan.contains { $0.contains("COVERING INDEX outbox_pending_due") }, "\(plan)") }
+            }
             // Its ids stay unique: a second row with a command's id is refused.
             #expect(throws: (any Error).self) {
                 try log.database.execute("INSERT INTO outbox SELECT * FROM outbox LIMIT 1")
@@ -311,7 +322,8 @@ struct SteppedRunTests {
                 INSERT INTO keyed SELECT * FROM outbox ORDER BY rowid;
                 DROP TABLE outbox;
                 ALTER TABLE keyed RENAME TO outbox;
-                \(ReactorStore.outboxIndexes)
+                CREATE INDEX outbox_customer ON outbox(customer);
+                CREATE INDEX outbox_due ON outbox(status, due);
                 """)
         }
         #expect(try old.database.scalarInt("SELECT pk FROM pragma_table_info('outbox') WHERE name = 'id'") == 1)
@@ -327,6 +339,9 @@ struct SteppedRunTests {
         #expect(expected.count > before.count)
         #expect(try rows(old.database, sql) == expected)
         #expect(try old.database.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_id'") == 0, "the keyed outbox is left as it is")
+        // Its index of every command by (status, due) gave way to the pending commands' by due time.
+        #expect(try rows(old.database, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name")
+            == [["outbox_customer"], ["outbox_pending_due"]])
     }
 
     private func rows(_ database: Database, _ sql: String) throws -> [[String]] {
