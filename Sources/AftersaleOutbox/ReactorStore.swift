@@ -829,7 +829,8 @@ public final class ReactorStore {
     /// commands and customers it wrote.
     @discardableResult
     func save(_ engine: inout ReactorEngine) throws -> Int {
-        try write(prepareSave(&engine))
+        // Inside the transaction already: the payloads are made while the rows go in (`write`).
+        try write(prepareSave(&engine, payloadsNow: false))
     }
 
     /// The rows a save writes, made before its transaction: states encoded, payloads written, next
@@ -841,7 +842,8 @@ public final class ReactorStore {
         /// Each customer's state, and its clock and next tick once it has a clock.
         var customers: [(customer: String, state: [UInt8], timing: (clock: Int64, nextTick: Int64)?)] = []
         var commands: [Command] = []
-        var payloads: [String] = []
+        /// The commands' payload texts, or nil for `write` to make them as it goes.
+        var payloads: [String]? = []
         /// The co-purchase counts' text, when they changed.
         var coPurchases: String?
         /// The configuration's fingerprint, when every customer was in memory.
@@ -850,7 +852,10 @@ public final class ReactorStore {
 
     /// `judgedAgain`: customers judged again under new settings or a new model, whose next ticks are
     /// recorded whether or not anything of theirs changed.
-    func prepareSave(_ engine: inout ReactorEngine, judgedAgain again: [String] = []) -> PreparedSave {
+    ///
+    /// `payloadsNow` false leaves the commands' payload texts to `write`, which makes each chunk's on
+    /// another thread while it inserts the chunk before.
+    func prepareSave(_ engine: inout ReactorEngine, judgedAgain again: [String] = [], payloadsNow: Bool = true) -> PreparedSave {
         let changes = engine.takeChanges()
         var prepared = PreparedSave()
         // Customers whose commands changed without their state (a dispatch) may have a new next tick too.
@@ -870,7 +875,7 @@ public final class ReactorStore {
             (customer.state.customer, CustomerStateBinaryCodec.encode(customer.state),
              customer.clock.map { ($0.millis, ReactorStore.storedNextTick(engine, customer)) })
         }
-        prepared.payloads = ReactorStore.payloadTexts(changes.commands)
+        prepared.payloads = payloadsNow ? ReactorStore.payloadTexts(changes.commands) : nil
         prepared.commands = changes.commands
         if changes.coPurchasesChanged {
             let object = JSONObject(engine.coPurchases.sorted { $0.key < $1.key }.map { sku, after in
@@ -921,7 +926,7 @@ public final class ReactorStore {
             ON CONFLICT(id) DO UPDATE SET channel = excluded.channel, due = excluded.due, status = excluded.status,
                 status_reason = excluded.status_reason, cancelled_by = excluded.cancelled_by
             """)
-        for (command, payload) in zip(prepared.commands, prepared.payloads) {
+        try ReactorStore.withPayloads(of: prepared.commands, given: prepared.payloads) { command, payload in
             let (status, reason, by) = ReactorStore.statusColumns(command.status)
             upsertCommand.bind(command.id, at: 1)
             upsertCommand.bind(command.customer, at: 2)
@@ -940,6 +945,47 @@ public final class ReactorStore {
         }
         if let coPurchases = prepared.coPurchases { try setMeta("co_purchases", coPurchases) }
         return prepared.commands.count + prepared.customers.count
+    }
+
+    /// Commands whose payload texts one chunk of `withPayloads` makes ahead of the rows.
+    static let payloadChunk = 4_096
+
+    /// Calls `body` with each command and its payload text, in order: the texts `given`, or texts
+    /// made a chunk ahead on another thread while `body` takes the chunk before. A first run's
+    /// hundreds of thousands of rows go in on one thread, one at a time; their texts, made first on
+    /// every core, kept the rows waiting, and made beside them they need not
+    /// (tools/results/million-customers.md).
+    static func withPayloads(of commands: [Command], given: [String]?, _ body: (Command, String) throws -> Void) throws {
+        if let given {
+            for (command, payload) in zip(commands, given) { try body(command, payload) }
+            return
+        }
+        let ahead = TextsAhead()
+        let group = DispatchGroup()
+        // Whatever `body` throws, the thread making the next chunk is done before this returns.
+        defer { group.wait() }
+        var texts = commands.prefix(payloadChunk).map { JSONValue.object($0.payload).compactText }
+        var start = 0
+        while start < commands.count {
+            let next = start + texts.count
+            if next < commands.count {
+                let range = next..<min(next + payloadChunk, commands.count)
+                DispatchQueue.global(qos: .userInitiated).async(group: group) {
+                    ahead.texts = range.map { JSONValue.object(commands[$0].payload).compactText }
+                }
+            }
+            for (offset, text) in texts.enumerated() { try body(commands[start + offset], text) }
+            group.wait()
+            texts = ahead.texts
+            ahead.texts = []
+            start = next
+        }
+    }
+
+    /// The texts of the next chunk, written by the thread that makes them before the group is left,
+    /// read after `group.wait()`.
+    private final class TextsAhead: @unchecked Sendable {
+        var texts: [String] = []
     }
 
     /// The commands' payloads as the outbox stores them (JSON text), made on every core for a first

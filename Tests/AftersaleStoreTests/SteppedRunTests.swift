@@ -291,6 +291,31 @@ struct SteppedRunTests {
         #expect(again.released.isEmpty && again.suppressed.isEmpty && (again.upTo != nil) == (stillPending > perPage))
     }
 
+    @Test("payload texts made a chunk ahead of the rows come in the commands' order, and a failing row stops the rest")
+    func payloadsAhead() throws {
+        let count = ReactorStore.payloadChunk * 2 + 17
+        let commands = (0..<count).map { i in
+            Command(id: "review_request:e-\(i)", customer: "c-\(i % 97)", kind: .reviewRequest, channel: .email,
+                    due: testClock.adding(millis: Int64(i)), payload: JSONObject(["order": .string("o-\(i)"), "n": .integer(i)]),
+                    reason: "test", trigger: "e-\(i)")
+        }
+        var seen: [(String, String)] = []
+        try ReactorStore.withPayloads(of: commands, given: nil) { seen.append(($0.id, $1)) }
+        #expect(seen.map(\.0) == commands.map(\.id))
+        #expect(seen.map(\.1) == ReactorStore.payloadTexts(commands))
+        #expect(seen[count - 1].1.contains("\"o-\(count - 1)\""))
+
+        struct Stop: Error {}
+        var taken = 0
+        #expect(throws: Stop.self) {
+            try ReactorStore.withPayloads(of: commands, given: nil) { _, _ in
+                taken += 1
+                if taken == ReactorStore.payloadChunk + 3 { throw Stop() }
+            }
+        }
+        #expect(taken == ReactorStore.payloadChunk + 3)
+    }
+
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
     private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
