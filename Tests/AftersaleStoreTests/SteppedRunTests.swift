@@ -316,6 +316,20 @@ struct SteppedRunTests {
         #expect(taken == ReactorStore.payloadChunk + 3)
     }
 
+    @Test("the outbox's counts by kind and status are SQLite's GROUP BY, in its order")
+    func commandCounts() throws {
+        let scratch = Scratch()
+        let events = try messyShopEvents(seed: 5, customers: 40)
+        let log = try EventLog(path: scratch.path("counts.db"))
+        _ = try log.append(events, recorded: testClock)
+        let store = try ReactorStore(log: log)
+        try store.run(until: events.map(\.at).max()!.adding(days: 30), engine: ReactorEngine(configuration: ReactorConfiguration()))
+        _ = try store.dispatch(now: events.map(\.at).max()!.adding(days: 30), engine: ReactorEngine(configuration: ReactorConfiguration())) { _ in }
+        let expected = try rows(log.database, "SELECT kind, status, count(*) FROM outbox GROUP BY kind, status ORDER BY kind, status")
+        #expect(Set(expected.map { $0[1] }).count >= 3, "several statuses: \(expected)")
+        #expect(try store.commandCounts().map { [$0.kind, $0.status, String($0.count)] } == expected)
+    }
+
     /// The outbox, the reactor's customers (states, clocks, next ticks) and its records alike.
     private func expectSame(_ one: EventLog, _ stepped: EventLog, _ when: String) throws {
         for sql in ["SELECT id, customer, kind, channel, due, payload, reason, priority, status, status_reason, cancelled_by, trigger FROM outbox ORDER BY id",
