@@ -37,28 +37,49 @@ public struct StageTimeline: Sendable {
 
     /// Adds one customer to every month end.
     public mutating func add(_ state: CustomerState) {
-        let orders = state.orders.values.compactMap { o -> (placed: Timestamp, cancelled: Timestamp?)? in
-            o.placedAt.map { ($0, o.cancelledAt) }
+        // What `LifecycleStage.classify` reads of the state the customer had at each month's end
+        // (their order count, last order and average gap), worked out from the orders without making
+        // that state: a state for every customer and month was most of a report's work.
+        var orders: [(placed: Timestamp, cancelled: Timestamp?)] = []
+        orders.reserveCapacity(state.orders.count)
+        for order in state.orders.values {
+            if let placed = order.placedAt { orders.append((placed, order.cancelledAt)) }
         }
         let since = [state.registeredAt, state.firstOrderAt, orders.map(\.placed).min()].compactMap { $0 }.min()
         guard let since else { return }
+        var days: [Int64] = []
         for (i, month) in months.enumerated() {
             let end = Timestamp(millis: month.adding(months: 1).firstDay.daysSinceEpoch * Timestamp.millisPerDay - 1)
             guard since <= end else { continue }
-            var past = CustomerState(customer: state.customer)
+            var count = 0
+            var last: Timestamp?
+            var average: Double?
             if orders.isEmpty {
-                // No order details kept: fall back to the distinct purchase days.
-                let days = state.purchaseDays.filter { $0.day * Timestamp.millisPerDay <= end.millis }
-                past.purchaseDays = days
-                past.orderCount = days.count
-                past.lastOrderAt = days.last.map { Timestamp(millis: $0.day * Timestamp.millisPerDay) }
+                // No order details kept: fall back to the distinct purchase days, in their order.
+                var first: Int64?
+                var latest: Int64?
+                for day in state.purchaseDays where day.day * Timestamp.millisPerDay <= end.millis {
+                    count += 1
+                    if first == nil { first = day.day }
+                    latest = day.day
+                }
+                last = latest.map { Timestamp(millis: $0 * Timestamp.millisPerDay) }
+                if count >= 2, let first, let latest { average = Double(latest - first) / Double(count - 1) }
             } else {
-                let live = orders.filter { $0.placed <= end && ($0.cancelled.map { $0 > end } ?? true) }
-                past.orderCount = live.count
-                past.lastOrderAt = live.map(\.placed).max()
-                past.purchaseDays = Set(live.map(\.placed.utcDay)).sorted().map { CustomerState.PurchaseDay(day: $0, value: 0) }
+                days.removeAll(keepingCapacity: true)
+                for order in orders where order.placed <= end && (order.cancelled.map { $0 > end } ?? true) {
+                    count += 1
+                    if last.map({ order.placed > $0 }) ?? true { last = order.placed }
+                    days.append(order.placed.utcDay)
+                }
+                // The average gap between distinct purchase days.
+                days.sort()
+                var distinct = 0
+                for (k, day) in days.enumerated() where k == 0 || day != days[k - 1] { distinct += 1 }
+                if distinct >= 2 { average = Double(days.last! - days.first!) / Double(distinct - 1) }
             }
-            let stage = LifecycleStage.classify(past, at: end, thresholds: thresholds)
+            let stage = LifecycleStage.classify(orderCount: count, lastOrderAt: last, averageDaysBetweenOrders: average, at: end,
+                                                thresholds: thresholds)
             counts[i][stage, default: 0] += 1
         }
     }

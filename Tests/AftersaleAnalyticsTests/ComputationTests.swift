@@ -228,4 +228,71 @@ struct StageTimelineTests {
         #expect(result.allSatisfy { $0.counts.count == LifecycleStage.allCases.count })
         #expect(result[5].counts[.prospect] == 2)
     }
+
+    @Test("the counts are those of classifying, at each month's end, the state made of the orders placed and not cancelled by then")
+    func sameAsStatesAtMonthEnds() {
+        // A fixed sequence (a linear congruential generator): the same customers every run.
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        func day(_ offset: Int) -> String {
+            let t = CustomerBuilder.at("2024-01-01").adding(millis: Int64(offset) * Timestamp.millisPerDay + Int64(next(20)) * 3_600_000)
+            return t.description
+        }
+        var states: [CustomerState] = []
+        for c in 0..<400 {
+            let builder = CustomerBuilder("c-\(c)")
+            if next(3) > 0 { builder.register(day(next(700))) }
+            var at = next(600)
+            for o in 0..<next(9) {
+                builder.order("o-\(c)-\(o)", day(at), total: "10")
+                // Now and then a second order the same day, or one cancelled later.
+                if next(5) == 0 { builder.order("o-\(c)-\(o)b", day(at), total: "5") }
+                if next(6) == 0 { builder.cancel("o-\(c)-\(o)", day(at + next(200))) }
+                at += next(120)
+            }
+            var state = builder.state
+            // Some states keep only their purchase days (no order details): the fallback.
+            if c % 10 == 0 { state.orders = OrderBook() }
+            states.append(state)
+        }
+        #expect(states.filter { $0.orders.isEmpty && !$0.purchaseDays.isEmpty }.count > 20)
+        let (from, through) = (Month(year: 2024, month: 1), Month(year: 2026, month: 3))
+        var timeline = StageTimeline(from: from, through: through)
+        for state in states { timeline.add(state) }
+        let expected = StageTimelineTests.byStates(states, months: timeline.months, thresholds: timeline.thresholds)
+        #expect(timeline.result.map(\.counts) == expected.map { StageCount(month: from, counts: $0).counts })
+        #expect(Set(timeline.result.flatMap { $0.counts.filter { $0.value > 0 }.map(\.key) }).count == LifecycleStage.allCases.count)
+    }
+
+    /// The counts as they were made before: a state for every customer and month, classified.
+    static func byStates(_ states: [CustomerState], months: [Month], thresholds: LifecycleStage.Thresholds) -> [[LifecycleStage: Int]] {
+        var counts = Array(repeating: [LifecycleStage: Int](), count: months.count)
+        for state in states {
+            let orders = state.orders.values.compactMap { o -> (placed: Timestamp, cancelled: Timestamp?)? in
+                o.placedAt.map { ($0, o.cancelledAt) }
+            }
+            guard let since = [state.registeredAt, state.firstOrderAt, orders.map(\.placed).min()].compactMap({ $0 }).min() else { continue }
+            for (i, month) in months.enumerated() {
+                let end = Timestamp(millis: month.adding(months: 1).firstDay.daysSinceEpoch * Timestamp.millisPerDay - 1)
+                guard since <= end else { continue }
+                var past = CustomerState(customer: state.customer)
+                if orders.isEmpty {
+                    let days = state.purchaseDays.filter { $0.day * Timestamp.millisPerDay <= end.millis }
+                    past.purchaseDays = days
+                    past.orderCount = days.count
+                    past.lastOrderAt = days.last.map { Timestamp(millis: $0.day * Timestamp.millisPerDay) }
+                } else {
+                    let live = orders.filter { $0.placed <= end && ($0.cancelled.map { $0 > end } ?? true) }
+                    past.orderCount = live.count
+                    past.lastOrderAt = live.map(\.placed).max()
+                    past.purchaseDays = Set(live.map(\.placed.utcDay)).sorted().map { CustomerState.PurchaseDay(day: $0, value: 0) }
+                }
+                counts[i][LifecycleStage.classify(past, at: end, thresholds: thresholds), default: 0] += 1
+            }
+        }
+        return counts
+    }
 }

@@ -30,12 +30,21 @@ public enum LifecycleStage: String, Sendable, CaseIterable, Comparable {
     }
 
     public static func classify(_ state: CustomerState, at now: Timestamp, thresholds: Thresholds = Thresholds()) -> LifecycleStage {
-        guard state.orderCount > 0, let last = state.lastOrderAt else { return .prospect }
+        classify(orderCount: state.orderCount, lastOrderAt: state.lastOrderAt, averageDaysBetweenOrders: state.averageDaysBetweenOrders,
+                 at: now, thresholds: thresholds)
+    }
+
+    /// The stage from the three things it reads of a state (`CustomerState.orderCount`,
+    /// `lastOrderAt` and `averageDaysBetweenOrders`): a report classifies every customer at every
+    /// month's end without making a state for each.
+    public static func classify(orderCount: Int, lastOrderAt: Timestamp?, averageDaysBetweenOrders: Double?, at now: Timestamp,
+                                thresholds: Thresholds = Thresholds()) -> LifecycleStage {
+        guard orderCount > 0, let last = lastOrderAt else { return .prospect }
         let daysSince = Double(now.millis - last.millis) / Double(Timestamp.millisPerDay)
         if daysSince > thresholds.lapsedAfterDays { return .lapsed }
-        if state.orderCount == 1 { return daysSince > thresholds.atRiskAfterDays ? .atRisk : .new }
-        let rhythm = max(30, 2 * (state.averageDaysBetweenOrders ?? thresholds.atRiskAfterDays / 2))
+        if orderCount == 1 { return daysSince > thresholds.atRiskAfterDays ? .atRisk : .new }
+        let rhythm = max(30, 2 * (averageDaysBetweenOrders ?? thresholds.atRiskAfterDays / 2))
         if daysSince > rhythm { return .atRisk }
-        return state.orderCount >= thresholds.loyalOrders ? .loyal : .repeat
+        return orderCount >= thresholds.loyalOrders ? .loyal : .repeat
     }
 }
