@@ -1128,16 +1128,33 @@ public final class ReactorStore {
         // status (0.17 s of a report at 10,000 customers, against 0.05 s to read them): a few dozen
         // pairs, each kept by its bytes, with no text made for a row.
         let statement = try database.prepare("SELECT kind, status FROM outbox")
-        var counts: [[UInt8]: Int] = [:]
+        // Each pair found by a hash of its bytes (FNV-1a: one word for the dictionary to hash again),
+        // its bytes compared on a hit; a pair whose hash another pair took tries the next word.
+        // Hashing the bytes through a dictionary keyed by them cost more than SQLite's reading of the row.
+        var slots: [UInt64: Int] = [:]
+        var pairs: [(key: [UInt8], count: Int)] = []
         var key: [UInt8] = []
         while try statement.step() {
             key.removeAll(keepingCapacity: true)
             statement.withBytes(0) { key.append(contentsOf: $0) }
             key.append(0)
             statement.withBytes(1) { key.append(contentsOf: $0) }
-            counts[key, default: 0] += 1
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            while true {
+                guard let slot = slots[hash] else {
+                    slots[hash] = pairs.count
+                    pairs.append((key, 1))
+                    break
+                }
+                if pairs[slot].key == key {
+                    pairs[slot].count += 1
+                    break
+                }
+                hash &+= 1
+            }
         }
-        return counts.map { pair, count in
+        return pairs.map { pair, count in
             let split = pair.firstIndex(of: 0) ?? pair.endIndex
             return (String(decoding: pair[..<split], as: UTF8.self), String(decoding: pair[(split + 1)...], as: UTF8.self), count)
         }.sorted { ($0.kind, $0.status) < ($1.kind, $1.status) }
