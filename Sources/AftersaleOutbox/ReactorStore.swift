@@ -34,7 +34,7 @@ public final class ReactorStore {
             \(ReactorStore.outboxIndexes)
             CREATE TABLE IF NOT EXISTS reactor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
             """)
-        try replaceStatusDueIndex()
+        try dropStatusDueIndex()
         // Databases from before the next-tick column: NULL means "load it", so they just work.
         if try database.scalarInt("SELECT count(*) FROM pragma_table_info('reactor_customers') WHERE name = 'next_tick'") == 0 {
             try database.execute("ALTER TABLE reactor_customers ADD COLUMN next_tick INTEGER")
@@ -214,13 +214,11 @@ public final class ReactorStore {
         CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(due, status) WHERE status = 'pending';
         """
 
-    /// Outboxes from before the partial index kept every command by `(status, due)`: that index is
-    /// replaced once, in one transaction.
-    private func replaceStatusDueIndex() throws {
+    /// Outboxes from before the partial index kept every command by `(status, due)`: once `init` has
+    /// made the partial one, that index goes.
+    private func dropStatusDueIndex() throws {
         guard try database.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'outbox_due'") == 1 else { return }
-        try database.inTransaction {
-            try database.execute("DROP INDEX IF EXISTS outbox_due;\n" + ReactorStore.outboxIndexes)
-        }
+        try database.execute("DROP INDEX IF EXISTS outbox_due")
     }
 
     /// What one step of `runBesideWriters` did.
@@ -496,7 +494,7 @@ public final class ReactorStore {
         let known = try database.scalarInt("SELECT count(*) FROM reactor_customers") ?? 0
         // A walk over every customer begun by the service is finished here, at once, unless told otherwise.
         var everyone = try mustJudgeEveryone(prototype)
-        if everyone && !judgingEveryone, try meta("configuration") != nil {
+        if everyone && !judgingEveryone, try judgedConfiguration() != nil {
             try beginJudgingEveryone(prototype)
             everyone = false
         }
