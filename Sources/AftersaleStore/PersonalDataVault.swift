@@ -313,7 +313,12 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     // MARK: Sealing and opening
 
     /// The first bytes of SHA-256 of an event id: what a sealed value carries to bind it to its event.
-    static func idTag(_ eventID: String) -> [UInt8] { Array(SHA256.hash(data: Array(eventID.utf8)).prefix(8)) }
+    static func idTag(_ eventID: String) -> [UInt8] {
+        // Hashed where the id's bytes are, and the tag taken from the digest's: no copies between.
+        var id = eventID
+        let digest = id.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { Array($0.prefix(8)) }
+    }
 
     private static func context(member: String, idTag: some Collection<UInt8>) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -427,16 +432,21 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                   events[index].withTexts({ data, _, _ in PersonalDataVault.mentions(data, PersonalDataVault.memberBytes[events[index].type]!) })
             else { continue }
             let event = events[index]
+            // The member names as bytes, in the order of `members`: a name on the tape is compared
+            // where it lies, not made into a string first.
+            let names = PersonalDataVault.memberBytes[event.type]!
             let values = try event.withTexts { data, _, _ throws -> [Clear] in
                 try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
                     var values: [Clear] = []
                     root.forEachMember { name, value in
-                        guard let name = name.stringValue, members.contains(name) else { return }
+                        guard let k = name.withText({ text in names.firstIndex { $0.elementsEqual(text) } }) ?? nil else { return }
+                        let name = members[k]
                         switch value.kind {
                         case .null: return
                         // Passed by only when it opens here: a sender's text that merely starts like
                         // a sealed value is personal data in clear like any other.
-                        case .string where value.stringValue.map({ PersonalData.isSealed($0) && isOpenable($0, event, name) }) ?? false: return
+                        case .string where value.withText({ PersonalData.isSealed(utf8: $0) }) ?? false
+                            && value.stringValue.map({ isOpenable($0, event, name) }) ?? false: return
                         default:
                             let range = value.range
                             values.append(Clear(member: name, range: range, text: Array(data.bindMemory(to: UInt8.self)[range])))
@@ -573,6 +583,7 @@ struct Base64Writer {
     private var count = 0
 
     mutating func append(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + (bytes.count + 2) / 3 * 4 + 4)
         for byte in bytes {
             switch count {
             case 0: pending.0 = byte; count = 1
