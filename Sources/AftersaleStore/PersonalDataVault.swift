@@ -583,7 +583,6 @@ struct Base64Writer {
     private var count = 0
 
     mutating func append(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + (bytes.count + 2) / 3 * 4 + 4)
         for byte in bytes {
             switch count {
             case 0: pending.0 = byte; count = 1
