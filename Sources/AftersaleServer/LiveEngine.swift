@@ -68,8 +68,11 @@ public final class LiveEngine: @unchecked Sendable {
     public var writerTurns: WriterTurns?
     /// Seconds since the intake last committed (see `waitForQuietIntake`); nil: never waits.
     public var sinceIntakeCommitted: (@Sendable () -> Double)?
-    /// The intake is busy while it committed less than this long ago.
-    public var quietSeconds = 0.02
+    /// The intake is busy while it committed less than this long ago. A burst of 500-event requests
+    /// on four connections left gaps of more than 20 ms between its commits often enough that an
+    /// engine waiting for 20 ms of quiet stepped in within the burst (`tools/results/serve-load.md`,
+    /// nineteenth session); at a shop's usual pace commits are seconds apart.
+    public var quietSeconds = 0.2
     /// A step waits at most this long for a busy intake to be quiet.
     public var deferAtMostSeconds = 1.0
     /// A projection this many events behind (and half the log or more) is rebuilt, when the intake is quiet.

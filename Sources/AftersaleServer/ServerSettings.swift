@@ -47,6 +47,9 @@ public struct ServerSettings: Sendable {
     /// While the intake commits back to back (a burst), the live engine waits at most this many
     /// milliseconds for a pause before each step (0: never waits; see `LiveEngine.waitForQuietIntake`).
     public var engineDeferMilliseconds = 1_000
+    /// The intake counts as busy while its last commit ended less than this many milliseconds ago
+    /// (see `LiveEngine.quietSeconds`).
+    public var engineQuietMilliseconds = 200
     /// The intake holds the facts of up to this many appended events in memory and stores them
     /// together (0: with each commit; see `Intake.factsHeldAtMost`).
     public var intakeFactsHeld = 50_000
@@ -133,6 +136,7 @@ extension ServerSettings {
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
             case "engine_customers_per_quiet_step": engineCustomersPerQuietStep = try count(0...10_000_000)
             case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
+            case "engine_quiet_ms": engineQuietMilliseconds = try count(1...60_000)
             case "delivery_customers_per_release": deliveryCustomersPerRelease = try count(1...10_000_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)

@@ -30,13 +30,16 @@ struct EngineDeferralTests {
     final class FakeIntake: Sendable {
         private let busyFlag = Atomic<Bool>(true)
         private let asks = Atomic<Int>(0)
+        /// Seconds since the last commit while busy: 0 (committing back to back), or a gap within a burst.
+        let busySince: Double
+        init(busySince: Double = 0) { self.busySince = busySince }
         var busy: Bool { busyFlag.load(ordering: .relaxed) }
         func setBusy(_ value: Bool) { busyFlag.store(value, ordering: .relaxed) }
         var asked: Int { asks.load(ordering: .relaxed) }
         var since: @Sendable () -> Double {
             { [self] in
                 asks.add(1, ordering: .relaxed)
-                return busy ? 0 : 60
+                return busy ? busySince : 60
             }
         }
     }
@@ -80,6 +83,21 @@ struct EngineDeferralTests {
         let status = engine.status
         #expect(status.lastError == nil)
         #expect(status.projection == Int64(events) && status.reactor == Int64(events))
+    }
+
+    @Test("a gap of 100 ms between a burst's commits is not a pause: the engine waits for a longer one")
+    func gapsWithinABurst() async throws {
+        let (folder, path, events) = try EngineDeferralTests.log(customers: 40, days: 60)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let intake = FakeIntake(busySince: 0.1)
+        let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 600)
+        engine.start()
+        defer { engine.stop() }
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 10) { intake.asked >= 5 })
+        #expect(engine.status.runs == 0 && engine.status.reactor == 0)
+        intake.setBusy(false)
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 30) { engine.status.runs >= 1 })
+        #expect(engine.status.reactor == Int64(events))
     }
 
     @Test("an intake that never pauses holds the engine back no longer than the bound")
