@@ -962,14 +962,14 @@ public final class ReactorStore {
         let group = DispatchGroup()
         // Whatever `body` throws, the thread making the next chunk is done before this returns.
         defer { group.wait() }
-        var texts = commands.prefix(payloadChunk).map { JSONValue.object($0.payload).compactText }
+        var texts = commands.prefix(payloadChunk).map { $0.storedPayload }
         var start = 0
         while start < commands.count {
             let next = start + texts.count
             if next < commands.count {
                 let range = next..<min(next + payloadChunk, commands.count)
                 DispatchQueue.global(qos: .userInitiated).async(group: group) {
-                    ahead.texts = range.map { JSONValue.object(commands[$0].payload).compactText }
+                    ahead.texts = range.map { commands[$0].storedPayload }
                 }
             }
             for (offset, text) in texts.enumerated() { try body(commands[start + offset], text) }
@@ -990,12 +990,12 @@ public final class ReactorStore {
     /// run's hundreds of thousands: writing the rows can only go one at a time, making them need not.
     static func payloadTexts(_ commands: [Command]) -> [String] {
         let parts = commands.count < 4_096 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        guard parts > 1 else { return commands.map { JSONValue.object($0.payload).compactText } }
+        guard parts > 1 else { return commands.map { $0.storedPayload } }
         let size = (commands.count + parts - 1) / parts
         let texts = UnsafeTexts(count: commands.count)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             for i in (part * size)..<min(commands.count, (part + 1) * size) {
-                texts.put(JSONValue.object(commands[i].payload).compactText, at: i)
+                texts.put(commands[i].storedPayload, at: i)
             }
         }
         return texts.take()
@@ -1328,4 +1328,9 @@ private final class UnsafeTexts: @unchecked Sendable {
         slots.deinitialize()
         slots.deallocate()
     }
+}
+
+extension Command {
+    /// The payload as the outbox stores it: compact JSON text, members in the order the play gave them.
+    var storedPayload: String { JSONValue.object(payload).compactText }
 }
