@@ -428,13 +428,13 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         for index in events.indices where !events[index].personalDataSealed {
             events[index].personalDataSealed = true
             let members = PersonalData.members(of: events[index].type)
+            // The member names as bytes, in the order of `members`: the text is searched for them, and
+            // a name on the tape is compared where it lies, not made into a string first.
+            let names = PersonalDataVault.memberBytes[events[index].type]!
             guard !members.isEmpty, events[index].customer != EventType.systemCustomer,
-                  events[index].withTexts({ data, _, _ in PersonalDataVault.mentions(data, PersonalDataVault.memberBytes[events[index].type]!) })
+                  events[index].withTexts({ data, _, _ in PersonalDataVault.mentions(data, names) })
             else { continue }
             let event = events[index]
-            // The member names as bytes, in the order of `members`: a name on the tape is compared
-            // where it lies, not made into a string first.
-            let names = PersonalDataVault.memberBytes[event.type]!
             let values = try event.withTexts { data, _, _ throws -> [Clear] in
                 try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
                     var values: [Clear] = []
