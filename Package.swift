@@ -43,6 +43,9 @@ var package = Package(
         ),
         // glibc's malloc.h (allocator statistics for the service's metrics): a header, nothing to link.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // AES-GCM with a key's context made once, from the BoringSSL inside swift-crypto: a header
+        // (see its comment), linked through the `Crypto` product.
+        .systemLibrary(name: "CSealing", path: "Sources/CSealing"),
         // The pure core: events, money, validation, folds and policies. No I/O, no clock.
         .target(name: "AftersaleCore"),
         // Lifetime value: the models applied to customers (pure).
@@ -53,7 +56,7 @@ var package = Package(
         // Only the storage modules (log, projections, outbox) depend on it.
         .target(name: "AftersaleSQLite", dependencies: ["CSQLite", .target(name: "CMalloc", condition: .when(platforms: [.linux]))]),
         // The event log: append, read, streams and facts. Its public face has no SQLite in it.
-        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite",
+        .target(name: "AftersaleStore", dependencies: ["AftersaleCore", "AftersaleSQLite", "CSealing",
                                                      .product(name: "Crypto", package: "swift-crypto")]),
         // Read models folded from the log (the customers projection), stored beside it.
         .target(name: "AftersaleProjections", dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite"]),
@@ -121,6 +124,7 @@ var package = Package(
         .testTarget(name: "CustomerValueTests", dependencies: ["CustomerValue", "AftersaleCore", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleStoreTests", dependencies: [
             "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleOutbox", "AftersaleReactor", "AftersaleIngest", "ShopSimulator", "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "AftersaleReactorTests", dependencies: ["AftersaleReactor", "AftersaleCore", "ShopSimulator", "CustomerValue", "BuyTillYouDie"]),
         .testTarget(name: "AftersaleAnalyticsTests", dependencies: ["AftersaleAnalytics", "AftersaleCore"]),

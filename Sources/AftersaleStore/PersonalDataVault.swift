@@ -46,7 +46,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
 
     private struct CustomerKey {
         var generation: Int64
-        var key: SymmetricKey
+        var key: SealingKey
     }
 
     /// HMAC keyed with the master key (nil without one), made once: each customer's key starts
@@ -216,7 +216,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     defer { select.reset() }
                     select.bind(customer, at: 1)
                     guard try select.step() else { return nil }
-                    return derive(select.withBytes(1) { Array($0) }, customer: customer, generation: select.int64(0), keyed: keyed)
+                    return try derive(select.withBytes(1) { Array($0) }, customer: customer, generation: select.int64(0), keyed: keyed)
                 }
                 guard creating else {
                     for customer in missing { found[customer] = try stored(customer) }
@@ -245,7 +245,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     _ = try insert.step()
                     insert.reset()
                     found[customer] = database.changes == 1
-                        ? derive(salt, customer: customer, generation: generation, keyed: keyed) : try stored(customer)
+                        ? try derive(salt, customer: customer, generation: generation, keyed: keyed) : try stored(customer)
                 }
                 state.dataVersion = try database.dataVersion()
                 return found
@@ -258,11 +258,14 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
 
     /// A customer's key from its salt: without the master key the salt gives nothing, and without
     /// the salt (deleted when the customer is forgotten) the master key gives nothing.
-    private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: HMAC<SHA256>) -> CustomerKey {
+    private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: HMAC<SHA256>) throws -> CustomerKey {
         let message = Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt
         var mac = keyed
         mac.update(data: message)
-        return CustomerKey(generation: generation, key: SymmetricKey(data: Array(mac.finalize())))
+        guard let key = SealingKey(mac.finalize()) else {
+            throw StoreError(.personalDataUnavailable, "no AES-GCM context could be made for a customer's key")
+        }
+        return CustomerKey(generation: generation, key: key)
     }
 
     /// Caps the keys file's page cache, as `EventLog.limitPageCache` caps the log's: a service
@@ -316,8 +319,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     static func idTag(_ eventID: String) -> [UInt8] {
         // Hashed where the id's bytes are, and the tag taken from the digest's: no copies between.
         var id = eventID
-        let digest = id.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-        return digest.withUnsafeBytes { Array($0.prefix(8)) }
+        return Array(id.withUTF8 { SealingKey.sha256(UnsafeRawBufferPointer($0)) }.prefix(8))
     }
 
     private static func context(member: String, idTag: some Collection<UInt8>) -> [UInt8] {
@@ -332,25 +334,32 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// Seals one value (a delivery body), with a nonce of its own: no buffer for a single one.
     private func seal(_ value: JSONValue, member: String, eventID: String, key: CustomerKey) throws -> String {
         var token: [UInt8] = []
+        var sealed: [UInt8] = []
+        var random = RandomBytes(count: SealingKey.nonceCount)
         try seal(text: Array(value.compactText.utf8), member: member, idTag: PersonalDataVault.idTag(eventID), key: key,
-                 nonce: AES.GCM.Nonce(), into: &token)
+                 nonce: random.bytes(SealingKey.nonceCount), scratch: &sealed, into: &token)
         return String(decoding: token, as: UTF8.self)
     }
 
-    /// The same, the sealed value's text (`sealed:1:<generation>:<base64>`) appended to `out`.
-    private func seal(text: [UInt8], member: String, idTag tag: [UInt8], key: CustomerKey, nonce: AES.GCM.Nonce,
-                      into out: inout [UInt8]) throws {
-        let box = try AES.GCM.seal(text, using: key.key, nonce: nonce, authenticating: PersonalDataVault.context(member: member, idTag: tag))
+    /// The same, the sealed value's text (`sealed:1:<generation>:<base64>`) appended to `out`;
+    /// `scratch` holds the sealed bytes on their way (kept by the caller: one buffer for many values).
+    private func seal(text: [UInt8], member: String, idTag tag: [UInt8], key: CustomerKey, nonce: ArraySlice<UInt8>,
+                      scratch sealed: inout [UInt8], into out: inout [UInt8]) throws {
+        sealed.removeAll(keepingCapacity: true)
+        try text.withUnsafeBytes { text in
+            try nonce.withUnsafeBytes { nonce in
+                try PersonalDataVault.context(member: member, idTag: tag).withUnsafeBytes { context in
+                    try key.key.seal(text, nonce: nonce, authenticating: context, appendingTo: &sealed)
+                }
+            }
+        }
         out.append(contentsOf: PersonalDataVault.prefixBytes)
         out.append(contentsOf: String(key.generation).utf8)
         out.append(UInt8(ascii: ":"))
-        // id tag, then nonce, ciphertext and GCM tag (the box's combined form), base64 in one pass.
+        // id tag, then nonce, ciphertext and GCM tag (AES.GCM.SealedBox's combined form), base64 in one pass.
         var base64 = Base64Writer()
         base64.append(tag, to: &out)
-        // Nil only for a nonce of another length than 12 bytes, which is never made here.
-        guard let combined = box.combined else { throw StoreError(.personalDataUnavailable, "a sealed value has no combined form") }
-        // Over its bytes: iterating a `Data` goes through its iterator, a call per byte.
-        combined.withUnsafeBytes { base64.append($0, to: &out) }
+        sealed.withUnsafeBytes { base64.append($0, to: &out) }
         base64.finish(&out)
     }
 
@@ -388,8 +397,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         }
         // A later key (data sent after an erasure) cannot open what the forgotten one sealed.
         guard key.generation == generation else { return generation < key.generation ? .erased : .unavailable }
-        guard let box = try? AES.GCM.SealedBox(combined: bytes.dropFirst(8)),
-              let plain = try? AES.GCM.open(box, using: key.key, authenticating: PersonalDataVault.context(member: member, idTag: tag)),
+        guard let plain = bytes.dropFirst(8).withUnsafeBytes({ sealed in
+                  PersonalDataVault.context(member: member, idTag: tag).withUnsafeBytes { key.key.open(sealed, authenticating: $0) }
+              }),
               let value = try? JSONParser.parse(String(decoding: plain, as: UTF8.self)) else { return .unavailable }
         return .value(value)
     }
@@ -460,6 +470,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         guard !found.isEmpty else { return }
         let keys = try keys(for: Set(found.map { events[$0.index].customer }), creating: true)
         var random = RandomBytes()
+        var sealed: [UInt8] = []
         for (index, values) in found {
             let event = events[index]
             guard let key = keys[event.customer] else {
@@ -474,7 +485,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                 for value in values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
                     text.append(contentsOf: bytes[at..<value.range.lowerBound])
                     text.append(UInt8(ascii: "\""))
-                    try seal(text: value.text, member: value.member, idTag: tag, key: key, nonce: random.nonce(), into: &text)
+                    try seal(text: value.text, member: value.member, idTag: tag, key: key, nonce: random.bytes(SealingKey.nonceCount),
+                             scratch: &sealed, into: &text)
                     text.append(UInt8(ascii: "\""))
                     at = value.range.upperBound
                 }
@@ -623,10 +635,14 @@ struct Base64Writer {
 /// Random nonces from the kernel's generator, taken 4 KiB at a time: one system call per 341
 /// nonces instead of one each (a fresh random nonce per value, as AES-GCM needs).
 struct RandomBytes {
-    private var buffer = [UInt8](repeating: 0, count: 4096)
-    private var used = 4096
+    private var buffer: [UInt8]
+    private var used: Int
 
-    mutating func nonce() throws -> AES.GCM.Nonce { try AES.GCM.Nonce(data: bytes(12)) }
+    /// `count`: the bytes taken from the kernel at a time (one value's nonce needs no 4 KiB).
+    init(count: Int = 4096) {
+        buffer = [UInt8](repeating: 0, count: count)
+        used = count
+    }
 
     mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
         if used + count > buffer.count {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import AftersaleStore
@@ -24,7 +25,50 @@ struct SealedFormTests {
     func noncesDiffer() throws {
         var random = RandomBytes()
         var seen = Set<Data>()
-        for _ in 0..<2_000 { seen.insert(Data(try random.nonce().withUnsafeBytes { Array($0) })) }
+        for _ in 0..<2_000 { seen.insert(Data(try random.bytes(SealingKey.nonceCount))) }
         #expect(seen.count == 2_000)
+    }
+
+    @Test("a value sealed here opens with swift-crypto's AES.GCM, and one sealed there opens here")
+    func sealedFormIsAESGCMs() throws {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 15, 16, 17, 31, 64, 200, 1_000] {
+            let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let plain = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let ad = Array("email\u{0}12345678".utf8)
+            let nonce = (0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let key = try #require(SealingKey(keyBytes))
+            let symmetric = SymmetricKey(data: keyBytes)
+
+            var sealed: [UInt8] = [9, 9]
+            try plain.withUnsafeBytes { p in try nonce.withUnsafeBytes { n in try ad.withUnsafeBytes { a in
+                try key.seal(p, nonce: n, authenticating: a, appendingTo: &sealed)
+            } } }
+            #expect(sealed.prefix(2) == [9, 9], "what was in the buffer stays")
+            let theirs = try AES.GCM.seal(plain, using: symmetric, nonce: AES.GCM.Nonce(data: nonce), authenticating: ad)
+            #expect(Array(sealed.dropFirst(2)) == Array(theirs.combined!), "length \(length): the same bytes as the combined box")
+            let box = try AES.GCM.SealedBox(combined: sealed.dropFirst(2))
+            #expect(Array(try AES.GCM.open(box, using: symmetric, authenticating: ad)) == plain)
+
+            let other = try AES.GCM.seal(plain, using: symmetric, authenticating: ad).combined!
+            #expect(other.withUnsafeBytes { s in ad.withUnsafeBytes { key.open(s, authenticating: $0) } } == plain)
+            // Another member or event, another key, or one byte changed: nothing opens.
+            let otherAD = Array("name\u{0}12345678".utf8)
+            #expect(other.withUnsafeBytes { s in otherAD.withUnsafeBytes { key.open(s, authenticating: $0) } } == nil)
+            let otherKey = try #require(SealingKey((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+            #expect(other.withUnsafeBytes { s in ad.withUnsafeBytes { otherKey.open(s, authenticating: $0) } } == nil)
+            var altered = Array(other)
+            altered[altered.count / 2] ^= 0x01
+            #expect(altered.withUnsafeBytes { s in ad.withUnsafeBytes { key.open(s, authenticating: $0) } } == nil)
+            #expect(Array(other.prefix(27)).withUnsafeBytes { s in ad.withUnsafeBytes { key.open(s, authenticating: $0) } } == nil)
+        }
+        #expect(SealingKey([UInt8](repeating: 1, count: 16)) == nil, "a key here is 32 bytes")
+    }
+
+    @Test("an event id's tag is the first 8 bytes of its SHA-256")
+    func idTagIsSHA256() {
+        for id in ["", "ord-1", String(repeating: "é", count: 100)] {
+            #expect(PersonalDataVault.idTag(id) == Array(SHA256.hash(data: Array(id.utf8))).prefix(8).map { $0 })
+        }
     }
 }
