@@ -85,6 +85,29 @@ struct EventRouteTests {
         }
     }
 
+    @Test("lines end with LF or CRLF, blank lines and comments are skipped, and the last line needs no newline")
+    func lineEndings() async throws {
+        let server = try TestServer()
+        try await server.test { client in
+            let bad = #"{"id":"crlf-bad","type":"order.placed","customer":"c9","at":"2025-12-01T10:00:00Z","data":{"total":"5.00","currency":"EUR","lines":[]}}"#
+            let body = orderLine(id: "crlf-1", customer: "c1", order: "o1") + "\r\n\r\n# a comment\r\n" + bad + "\r\n\n"
+                + orderLine(id: "crlf-2", customer: "c2", order: "o2")
+            try await client.execute(uri: "/v1/events", method: .post, headers: bearer, body: buffer(body)) { r in
+                #expect(r.status == .unprocessableContent)
+                #expect(r.object.outcomes == ["appended", "rejected", "appended"])
+                #expect(r.object["results"]?.arrayValue?.map { $0["origin"]?.stringValue } == ["line 1", "line 4", "line 6"])
+            }
+            try await client.execute(uri: "/v1/rejects", method: .get, headers: bearer) { r in
+                // Kept as sent, without the line's CR.
+                #expect(r.object["rejects"]?.arrayValue?.first?["raw"]?.stringValue == bad)
+            }
+            try await client.execute(uri: "/v1/events", method: .post, headers: bearer, body: buffer("\r\n\n")) { r in
+                #expect(r.status == .ok)
+                #expect(r.object.outcomes == [])
+            }
+        }
+    }
+
     @Test("401 without the token or with a wrong one; 503 when the server has none; 413 over the size limit")
     func authAndLimits() async throws {
         let server = try TestServer { $0.maxBodyBytes = 1000 }
