@@ -437,20 +437,19 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         var tape = JSONTape()
         for index in events.indices where !events[index].personalDataSealed {
             events[index].personalDataSealed = true
-            let members = PersonalData.members(of: events[index].type)
-            // The member names as bytes, in the order of `members`: the text is searched for them, and
-            // a name on the tape is compared where it lies, not made into a string first.
-            let names = PersonalDataVault.memberBytes[events[index].type]!
-            guard !members.isEmpty, events[index].customer != EventType.systemCustomer,
-                  events[index].withTexts({ data, _, _ in PersonalDataVault.mentions(data, names) })
+            // The text is searched for the names first, and a name on the tape is compared where it
+            // lies, not made into a string.
+            let personal = PersonalData.memberNames(of: events[index].type)
+            guard !personal.isEmpty, events[index].customer != EventType.systemCustomer,
+                  events[index].withTexts({ data, _, _ in personal.mentioned(in: data.bindMemory(to: UInt8.self)) })
             else { continue }
             let event = events[index]
             let values = try event.withTexts { data, _, _ throws -> [Clear] in
                 try tape.parse(data.bindMemory(to: UInt8.self)) { root -> [Clear] in
                     var values: [Clear] = []
                     root.forEachMember { name, value in
-                        guard let k = name.withText({ text in names.firstIndex { $0.elementsEqual(text) } }) ?? nil else { return }
-                        let name = members[k]
+                        guard let k = name.withText({ personal.index(of: $0) }) ?? nil else { return }
+                        let name = personal.names[k]
                         switch value.kind {
                         case .null: return
                         // Passed by only when it opens here: a sender's text that merely starts like
@@ -526,40 +525,6 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// Whether a sealed-looking value opens for this customer, member and event.
     private func isOpenable(_ text: String, _ event: EncodedEvent, _ member: String) -> Bool {
         if case .value = open(text, customer: event.customer, member: member, eventID: event.id) { return true }
-        return false
-    }
-
-    /// Each type's personal member names as bytes, made once.
-    static let memberBytes: [EventType: [[UInt8]]] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { type in
-        (type, PersonalData.members(of: type).map { Array($0.utf8) })
-    })
-
-    /// Whether the text mentions any of the member names in quotes: most events have none, and
-    /// are not parsed.
-    static func mentions(_ data: UnsafeRawBufferPointer, _ names: [[UInt8]]) -> Bool {
-        // One pass: at each quote, compare what follows with each name (most events have a few
-        // dozen quotes, and no personal member).
-        let bytes = data.bindMemory(to: UInt8.self)
-        // The names' first letters: most quotes open a name that starts with none of them.
-        var firsts = (UInt64(0), UInt64(0))
-        for name in names where !name.isEmpty {
-            if name[0] < 64 { firsts.0 |= 1 << name[0] } else if name[0] < 128 { firsts.1 |= 1 << (name[0] - 64) }
-        }
-        func mayStart(_ byte: UInt8) -> Bool { byte < 64 ? firsts.0 & (1 << byte) != 0 : byte < 128 && firsts.1 & (1 << (byte - 64)) != 0 }
-        var i = 0
-        while i + 1 < bytes.count {
-            if bytes[i] == UInt8(ascii: "\""), mayStart(bytes[i + 1]) {
-                for name in names where i + name.count + 1 < bytes.count && bytes[i + name.count + 1] == UInt8(ascii: "\"") {
-                    var same = true
-                    for k in name.indices where bytes[i + 1 + k] != name[k] {
-                        same = false
-                        break
-                    }
-                    if same { return true }
-                }
-            }
-            i += 1
-        }
         return false
     }
 

@@ -27,22 +27,119 @@ public enum PersonalData {
 
     /// The members of `data` (at its top level) that hold personal data in events of `type`.
     /// Engine-written events and `$system` events hold none.
-    public static func members(of type: EventType) -> [String] {
+    public static func members(of type: EventType) -> [String] { memberNames(of: type).names }
+
+    /// The same names, with what finds them in an event's text (made once for each list).
+    public static func memberNames(of type: EventType) -> PersonalMemberNames {
         switch type {
         case .customerRegistered, .customerUpdated: customerMembers
         // A failed delivery's `reason` is the carrier's status ("address not found"), not the customer's words.
         case .orderCancelled, .returnRequested: reasonMembers
         case .unboxingRecorded: unboxingMembers
         case .reviewPosted, .reviewReplied: textMembers
-        case .orderPlaced, .shipmentDispatched, .shipmentDelivered, .shipmentFailed, .returnRefunded: conventionalMembers
-        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested, .customerForgotten: []
+        case .orderPlaced, .shipmentDispatched, .shipmentDelivered, .shipmentFailed, .returnRefunded: onlyConventional
+        case .modelFitted, .actionDispatched, .actionSuppressed, .privacyRequested, .customerForgotten: noMembers
         }
     }
 
-    private static let customerMembers = ["email", "name", "birthday"] + conventionalMembers
-    private static let reasonMembers = ["reason"] + conventionalMembers
-    private static let unboxingMembers = ["media_url"] + conventionalMembers
-    private static let textMembers = ["text"] + conventionalMembers
+    private static let customerMembers = PersonalMemberNames(["email", "name", "birthday"] + conventionalMembers)
+    private static let reasonMembers = PersonalMemberNames(["reason"] + conventionalMembers)
+    private static let unboxingMembers = PersonalMemberNames(["media_url"] + conventionalMembers)
+    private static let textMembers = PersonalMemberNames(["text"] + conventionalMembers)
+    private static let onlyConventional = PersonalMemberNames(conventionalMembers)
+    private static let noMembers = PersonalMemberNames([])
+}
+
+/// A list of personal member names, and the quick test the sealer runs over every event's text
+/// before it parses any: most events hold none of them. A class: handed around per event, one
+/// reference is counted instead of five arrays.
+public final class PersonalMemberNames: Sendable {
+    /// The names, in their order.
+    public let names: [String]
+    /// Their bytes one after another; name `k` is `bytes[starts[k]..<starts[k + 1]]`.
+    private let bytes: [UInt8]
+    private let starts: [Int]
+    /// The names by their first byte (ASCII): those starting with byte `b` are
+    /// `byFirst[firstStarts[b]..<firstStarts[b + 1]]`.
+    private let byFirst: [Int]
+    private let firstStarts: [Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        var bytes: [UInt8] = []
+        var starts = [0]
+        for name in names {
+            bytes.append(contentsOf: name.utf8)
+            starts.append(bytes.count)
+        }
+        self.bytes = bytes
+        self.starts = starts
+        var byFirst: [Int] = []
+        var firstStarts = [0]
+        for b in 0..<128 {
+            byFirst.append(contentsOf: names.indices.filter { names[$0].utf8.first == UInt8(b) })
+            firstStarts.append(byFirst.count)
+        }
+        self.byFirst = byFirst
+        self.firstStarts = firstStarts
+    }
+
+    public var isEmpty: Bool { names.isEmpty }
+
+    /// The index in `names` of the name whose bytes are `name`; nil when it is none of them.
+    public func index(of name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let first = name.first, first < 128 else { return nil }
+        var c = firstStarts[Int(first)]
+        let end = firstStarts[Int(first) + 1]
+        while c < end {
+            let k = byFirst[c]
+            c += 1
+            guard starts[k + 1] - starts[k] == name.count else { continue }
+            let same = bytes.withUnsafeBufferPointer { bytes in
+                let own = bytes.baseAddress! + starts[k]
+                for j in 0..<name.count where name[j] != own[j] { return false }
+                return true
+            }
+            if same { return k }
+        }
+        return nil
+    }
+
+    /// Whether `text` holds one of the names between quotes anywhere (as a member's name or not):
+    /// false means no member of it can be one of them.
+    public func mentioned(in text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !names.isEmpty, let p = text.baseAddress else { return false }
+        let count = text.count
+        return bytes.withUnsafeBufferPointer { bytes in
+            starts.withUnsafeBufferPointer { starts in
+                byFirst.withUnsafeBufferPointer { byFirst in
+                    firstStarts.withUnsafeBufferPointer { firstStarts in
+                        var i = 0
+                        while i + 1 < count {
+                            defer { i += 1 }
+                            guard p[i] == UInt8(ascii: "\""), p[i + 1] < 128 else { continue }
+                            let first = Int(p[i + 1])
+                            var c = firstStarts[first]
+                            while c < firstStarts[first + 1] {
+                                let k = byFirst[c]
+                                c += 1
+                                let length = starts[k + 1] - starts[k]
+                                // The closing quote right after the name, then the name itself.
+                                guard i + 1 + length < count, p[i + 1 + length] == UInt8(ascii: "\"") else { continue }
+                                var same = true
+                                for j in 1..<length where p[i + 1 + j] != bytes[starts[k] + j] {
+                                    same = false
+                                    break
+                                }
+                                if same { return true }
+                            }
+                        }
+                        return false
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What opening a sealed value gives.
