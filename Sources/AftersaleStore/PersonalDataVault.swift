@@ -50,8 +50,8 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 
     /// HMAC keyed with the master key (nil without one), made once: each customer's key starts
-    /// from a copy of it. The master key itself is not kept.
-    private let keyed: HMAC<SHA256>?
+    /// from its padded states. The master key itself is not kept. Used under `state`'s lock only.
+    private let keyed: KeyedHMAC?
     private let state: Mutex<State>
 
     /// How long a key cached here is used for single values without asking whether another process
@@ -163,7 +163,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     private init(keysPath: String, source: String, master: SymmetricKey?, database: Database?, problem: String?, created: String?) {
         self.keysPath = keysPath
         self.masterKeySource = source
-        self.keyed = master.map { HMAC<SHA256>(key: $0) }
+        self.keyed = master.flatMap { KeyedHMAC(key: $0) }
         self.problem = problem
         self.createdMasterKeyFile = created
         self.state = Mutex(State(database: database))
@@ -258,14 +258,29 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
 
     /// A customer's key from its salt: without the master key the salt gives nothing, and without
     /// the salt (deleted when the customer is forgotten) the master key gives nothing.
-    private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: HMAC<SHA256>) throws -> CustomerKey {
-        let message = Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt
-        var mac = keyed
-        mac.update(data: message)
-        guard let key = SealingKey(mac.finalize()) else {
+    /// Used under the state's lock only (`keyed` is one context).
+    private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: KeyedHMAC) throws -> CustomerKey {
+        let mac = try PersonalDataVault.keyMaterial(salt, customer: customer, generation: generation, keyed: keyed)
+        guard let key = SealingKey(mac) else {
             throw StoreError(.personalDataUnavailable, "no AES-GCM context could be made for a customer's key")
         }
         return CustomerKey(generation: generation, key: key)
+    }
+
+    /// The 32 bytes of a customer's key: HMAC-SHA256 under the master key of
+    /// "aftersale customer key\0<customer>\0<generation>\0" and the salt.
+    static func keyMaterial(_ salt: [UInt8], customer: String, generation: Int64, keyed: KeyedHMAC) throws -> [UInt8] {
+        var message: [UInt8] = []
+        message.reserveCapacity(PersonalDataVault.derivationLabel.count + customer.utf8.count + 24 + salt.count)
+        message.append(contentsOf: PersonalDataVault.derivationLabel)
+        message.append(contentsOf: customer.utf8)
+        message.append(0)
+        message.append(contentsOf: String(generation).utf8)
+        message.append(0)
+        message.append(contentsOf: salt)
+        var mac: [UInt8] = []
+        try message.withUnsafeBytes { try keyed.authenticate($0, into: &mac) }
+        return mac
     }
 
     /// Caps the keys file's page cache, as `EventLog.limitPageCache` caps the log's: a service
@@ -364,6 +379,7 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     }
 
     private static let prefixBytes = Array(PersonalData.sealedPrefix.utf8)
+    private static let derivationLabel = Array("aftersale customer key\u{0}".utf8)
 
     public func open(_ sealed: String, customer: String, member: String) -> Revealed {
         open(sealed, customer: customer, member: member, eventID: nil)

@@ -73,6 +73,40 @@ final class SealingKey: @unchecked Sendable {
     }
 }
 
+/// HMAC-SHA256 under one key (the master key), its padded states made once: each message then
+/// costs its own hashing only. Not for two threads at once (the vault uses it under its lock).
+final class KeyedHMAC: @unchecked Sendable {
+    private let context: UnsafeMutableRawPointer
+
+    /// Nil when BoringSSL cannot make the context (out of memory).
+    init?(key: some ContiguousBytes) {
+        guard let context = CCryptoBoringSSL_HMAC_CTX_new() else { return nil }
+        let ok = key.withUnsafeBytes { key in
+            CCryptoBoringSSL_HMAC_Init_ex(context, key.baseAddress, key.count, CCryptoBoringSSL_EVP_sha256(), nil)
+        }
+        guard ok == 1 else {
+            CCryptoBoringSSL_HMAC_CTX_free(context)
+            return nil
+        }
+        self.context = context
+    }
+
+    deinit { CCryptoBoringSSL_HMAC_CTX_free(context) }
+
+    /// HMAC-SHA256 of `message` (32 bytes), into `out`.
+    func authenticate(_ message: UnsafeRawBufferPointer, into out: inout [UInt8]) throws {
+        var length: UInt32 = 0
+        out = [UInt8](repeating: 0, count: 32)
+        // A null key with the same hash starts again from the key's states.
+        guard CCryptoBoringSSL_HMAC_Init_ex(context, nil, 0, nil, nil) == 1,
+              CCryptoBoringSSL_HMAC_Update(context, message.bindMemory(to: UInt8.self).baseAddress, message.count) == 1,
+              out.withUnsafeMutableBufferPointer({ CCryptoBoringSSL_HMAC_Final(context, $0.baseAddress, &length) }) == 1,
+              length == 32
+        else { throw SealingError() }
+    }
+}
+
+/// BoringSSL said no: out of memory, or a length it does not take.
 struct SealingError: Error, CustomStringConvertible {
-    var description: String { "AES-GCM sealing failed" }
+    var description: String { "BoringSSL's AES-GCM or HMAC failed" }
 }

@@ -1,13 +1,14 @@
-// AES-256-GCM and SHA-256 from the BoringSSL that swift-crypto builds into this package (its
+// AES-256-GCM, SHA-256 and HMAC-SHA256 from the BoringSSL that swift-crypto builds into this package (its
 // CCryptoBoringSSL target, whose functions carry the `CCryptoBoringSSL_` prefix). Declared here
 // because swift-crypto does not offer that target as a product; nothing is linked for it that
 // the `Crypto` product does not link already. A swift-crypto that renamed them fails the link,
 // never silently: the functions are BoringSSL's EVP_AEAD and SHA256, documented in its
-// include/openssl/aead.h and sha.h.
+// include/openssl/aead.h, sha2.h, digest.h and hmac.h.
 //
 // Why not swift-crypto's `AES.GCM`: it makes the AEAD context (the key schedule) and three
 // `Data` values for every value sealed; a customer's key is used for many values, so its
-// context is made once here.
+// context is made once here. Likewise HMAC: the master key's padded states are made once, and
+// each customer's key costs the hashing of its own message only.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,3 +22,10 @@ int CCryptoBoringSSL_EVP_AEAD_CTX_open(const void *ctx, uint8_t *out, size_t *ou
                                        const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
                                        const uint8_t *ad, size_t ad_len);
 uint8_t *CCryptoBoringSSL_SHA256(const uint8_t *data, size_t len, uint8_t out[32]);
+
+const void *CCryptoBoringSSL_EVP_sha256(void);
+void *CCryptoBoringSSL_HMAC_CTX_new(void);
+void CCryptoBoringSSL_HMAC_CTX_free(void *ctx);
+int CCryptoBoringSSL_HMAC_Init_ex(void *ctx, const void *key, size_t key_len, const void *md, void *impl);
+int CCryptoBoringSSL_HMAC_Update(void *ctx, const uint8_t *data, size_t data_len);
+int CCryptoBoringSSL_HMAC_Final(void *ctx, uint8_t *out, unsigned int *out_len);

@@ -72,3 +72,34 @@ struct SealedFormTests {
         }
     }
 }
+
+@Suite("A customer's key from the master key")
+struct KeyDerivationTests {
+    @Test("KeyedHMAC is HMAC-SHA256 (swift-crypto's) for messages of every length, again and again on one context")
+    func keyedHMACIsHMACSHA256() throws {
+        var generator = SystemRandomNumberGenerator()
+        let master = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let keyed = try #require(KeyedHMAC(key: master))
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 200, 1_000] + (0..<20).map({ _ in Int.random(in: 0...300, using: &generator) }) {
+            let message = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var mac: [UInt8] = []
+            try message.withUnsafeBytes { try keyed.authenticate($0, into: &mac) }
+            let theirs = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: master))
+            #expect(mac == Array(theirs), "length \(length)")
+        }
+    }
+}
+
+extension KeyDerivationTests {
+    @Test("a customer's key is made from the same message as before (keys files made earlier still open what they sealed)")
+    func keyMaterialKeepsItsMessage() throws {
+        let master = Array(0..<32).map { UInt8($0 * 7 % 256) }
+        let salt = Array(200..<216).map { UInt8($0) }
+        let keyed = try #require(KeyedHMAC(key: master))
+        for (customer, generation) in [("c-1", Int64(1)), ("shop:42", 3), ("é", 12)] {
+            let expected = HMAC<SHA256>.authenticationCode(
+                for: Array("aftersale customer key\u{0}\(customer)\u{0}\(generation)\u{0}".utf8) + salt, using: SymmetricKey(data: master))
+            #expect(try PersonalDataVault.keyMaterial(salt, customer: customer, generation: generation, keyed: keyed) == Array(expected))
+        }
+    }
+}
