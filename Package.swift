@@ -110,7 +110,7 @@ var package = Package(
         .executableTarget(
             name: "aftersale-bench",
             dependencies: ["AftersaleCore", "AftersaleStore", "AftersaleSQLite", "AftersaleProjections", "AftersaleIngest", "ShopSimulator",
-                           "BuyTillYouDie", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
+                           "BuyTillYouDie", "CSQLite", "CSealing", .product(name: "Crypto", package: "swift-crypto")],
             path: "tools/bench"
         ),
         // The service under load over loopback, beside `ingest` of the same events.
