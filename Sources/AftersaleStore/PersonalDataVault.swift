@@ -576,23 +576,57 @@ struct Base64Writer {
     private var count = 0
 
     mutating func append(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            switch count {
-            case 0: pending.0 = byte; count = 1
-            case 1: pending.1 = byte; count = 2
-            default:
-                let a = pending.0, b = pending.1, c = byte
-                out.append(Self.alphabet[Int(a >> 2)])
-                out.append(Self.alphabet[Int((a & 0x03) << 4 | b >> 4)])
-                out.append(Self.alphabet[Int((b & 0x0F) << 2 | c >> 6)])
-                out.append(Self.alphabet[Int(c & 0x3F)])
-                count = 0
-            }
+        if bytes.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0), to: &out) }) != nil { return }
+        for byte in bytes { append(byte, to: &out) }
+    }
+
+    private mutating func append(_ byte: UInt8, to out: inout [UInt8]) {
+        switch count {
+        case 0: pending.0 = byte; count = 1
+        case 1: pending.1 = byte; count = 2
+        default:
+            let a = pending.0, b = pending.1, c = byte
+            out.append(Self.alphabet[Int(a >> 2)])
+            out.append(Self.alphabet[Int((a & 0x03) << 4 | b >> 4)])
+            out.append(Self.alphabet[Int((b & 0x0F) << 2 | c >> 6)])
+            out.append(Self.alphabet[Int(c & 0x3F)])
+            count = 0
         }
     }
 
     mutating func append(_ raw: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        append(raw.bindMemory(to: UInt8.self), to: &out)
+        let bytes = raw.bindMemory(to: UInt8.self)
+        var i = 0
+        // A group an earlier part began is finished a byte at a time.
+        while count != 0 && i < bytes.count {
+            append(bytes[i], to: &out)
+            i += 1
+        }
+        // Whole groups written into room made for them at once: appending each character checked
+        // the array's capacity and uniqueness four times a group.
+        let groups = (bytes.count - i) / 3
+        if groups > 0 {
+            var w = out.count
+            out.append(contentsOf: repeatElement(0, count: groups * 4))
+            Self.alphabet.withUnsafeBufferPointer { alphabet in
+                out.withUnsafeMutableBufferPointer { o in
+                    for _ in 0..<groups {
+                        let a = bytes[i], b = bytes[i + 1], c = bytes[i + 2]
+                        o[w] = alphabet[Int(a >> 2)]
+                        o[w + 1] = alphabet[Int((a & 0x03) << 4 | b >> 4)]
+                        o[w + 2] = alphabet[Int((b & 0x0F) << 2 | c >> 6)]
+                        o[w + 3] = alphabet[Int(c & 0x3F)]
+                        w += 4
+                        i += 3
+                    }
+                }
+            }
+        }
+        // The rest waits for the next part, or `finish`.
+        while i < bytes.count {
+            append(bytes[i], to: &out)
+            i += 1
+        }
     }
 
     mutating func finish(_ out: inout [UInt8]) {

@@ -19,6 +19,22 @@ struct SealedFormTests {
                 #expect(String(decoding: out, as: UTF8.self) == Data(bytes).base64EncodedString(), "length \(length), split \(split)")
             }
         }
+        // Three parts, every pair of splits, and text already in the buffer.
+        for length in 0..<20 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            for first in 0...length {
+                for second in first...length {
+                    var out = Array("sealed:1:".utf8)
+                    var writer = Base64Writer()
+                    writer.append(bytes[..<first], to: &out)
+                    bytes[first..<second].withUnsafeBytes { writer.append($0, to: &out) }
+                    writer.append(bytes[second...], to: &out)
+                    writer.finish(&out)
+                    #expect(String(decoding: out, as: UTF8.self) == "sealed:1:" + Data(bytes).base64EncodedString(),
+                            "length \(length), splits \(first), \(second)")
+                }
+            }
+        }
     }
 
     @Test("nonces are never the same twice, across refills of the random buffer")
