@@ -260,7 +260,9 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// the salt (deleted when the customer is forgotten) the master key gives nothing.
     /// Used under the state's lock only (`keyed` is one context).
     private func derive(_ salt: [UInt8], customer: String, generation: Int64, keyed: KeyedHMAC) throws -> CustomerKey {
-        let mac = try PersonalDataVault.keyMaterial(salt, customer: customer, generation: generation, keyed: keyed)
+        var mac = try PersonalDataVault.keyMaterial(salt, customer: customer, generation: generation, keyed: keyed)
+        // The key's bytes live on in its context only (as swift-crypto's SymmetricKey zeroed its own).
+        defer { mac.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         guard let key = SealingKey(mac) else {
             throw StoreError(.personalDataUnavailable, "no AES-GCM context could be made for a customer's key")
         }

@@ -5,8 +5,9 @@ internal import Foundation
 /// one customer's key seals and opens. The sealed form is `AES.GCM.SealedBox`'s combined one:
 /// the 12-byte nonce, the ciphertext, the 16-byte tag; the tests hold it to swift-crypto's both ways.
 ///
-/// A context is only read while sealing and opening (BoringSSL takes it `const`), so one key may
-/// be used by several threads at once.
+/// A context is only read while sealing and opening: BoringSSL's AES-GCM takes it `const` and keeps
+/// each call's state in a `GCM128_CONTEXT` of its own on the stack (its `e_aes.cc`), so one key may be
+/// used by several threads at once. BoringSSL zeroes the context when it frees it.
 final class SealingKey: @unchecked Sendable {
     static let nonceCount = 12
     static let tagCount = 16
