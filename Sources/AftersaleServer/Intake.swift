@@ -210,6 +210,9 @@ public final class Intake: @unchecked Sendable {
     private func seal(_ group: inout [Submission], with vault: PersonalDataVault) {
         var events: [EncodedEvent] = []
         var places: [(submission: Int, item: Int)] = []
+        let count = group.reduce(0) { $0 + $1.items.count }
+        events.reserveCapacity(count)
+        places.reserveCapacity(count)
         for (s, submission) in group.enumerated() {
             for (i, item) in submission.items.enumerated() {
                 guard case .event(let event, _) = item, !event.personalDataSealed, event.customer != Shopify.customerOfOrder else { continue }
@@ -219,8 +222,10 @@ public final class Intake: @unchecked Sendable {
         }
         guard !events.isEmpty else { return }
         do {
-            let sealed = try vault.seal(events)
-            for (event, place) in zip(sealed, places) {
+            // In place: `seal(_:) -> [EncodedEvent]` copied the whole array (retaining every event's
+            // texts) to mark each one, then let the copy go.
+            try vault.seal(&events)
+            for (event, place) in zip(events, places) {
                 guard case .event(_, let condition) = group[place.submission].items[place.item] else { continue }
                 group[place.submission].items[place.item] = .event(event, condition: condition)
             }

@@ -194,6 +194,30 @@ public enum Routes {
 /// about as many instructions as the intake's writer spent appending the events.
 struct OutcomesAnswer {
     static let names = ["appended", "duplicate", "conflict", "skipped", "rejected"]
+    /// The bytes that end an item of each outcome, and that name each count: the same for every
+    /// answer, so made once (a single event's answer spent most of its time writing them).
+    static let outcomeEnds = names.map { Array(#","outcome":"\#($0)"}"#.utf8) }
+    static let countKeys = names.map { Array(#","\#($0)":"#.utf8) }
+
+    /// `n` in decimal, as `String(n)` writes it, without making the string.
+    static func appendDecimal(_ n: Int64, to text: inout [UInt8]) {
+        if n < 0 { text.append(UInt8(ascii: "-")) }
+        var rest = n.magnitude
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 20 && rest >= power {
+            digits += 1
+            power = power &* 10
+        }
+        let start = text.count
+        text.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        text.withUnsafeMutableBufferPointer { text in
+            for i in stride(from: start + digits - 1, through: start, by: -1) {
+                text[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+        }
+    }
     /// How many items had each of `names`, in that order.
     private(set) var counts: [(name: String, count: Int)] = OutcomesAnswer.names.map { ($0, 0) }
     private(set) var text: [UInt8] = []
@@ -211,7 +235,7 @@ struct OutcomesAnswer {
             text.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             text.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
         }
-        func number<T: BinaryInteger>(_ n: T) { text.append(contentsOf: String(n).utf8) }
+        func number<T: BinaryInteger>(_ n: T) { OutcomesAnswer.appendDecimal(Int64(n), to: &text) }
         text.append(contentsOf: #"{"results":["#.utf8)
         for (index, (item, outcome)) in zip(items, outcomes).enumerated() {
             if index > 0 { text.append(UInt8(ascii: ",")) }
@@ -250,16 +274,12 @@ struct OutcomesAnswer {
                     JSONValue.writeString(e.reason, into: &text)
                 }
             }
-            key("outcome")
-            JSONValue.writeString(counts[kind].name, into: &text)
-            text.append(UInt8(ascii: "}"))
+            text.append(contentsOf: OutcomesAnswer.outcomeEnds[kind])
             counts[kind].count += 1
         }
         text.append(UInt8(ascii: "]"))
-        for (name, count) in counts {
-            text.append(UInt8(ascii: ","))
-            JSONValue.writeString(name, into: &text)
-            text.append(UInt8(ascii: ":"))
+        for (kind, (_, count)) in counts.enumerated() {
+            text.append(contentsOf: OutcomesAnswer.countKeys[kind])
             number(count)
         }
         if ignored > 0 {

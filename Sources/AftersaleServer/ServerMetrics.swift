@@ -26,6 +26,22 @@ public final class ServerMetrics: Sendable {
     private let lags = Mutex<(@Sendable () -> (projection: Int64, reactor: Int64))?>(nil)
     /// Whether every customer is being judged again, as of now (see `observeJudging`).
     private let judging = Mutex<(@Sendable () -> Bool)?>(nil)
+    /// The handlers of the series every request touches, made once: making one through the factory
+    /// (its name checked, its labels joined and looked up in the registry under its lock) cost more
+    /// than writing a single event's answer.
+    private let requestTimers = SeriesHandlers<RequestSeries, CoreMetrics.Timer>()
+    private let eventCounters = SeriesHandlers<EventSeries, CoreMetrics.Counter>()
+
+    private struct RequestSeries: Hashable, Sendable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    private struct EventSeries: Hashable, Sendable {
+        var source: String
+        var outcome: String
+    }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -46,8 +62,9 @@ public final class ServerMetrics: Sendable {
 
     /// Events by source (`api`, `shopify`, `segment`) and outcome (`appended`, `duplicate`, ...).
     public func countEvent(source: String, outcome: String, by n: Int = 1) {
-        CoreMetrics.Counter(label: "aftersale_events_total", dimensions: [("source", source), ("outcome", outcome)], factory: factory)
-            .increment(by: n)
+        eventCounters.handler(for: EventSeries(source: source, outcome: outcome)) {
+            CoreMetrics.Counter(label: "aftersale_events_total", dimensions: [("source", source), ("outcome", outcome)], factory: factory)
+        }.increment(by: n)
     }
 
     /// Customers forgotten (an erasure request carried out).
@@ -57,9 +74,10 @@ public final class ServerMetrics: Sendable {
 
     /// A request's time, by route pattern, method and status.
     public func recordRequest(route: String, method: String, status: Int, nanoseconds: Int64) {
-        CoreMetrics.Timer(label: "aftersale_http_request_duration_seconds",
-                      dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
-            .recordNanoseconds(nanoseconds)
+        requestTimers.handler(for: RequestSeries(route: route, method: method, status: status)) {
+            CoreMetrics.Timer(label: "aftersale_http_request_duration_seconds",
+                              dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+        }.recordNanoseconds(nanoseconds)
     }
 
     /// Where the lags come from at each scrape. Recorded only as each engine run ended, they were
@@ -121,5 +139,23 @@ public final class ServerMetrics: Sendable {
            let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
             CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory).record(pages * Double(sysconf(Int32(_SC_PAGESIZE))))
         }
+    }
+}
+
+/// Handlers of one metric's series by their labels, kept once made. At most `limit` are kept: a
+/// client sending made-up methods makes series in the registry anyway, but not a cache that grows
+/// without end beside it.
+final class SeriesHandlers<Key: Hashable & Sendable, Handler: Sendable>: Sendable {
+    private let handlers = Mutex<[Key: Handler]>([:])
+    private let limit: Int
+
+    init(limit: Int = 1_000) { self.limit = limit }
+
+    /// The handler of `key`'s series, made by `make` the first time.
+    func handler(for key: Key, make: () -> Handler) -> Handler {
+        if let known = handlers.withLock({ $0[key] }) { return known }
+        let made = make()
+        handlers.withLock { if $0.count < limit { $0[key] = made } }
+        return made
     }
 }

@@ -77,4 +77,20 @@ struct OutcomesAnswerTests {
         #expect(none.status == .ok)
         #expect(OutcomesAnswer(items: Array(items.prefix(3)), outcomes: Array(outcomes.prefix(3))).status == .conflict)
     }
+
+    @Test("numbers are written as String writes them, at every length and sign")
+    func decimals() {
+        var values: [Int64] = [0, 1, 9, 10, 11, 99, 100, 101, 999_999, 1_000_000, Int64.max, Int64.min, Int64.min + 1, -1, -10]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power]
+        }
+        for _ in 0..<1_000 { values.append(Int64.random(in: Int64.min...Int64.max)) }
+        for value in values {
+            var text: [UInt8] = Array("x".utf8)
+            OutcomesAnswer.appendDecimal(value, to: &text)
+            #expect(String(decoding: text, as: UTF8.self) == "x" + String(value))
+        }
+    }
 }
