@@ -13,8 +13,12 @@ extension Database {
     /// changes into a statement journal first, to undo its first rows; `OR IGNORE` never stops
     /// half-way, and the caller's transaction undoes everything on the error. That copy was a
     /// large part of the cost of writing facts.
+    ///
+    /// With `keepingExisting`, a row whose key the table holds already is passed over instead (what
+    /// `INSERT OR IGNORE` means to its callers).
     public func insertRows(into table: String, columns: [String], count: Int, rowsPerStatement: Int = 32,
-                    bind: (_ statement: Statement, _ row: Int, _ first: Int32) -> Void) throws {
+                           keepingExisting: Bool = false,
+                           bind: (_ statement: Statement, _ row: Int, _ first: Int32) -> Void) throws {
         guard count > 0 else { return }
         func values(_ row: Int) -> String {
             "(" + columns.indices.map { "?\(row * columns.count + $0 + 1)" }.joined(separator: ", ") + ")"
@@ -30,7 +34,7 @@ extension Database {
         func step(_ statement: Statement, rows: Int) throws {
             defer { statement.rewind() }
             try statement.step()
-            guard changes == rows else {
+            guard keepingExisting || changes == rows else {
                 throw SQLiteError(code: SQLITE_CONSTRAINT, message: "\(table) refused \(rows - changes) of \(rows) rows (a key it holds already, or a value it does not take)",
                                   sql: statement.sql)
             }

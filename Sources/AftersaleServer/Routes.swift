@@ -228,7 +228,7 @@ struct OutcomesAnswer {
     var status: HTTPResponse.Status { counts[4].count > 0 ? .unprocessableContent : counts[2].count > 0 ? .conflict : .ok }
 
     init(items: [RequestItem], outcomes: [IntakeOutcome], ignored: Int = 0) {
-        text.reserveCapacity(32 + items.count * 64)
+        text.reserveCapacity(96 + items.count * 112)  // the counts, and an appended item with its origin and id
         func key(_ name: StaticString) {
             text.append(UInt8(ascii: ","))
             text.append(UInt8(ascii: "\""))

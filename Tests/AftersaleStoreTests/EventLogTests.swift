@@ -67,6 +67,22 @@ struct EventLogTests {
         #expect(changed == fromStrings)
     }
 
+    @Test("orders' customers are remembered many to a statement; an order remembered before, or twice in one call, keeps its first customer")
+    func rememberedOrders() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("o.db"))
+        try log.withWriteTransaction { try log.rememberOrders([(order: "o-5", customer: "first"), (order: "o-70", customer: "first")]) }
+        // 100 orders (three statements of 32 and four alone), two of them known, one given twice.
+        var orders = (0..<99).map { (order: "o-\($0)", customer: "c-\($0)") }
+        orders.insert((order: "o-40", customer: "again"), at: 41)
+        try log.withWriteTransaction { try log.rememberOrders(orders) }
+        for n in 0..<99 {
+            let expected = n == 5 || n == 70 ? "first" : "c-\(n)"
+            #expect(try log.customer(ofOrder: "o-\(n)") == expected)
+        }
+        #expect(try log.customer(ofOrder: "o-99") == nil)
+    }
+
     @Test("the latest customer event's time is kept as events come, in any order, and found once in a log from before")
     func latestEventTime() throws {
         let scratch = Scratch()
