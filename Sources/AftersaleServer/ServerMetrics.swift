@@ -27,8 +27,8 @@ public final class ServerMetrics: Sendable {
     /// Whether every customer is being judged again, as of now (see `observeJudging`).
     private let judging = Mutex<(@Sendable () -> Bool)?>(nil)
     /// The handlers of the series every request touches, made once: making one through the factory
-    /// (its name checked, its labels joined and looked up in the registry under its lock) cost more
-    /// than writing a single event's answer.
+    /// for every request (its name checked, its labels joined and looked up in the registry under
+    /// its lock) was a visible part of what a single event's request cost.
     private let requestTimers = SeriesHandlers<RequestSeries, CoreMetrics.Timer>()
     private let eventCounters = SeriesHandlers<EventSeries, CoreMetrics.Counter>()
 
