@@ -1046,33 +1046,60 @@ public final class ReactorStore {
     }
 
     /// A command from an outbox row. A kind, channel, priority or status this build does not know
-    /// (a later version wrote it) is an error naming the command, never a guess.
+    /// (a later version wrote it), or a payload that is not a JSON object, is an error naming the
+    /// command, never a guess.
+    ///
+    /// The payload is parsed when first read (`Command(storedPayload:)`): a run loads every command of
+    /// its customers and reads the payloads of few. The names are matched as bytes.
     static func decodeCommand(_ s: Statement) throws -> Command {
         let id = s.text(0) ?? ""
-        func known<T: RawRepresentable<String>>(_ column: Int32, _ name: String, as type: T.Type) throws -> T {
-            let text = s.text(column) ?? ""
-            guard let value = T(rawValue: text) else {
-                throw StoreError(.unknownStoredValue, "outbox command \(id) has \(name) '\(text)', which this build of aftersale does not know")
-            }
-            return value
+        func known<T>(_ column: Int32, _ name: String, in table: NameTable<T>) throws -> T {
+            if let i = s.index(column, among: table.names) { return table.values[i] }
+            throw StoreError(.unknownStoredValue,
+                             "outbox command \(id) has \(name) '\(s.text(column) ?? "")', which this build of aftersale does not know")
         }
         let status: CommandStatus
-        switch s.text(8) ?? "" {
-        case "pending": status = .pending
-        case "dispatched": status = .dispatched
-        case "cancelled": status = .cancelled(byEventID: s.text(10) ?? "", reason: s.text(9) ?? "")
-        case "suppressed": status = .suppressed(reason: s.text(9) ?? "")
-        case let other:
-            throw StoreError(.unknownStoredValue, "outbox command \(id) has status '\(other)', which this build of aftersale does not know")
+        switch try known(8, "status", in: ReactorStore.statusNames) {
+        case .pending: status = .pending
+        case .dispatched: status = .dispatched
+        case .cancelled: status = .cancelled(byEventID: s.text(10) ?? "", reason: s.text(9) ?? "")
+        case .suppressed: status = .suppressed(reason: s.text(9) ?? "")
         }
-        guard case .object(let payload) = try JSONParser.parse(s.text(5) ?? "{}") else {
+        // A later version's other form of payload is told here; the text inside the braces is this
+        // program's own writing, parsed when a play first reads it (`Command.StoredPayload`).
+        let isObject = s.withBytes(5) { bytes in
+            var (first, last) = (bytes.startIndex, bytes.endIndex - 1)
+            while first < last, bytes[first] == 0x20 || bytes[first] == 0x0A || bytes[first] == 0x09 || bytes[first] == 0x0D { first += 1 }
+            while last > first, bytes[last] == 0x20 || bytes[last] == 0x0A || bytes[last] == 0x09 || bytes[last] == 0x0D { last -= 1 }
+            return first < last && bytes[first] == UInt8(ascii: "{") && bytes[last] == UInt8(ascii: "}")
+        }
+        guard isObject else {
             throw StoreError(.unknownStoredValue, "outbox command \(id) has a payload that is not a JSON object")
         }
-        return Command(id: id, customer: s.text(1) ?? "", kind: try known(2, "kind", as: CommandKind.self),
-                       channel: try known(3, "channel", as: Channel.self), due: Timestamp(millis: s.int64(4)), payload: payload,
-                       reason: s.text(6) ?? "", priority: try known(7, "priority", as: CommandPriority.self), status: status,
-                       trigger: s.text(11) ?? "")
+        return Command(id: id, customer: s.text(1) ?? "", kind: try known(2, "kind", in: ReactorStore.kindNames),
+                       channel: try known(3, "channel", in: ReactorStore.channelNames), due: Timestamp(millis: s.int64(4)),
+                       storedPayload: s.text(5) ?? "{}", reason: s.text(6) ?? "", priority: try known(7, "priority", in: ReactorStore.priorityNames),
+                       status: status, trigger: s.text(11) ?? "")
     }
+
+    /// The outbox's names of a kind of value, and the values they stand for.
+    struct NameTable<T: Sendable>: Sendable {
+        let names: [[UInt8]]
+        let values: [T]
+
+        init(_ entries: [(String, T)]) {
+            names = entries.map { Array($0.0.utf8) }
+            values = entries.map(\.1)
+        }
+    }
+
+    enum StatusName: Sendable { case pending, dispatched, cancelled, suppressed }
+    static let statusNames = NameTable<StatusName>([
+        ("pending", .pending), ("dispatched", .dispatched), ("cancelled", .cancelled), ("suppressed", .suppressed),
+    ])
+    static let kindNames = NameTable(CommandKind.allCases.map { ($0.rawValue, $0) })
+    static let channelNames = NameTable(Channel.allCases.map { ($0.rawValue, $0) })
+    static let priorityNames = NameTable<CommandPriority>([(CommandPriority.normal.rawValue, .normal), (CommandPriority.high.rawValue, .high)])
 
     /// One command's status as the outbox holds it (`pending`, `cancelled`, `suppressed`,
     /// `dispatched`), nil when there is no such command.
@@ -1332,5 +1359,7 @@ private final class UnsafeTexts: @unchecked Sendable {
 
 extension Command {
     /// The payload as the outbox stores it: compact JSON text, members in the order the play gave them.
-    var storedPayload: String { JSONValue.object(payload).compactText }
+    /// The payload's text as it was stored, when it is still that one: a command loaded and written
+    /// again (a status changed) keeps its text, which parsing and writing it out again would only remake.
+    var storedPayload: String { storedPayloadText ?? JSONValue.object(payload).compactText }
 }

@@ -1,4 +1,5 @@
 public import AftersaleCore
+internal import Synchronization
 
 /// What a command asks the outside world to do. The raw values are the public names.
 public enum CommandKind: String, CaseIterable, Sendable, Hashable, Comparable {
@@ -93,13 +94,13 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         var customer: String
         var channel: Channel
         var due: Timestamp
-        var payload: JSONObject
+        var payload: Payload
         var reason: String
         var priority: CommandPriority
         var status: CommandStatus
         var trigger: String
 
-        init(id: String, customer: String, channel: Channel, due: Timestamp, payload: JSONObject,
+        init(id: String, customer: String, channel: Channel, due: Timestamp, payload: Payload,
              reason: String, priority: CommandPriority, status: CommandStatus, trigger: String) {
             self.id = id
             self.customer = customer
@@ -121,6 +122,48 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         func copy() -> Storage {
             Storage(id: id, customer: customer, channel: channel, due: due, payload: payload, reason: reason,
                     priority: priority, status: status, trigger: trigger)
+        }
+    }
+
+    /// A payload made by a play, or as the outbox stored it: then parsed when first read. A run
+    /// loads every command of its customers, dozens a customer after a year or two, and the plays
+    /// read the payloads of few of them (tools/results/million-customers.md, twenty-second session).
+    enum Payload {
+        case made(JSONObject)
+        case stored(StoredPayload)
+
+        var object: JSONObject {
+            switch self {
+            case .made(let object): object
+            case .stored(let stored): stored.object
+            }
+        }
+    }
+
+    /// A stored payload's text and, once read, its parsed object. Shared by the copies of a
+    /// command, which may be read on several threads (a run's payload texts are made on another).
+    final class StoredPayload: Sendable {
+        let text: String
+        let id: String
+        private let parsed = Mutex<JSONObject?>(nil)
+
+        init(text: String, id: String) {
+            self.text = text
+            self.id = id
+        }
+
+        var object: JSONObject {
+            parsed.withLock { parsed in
+                if let parsed { return parsed }
+                // The store hands over what it wrote itself (`JSONValue.compactText` of an object), and
+                // tells a text that is not an object's at all when it loads it: what fails here is a
+                // damaged file, on which no decision can be taken.
+                guard case .object(let object)? = try? JSONParser.parse(text) else {
+                    fatalError("the outbox's payload of command \(id) is not a JSON object: the database file is damaged")
+                }
+                parsed = object
+                return object
+            }
         }
     }
 
@@ -154,8 +197,13 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
     }
     /// What the message needs: order, SKUs with names and links, coupon as exact money, tracking...
     public var payload: JSONObject {
-        get { storage.payload }
-        set { unique().payload = newValue }
+        get { storage.payload.object }
+        set { unique().payload = .made(newValue) }
+    }
+    /// The payload's text as the outbox stored it, while the payload is that one (nil once set).
+    public var storedPayloadText: String? {
+        if case .stored(let stored) = storage.payload { return stored.text }
+        return nil
     }
     /// Why, in words with the figures used.
     public var reason: String {
@@ -178,8 +226,17 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
 
     public init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, payload: JSONObject,
                 reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
-        storage = Storage(id: id, customer: customer, channel: channel, due: due, payload: payload, reason: reason,
+        storage = Storage(id: id, customer: customer, channel: channel, due: due, payload: .made(payload), reason: reason,
                           priority: priority, status: status, trigger: trigger)
+        self.kind = kind
+    }
+
+    /// A command as the outbox stored it, its payload the text of a JSON object, parsed when first read:
+    /// a text that is not one stops the process then (`StoredPayload`).
+    public init(id: String, customer: String, kind: CommandKind, channel: Channel, due: Timestamp, storedPayload: String,
+                reason: String, priority: CommandPriority = .normal, status: CommandStatus = .pending, trigger: String) {
+        storage = Storage(id: id, customer: customer, channel: channel, due: due, payload: .stored(StoredPayload(text: storedPayload, id: id)),
+                          reason: reason, priority: priority, status: status, trigger: trigger)
         self.kind = kind
     }
 
@@ -193,7 +250,12 @@ public struct Command: Sendable, Equatable, Identifiable, CustomDebugStringConve
         if a.storage === b.storage { return true }
         let (x, y) = (a.storage, b.storage)
         return x.id == y.id && x.customer == y.customer && x.channel == y.channel && x.due == y.due
-            && x.payload == y.payload && x.reason == y.reason && x.priority == y.priority && x.status == y.status && x.trigger == y.trigger
+            && samePayload(x.payload, y.payload) && x.reason == y.reason && x.priority == y.priority && x.status == y.status && x.trigger == y.trigger
+    }
+
+    private static func samePayload(_ a: Payload, _ b: Payload) -> Bool {
+        if case .stored(let x) = a, case .stored(let y) = b, x === y || x.text == y.text { return true }
+        return a.object == b.object
     }
 
     /// The order the command is about, when it is about one (`payload.order`).

@@ -154,6 +154,19 @@ public final class Statement {
         return String(decoding: UnsafeBufferPointer(start: p, count: count), as: UTF8.self)
     }
 
+    /// Which of `names` the column's text is (its index), nil when none: a stored name told without
+    /// making a String of it.
+    public func index(_ column: Int32, among names: [[UInt8]]) -> Int? {
+        let p = sqlite3_column_text(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard let p else { return nil }
+        let bytes = UnsafeBufferPointer(start: p, count: count)
+        for (i, name) in names.enumerated() where name.count == count && name.withUnsafeBufferPointer({ $0.elementsEqual(bytes) }) {
+            return i
+        }
+        return nil
+    }
+
     /// The column's bytes, valid until the next step or reset.
     public func withBytes<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
         // The pointer first, then its size: the order SQLite documents.
