@@ -86,6 +86,8 @@ public final class Intake: @unchecked Sendable {
     public var idleSecondsBeforeStoringFacts = 0.05
     /// The customers whose stream heads the intake keeps in memory (see `EventLog.maxCachedStreams`).
     public var streamHeadsCached = 50_000
+    /// Where the intake posts the facts it holds, for the engine's projection (see `HeldFactsBoard`).
+    public var heldFactsBoard: HeldFactsBoard?
     /// Says when held facts are stored (debug) or cannot be (error).
     public var logger: Logger?
     /// The customers of the orders committed since held facts were last stored, kept with them and
@@ -111,7 +113,10 @@ public final class Intake: @unchecked Sendable {
         // Each commit stored its events' facts at random keys of `stream_facts`, a page rewritten per
         // customer: most of what a commit wrote once the table outgrew the cache. Twice the bound:
         // the writer stores them itself first, outside a request's commit.
-        if factsHeldAtMost > 0 { log.holdFactsAcrossAppends(atMost: factsHeldAtMost * 2) }
+        if factsHeldAtMost > 0 {
+            log.holdFactsAcrossAppends(atMost: factsHeldAtMost * 2)
+            log.heldFactsBoard = heldFactsBoard
+        }
         // Stream heads kept for 50,000 customers, not a bulk load's 250,000: a service keeps them for
         // its whole life, and one missing costs two indexed reads.
         log.maxCachedStreams = streamHeadsCached
@@ -270,6 +275,7 @@ public final class Intake: @unchecked Sendable {
         do {
             // Orders in key order: each page of the table is written once.
             try log.storeHeldFacts(rememberingOrders: heldOrders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            log.postHeldFacts()
             logger?.debug("intake stored held facts", metadata: [
                 "events": "\(count)", "orders": "\(heldOrders.count)",
                 "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)"])
@@ -287,6 +293,7 @@ public final class Intake: @unchecked Sendable {
             let (outcomes, orders) = try log.withWriteTransaction {
                 try Intake.write(group.map(\.items), to: log, at: now, heldOrders: heldOrders, storesOrders: !holdsOrders)
             }
+            log.postHeldFacts()
             if holdsOrders { for (order, customer) in orders { heldOrders[order] = customer } }
             let appended = outcomes.reduce(0) { sum, request in
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }

@@ -3,7 +3,7 @@ import AftersaleOutbox
 import AftersaleProjections
 public import AftersaleReactor
 public import AftersaleSQLite
-import AftersaleStore
+public import AftersaleStore
 import Foundation
 public import Logging
 
@@ -66,6 +66,8 @@ public final class LiveEngine: @unchecked Sendable {
     public var cacheMebibytes = 64
     /// Shared with the service's other writers (see `WriterTurns`).
     public var writerTurns: WriterTurns?
+    /// The facts the intake holds, which the projection reads there (see `HeldFactsBoard`).
+    public var heldFactsBoard: HeldFactsBoard?
     /// Seconds since the intake last committed (see `waitForQuietIntake`); nil: never waits.
     public var sinceIntakeCommitted: (@Sendable () -> Double)?
     /// The intake is busy while it committed less than this long ago. A burst of 500-event requests
@@ -210,6 +212,7 @@ public final class LiveEngine: @unchecked Sendable {
         let log: EventLog
         do {
             log = try EventLog.openForService(path: path, cacheMebibytes: cacheMebibytes, writerTurns: writerTurns)
+            log.heldFactsBoard = heldFactsBoard
         } catch {
             lock.withLock { current.lastError = "cannot open the log: \(error)" }
             logger.error("engine cannot open the log", metadata: ["error": "\(error)"])

@@ -59,6 +59,9 @@ public enum AftersaleServer {
         let turns = WriterTurns()
         intake.writerTurns = turns
         engine.writerTurns = turns
+        let board = HeldFactsBoard()
+        intake.heldFactsBoard = board
+        engine.heldFactsBoard = board
         let delivery: DeliveryService?
         if settings.delivery.destinations.isEmpty {
             delivery = nil

@@ -91,6 +91,12 @@ extension EventLog {
         factsMergeInterval = max(1, limit)
     }
 
+    /// Posts the facts this connection holds to its board (`heldFactsBoard`): call after each commit
+    /// that appended events or stored held facts, never inside a transaction.
+    public func postHeldFacts() {
+        heldFactsBoard?.post(held)
+    }
+
     /// How many appended events' facts this connection holds and has not stored.
     public var heldFactsCount: Int { held.keys.count }
 

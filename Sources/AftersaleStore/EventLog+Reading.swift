@@ -79,7 +79,12 @@ extension EventLog {
         while try statement.step() {
             let customer = statement.text(1) ?? ""
             if statement.isNull(2) {
-                // Rare (a bulk load holds it): the event is read again, whole, only then.
+                // Held by a writer of this process (the service's intake): posted to the board.
+                if let posted = heldFactsBoard?.facts(at: statement.int64(0)) {
+                    try posted.withUnsafeBytes { try body(statement.int64(0), statement.int64(3), customer, $0) }
+                    continue
+                }
+                // Else rare (a bulk load holds it): the event is read again, whole, only then.
                 guard let recorded = try event(at: statement.int64(0), includeMeta: false) else { continue }
                 let facts = EventFacts.encode(recorded.event)
                 try facts.withUnsafeBytes { try body(statement.int64(0), statement.int64(3), customer, $0) }

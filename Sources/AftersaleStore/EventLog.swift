@@ -28,6 +28,9 @@ public final class EventLog {
     var heads = StreamHeads()
     /// The facts of the events this connection appended and has not stored yet (`HeldFacts`).
     var held = HeldFacts()
+    /// Shared with the process's other connections to the file: this one posts the facts it holds
+    /// (`postHeldFacts`), the others read the facts of held events there (`readFacts`).
+    public var heldFactsBoard: HeldFactsBoard?
     /// What one grouped insert needs, kept from group to group (its capacity is reused).
     var group = GroupBuffers()
     /// The append's statements, prepared once.

@@ -1,5 +1,6 @@
 internal import AftersaleCore
 internal import AftersaleSQLite
+internal import Synchronization
 
 /// The facts of the events a connection appended and has not stored in `stream_facts` yet, in
 /// position order: an append's until its end, a bulk load's until its next merge.
@@ -149,5 +150,65 @@ extension EventLog {
             HeldFacts.sortForInsert(&derived.keys)
             try writeFacts(keys: derived.keys, bytes: derived.bytes)
         } while derived.keys.count == slice
+    }
+}
+
+/// The facts one connection holds, as of its last commit, for the process's other connections to
+/// the same file: the service's intake holds its events' facts for tens of thousands of events, and
+/// the engine's projection, on a connection of its own, found them missing from `stream_facts` and
+/// derived each one again from the event's JSON, most of what it did per event
+/// (tools/results/serve-load.md, twenty-second session).
+///
+/// Only committed facts are posted (`EventLog.postHeldFacts`), so any facts the board gives for a
+/// position a reader sees are that event's: a committed event never changes. What is not on the
+/// board (stored since, or let go after a rollback) is found where it always was.
+public final class HeldFactsBoard: Sendable {
+    private struct Posted {
+        var start: Int64?
+        /// Positions in increasing order, and where each one's facts are in `bytes`.
+        var positions: [Int64] = []
+        var ranges: [Range<Int>] = []
+        var bytes: [UInt8] = []
+    }
+
+    private let posted = Mutex(Posted())
+
+    public init() {}
+
+    /// How many events' facts the board holds.
+    public var count: Int { posted.withLock { $0.positions.count } }
+
+    /// Mirrors `held` (the poster's, just committed): the keys it added since the last post, or all of
+    /// them when it started again (stored, or cleared by a rollback).
+    func post(_ held: HeldFacts) {
+        posted.withLock { board in
+            let continues = board.start == held.start && held.keys.count >= board.positions.count
+                && board.positions.indices.last.map { held.keys[$0].position == board.positions[$0] } ?? true
+            if !continues {
+                board.start = held.start
+                board.positions.removeAll(keepingCapacity: true)
+                board.ranges.removeAll(keepingCapacity: true)
+                board.bytes.removeAll(keepingCapacity: true)
+            }
+            for key in held.keys[board.positions.count...] {
+                let offset = board.bytes.count
+                board.bytes.append(contentsOf: held.bytes[Int(key.offset)..<Int(key.offset) + Int(key.count)])
+                board.positions.append(key.position)
+                board.ranges.append(offset..<board.bytes.count)
+            }
+        }
+    }
+
+    /// The facts posted for the event at `position`, if any.
+    func facts(at position: Int64) -> [UInt8]? {
+        posted.withLock { board in
+            var (low, high) = (0, board.positions.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if board.positions[middle] < position { low = middle + 1 } else { high = middle }
+            }
+            guard low < board.positions.count, board.positions[low] == position else { return nil }
+            return Array(board.bytes[board.ranges[low]])
+        }
     }
 }

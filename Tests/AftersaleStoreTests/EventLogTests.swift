@@ -108,6 +108,63 @@ struct EventLogTests {
         #expect(try reopened.latestEventTime() == Timestamp.parse("2025-07-01T00:00:00Z"))
     }
 
+    @Test("facts held by one connection are read by another off the board, as the JSON gives them; stored or rolled back, the board lets them go")
+    func heldFactsBoard() throws {
+        let scratch = Scratch()
+        let board = HeldFactsBoard()
+        let writer = try EventLog(path: scratch.path("b.db"))
+        writer.holdFactsAcrossAppends(atMost: 1_000)
+        writer.heldFactsBoard = board
+        let placed = (1...6).map { event("e\($0)", customer: "c-\($0 % 3)") }
+        _ = try writer.append(Array(placed[0..<4]), recorded: testClock)
+        writer.postHeldFacts()
+        _ = try writer.append(Array(placed[4...]), recorded: testClock)
+        writer.postHeldFacts()
+        #expect(writer.heldFactsCount == 6 && board.count == 6)
+        func facts(_ log: EventLog) throws -> [[UInt8]] {
+            var all: [[UInt8]] = []
+            try log.readFacts(after: 0) { _, _, _, bytes in all.append(Array(bytes)) }
+            return all
+        }
+        let plain = try EventLog(database: try Database(path: scratch.path("b.db"), readOnly: true))
+        let boarded = try EventLog(database: try Database(path: scratch.path("b.db"), readOnly: true))
+        boarded.heldFactsBoard = board
+        // Read-only, as the service's readers open it: a writable connection stores the held facts it finds.
+        let derived = try facts(plain)
+        #expect(derived.count == 6 && writer.heldFactsCount == 6)
+        #expect(try facts(boarded) == derived)
+        for position in 1...6 { #expect(board.facts(at: Int64(position)) == derived[position - 1]) }
+        #expect(board.facts(at: 7) == nil && board.facts(at: 0) == nil)
+        // The reader takes what the board says for a held event (here made up, to tell it from the JSON).
+        var madeUp = HeldFacts()
+        madeUp.start = 1
+        madeUp.append(stream: 1, version: 1, position: 2, facts: [9, 9, 9])
+        let other = HeldFactsBoard()
+        other.post(madeUp)
+        let misled = try EventLog(database: try Database(path: scratch.path("b.db"), readOnly: true))
+        misled.heldFactsBoard = other
+        #expect(try facts(misled)[1] == [9, 9, 9] && facts(misled)[0] == derived[0])
+        // A rolled-back append lets go of what the writer held, committed or not: the board follows.
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try writer.database.inTransaction {
+                _ = try writer.appendInTransaction([event("e7", customer: "c-9")], recorded: testClock)
+                throw Abort()
+            }
+        }
+        writer.postHeldFacts()
+        #expect(board.count == 0)
+        #expect(try facts(boarded) == derived)
+        // Stored, the facts are read from the table, and the board holds the events held since.
+        _ = try writer.append([event("e8", customer: "c-1")], recorded: testClock)
+        writer.postHeldFacts()
+        #expect(board.count == 1 && board.facts(at: 7) != nil)
+        try writer.storeHeldFacts()
+        writer.postHeldFacts()
+        #expect(board.count == 0)
+        #expect(try facts(boarded) == facts(plain) && facts(plain).count == 7)
+    }
+
     @Test("a bulk load keeps its customers' stream heads past the connection's own limit, which comes back after")
     func bulkLoadKeepsStreamHeads() throws {
         let scratch = Scratch()
