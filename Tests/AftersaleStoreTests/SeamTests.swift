@@ -57,12 +57,7 @@ struct SeamTests {
     ])
     func unknownOutboxValue(column: String, value: String) throws {
         let scratch = Scratch()
-        let log = try EventLog(path: scratch.path("log.db"))
-        let outbox = try ReactorStore(log: log)
-        try log.database.execute("""
-            INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, trigger)
-            VALUES ('cmd-1', 'c-1', 'review_request', 'email', 0, '{}', 'why', 'normal', 'pending', 'e1')
-            """)
+        let (log, outbox) = try outboxWithOneCommand(scratch)
         #expect(try outbox.commands().map(\.kind) == [.reviewRequest])
         try log.database.execute("UPDATE outbox SET \(column) = '\(value)'")
         #expect { try outbox.commands() } throws: { error in
@@ -89,12 +84,7 @@ struct SeamTests {
     ])
     func nameBytesMatchWhole(column: String, value: String) throws {
         let scratch = Scratch()
-        let log = try EventLog(path: scratch.path("log.db"))
-        let outbox = try ReactorStore(log: log)
-        try log.database.execute("""
-            INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, trigger)
-            VALUES ('cmd-1', 'c-1', 'review_request', 'email', 0, '{}', 'why', 'normal', 'pending', 'e1')
-            """)
+        let (log, outbox) = try outboxWithOneCommand(scratch)
         try log.database.execute("UPDATE outbox SET \(column) = '\(value)'")
         #expect { try outbox.commands() } throws: { error in
             (error as? StoreError)?.code == .unknownStoredValue && "\(error)".contains("'\(value)'")
@@ -131,5 +121,16 @@ struct SeamTests {
         var changed = loaded
         changed.payload["order"] = .string("o-2")
         #expect(changed.storedPayloadText == nil && changed.order == "o-2" && loaded.order == "o-1" && changed != loaded)
+    }
+
+    /// A log whose outbox holds one pending review request, `cmd-1`.
+    func outboxWithOneCommand(_ scratch: Scratch) throws -> (EventLog, ReactorStore) {
+        let log = try EventLog(path: scratch.path("log.db"))
+        let outbox = try ReactorStore(log: log)
+        try log.database.execute("""
+            INSERT INTO outbox (id, customer, kind, channel, due, payload, reason, priority, status, trigger)
+            VALUES ('cmd-1', 'c-1', 'review_request', 'email', 0, '{}', 'why', 'normal', 'pending', 'e1')
+            """)
+        return (log, outbox)
     }
 }
