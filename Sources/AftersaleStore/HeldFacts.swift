@@ -156,7 +156,7 @@ extension EventLog {
 /// The facts one connection holds, as of its last commit, for the process's other connections to
 /// the same file: the service's intake holds its events' facts for tens of thousands of events, and
 /// the engine's projection, on a connection of its own, found them missing from `stream_facts` and
-/// derived each one again from the event's JSON, most of what it did per event
+/// derived each one again from the event's JSON, about a third of what it did per event
 /// (tools/results/serve-load.md, twenty-second session).
 ///
 /// Only committed facts are posted (`EventLog.postHeldFacts`), so any facts the board gives for a
