@@ -59,9 +59,12 @@ public enum AftersaleServer {
         let turns = WriterTurns()
         intake.writerTurns = turns
         engine.writerTurns = turns
-        let board = HeldFactsBoard()
-        intake.heldFactsBoard = board
-        engine.heldFactsBoard = board
+        if settings.liveEngine {
+            // Only the engine's projection reads it: without one, the intake posts to no one.
+            let board = HeldFactsBoard()
+            intake.heldFactsBoard = board
+            engine.heldFactsBoard = board
+        }
         let delivery: DeliveryService?
         if settings.delivery.destinations.isEmpty {
             delivery = nil
