@@ -33,9 +33,7 @@ public final class Database {
     private var rollbackHandlers: [() -> Void] = []
 
     /// Opens (creating if needed) the file, in WAL mode, checked rather than assumed.
-    /// - Parameter rollbackJournal: a rollback journal (`DELETE`) instead of a write-ahead log, for a
-    ///   small file written seldom that must be whole in itself (the keys file).
-    public init(path: String, readOnly: Bool = false, rollbackJournal: Bool = false) throws(SQLiteError) {
+    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -53,7 +51,7 @@ public final class Database {
         if !readOnly {
             // Only a file with no pages yet takes it: it must come before WAL mode is set.
             try execute(Database.newFilePragmas)
-            let wanted = rollbackJournal ? "delete" : "wal"
+            let wanted = "wal"
             let mode = try retryingWhileBusy { () throws(SQLiteError) in try scalarText("PRAGMA journal_mode=\(wanted)") }
             guard mode?.lowercased() == wanted else {
                 throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode answered '\(mode ?? "nothing")', not '\(wanted)': \(path)", sql: nil)
@@ -137,6 +135,17 @@ public final class Database {
             sqlite3_free(errmsg)
             throw SQLiteError(code: sqlite3_extended_errcode(handle), message: message, sql: sql)
         }
+    }
+
+    /// Copies the write-ahead log into the file and truncates it to nothing, so pages it held
+    /// (erased data among them) are in no file any more. Waits for other connections' readers and
+    /// writers through the busy handler; returns false when one still held the log at the end.
+    public func emptyWriteAheadLog() throws(SQLiteError) -> Bool {
+        var log: Int32 = 0, copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied)
+        if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { return false }
+        guard rc == SQLITE_OK else { throw error(rc, sql: "wal_checkpoint(TRUNCATE)") }
+        return log == 0
     }
 
     /// A prepared statement, cached by its SQL text for the life of the connection.

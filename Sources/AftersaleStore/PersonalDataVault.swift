@@ -91,12 +91,28 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
         return opened.withLock { opened in
             if let vault = opened[identity] { return vault }
             let vault = make(folder: folder, stem: stem, keysPath: keysPath, environment: environment, mayCreate: mayCreate)
-            if vault.problem == nil { opened[identity] = vault }
+            if vault.problem == nil {
+                opened[identity] = vault
+                _ = copiedAtExit
+            }
             return vault
         }
     }
 
     private static let opened = Mutex<[String: PersonalDataVault]>([:])
+
+    /// Vaults stay open for the life of the process, so SQLite never closes their files, which is
+    /// when it would copy the write-ahead log in. At exit each keys file takes its log in, so once
+    /// a command has finished, the keys file alone holds every key (a copy of it, a backup).
+    private static let copiedAtExit: Void = { atexit { PersonalDataVault.copyWritesIntoKeysFiles() } }()
+
+    /// Copies each open vault's write-ahead log into its keys file and empties it. A vault another
+    /// thread is using just then is left as it is: its log is still part of the file for SQLite.
+    static func copyWritesIntoKeysFiles() {
+        for vault in opened.withLock({ Array($0.values) }) {
+            _ = vault.state.withLockIfAvailable { state in try? state.database?.emptyWriteAheadLog() }
+        }
+    }
 
     private static func make(folder: URL, stem: String, keysPath: String, environment: [String: String],
                              mayCreate: Bool) -> PersonalDataVault {
@@ -128,9 +144,13 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
             guard keysExist || mayCreate else {
                 throw VaultError("the keys file \(keysPath) is missing: restore it (the log's personal data is sealed with the keys it held)")
             }
-            // A rollback journal, not a write-ahead log: the keys are always in the one file (a copy
-            // or backup of it holds them all), and the file is written far less often than the log.
-            let database = try Database(path: keysPath, rollbackJournal: true)
+            // A write-ahead log, as the log has: a live intake writes this file once per group of
+            // requests with new customers, and a rollback journal syncs four times a commit (the
+            // journal twice, the file, the folder) where a write-ahead log syncs once. While a
+            // process has it open, the newest keys may be in `.keys-wal`: a backup copies both, or
+            // uses SQLite's backup; a process copies them into the one file at exit (`copiedAtExit`).
+            // A forget empties the write-ahead log, which held the deleted key's page.
+            let database = try Database(path: keysPath)
             try database.execute("""
                 PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
                 CREATE TABLE IF NOT EXISTS customer_keys (customer TEXT PRIMARY KEY, generation INTEGER NOT NULL, salt BLOB NOT NULL) STRICT;
@@ -322,10 +342,14 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
                     """).run([.text(customer), .int(max(current ?? 0, before ?? 0)), .int(at.millis)])
                 return current != nil
             }
-            // The deleted row's bytes are zeroed in the file (secure_delete), and the rollback
-            // journal that held the page with the key is deleted at commit.
             state.cache[customer] = nil
             state.dataVersion = try database.dataVersion()
+            // The deleted row's bytes are zeroed in the file (secure_delete); the write-ahead log
+            // still holds the page as it was, key and all, until it is copied and emptied. A
+            // failure here leaves the key deleted: a forget again empties the log.
+            guard try database.emptyWriteAheadLog() else {
+                throw StoreError(.lockFailed, "the key is deleted, but another process kept \(keysPath)'s write-ahead log busy for \(Database.busyTimeoutMillis / 1000) s, so the key's old page is still in \(keysPath)-wal: run the forget again")
+            }
             return existed
         }
     }

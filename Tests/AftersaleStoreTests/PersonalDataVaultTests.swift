@@ -232,6 +232,37 @@ struct PersonalDataVaultTests {
         #expect(try opened(log, vault, "ben")["ben-reg.email"] == .value("ben.oduya@example.org"))
     }
 
+    @Test("a forget with the vault kept open, as serve keeps it: no file beside the log holds the key's salt any more")
+    func forgetLeavesNoCopyOfTheSalt() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("shop.db"))
+        let vault = try log.attachVault(environment: [PersonalDataVault.masterKeyVariable: newMasterKey()])
+        try log.append(annasLife + [benRegistered], recorded: testClock)
+        func salt(_ customer: String) throws -> Data {
+            let keys = try Database(path: scratch.path("shop.keys"), readOnly: true)
+            let hex = try #require(try keys.scalarText("SELECT hex(salt) FROM customer_keys WHERE customer = '\(customer)'"))
+            return Data(stride(from: 0, to: hex.count, by: 2).map {
+                UInt8(hex[hex.index(hex.startIndex, offsetBy: $0)...].prefix(2), radix: 16)!
+            })
+        }
+        func filesHolding(_ bytes: Data) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).sorted().filter { name in
+                FileManager.default.contents(atPath: scratch.url.appendingPathComponent(name).path)?.range(of: bytes) != nil
+            }
+        }
+        let annasSalt = try salt("anna"), bensSalt = try salt("ben")
+        #expect(try !filesHolding(annasSalt).isEmpty, "the salt is somewhere before the forget")
+
+        let at = try Timestamp.parse("2025-02-01T12:00:00Z")
+        #expect(try log.forget("anna", reason: nil, request: nil, id: "forget-anna", at: at, recorded: at).keyDeleted)
+        #expect(try filesHolding(annasSalt) == [], "the keys file and its write-ahead log")
+        #expect(try filesHolding(bensSalt) == ["shop.keys"], "Ben's key stays, in the keys file itself")
+        #expect(try opened(log, vault, "ben")["ben-reg.email"] == .value("ben.oduya@example.org"))
+        // The vault is still open and writes on: a new customer's key after the forget.
+        try log.append([sent("cleo-reg", .customerRegistered, "cleo", "2025-02-02T09:00:00Z", #"{"email":"cleo@example.net"}"#)], recorded: testClock)
+        #expect(try opened(log, vault, "cleo")["cleo-reg.email"] == .value("cleo@example.net"))
+    }
+
     @Test("forgotten by another process: a batch here sees it at once, a single value within the recheck interval")
     func forgottenElsewhere() throws {
         let scratch = Scratch()
