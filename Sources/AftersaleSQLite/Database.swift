@@ -140,7 +140,10 @@ public final class Database {
     /// Copies the write-ahead log into the file and truncates it to nothing, so pages it held
     /// (erased data among them) are in no file any more. Waits for other connections' readers and
     /// writers through the busy handler; returns false when one still held the log at the end.
-    public func emptyWriteAheadLog() throws(SQLiteError) -> Bool {
+    /// - Parameter waiting: false: waits for no one, copying what it can while others use the file.
+    public func emptyWriteAheadLog(waiting: Bool = true) throws(SQLiteError) -> Bool {
+        if !waiting { sqlite3_busy_timeout(handle, 0) }
+        defer { if !waiting { sqlite3_busy_timeout(handle, Database.busyTimeoutMillis) } }
         var log: Int32 = 0, copied: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied)
         if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { return false }

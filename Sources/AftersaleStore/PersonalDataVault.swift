@@ -106,11 +106,13 @@ public final class PersonalDataVault: PersonalDataOpening, @unchecked Sendable {
     /// a command has finished, the keys file alone holds every key (a copy of it, a backup).
     private static let copiedAtExit: Void = { atexit { PersonalDataVault.copyWritesIntoKeysFiles() } }()
 
-    /// Copies each open vault's write-ahead log into its keys file and empties it. A vault another
-    /// thread is using just then is left as it is: its log is still part of the file for SQLite.
+    /// Copies each open vault's write-ahead log into its keys file and empties it, without waiting:
+    /// a command ending while `serve` writes the same file must not wait for it, and copies what it
+    /// can. A vault another thread is using just then is left as it is: its log is still part of
+    /// the file for SQLite.
     static func copyWritesIntoKeysFiles() {
         for vault in opened.withLock({ Array($0.values) }) {
-            _ = vault.state.withLockIfAvailable { state in try? state.database?.emptyWriteAheadLog() }
+            _ = vault.state.withLockIfAvailable { state in try? state.database?.emptyWriteAheadLog(waiting: false) }
         }
     }
 
