@@ -25,24 +25,37 @@ public final class CustomerProjection {
             }
         }
         try CustomerProjection.createTable(named: CustomerProjection.name, in: database)
+        // Files from before catch-ups wrote in several transactions: no row is ahead of the checkpoint.
+        if try !hasColumn(CustomerProjection.name, "folded_through") {
+            try database.execute("ALTER TABLE \(CustomerProjection.name) ADD COLUMN folded_through INTEGER")
+        }
     }
 
-    private func hasStreamColumn(_ table: String) throws -> Bool {
+    private func hasStreamColumn(_ table: String) throws -> Bool { try hasColumn(table, "stream") }
+
+    private func hasColumn(_ table: String, _ name: String) throws -> Bool {
         let columns = try database.prepare("SELECT name FROM pragma_table_info(?1)")
         columns.bind(table, at: 1)
-        while try columns.step() { if columns.text(0) == "stream" { return true } }
+        while try columns.step() { if columns.text(0) == name { return true } }
         return false
     }
 
     /// One row per customer, keyed by the log's stream id; `state` is `CustomerStateBinaryCodec`.
+    ///
+    /// A row's state has folded its customer's events up to the checkpoint, or up to
+    /// `folded_through` when that is later: a catch-up writes its rows in several transactions
+    /// (`rowsPerTransaction`) and moves the checkpoint with the last, so a row written by an
+    /// earlier one is ahead of the checkpoint until then, or for good if the process stops
+    /// in between; a fold skips the events such a row already has.
     static func createTable(named table: String, in database: Database) throws {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS \(table) (
-                stream        INTEGER PRIMARY KEY,
-                customer      TEXT NOT NULL,
-                state         BLOB NOT NULL,
-                order_count   INTEGER NOT NULL,
-                last_order_at INTEGER
+                stream         INTEGER PRIMARY KEY,
+                customer       TEXT NOT NULL,
+                state          BLOB NOT NULL,
+                order_count    INTEGER NOT NULL,
+                last_order_at  INTEGER,
+                folded_through INTEGER
             ) STRICT;
             """)
     }
@@ -57,7 +70,17 @@ public final class CustomerProjection {
             .run([.text(CustomerProjection.name), .int(position)])
     }
 
-    /// Applies every event after the checkpoint, `batchSize` events per transaction.
+    /// Rows written per transaction by a catch-up (see `createTable`): the service's intake waits
+    /// for the write lock while they are written and synced, and a batch's customers are all over
+    /// the table, a page of it each.
+    public var rowsPerTransaction = 2_000
+    /// Called after each transaction of a catch-up commits, with its rows (tests: a process
+    /// stopped between two).
+    var afterTransaction: ((_ rows: Int) throws -> Void)?
+
+    /// Applies every event after the checkpoint, folding `batchSize` events at a time and writing
+    /// their customers' rows in transactions of `rowsPerTransaction`, in stream order (the rows of
+    /// one transaction share what pages they can); the last moves the checkpoint.
     ///
     /// A backlog of most of the log (a first import, an upgrade) is folded by `rebuild` instead,
     /// which streams one customer at a time in bounded memory, on every core; the result is the
@@ -81,15 +104,33 @@ public final class CustomerProjection {
         var applied = 0
         while true {
             // Folded on a snapshot, without the write lock, which other writers (a service's intake)
-            // wait for; then stored with the checkpoint, unless another writer moved it meanwhile.
+            // wait for; then stored, unless another writer moved the checkpoint meanwhile.
             let from = try checkpoint()
-            let batch = try database.onOneSnapshot { try fold(after: from, limit: batchSize, from: CustomerProjection.name) }
+            var batch = try database.onOneSnapshot { try fold(after: from, limit: batchSize, from: CustomerProjection.name) }
             guard batch.events > 0 else { return applied }
-            let stored = try database.inTransaction { () throws -> Bool in
-                guard try checkpoint() == from else { return false }
-                try store(batch, in: CustomerProjection.name)
-                return true
+            // Encoded before the first transaction: the lock is held for the writing only.
+            let rows = batch.states.sorted { $0.key < $1.key }.map {
+                StoredCustomer(stream: $0.key, state: $0.value, foldedThrough: batch.ahead[$0.key])
             }
+            batch.states = [:]
+            let size = max(1, rowsPerTransaction)
+            var written = 0
+            var stored = true
+            repeat {
+                let end = min(rows.count, written + size)
+                let last = end == rows.count
+                stored = try database.inTransaction { () throws -> Bool in
+                    guard try checkpoint() == from else { return false }
+                    // Ahead of the checkpoint until the last transaction moves it.
+                    try store(rows: rows[written..<end], foldedThrough: last ? nil : batch.last, in: CustomerProjection.name)
+                    if last { try setCheckpoint(batch.last) }
+                    return true
+                }
+                if stored { try afterTransaction?(end - written) }
+                written = end
+            } while stored && written < rows.count
+            // Another writer moved the checkpoint: what this one wrote is marked as folded, the rest is
+            // folded again from there.
             guard stored else { continue }
             applied += batch.events
             if batch.events < batchSize { return applied }
@@ -101,34 +142,36 @@ public final class CustomerProjection {
     private func apply(after position: Int64, into table: String) throws -> Int {
         let batch = try fold(after: position, from: table)
         guard batch.events > 0 else { return 0 }
-        try store(batch, in: table)
+        try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value, foldedThrough: batch.ahead[$0.key]) },
+                  foldedThrough: nil, in: table)
+        try setCheckpoint(batch.last)
         return batch.events
     }
 
-    /// Writes a folded batch's rows into `table` and moves the checkpoint past it (inside the
-    /// caller's transaction).
-    private func store(_ batch: (states: [Int64: CustomerState], last: Int64, events: Int), in table: String) throws {
-        try store(rows: batch.states.map { StoredCustomer(stream: $0.key, state: $0.value) }, in: table)
-        try setCheckpoint(batch.last)
-    }
-
     /// Up to `limit` events after `position`, folded into the states of their customers' rows in
-    /// `table`: the states, the last position read and how many events were read.
+    /// `table`: the states, the last position read, how many events were read, and the rows that
+    /// were already folded further than `position` (see `createTable`) with how far.
     private func fold(after position: Int64, limit: Int = .max,
-                      from table: String) throws -> (states: [Int64: CustomerState], last: Int64, events: Int) {
+                      from table: String) throws -> (states: [Int64: CustomerState], last: Int64, events: Int, ahead: [Int64: Int64]) {
         var states: [Int64: CustomerState] = [:]
+        // The rows a catch-up left ahead of `position`, and how far (see `createTable`).
+        var ahead: [Int64: Int64] = [:]
         var last = position
         var count = 0
+        let from = position
         try log.readFacts(after: position, limit: limit) { position, stream, customer, facts in
             count += 1
             last = position
             guard customer != EventType.systemCustomer else { return }
             if states[stream] == nil {
-                states[stream] = try state(ofStream: stream, in: table) ?? CustomerState(customer: customer)
+                let row = try row(ofStream: stream, in: table)
+                states[stream] = row?.state ?? CustomerState(customer: customer)
+                if let through = row?.foldedThrough, through > from { ahead[stream] = through }
             }
+            if let through = ahead[stream], position <= through { return }
             try states[stream]!.apply(facts: facts)
         }
-        return (states, last, count)
+        return (states, last, count, ahead)
     }
 
     /// A customer's row as a rebuild worker encoded it: its customer id (UTF-8) and its state are
@@ -187,11 +230,16 @@ public final class CustomerProjection {
     }
 
     private func state(ofStream stream: Int64, in table: String) throws -> CustomerState? {
-        let statement = try database.cached("SELECT state FROM \(table) WHERE stream = ?1")
+        try row(ofStream: stream, in: table)?.state
+    }
+
+    private func row(ofStream stream: Int64, in table: String) throws -> (state: CustomerState, foldedThrough: Int64?)? {
+        let statement = try database.cached("SELECT state, folded_through FROM \(table) WHERE stream = ?1")
         statement.bind(stream, at: 1)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        return try statement.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
+        let state = try statement.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
+        return (state, statement.isNull(1) ? nil : statement.int64(1))
     }
 
     /// A customer's row, encoded (on a worker thread during a rebuild).
@@ -201,21 +249,26 @@ public final class CustomerProjection {
         var state: [UInt8]
         var orderCount: Int64
         var lastOrderAt: Int64?
+        /// The row was folded further than its batch began (see `createTable`).
+        var foldedThrough: Int64?
 
-        init(stream: Int64, state: CustomerState) {
+        init(stream: Int64, state: CustomerState, foldedThrough: Int64? = nil) {
             self.stream = stream
             customer = state.customer
             self.state = CustomerStateBinaryCodec.encode(state)
             orderCount = Int64(state.orderCount)
             lastOrderAt = state.lastOrderAt?.millis
+            self.foldedThrough = foldedThrough
         }
     }
 
-    private func store(rows: some Sequence<StoredCustomer>, in table: String) throws {
+    /// `foldedThrough`: the position the rows' states are folded through when the checkpoint stays
+    /// behind it; nil when it moves there in the same transaction.
+    private func store(rows: some Sequence<StoredCustomer>, foldedThrough: Int64?, in table: String) throws {
         let statement = try database.cached("""
-            INSERT INTO \(table) (stream, customer, state, order_count, last_order_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            INSERT INTO \(table) (stream, customer, state, order_count, last_order_at, folded_through) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT(stream) DO UPDATE SET state = excluded.state, order_count = excluded.order_count,
-                last_order_at = excluded.last_order_at
+                last_order_at = excluded.last_order_at, folded_through = excluded.folded_through
             """)
         for row in rows {
             statement.bind(row.stream, at: 1)
@@ -223,6 +276,9 @@ public final class CustomerProjection {
             statement.bind(bytes: row.state, at: 3)
             statement.bind(row.orderCount, at: 4)
             if let last = row.lastOrderAt { statement.bind(last, at: 5) } else { statement.bindNull(at: 5) }
+            // A row folded further than this batch by an earlier catch-up keeps its mark; else the batch's.
+            let mark = row.foldedThrough.map { max($0, foldedThrough ?? $0) } ?? foldedThrough
+            if let mark { statement.bind(mark, at: 6) } else { statement.bindNull(at: 6) }
             try statement.step()
             statement.reset()
         }

@@ -79,8 +79,23 @@ public final class LiveEngine: @unchecked Sendable {
     public var deferAtMostSeconds = 1.0
     /// A projection this many events behind (and half the log or more) is rebuilt, when the intake is quiet.
     public var projectionRebuildThreshold: Int64 = 10_000
-    /// Events folded into the customers read model per transaction.
+    /// Events folded into the customers read model at a time (written in transactions of
+    /// `CustomerProjection.rowsPerTransaction` customers).
     static let projectionBatch = 20_000
+    /// While the intake is busy and the customers read model more than `projectionFoldedAtOnce`
+    /// events behind, it is folded only once it is this many events behind or
+    /// `projectionSecondsUnderLoad` have passed, this many events at a time. Each batch
+    /// writes a page of the table for nearly every customer it touches, and under a stream of new
+    /// and returning customers those are all over the table: in batches of a second's events the
+    /// read model's pages were most of what went to the disk and the intake's commits waited for
+    /// them (`tools/results/serve-load.md`, twenty-fourth session). A larger batch shares more
+    /// pages. A customer's profile still reads current: it folds what is left first.
+    public var projectionBatchUnderLoad = 100_000
+    public var projectionSecondsUnderLoad = 10.0
+    /// A backlog this small is folded at once, busy or not: at a shop's pace the read model stays
+    /// current after each commit.
+    public var projectionFoldedAtOnce = 2_000
+    private var projectedAt: UInt64?
     private let logger: Logger
     private let lock = NSLock()
     private var current = EngineStatus()
@@ -116,11 +131,7 @@ public final class LiveEngine: @unchecked Sendable {
         do {
             let projection = try CustomerProjection(log: log)
             waitForQuietIntake()
-            // In transactions of a bounded size: each holds the intake's commits back while it writes.
-            // Not by a rebuild while the intake is busy: a rebuild takes every core and its own
-            // transactions back to back, and the requests of a burst waited for all of it.
-            let busy = !intakeIsQuiet
-            try projection.catchUp(batchSize: LiveEngine.projectionBatch, rebuildThreshold: busy ? .max : projectionRebuildThreshold)
+            try catchUp(projection, log, busy: !intakeIsQuiet)
             let store = try ReactorStore(log: log, parallelism: threads)
             let now = clock.now()
             let engine = ReactorEngine.withFittedModels(configuration: configuration)
@@ -155,7 +166,7 @@ public final class LiveEngine: @unchecked Sendable {
                 waitForQuietIntake()
                 // The customers projection too between steps (it folds millions of events a second), so
                 // a long run keeps the reads current; and the lags as they shrink, for /readyz and the metrics.
-                try projection.catchUp(batchSize: LiveEngine.projectionBatch)
+                try catchUp(projection, log, busy: !intakeIsQuiet)
                 let projected = try projection.checkpoint()
                 let judging = try store.isJudgingEveryone()
                 lock.withLock {
@@ -186,6 +197,25 @@ public final class LiveEngine: @unchecked Sendable {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         lock.withLock { current = status }
         onRun?(status, seconds)
+    }
+
+    /// Folds the customers read model up to the log's head: at once while the intake is quiet (by
+    /// a rebuild when it is far behind), in larger batches while it is busy (see
+    /// `projectionBatchUnderLoad`), never by a rebuild then: a rebuild takes every core and its own
+    /// transactions back to back, and the requests of a burst waited for all of it.
+    private func catchUp(_ projection: CustomerProjection, _ log: EventLog, busy: Bool) throws {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if busy {
+            let behind = try log.head() - projection.checkpoint()
+            if let projectedAt, behind > Int64(projectionFoldedAtOnce) {
+                let seconds = Double(now - min(now, projectedAt)) / 1e9
+                guard behind >= Int64(projectionBatchUnderLoad) || seconds >= projectionSecondsUnderLoad else { return }
+            }
+            try projection.catchUp(batchSize: max(1, projectionBatchUnderLoad), rebuildThreshold: .max)
+        } else {
+            try projection.catchUp(batchSize: LiveEngine.projectionBatch, rebuildThreshold: projectionRebuildThreshold)
+        }
+        projectedAt = now
     }
 
     /// No commit by the intake in the last second (always, without an intake to ask).

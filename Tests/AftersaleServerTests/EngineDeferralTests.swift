@@ -151,6 +151,76 @@ struct EngineDeferralTests {
         #expect(String(decoding: metrics.text(), as: UTF8.self).contains("aftersale_reactor_judging_everyone 0"))
     }
 
+    @Test("while the intake is busy the read model is folded once far enough behind or after a while, and at once when it is quiet")
+    func readModelInLargerBatchesWhileBusy() throws {
+        let lines = try LiveEngineTests.shop(customers: 60, days: 120, seed: 11)
+        let quarter = lines.count / 4
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-batches-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("shop.db").path
+        let log = try EventLog(path: path)
+        try log.attachVault(environment: [:])
+        var ingested = 0
+        func ingest(_ part: ArraySlice<String>) throws {
+            let file = folder.appendingPathComponent("part-\(ingested).ndjson").path
+            try (part.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+            ingested += part.count
+        }
+        let intake = FakeIntake()
+        let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 0)
+        engine.projectionBatchUnderLoad = lines.count
+        engine.projectionSecondsUnderLoad = 3_600
+        // Backlogs this small are folded at once by default (a shop's pace): here they stand for larger ones.
+        engine.projectionFoldedAtOnce = 0
+        // Never folded yet: at once, busy or not.
+        try ingest(lines[..<quarter])
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(ingested))
+        // Busy: the reactor takes the new events, the read model waits for more of them.
+        try ingest(lines[quarter..<(2 * quarter)])
+        engine.runOnce(log)
+        #expect(engine.status.reactor == Int64(ingested))
+        #expect(engine.status.projection == Int64(quarter))
+        intake.setBusy(false)
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(ingested))
+        // Busy again: folded once as far behind as the batch under load.
+        intake.setBusy(true)
+        try ingest(lines[(2 * quarter)..<(3 * quarter)])
+        engine.projectionBatchUnderLoad = quarter
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(ingested))
+        // Or once that long has passed since the last fold.
+        try ingest(lines[(3 * quarter)...])
+        engine.projectionBatchUnderLoad = lines.count
+        engine.projectionSecondsUnderLoad = 0
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(lines.count))
+        #expect(engine.status.reactor == Int64(lines.count))
+    }
+
+    @Test("at a shop's pace the read model is folded after each commit, busy or not")
+    func smallBacklogsAtOnce() throws {
+        let (folder, path, events) = try EngineDeferralTests.log(customers: 40, days: 60)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let engine = EngineDeferralTests.engine(path, intake: FakeIntake(), deferAtMost: 0)
+        engine.projectionSecondsUnderLoad = 3_600
+        engine.projectionFoldedAtOnce = events
+        let log = try EventLog(path: path)
+        try log.attachVault(environment: [:])
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(events))
+        // One more event, while the intake is busy.
+        let file = folder.appendingPathComponent("late.ndjson").path
+        try #"{"id":"late-1","type":"customer.registered","customer":"c-late","at":"2024-12-30T00:00:00Z","data":{"email":"late@example.com","name":"Late Comer","timezone":"Europe/Berlin"}}"#
+            .appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+        engine.runOnce(log)
+        #expect(engine.status.projection == Int64(events + 1))
+    }
+
     @Test("a backlog met while the intake is busy is folded in bounded steps, not rebuilt with every core")
     func noRebuildWhileBusy() throws {
         let (folder, path, events) = try EngineDeferralTests.log(customers: 300, days: 200)

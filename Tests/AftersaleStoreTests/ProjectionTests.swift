@@ -1,7 +1,7 @@
 import AftersaleCore
 @testable import AftersaleStore
 import AftersaleSQLite
-import AftersaleProjections
+@testable import AftersaleProjections
 import AftersaleOutbox
 import Foundation
 import Synchronization
@@ -90,6 +90,66 @@ struct ProjectionTests {
         var folded: [String: CustomerState] = [:]
         try log.read { recorded in folded[recorded.event.customer, default: CustomerState(customer: recorded.event.customer)].apply(recorded.event) }
         #expect(rebuilt == folded.values.sorted { $0.customer < $1.customer })
+    }
+
+    struct Stopped: Error {}
+
+    @Test("a catch-up stopped between its transactions folds each event once when resumed, in batches smaller or larger")
+    func stoppedBetweenTransactions() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let events = try messyShopEvents(seed: 5, customers: 90)
+        let half = events.count / 2
+        _ = try log.append(Array(events[..<half]), recorded: testClock)
+        let projection = try CustomerProjection(log: log)
+        // Stopped after three transactions of seven customers: their rows are folded through the
+        // batch's last event, and the checkpoint has not moved.
+        projection.rowsPerTransaction = 7
+        var transactions = 0
+        projection.afterTransaction = { _ in
+            transactions += 1
+            if transactions == 3 { throw Stopped() }
+        }
+        #expect(throws: Stopped.self) { try projection.catchUp(rebuildThreshold: .max) }
+        #expect(try projection.checkpoint() == 0)
+        #expect(try log.database.scalarInt("SELECT count(*) FROM customers WHERE folded_through IS NOT NULL") == 21)
+        // More events; a catch-up in batches far smaller than the stopped one meets those rows
+        // ahead of each of its batches, and is stopped too.
+        _ = try log.append(Array(events[half...]), recorded: testClock)
+        projection.rowsPerTransaction = 5
+        transactions = 0
+        projection.afterTransaction = { _ in
+            transactions += 1
+            if transactions == 4 { throw Stopped() }
+        }
+        #expect(throws: Stopped.self) { try projection.catchUp(batchSize: 40, rebuildThreshold: .max) }
+        projection.afterTransaction = nil
+        try projection.catchUp(batchSize: 300, rebuildThreshold: .max)
+        #expect(try projection.checkpoint() == log.head())
+        let resumed = try projection.allStates()
+        _ = try projection.rebuild(clock: { 0 })
+        #expect(resumed.count == 90)
+        #expect(resumed == (try projection.allStates()))
+    }
+
+    @Test("a read model written before catch-ups took several transactions gains the column and folds on")
+    func olderTableGainsTheColumn() throws {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let events = try messyShopEvents(seed: 6, customers: 40)
+        let half = events.count / 2
+        _ = try log.append(Array(events[..<half]), recorded: testClock)
+        try CustomerProjection(log: log).catchUp(rebuildThreshold: .max)
+        // The table as an earlier version left it.
+        try log.database.execute("ALTER TABLE customers DROP COLUMN folded_through")
+        _ = try log.append(Array(events[half...]), recorded: testClock)
+        let projection = try CustomerProjection(log: log)
+        projection.rowsPerTransaction = 3
+        try projection.catchUp(rebuildThreshold: .max)
+        let caughtUp = try projection.allStates()
+        _ = try projection.rebuild(clock: { 0 })
+        #expect(caughtUp.count == 40)
+        #expect(caughtUp == (try projection.allStates()))
     }
 
     @Test("a customer's state survives the storage codec unchanged")
