@@ -96,7 +96,6 @@ extension EventLog {
                 }
                 next = end
             }
-            try keepLatestEventTime(events, outcomes)
             if !defersFactsMerge || held.keys.count >= factsMergeInterval {
                 // After the refresh above, the stored `facts_from` is this connection's, if any.
                 try storePendingFacts(factsFrom: held.start)
@@ -106,6 +105,7 @@ extension EventLog {
                 try database.cached("INSERT INTO log_settings (name, value) VALUES ('facts_from', ?1)").run([.int(start)])
                 held.start = start
             }
+            try keepLatestEventTime(events, outcomes)
         } catch {
             // Stream ids and versions handed out inside a rolled-back transaction are not real, nor
             // are the facts of its events. The versions of the streams whose facts are held are not
@@ -116,13 +116,26 @@ extension EventLog {
         return outcomes
     }
 
-    /// Moves `latest_at` (see `storeLatestEventTime`) to the latest customer event appended, once the
-    /// log keeps it.
+    /// Moves `latest_at` (see `storeLatestEventTime()`) to the latest customer event appended, once the
+    /// log keeps it; while this connection holds the events' facts, when it stores them. Written with
+    /// each commit, its row's page was one of the six or seven each of the service's commits wrote
+    /// (`tools/results/serve-load.md`); readers add the times of the events whose facts are held
+    /// (`latestEventTime`).
     private func keepLatestEventTime(_ events: [EncodedEvent], _ outcomes: [AppendOutcome]) throws {
         var latest = Int64.min
         for (event, outcome) in zip(events, outcomes) where event.customer != EventType.systemCustomer {
             if case .appended = outcome, event.at.millis > latest { latest = event.at.millis }
         }
+        guard latest > Int64.min else { return }
+        if held.start != nil {
+            held.latestAt = max(held.latestAt, latest)
+        } else {
+            try moveLatestEventTime(to: latest)
+        }
+    }
+
+    /// Moves `latest_at` to `latest` if that is later (inside a write transaction).
+    func moveLatestEventTime(to latest: Int64) throws {
         guard latest > Int64.min else { return }
         try database.cached("UPDATE log_settings SET value = max(value, ?1) WHERE name = 'latest_at'").run([.int(latest)])
     }

@@ -258,7 +258,13 @@ extension EventLog {
            try database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'latest_at'") == 0 {
             try database.inTransaction { try storeLatestEventTime() }
         }
-        if let known = try database.scalarInt("SELECT value FROM log_settings WHERE name = 'latest_at'") {
+        // With the events whose facts a writer holds (from `facts_from` on): their times are stored
+        // with their facts. One statement, one snapshot: a merge in between moves both at once.
+        if let known = try database.scalarInt("""
+            SELECT max(value, coalesce((SELECT max(at) FROM events WHERE customer != ?1
+                                        AND position >= (SELECT value FROM log_settings WHERE name = 'facts_from')), value))
+            FROM log_settings WHERE name = 'latest_at'
+            """, [.text(EventType.systemCustomer)]) {
             return known == Int64.min ? nil : Timestamp(millis: known)
         }
         // Read-only, or inside another transaction, on a log that has not kept it yet: a scan.

@@ -14,6 +14,9 @@ struct HeldFacts {
     var keys: [Key] = []
     /// The facts themselves, back to back; each key says where its own are.
     var bytes: [UInt8] = []
+    /// The latest time of the customer events held (`Int64.min`: none): `latest_at` moves to it
+    /// when they are stored, not with each commit (see `keepLatestEventTime`).
+    var latestAt = Int64.min
 
     /// Where one event's facts go in `stream_facts`, and where they are in `bytes`.
     struct Key {
@@ -34,6 +37,7 @@ struct HeldFacts {
     /// Lets go of every held fact (stored, or undone by a rollback), keeping the buffers' capacity.
     mutating func clear() {
         start = nil
+        latestAt = .min
         keys.removeAll(keepingCapacity: true)
         bytes.removeAll(keepingCapacity: true)
     }
@@ -84,13 +88,18 @@ extension EventLog {
     /// `mergePendingFacts`, given the stored `facts_from` (an append knows it is its own `held.start`).
     func storePendingFacts(factsFrom stored: Int64?) throws {
         if let stored, held.start != stored {
-            // Another connection's, or a killed one's: from the JSON.
+            // Another connection's, or a killed one's: from the JSON, and their latest time from the events.
             try deriveFacts(from: stored)
+            try database.cached("""
+                UPDATE log_settings SET value = max(value, coalesce((SELECT max(at) FROM events WHERE position >= ?1 AND customer != ?2), value))
+                WHERE name = 'latest_at'
+                """).run([.int(stored), .text(EventType.systemCustomer)])
         } else if held.start == stored {
             // This connection's own (held by a bulk load, or its append's), from memory. Otherwise
             // the marker is gone: another writer stored them.
             HeldFacts.sortForInsert(&held.keys)
             try writeFacts(keys: held.keys, bytes: held.bytes)
+            try moveLatestEventTime(to: held.latestAt)
         }
         if stored != nil { try database.execute("DELETE FROM log_settings WHERE name = 'facts_from'") }
         held.clear()

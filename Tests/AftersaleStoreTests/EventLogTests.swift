@@ -108,6 +108,37 @@ struct EventLogTests {
         #expect(try reopened.latestEventTime() == Timestamp.parse("2025-07-01T00:00:00Z"))
     }
 
+    @Test("while a writer holds its events' facts, the latest time is stored with them, and every reader sees it meanwhile; after a kill, the next writer stores it")
+    func latestEventTimeWhileFactsHeld() throws {
+        let scratch = Scratch()
+        let writer = try EventLog(path: scratch.path("t.db"))
+        writer.holdFactsAcrossAppends(atMost: 1_000)
+        _ = try writer.append([event("e1", at: "2025-03-01T10:00:00Z")], recorded: testClock)
+        try writer.storeHeldFacts()
+        func stored() throws -> Int64? { try writer.database.scalarInt("SELECT value FROM log_settings WHERE name = 'latest_at'") }
+        #expect(try stored() == Timestamp.parse("2025-03-01T10:00:00Z").millis)
+        // Held: the row does not move with each commit; the writer and another reader see the time all the same.
+        _ = try writer.append([event("e2", customer: "c-2", at: "2025-05-01T10:00:00Z")], recorded: testClock)
+        _ = try writer.append([event("e3", at: "2025-04-01T10:00:00Z")], recorded: testClock)
+        #expect(try stored() == Timestamp.parse("2025-03-01T10:00:00Z").millis)
+        let reader = try EventLog(database: try Database(path: scratch.path("t.db"), readOnly: true))
+        #expect(try reader.latestEventTime() == Timestamp.parse("2025-05-01T10:00:00Z"))
+        #expect(try writer.latestEventTime() == Timestamp.parse("2025-05-01T10:00:00Z"))
+        // Stored with the facts.
+        try writer.storeHeldFacts()
+        #expect(try stored() == Timestamp.parse("2025-05-01T10:00:00Z").millis)
+        // Held again, then the writer is gone without storing them (killed): a reader still sees the
+        // time, and the next writer stores it as it derives their facts.
+        _ = try writer.append([event("e4", customer: "c-3", at: "2025-06-02T08:00:00Z")], recorded: testClock)
+        #expect(try stored() == Timestamp.parse("2025-05-01T10:00:00Z").millis)
+        #expect(try reader.latestEventTime() == Timestamp.parse("2025-06-02T08:00:00Z"))
+        let next = try EventLog(path: scratch.path("t.db"))
+        _ = try next.append([event("e5", customer: "c-4", at: "2025-01-01T00:00:00Z")], recorded: testClock)
+        #expect(try next.database.scalarInt("SELECT value FROM log_settings WHERE name = 'latest_at'") == Timestamp.parse("2025-06-02T08:00:00Z").millis)
+        #expect(try next.database.scalarInt("SELECT count(*) FROM log_settings WHERE name = 'facts_from'") == 0)
+        #expect(try reader.latestEventTime() == Timestamp.parse("2025-06-02T08:00:00Z"))
+    }
+
     @Test("facts held by one connection are read by another off the board, as the JSON gives them; stored or rolled back, the board lets them go")
     func heldFactsBoard() throws {
         let scratch = Scratch()
