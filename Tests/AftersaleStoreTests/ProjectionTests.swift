@@ -96,11 +96,8 @@ struct ProjectionTests {
 
     @Test("a catch-up stopped between its transactions folds each event once when resumed, in batches smaller or larger")
     func stoppedBetweenTransactions() throws {
-        let scratch = Scratch()
-        let log = try EventLog(path: scratch.path("log.db"))
-        let events = try messyShopEvents(seed: 5, customers: 90)
-        let half = events.count / 2
-        _ = try log.append(Array(events[..<half]), recorded: testClock)
+        let (scratch, log, rest) = try halfAppended(seed: 5, customers: 90)
+        _ = scratch
         let projection = try CustomerProjection(log: log)
         // Stopped after three transactions of seven customers: their rows are folded through the
         // batch's last event, and the checkpoint has not moved.
@@ -115,7 +112,7 @@ struct ProjectionTests {
         #expect(try log.database.scalarInt("SELECT count(*) FROM customers WHERE folded_through IS NOT NULL") == 21)
         // More events; a catch-up in batches far smaller than the stopped one meets those rows
         // ahead of each of its batches, and is stopped too.
-        _ = try log.append(Array(events[half...]), recorded: testClock)
+        _ = try log.append(rest, recorded: testClock)
         projection.rowsPerTransaction = 5
         transactions = 0
         projection.afterTransaction = { _ in
@@ -126,30 +123,40 @@ struct ProjectionTests {
         projection.afterTransaction = nil
         try projection.catchUp(batchSize: 300, rebuildThreshold: .max)
         #expect(try projection.checkpoint() == log.head())
-        let resumed = try projection.allStates()
+        try expectEqualsRebuild(projection, customers: 90)
+    }
+
+    /// A log in a scratch folder (kept while the caller holds it) with the first half of a messy
+    /// shop's events appended, and the other half.
+    func halfAppended(seed: UInt64, customers: Int) throws -> (Scratch, EventLog, [EncodedEvent]) {
+        let scratch = Scratch()
+        let log = try EventLog(path: scratch.path("log.db"))
+        let events = try messyShopEvents(seed: seed, customers: customers)
+        _ = try log.append(Array(events[..<(events.count / 2)]), recorded: testClock)
+        return (scratch, log, Array(events[(events.count / 2)...]))
+    }
+
+    /// The read model as it stands is what a rebuild from 0 makes, with this many customers.
+    func expectEqualsRebuild(_ projection: CustomerProjection, customers: Int,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let states = try projection.allStates()
         _ = try projection.rebuild(clock: { 0 })
-        #expect(resumed.count == 90)
-        #expect(resumed == (try projection.allStates()))
+        #expect(states.count == customers, sourceLocation: sourceLocation)
+        #expect(states == (try projection.allStates()), sourceLocation: sourceLocation)
     }
 
     @Test("a read model written before catch-ups took several transactions gains the column and folds on")
     func olderTableGainsTheColumn() throws {
-        let scratch = Scratch()
-        let log = try EventLog(path: scratch.path("log.db"))
-        let events = try messyShopEvents(seed: 6, customers: 40)
-        let half = events.count / 2
-        _ = try log.append(Array(events[..<half]), recorded: testClock)
+        let (scratch, log, rest) = try halfAppended(seed: 6, customers: 40)
+        _ = scratch
         try CustomerProjection(log: log).catchUp(rebuildThreshold: .max)
         // The table as an earlier version left it.
         try log.database.execute("ALTER TABLE customers DROP COLUMN folded_through")
-        _ = try log.append(Array(events[half...]), recorded: testClock)
+        _ = try log.append(rest, recorded: testClock)
         let projection = try CustomerProjection(log: log)
         projection.rowsPerTransaction = 3
         try projection.catchUp(rebuildThreshold: .max)
-        let caughtUp = try projection.allStates()
-        _ = try projection.rebuild(clock: { 0 })
-        #expect(caughtUp.count == 40)
-        #expect(caughtUp == (try projection.allStates()))
+        try expectEqualsRebuild(projection, customers: 40)
     }
 
     @Test("a customer's state survives the storage codec unchanged")
