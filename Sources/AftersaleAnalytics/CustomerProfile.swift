@@ -20,9 +20,9 @@ public struct CustomerProfile: Sendable {
     /// the log has no events of theirs.
     public static func load(_ customer: String, from log: EventLog, at now: Timestamp, monthlyDiscountRate: Double = 0.01,
                             recentEvents: Int = 10) throws -> CustomerProfile? {
-        let projection = try CustomerProjection(log: log)
-        try projection.catchUp()
-        guard let sealed = try projection.state(of: customer) else { return nil }
+        // Folds what the read model has not yet for this customer alone, and writes nothing: a read
+        // under load is not held back by a catch-up of everyone's events.
+        guard let sealed = try CustomerProjection(log: log).currentState(of: customer) else { return nil }
         let (state, status) = sealed.revealingPersonalData(with: log.vault)
         let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).flatMap { FittedModel(event: $0.event) }
         let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now, monthlyDiscountRate: monthlyDiscountRate) }

@@ -27,9 +27,17 @@ public final class CustomerProjection {
         try CustomerProjection.createTable(named: CustomerProjection.name, in: database)
         // Files from before catch-ups wrote in several transactions: no row is ahead of the checkpoint.
         if try !hasColumn(CustomerProjection.name, "folded_through") {
-            try database.execute("ALTER TABLE \(CustomerProjection.name) ADD COLUMN folded_through INTEGER")
+            if database.isReadOnly {
+                markColumn = "NULL"
+            } else {
+                try database.execute("ALTER TABLE \(CustomerProjection.name) ADD COLUMN folded_through INTEGER")
+            }
         }
     }
+
+    /// What a row's mark is read from: its column, or NULL in a file from before it that this
+    /// connection may not change.
+    private var markColumn = "folded_through"
 
     private func hasStreamColumn(_ table: String) throws -> Bool { try hasColumn(table, "stream") }
 
@@ -223,7 +231,24 @@ public final class CustomerProjection {
         }
     }
 
-    /// One customer's state, nil when the log has no events for them.
+    /// One customer's state with every event the log holds for them, nil when it has none: the
+    /// stored row and, without writing anything, the customer's events it has not folded yet (under
+    /// load the service folds the read model in larger batches, `LiveEngine.projectionBatchUnderLoad`).
+    public func currentState(of customer: String) throws -> CustomerState? {
+        try database.onOneSnapshot {
+            guard let stream = try log.streamID(of: customer) else { return nil }
+            let row = try row(ofStream: stream, in: CustomerProjection.name)
+            let folded = max(try checkpoint(), row?.foldedThrough ?? 0)
+            var state = row?.state
+            for recorded in try log.stream(of: customer) where recorded.position > folded {
+                if state == nil { state = CustomerState(customer: customer) }
+                try EventFacts.encode(recorded.event).withUnsafeBytes { try state!.apply(facts: $0) }
+            }
+            return state
+        }
+    }
+
+    /// One customer's state as the read model holds it, nil when it has no row for them.
     public func state(of customer: String) throws -> CustomerState? {
         guard let stream = try log.streamID(of: customer) else { return nil }
         return try state(ofStream: stream, in: CustomerProjection.name)
@@ -234,7 +259,7 @@ public final class CustomerProjection {
     }
 
     private func row(ofStream stream: Int64, in table: String) throws -> (state: CustomerState, foldedThrough: Int64?)? {
-        let statement = try database.cached("SELECT state, folded_through FROM \(table) WHERE stream = ?1")
+        let statement = try database.cached("SELECT state, \(markColumn) FROM \(table) WHERE stream = ?1")
         statement.bind(stream, at: 1)
         defer { statement.reset() }
         guard try statement.step() else { return nil }

@@ -1,6 +1,7 @@
 import AftersaleAnalytics
 import AftersaleCore
 import AftersaleOutbox
+import AftersaleProjections
 import AftersaleReactor
 import AftersaleStore
 import Foundation
@@ -41,6 +42,7 @@ struct SealingMigrationTests {
             let validator = EventValidator(now: now)
             let events = try Self.shop.split(separator: "\n").map { EncodedEvent(try validator.decode(line: String($0))) }
             _ = try log.append(events, recorded: now)
+            try CustomerProjection(log: log).catchUp()
             clearProfile = try #require(try CustomerProfile.load("c-1", from: log, at: now)).json
             _ = try ReactorStore(log: log, parallelism: 1).run(until: now, engine: ReactorEngine(configuration: ReactorConfiguration()))
         }

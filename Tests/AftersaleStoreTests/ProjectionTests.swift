@@ -126,6 +126,35 @@ struct ProjectionTests {
         try expectEqualsRebuild(projection, customers: 90)
     }
 
+    @Test("a customer's current state folds what the read model has not yet, rows ahead of it included, and writes nothing")
+    func currentStateWithoutWriting() throws {
+        let (scratch, log, rest) = try halfAppended(seed: 7, customers: 30)
+        _ = scratch
+        let projection = try CustomerProjection(log: log)
+        try projection.catchUp(rebuildThreshold: .max)
+        _ = try log.append(rest, recorded: testClock)
+        // A catch-up stopped after its first transaction: four rows ahead of the checkpoint, the rest behind.
+        projection.rowsPerTransaction = 4
+        projection.afterTransaction = { _ in throw Stopped() }
+        #expect(throws: Stopped.self) { try projection.catchUp(rebuildThreshold: .max) }
+        projection.afterTransaction = nil
+        let checkpoint = try projection.checkpoint()
+        let customers = try log.database.prepare("SELECT customer FROM streams ORDER BY customer")
+        var names: [String] = []
+        while try customers.step() { names.append(customers.text(0) ?? "") }
+        var stale: [String: CustomerState] = [:]
+        var current: [String: CustomerState] = [:]
+        for name in names {
+            stale[name] = try projection.state(of: name)
+            current[name] = try projection.currentState(of: name)
+        }
+        #expect(try projection.checkpoint() == checkpoint)
+        #expect(names.filter { stale[$0] != current[$0] }.count > 4, "most rows were behind")
+        try projection.catchUp(rebuildThreshold: .max)
+        for name in names { #expect(current[name] == (try projection.state(of: name)), "\(name)") }
+        #expect(try projection.currentState(of: "c-nobody") == nil)
+    }
+
     /// A log in a scratch folder (kept while the caller holds it) with the first half of a messy
     /// shop's events appended, and the other half.
     func halfAppended(seed: UInt64, customers: Int) throws -> (Scratch, EventLog, [EncodedEvent]) {
