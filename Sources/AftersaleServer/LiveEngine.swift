@@ -96,6 +96,10 @@ public final class LiveEngine: @unchecked Sendable {
     /// current after each commit.
     public var projectionFoldedAtOnce = 2_000
     private var projectedAt: UInt64?
+    /// The last run left the read model behind for a larger batch: the engine runs again soon, so
+    /// that once the intake is quiet the read model is folded without waiting for a commit or the
+    /// clock (`/readyz` says ready only then).
+    private var projectionDeferred = false
     private let logger: Logger
     private let lock = NSLock()
     private var current = EngineStatus()
@@ -205,11 +209,15 @@ public final class LiveEngine: @unchecked Sendable {
     /// transactions back to back, and the requests of a burst waited for all of it.
     private func catchUp(_ projection: CustomerProjection, _ log: EventLog, busy: Bool) throws {
         let now = DispatchTime.now().uptimeNanoseconds
+        projectionDeferred = false
         if busy {
             let behind = try log.head() - projection.checkpoint()
             if let projectedAt, behind > Int64(projectionFoldedAtOnce) {
                 let seconds = Double(now - min(now, projectedAt)) / 1e9
-                guard behind >= Int64(projectionBatchUnderLoad) || seconds >= projectionSecondsUnderLoad else { return }
+                guard behind >= Int64(projectionBatchUnderLoad) || seconds >= projectionSecondsUnderLoad else {
+                    projectionDeferred = true
+                    return
+                }
             }
             try projection.catchUp(batchSize: max(1, projectionBatchUnderLoad), rebuildThreshold: .max)
         } else {
@@ -250,6 +258,7 @@ public final class LiveEngine: @unchecked Sendable {
         }
         while worker.nextRun() {
             runOnce(log)
+            if projectionDeferred { worker.wake() }
             // Under a stream of commits, let them gather for a moment: each run has a cost of its own
             // (reading the checkpoint and the customers touched) and holds the write lock while it
             // saves, which the intake waits for. A pause after a run makes fewer, larger runs.

@@ -201,6 +201,42 @@ struct EngineDeferralTests {
         #expect(engine.status.reactor == Int64(lines.count))
     }
 
+    @Test("a read model left behind during a burst is folded once the intake is quiet, with no commit or clock tick to wake the engine")
+    func deferredReadModelFoldedAfterTheBurst() async throws {
+        let lines = try LiveEngineTests.shop(customers: 60, days: 120, seed: 11)
+        let half = lines.count / 2
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-after-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("shop.db").path
+        let log = try EventLog(path: path)
+        try log.attachVault(environment: [:])
+        func ingest(_ name: String, _ part: ArraySlice<String>) throws {
+            let file = folder.appendingPathComponent("\(name).ndjson").path
+            try (part.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+        }
+        try ingest("a", lines[..<half])
+        let intake = FakeIntake()
+        // Waits for a pause of the intake at most this long before each step, then steps in.
+        let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 0.05)
+        engine.projectionBatchUnderLoad = lines.count
+        engine.projectionSecondsUnderLoad = 3_600
+        engine.projectionFoldedAtOnce = 0
+        engine.start()
+        defer { engine.stop() }
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 20) { engine.status.projection == Int64(half) })
+        // The burst's last commit: the reactor takes it, the read model waits for a larger batch.
+        try ingest("b", lines[half...])
+        engine.wake()
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 20) { engine.status.reactor == Int64(lines.count) })
+        #expect(engine.status.projection == Int64(half))
+        // The intake goes quiet; nothing else happens (the clock's interval is a minute).
+        intake.setBusy(false)
+        #expect(try await EngineDeferralTests.waitUntil(seconds: 10) { engine.status.projection == Int64(lines.count) })
+        #expect(engine.status.isCaughtUp)
+    }
+
     @Test("at a shop's pace the read model is folded after each commit, busy or not")
     func smallBacklogsAtOnce() throws {
         let (folder, path, events) = try EngineDeferralTests.log(customers: 40, days: 60)
