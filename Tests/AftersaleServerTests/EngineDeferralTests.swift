@@ -9,6 +9,29 @@ import Logging
 import Synchronization
 import Testing
 
+/// An empty log with its keys in a fresh folder, into which a shop's lines are ingested part by part.
+final class PartsLog {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-parts-\(UUID().uuidString)")
+    var path: String { folder.appendingPathComponent("shop.db").path }
+    let log: EventLog
+    private var parts = 0
+
+    init() throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        log = try EventLog(path: folder.appendingPathComponent("shop.db").path)
+        try log.attachVault(environment: [:])
+    }
+
+    func ingest(_ lines: ArraySlice<String>) throws {
+        let file = folder.appendingPathComponent("part-\(parts).ndjson").path
+        parts += 1
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: folder) }
+}
+
 /// The live engine and a busy intake: a burst is taken first, the engine catches up after it.
 @Suite("the live engine waits out a burst")
 struct EngineDeferralTests {
@@ -155,17 +178,12 @@ struct EngineDeferralTests {
     func readModelInLargerBatchesWhileBusy() throws {
         let lines = try LiveEngineTests.shop(customers: 60, days: 120, seed: 11)
         let quarter = lines.count / 4
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-batches-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("shop.db").path
-        let log = try EventLog(path: path)
-        try log.attachVault(environment: [:])
+        let shop = try PartsLog()
+        defer { shop.remove() }
+        let (path, log) = (shop.path, shop.log)
         var ingested = 0
         func ingest(_ part: ArraySlice<String>) throws {
-            let file = folder.appendingPathComponent("part-\(ingested).ndjson").path
-            try (part.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
+            try shop.ingest(part)
             ingested += part.count
         }
         let intake = FakeIntake()
@@ -205,18 +223,10 @@ struct EngineDeferralTests {
     func deferredReadModelFoldedAfterTheBurst() async throws {
         let lines = try LiveEngineTests.shop(customers: 60, days: 120, seed: 11)
         let half = lines.count / 2
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aftersale-after-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("shop.db").path
-        let log = try EventLog(path: path)
-        try log.attachVault(environment: [:])
-        func ingest(_ name: String, _ part: ArraySlice<String>) throws {
-            let file = folder.appendingPathComponent("\(name).ndjson").path
-            try (part.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            _ = try Ingester(log: log, options: IngestOptions(now: try Timestamp.parse("2024-12-31T00:00:00Z"))).ingest([file])
-        }
-        try ingest("a", lines[..<half])
+        let shop = try PartsLog()
+        defer { shop.remove() }
+        let path = shop.path
+        try shop.ingest(lines[..<half])
         let intake = FakeIntake()
         // Waits for a pause of the intake at most this long before each step, then steps in.
         let engine = EngineDeferralTests.engine(path, intake: intake, deferAtMost: 0.05)
@@ -227,7 +237,7 @@ struct EngineDeferralTests {
         defer { engine.stop() }
         #expect(try await EngineDeferralTests.waitUntil(seconds: 20) { engine.status.projection == Int64(half) })
         // The burst's last commit: the reactor takes it, the read model waits for a larger batch.
-        try ingest("b", lines[half...])
+        try shop.ingest(lines[half...])
         engine.wake()
         #expect(try await EngineDeferralTests.waitUntil(seconds: 20) { engine.status.reactor == Int64(lines.count) })
         #expect(engine.status.projection == Int64(half))
