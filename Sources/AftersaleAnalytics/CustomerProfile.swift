@@ -22,12 +22,12 @@ public struct CustomerProfile: Sendable {
                             recentEvents: Int = 10) throws -> CustomerProfile? {
         // Folds what the read model has not yet for this customer alone, and writes nothing: a read
         // under load is not held back by a catch-up of everyone's events.
-        guard let sealed = try CustomerProjection(log: log).currentState(of: customer) else { return nil }
+        guard let (sealed, events) = try CustomerProjection(log: log).current(customer) else { return nil }
         let (state, status) = sealed.revealingPersonalData(with: log.vault)
         let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer).flatMap { FittedModel(event: $0.event) }
         let prediction = model.flatMap { LifetimeValue.predict(state, with: $0, now: now, monthlyDiscountRate: monthlyDiscountRate) }
         return CustomerProfile(state: state, stage: LifecycleStage.classify(state, at: now), model: model, prediction: prediction,
-                               recent: try log.stream(of: customer).suffix(recentEvents).map { PersonalDataVault.reveal($0.event, with: log.vault).event },
+                               recent: events.suffix(recentEvents).map { PersonalDataVault.reveal($0.event, with: log.vault).event },
                                personalData: status)
     }
 

@@ -18,7 +18,7 @@ public final class CustomerProjection {
             CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) STRICT;
             """)
         // Before log schema 2 the table was keyed by customer and held JSON: rebuilt from the log.
-        if try database.tableExists(CustomerProjection.name), try !hasStreamColumn(CustomerProjection.name) {
+        if try database.tableExists(CustomerProjection.name), try !hasColumn(CustomerProjection.name, "stream") {
             try database.inTransaction {
                 try database.execute("DROP TABLE \(CustomerProjection.name)")
                 try database.cached("DELETE FROM projection_checkpoints WHERE name = ?1").run([.text(CustomerProjection.name)])
@@ -38,8 +38,6 @@ public final class CustomerProjection {
     /// What a row's mark is read from: its column, or NULL in a file from before it that this
     /// connection may not change.
     private var markColumn = "folded_through"
-
-    private func hasStreamColumn(_ table: String) throws -> Bool { try hasColumn(table, "stream") }
 
     private func hasColumn(_ table: String, _ name: String) throws -> Bool {
         let columns = try database.prepare("SELECT name FROM pragma_table_info(?1)")
@@ -231,31 +229,29 @@ public final class CustomerProjection {
         }
     }
 
-    /// One customer's state with every event the log holds for them, nil when it has none: the
-    /// stored row and, without writing anything, the customer's events it has not folded yet (under
-    /// load the service folds the read model in larger batches, `LiveEngine.projectionBatchUnderLoad`).
-    public func currentState(of customer: String) throws -> CustomerState? {
+    /// One customer's state with every event the log holds for them, and those events (read once,
+    /// on the same snapshot), nil when it has none: the stored row and, without writing anything,
+    /// the customer's events it has not folded yet (under load the service folds the read model in
+    /// larger batches, `LiveEngine.projectionBatchUnderLoad`).
+    public func current(_ customer: String) throws -> (state: CustomerState, events: [RecordedEvent])? {
         try database.onOneSnapshot {
             guard let stream = try log.streamID(of: customer) else { return nil }
             let row = try row(ofStream: stream, in: CustomerProjection.name)
             let folded = max(try checkpoint(), row?.foldedThrough ?? 0)
+            let events = try log.stream(of: customer)
             var state = row?.state
-            for recorded in try log.stream(of: customer) where recorded.position > folded {
+            for recorded in events where recorded.position > folded {
                 if state == nil { state = CustomerState(customer: customer) }
                 try EventFacts.encode(recorded.event).withUnsafeBytes { try state!.apply(facts: $0) }
             }
-            return state
+            return state.map { ($0, events) }
         }
     }
 
     /// One customer's state as the read model holds it, nil when it has no row for them.
     public func state(of customer: String) throws -> CustomerState? {
         guard let stream = try log.streamID(of: customer) else { return nil }
-        return try state(ofStream: stream, in: CustomerProjection.name)
-    }
-
-    private func state(ofStream stream: Int64, in table: String) throws -> CustomerState? {
-        try row(ofStream: stream, in: table)?.state
+        return try row(ofStream: stream, in: CustomerProjection.name)?.state
     }
 
     private func row(ofStream stream: Int64, in table: String) throws -> (state: CustomerState, foldedThrough: Int64?)? {

@@ -90,10 +90,8 @@ extension EventLog {
         if let stored, held.start != stored {
             // Another connection's, or a killed one's: from the JSON, and their latest time from the events.
             try deriveFacts(from: stored)
-            try database.cached("""
-                UPDATE log_settings SET value = max(value, coalesce((SELECT max(at) FROM events WHERE position >= ?1 AND customer != ?2), value))
-                WHERE name = 'latest_at'
-                """).run([.int(stored), .text(EventType.systemCustomer)])
+            try moveLatestEventTime(to: database.scalarInt("SELECT max(at) FROM events WHERE position >= ?1 AND customer != ?2",
+                                                           [.int(stored), .text(EventType.systemCustomer)]) ?? .min)
         } else if held.start == stored {
             // This connection's own (held by a bulk load, or its append's), from memory. Otherwise
             // the marker is gone: another writer stored them.

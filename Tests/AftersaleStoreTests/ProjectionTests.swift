@@ -127,7 +127,7 @@ struct ProjectionTests {
     }
 
     @Test("a customer's current state folds what the read model has not yet, rows ahead of it included, and writes nothing")
-    func currentStateWithoutWriting() throws {
+    func currentWithoutWriting() throws {
         let (scratch, log, rest) = try halfAppended(seed: 7, customers: 30)
         _ = scratch
         let projection = try CustomerProjection(log: log)
@@ -146,13 +146,13 @@ struct ProjectionTests {
         var current: [String: CustomerState] = [:]
         for name in names {
             stale[name] = try projection.state(of: name)
-            current[name] = try projection.currentState(of: name)
+            current[name] = try projection.current(name)?.state
         }
         #expect(try projection.checkpoint() == checkpoint)
         #expect(names.filter { stale[$0] != current[$0] }.count > 4, "most rows were behind")
         try projection.catchUp(rebuildThreshold: .max)
         for name in names { #expect(current[name] == (try projection.state(of: name)), "\(name)") }
-        #expect(try projection.currentState(of: "c-nobody") == nil)
+        #expect(try projection.current("c-nobody") == nil)
     }
 
     /// A log in a scratch folder (kept while the caller holds it) with the first half of a messy
