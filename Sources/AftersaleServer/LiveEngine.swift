@@ -77,6 +77,20 @@ public final class LiveEngine: @unchecked Sendable {
     public var quietSeconds = 0.2
     /// A step waits at most this long for a busy intake to be quiet.
     public var deferAtMostSeconds = 1.0
+    /// Once `stepsBehindBeforeLongerWait` steps in a row found more customers than they could take
+    /// (the intake appends faster than the engine decides, or a backlog met a busy intake), a step
+    /// waits up to this long instead. Under a load that fills the machine the engine cannot catch up
+    /// while it lasts, whatever it does: a step a second decided a small part of what the intake
+    /// took and fell behind all the same, while its loads and writes slowed the intake's commits
+    /// (`tools/results/serve-load.md`, twenty-fifth session). The backlog goes through in the quiet
+    /// steps after, on every core. A step that takes every event there is (a shop's pace) brings
+    /// back the shorter wait. Never shorter than `deferAtMostSeconds`.
+    public var deferBehindSeconds = 5.0
+    public var stepsBehindBeforeLongerWait = 3
+    /// Steps in a row that left events for the next (see `deferBehindSeconds`).
+    private var stepsLeftBehind = 0
+    /// Told the bound of each wait for a busy intake (tests).
+    var onWait: ((Double) -> Void)?
     /// A projection this many events behind (and half the log or more) is rebuilt, when the intake is quiet.
     public var projectionRebuildThreshold: Int64 = 10_000
     /// Events folded into the customers read model at a time (written in transactions of
@@ -159,6 +173,7 @@ public final class LiveEngine: @unchecked Sendable {
                     until: now, engine: engine, maxCustomers: quiet ? max(customersPerStep, customersPerQuietStep) : customersPerStep,
                     stepParallelism: quiet ? threads ?? ProcessInfo.processInfo.activeProcessorCount : threads ?? 1) else { continue }
                 steps += 1
+                stepsLeftBehind = step.tookEveryEvent ? 0 : stepsLeftBehind + 1
                 if step.judgedAgain { judgingSteps += 1 }
                 run.add(step.run)
                 // Past the target, only customers with a tick due keep the run going, while their steps
@@ -236,13 +251,19 @@ public final class LiveEngine: @unchecked Sendable {
     /// engine runs at once. The bound keeps it going under a stream that never pauses.
     private func waitForQuietIntake() {
         guard let since = sinceIntakeCommitted, deferAtMostSeconds > 0 else { return }
+        let bound = stepsLeftBehind >= stepsBehindBeforeLongerWait ? max(deferAtMostSeconds, deferBehindSeconds) : deferAtMostSeconds
         let started = DispatchTime.now().uptimeNanoseconds
+        var told = false
         while !worker.isStopping {
             let quiet = since()
             if quiet >= quietSeconds { return }
+            if !told {
+                onWait?(bound)
+                told = true
+            }
             let waited = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            if waited >= deferAtMostSeconds { return }
-            worker.pause(min(quietSeconds - quiet, deferAtMostSeconds - waited))
+            if waited >= bound { return }
+            worker.pause(min(quietSeconds - quiet, bound - waited))
         }
     }
 

@@ -48,6 +48,7 @@ public enum AftersaleServer {
         engine.customersPerStep = settings.engineCustomersPerStep
         engine.customersPerQuietStep = settings.engineCustomersPerQuietStep
         engine.deferAtMostSeconds = Double(settings.engineDeferMilliseconds) / 1000
+        engine.deferBehindSeconds = Double(settings.engineDeferBehindMilliseconds) / 1000
         engine.quietSeconds = Double(settings.engineQuietMilliseconds) / 1000
         engine.sinceIntakeCommitted = { intake.secondsSinceLastCommit }
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection

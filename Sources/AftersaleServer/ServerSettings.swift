@@ -47,6 +47,9 @@ public struct ServerSettings: Sendable {
     /// While the intake commits back to back (a burst), the live engine waits at most this many
     /// milliseconds for a pause before each step (0: never waits; see `LiveEngine.waitForQuietIntake`).
     public var engineDeferMilliseconds = 1_000
+    /// The wait once the engine's steps keep leaving events for the next: the intake outruns it
+    /// (see `LiveEngine.deferBehindSeconds`). Never shorter than `engineDeferMilliseconds`.
+    public var engineDeferBehindMilliseconds = 5_000
     /// The intake counts as busy while its last commit ended less than this many milliseconds ago
     /// (see `LiveEngine.quietSeconds`).
     public var engineQuietMilliseconds = 200
@@ -136,6 +139,7 @@ extension ServerSettings {
             case "engine_customers_per_step": engineCustomersPerStep = try count(1...10_000_000)
             case "engine_customers_per_quiet_step": engineCustomersPerQuietStep = try count(0...10_000_000)
             case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
+            case "engine_defer_behind_ms": engineDeferBehindMilliseconds = try count(0...600_000)
             case "engine_quiet_ms": engineQuietMilliseconds = try count(1...60_000)
             case "delivery_customers_per_release": deliveryCustomersPerRelease = try count(1...10_000_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)

@@ -136,6 +136,43 @@ struct EngineDeferralTests {
         #expect(intake.busy)
     }
 
+    @Test("while its steps keep leaving events for the next under a busy intake, the engine waits longer between them; a step that takes every event brings the short wait back")
+    func longerWaitWhileLeftBehind() throws {
+        let lines = try LiveEngineTests.shop(customers: 40, days: 60, seed: 11)
+        let shop = try PartsLog()
+        defer { shop.remove() }
+        let engine = EngineDeferralTests.engine(shop.path, intake: FakeIntake(), deferAtMost: 0.01)
+        engine.deferBehindSeconds = 0.05
+        engine.customersPerStep = 5
+        final class Waits { var bounds: [Double] = [] }
+        let waits = Waits()
+        engine.onWait = { waits.bounds.append($0) }
+        // A first run decides the whole log at once: it starts the reactor on a few events.
+        try shop.ingest(lines[..<10])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == 10)
+
+        // The rest waits for the engine, more customers than five steps take.
+        try shop.ingest(lines[10...])
+        waits.bounds = []
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count) && engine.status.lastError == nil)
+        // Before the run's first step and after each of the first two, the short wait; from the
+        // third step in a row that left customers for the next on, the longer one; once the steps
+        // take every event (the ticks due after them), the short one again.
+        #expect(Array(waits.bounds.prefix(3)) == [0.01, 0.01, 0.01], "\(waits.bounds)")
+        let behind = waits.bounds.dropFirst(3).prefix { $0 == 0.05 }
+        #expect(behind.count >= 2, "\(waits.bounds)")
+        #expect(waits.bounds.dropFirst(3 + behind.count).allSatisfy { $0 == 0.01 }, "\(waits.bounds)")
+
+        // The last step took every event: the next run, one event for one customer, waits briefly.
+        waits.bounds = []
+        try shop.ingest([#"{"id":"late-1","type":"customer.registered","customer":"c-late","at":"2024-12-30T00:00:00Z","data":{"email":"late@example.com","name":"Late Comer","timezone":"Europe/Berlin"}}"#])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count + 1))
+        #expect(waits.bounds == [0.01])
+    }
+
     @Test("new settings recorded by another run: the engine judges everyone again in steps, and says so while it does")
     func judgingEveryoneAgain() throws {
         let (folder, path, _) = try EngineDeferralTests.log(customers: 120, days: 200)

@@ -10,6 +10,7 @@ struct SettingsTests {
         {"delivery": {"late_after_hours": 30},
          "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
                    "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300, "engine_quiet_ms": 50,
+                   "engine_defer_behind_ms": 2500,
                    "engine_customers_per_quiet_step": 0},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
@@ -20,6 +21,7 @@ struct SettingsTests {
         #expect(settings.cacheMebibytesPerConnection == 8 && settings.engineCustomersPerStep == 500 && settings.engineNiceness == 5)
         #expect(ServerSettings(databasePath: "x.db").engineNiceness == 10)
         #expect(settings.engineDeferMilliseconds == 300 && ServerSettings(databasePath: "x.db").engineDeferMilliseconds == 1_000)
+        #expect(settings.engineDeferBehindMilliseconds == 2_500 && ServerSettings(databasePath: "x.db").engineDeferBehindMilliseconds == 5_000)
         #expect(settings.engineQuietMilliseconds == 50 && ServerSettings(databasePath: "x.db").engineQuietMilliseconds == 200)
         #expect(settings.intakeFactsHeld == 0 && ServerSettings(databasePath: "x.db").intakeFactsHeld == 50_000)
         #expect(settings.engineCustomersPerQuietStep == 0 && ServerSettings(databasePath: "x.db").engineCustomersPerQuietStep == 5_000)
