@@ -86,6 +86,7 @@ public final class LiveEngine: @unchecked Sendable {
     /// steps after, on every core. A step that takes every event there is (a shop's pace) brings
     /// back the shorter wait. Never shorter than `deferAtMostSeconds`.
     public var deferBehindSeconds = 5.0
+    /// How many steps in a row must leave events for the next before a step waits `deferBehindSeconds`.
     public var stepsBehindBeforeLongerWait = 3
     /// Steps in a row that left events for the next (see `deferBehindSeconds`).
     private var stepsLeftBehind = 0

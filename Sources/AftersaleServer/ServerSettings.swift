@@ -48,7 +48,8 @@ public struct ServerSettings: Sendable {
     /// milliseconds for a pause before each step (0: never waits; see `LiveEngine.waitForQuietIntake`).
     public var engineDeferMilliseconds = 1_000
     /// The wait once the engine's steps keep leaving events for the next: the intake outruns it
-    /// (see `LiveEngine.deferBehindSeconds`). Never shorter than `engineDeferMilliseconds`.
+    /// (see `LiveEngine.deferBehindSeconds`). Never shorter than `engineDeferMilliseconds`: at or
+    /// under it (0, say), the engine never waits longer.
     public var engineDeferBehindMilliseconds = 5_000
     /// The intake counts as busy while its last commit ended less than this many milliseconds ago
     /// (see `LiveEngine.quietSeconds`).
