@@ -12,9 +12,9 @@ public import AftersaleStore
 /// reactor made for them. Nil when the log has no events of theirs.
 public enum PersonalDataReport {
     public static func json(of customer: String, from log: EventLog) throws -> String? {
-        let projection = try CustomerProjection(log: log)
-        try projection.catchUp()
-        guard let sealed = try projection.state(of: customer) else { return nil }
+        // As a profile does: the read model's row and this customer's events it has not folded yet,
+        // on one snapshot, writing nothing.
+        guard let (sealed, recordedEvents) = try CustomerProjection(log: log).current(customer) else { return nil }
         let (state, status) = sealed.revealingPersonalData(with: log.vault)
         var profile = JSONObject()
         profile["email"] = state.email.map(JSONValue.string) ?? .null
@@ -26,7 +26,7 @@ public enum PersonalDataReport {
         profile["forgotten"] = state.forgottenAt.map { .string($0.rfc3339WithOffset) } ?? .null
 
         var events: [JSONValue] = []
-        for recorded in try log.stream(of: customer) {
+        for recorded in recordedEvents {
             let (event, erased, unavailable) = PersonalDataVault.reveal(recorded.event, with: log.vault)
             var line = (try? JSONParser.parse(event.jsonLine).objectValue) ?? JSONObject()
             line["position"] = .integer(Int(recorded.position))

@@ -242,7 +242,7 @@ public final class CustomerProjection {
             var state = row?.state
             for recorded in events where recorded.position > folded {
                 if state == nil { state = CustomerState(customer: customer) }
-                try EventFacts.encode(recorded.event).withUnsafeBytes { try state!.apply(facts: $0) }
+                state!.apply(recorded.event)
             }
             return state.map { ($0, events) }
         }
