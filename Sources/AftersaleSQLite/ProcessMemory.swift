@@ -20,9 +20,10 @@ public enum ProcessMemory {
     /// intake's stages, the engine, the task pool) each took an arena of their own, and in a
     /// ten-minute soak the allocator's free memory stayed resident beside the heap in use, trims or
     /// not: the resident size rose through the run while the heap in use did not. With two or four
-    /// arenas on two cores it followed the heap in use (tools/results/serve-load.md, twenty-sixth
-    /// session); two a core, so that fewer threads share each arena's lock. Called once, before the
-    /// service's threads start.
+    /// arenas on two cores it followed the heap in use in four of five such soaks, though not in a
+    /// twenty-minute one (tools/results/serve-load.md, twenty-sixth session): fewer arenas make it
+    /// less likely that a page of freed blocks keeps a live one, not impossible. Two a core, so that
+    /// fewer threads share each arena's lock. Called once, before the service's threads start.
     public static func configure() {
         #if canImport(CMalloc)
         _ = mallopt(M_MMAP_THRESHOLD, 128 * 1024)
