@@ -385,7 +385,8 @@ struct Load {
     }
 
     /// Single events on `options.connections` connections for `minutes`, printing every 30 s the
-    /// server's RSS, the events acknowledged, the requests refused and the WAL's size.
+    /// server's RSS (lowest and highest of that window's one-second readings), the events
+    /// acknowledged, the requests refused and the WAL's size.
     static func soak(_ options: Options, lines: [String], minutes: Double) async throws {
         print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes")
         let db = options.folder + "/soak.db"
@@ -393,28 +394,53 @@ struct Load {
         let acked = ManagedAtomicCounter(), refused = ManagedAtomicCounter()
         let start = seconds()
         // Where the memory is, from the server's /metrics: SQLite's (page caches), the heap in use,
-        // the allocator's free space; and the reactor's lag.
-        print("| minute | server RSS (MiB) | SQLite (MiB) | heap in use (MiB) | heap free (MiB) | events acknowledged | requests refused | WAL (MiB) | reactor lag |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        let sampler = Task {
+        // the allocator's free space; and the reactor's lag. The resident size is read every second
+        // and each row gives the window's lowest and highest: the server trims the allocator every few
+        // seconds and the intake frees memory in bursts between, so one reading every 30 s catches a
+        // random point of that swing. The lowest (just after a trim) is what stays; the highest is
+        // what the swing costs.
+        print("| minute | server RSS low (MiB) | server RSS high (MiB) | SQLite (MiB) | heap in use (MiB) | heap free (MiB) | events acknowledged | requests refused | WAL (MiB) | reactor lag |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        let window = 30
+        let sampler = Task { () -> [(minute: Double, low: Int, high: Int)] in
+            var rows: [(minute: Double, low: Int, high: Int)] = []
             while !Task.isCancelled {
+                var low = Int.max, high = 0
+                for _ in 0..<window where !Task.isCancelled {
+                    let rss = server.rssKiB
+                    if rss > 0 { low = min(low, rss); high = max(high, rss) }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                guard high > 0 else { continue }
                 let wal = ((try? FileManager.default.attributesOfItem(atPath: db + "-wal"))?[.size] as? Int) ?? 0
                 let metrics = plainGet(port: server.port, path: "/metrics").1.split(separator: "\n")
                 func value(_ name: String) -> Double {
                     metrics.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
                 }
                 let mib = { (name: String) in Int(value(name) / 1_048_576) }
-                print(String(format: "| %.1f | %d | %d | %d | %d | %d | %d | %d | %d |", (seconds() - start) / 60, server.rssKiB / 1024,
+                let minute = (seconds() - start) / 60
+                rows.append((minute, low / 1024, high / 1024))
+                print(String(format: "| %.1f | %d | %d | %d | %d | %d | %d | %d | %d | %d |", minute, low / 1024, high / 1024,
                              mib("aftersale_sqlite_memory_bytes"), mib("aftersale_heap_in_use_bytes"), mib("aftersale_heap_free_bytes"),
                              acked.current, refused.current, wal >> 20, Int(value("aftersale_reactor_lag_events"))))
                 fflush(nil)
-                try? await Task.sleep(for: .seconds(30))
             }
+            return rows
         }
         let result = try await load(server, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count), connections: options.connections,
                                     until: start + minutes * 60, progress: acked, failed: refused)
         sampler.cancel()
-        _ = await sampler.value
+        let rows = await sampler.value
+        // Flat or not: the resident size's lows and highs in the first half (after the first minute,
+        // which is the caches filling) against the second half.
+        let half = minutes / 2
+        let first = rows.filter { $0.minute >= 1 && $0.minute <= half }, second = rows.filter { $0.minute > half }
+        if !first.isEmpty && !second.isEmpty {
+            func mean(_ xs: [Int]) -> Int { xs.reduce(0, +) / xs.count }
+            print(String(format: "server RSS (MiB), minutes 1-%.0f against %.0f-%.0f: lows' mean %d against %d (lowest %d against %d), highs' mean %d against %d (highest %d against %d)",
+                         half, half, minutes, mean(first.map(\.low)), mean(second.map(\.low)), first.map(\.low).min()!, second.map(\.low).min()!,
+                         mean(first.map(\.high)), mean(second.map(\.high)), first.map(\.high).max()!, second.map(\.high).max()!))
+        }
         print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
                      result.eventsPerSecond, result.p50 * 1000, result.p99 * 1000, result.failures, server.rssKiB / 1024))
         // How far the live engine is behind when the load stops (it catches up afterwards).
