@@ -93,10 +93,15 @@ public final class CustomerProjection {
     /// same. It takes a little longer to start and folds several times faster, so it pays off from a
     /// backlog of a few thousand events on.
     ///
+    /// A batch also ends once the customers' states it holds reach `stateBytesPerBatch` (as stored,
+    /// plus the facts folded into them): a batch holds every customer it touches, decoded, until it
+    /// is written, and a customer's state grows with their history, so a batch of a fixed number of
+    /// events takes more memory the older the shop.
+    ///
     /// - Returns: how many events were applied.
     @discardableResult
-    public func catchUp(batchSize: Int = 500_000, rebuildThreshold: Int64 = 10_000, chunkSize: Int64? = nil,
-                        clock: () -> Double = { 0 }) throws -> Int {
+    public func catchUp(batchSize: Int = 500_000, stateBytesPerBatch: Int = .max, rebuildThreshold: Int64 = 10_000,
+                        chunkSize: Int64? = nil, clock: () -> Double = { 0 }) throws -> Int {
         func farBehind() throws -> Bool {
             let (from, head) = (try checkpoint(), try log.head())
             return head - from >= rebuildThreshold && (head - from) * 2 >= head
@@ -112,7 +117,9 @@ public final class CustomerProjection {
             // Folded on a snapshot, without the write lock, which other writers (a service's intake)
             // wait for; then stored, unless another writer moved the checkpoint meanwhile.
             let from = try checkpoint()
-            var batch = try database.onOneSnapshot { try fold(after: from, limit: batchSize, from: CustomerProjection.name) }
+            var batch = try database.onOneSnapshot {
+                try fold(after: from, limit: batchSize, stateBytes: stateBytesPerBatch, from: CustomerProjection.name)
+            }
             guard batch.events > 0 else { return applied }
             // Encoded before the first transaction: the lock is held for the writing only.
             let rows = batch.states.sorted { $0.key < $1.key }.map {
@@ -139,7 +146,7 @@ public final class CustomerProjection {
             // folded again from there.
             guard stored else { continue }
             applied += batch.events
-            if batch.events < batchSize { return applied }
+            if batch.events < batchSize && !batch.full { return applied }
         }
     }
 
@@ -157,27 +164,31 @@ public final class CustomerProjection {
     /// Up to `limit` events after `position`, folded into the states of their customers' rows in
     /// `table`: the states, the last position read, how many events were read, and the rows that
     /// were already folded further than `position` (see `createTable`) with how far.
-    private func fold(after position: Int64, limit: Int = .max,
-                      from table: String) throws -> (states: [Int64: CustomerState], last: Int64, events: Int, ahead: [Int64: Int64]) {
+    /// `full`: it stopped before the log's end because the states it holds reached `stateBytes`.
+    private func fold(after position: Int64, limit: Int = .max, stateBytes: Int = .max, from table: String) throws
+        -> (states: [Int64: CustomerState], last: Int64, events: Int, ahead: [Int64: Int64], full: Bool) {
         var states: [Int64: CustomerState] = [:]
         // The rows a catch-up left ahead of `position`, and how far (see `createTable`).
         var ahead: [Int64: Int64] = [:]
         var last = position
         var count = 0
+        var held = 0
         let from = position
-        try log.readFacts(after: position, limit: limit) { position, stream, customer, facts in
+        try log.readFacts(after: position, limit: limit, stop: { held >= stateBytes }) { position, stream, customer, facts in
             count += 1
             last = position
             guard customer != EventType.systemCustomer else { return }
             if states[stream] == nil {
                 let row = try row(ofStream: stream, in: table)
                 states[stream] = row?.state ?? CustomerState(customer: customer)
+                held += row?.bytes ?? 0
                 if let through = row?.foldedThrough, through > from { ahead[stream] = through }
             }
             if let through = ahead[stream], position <= through { return }
+            held += facts.count
             try states[stream]!.apply(facts: facts)
         }
-        return (states, last, count, ahead)
+        return (states, last, count, ahead, held >= stateBytes)
     }
 
     /// A customer's row as a rebuild worker encoded it: its customer id (UTF-8) and its state are
@@ -254,13 +265,14 @@ public final class CustomerProjection {
         return try row(ofStream: stream, in: CustomerProjection.name)?.state
     }
 
-    private func row(ofStream stream: Int64, in table: String) throws -> (state: CustomerState, foldedThrough: Int64?)? {
+    /// `bytes`: the state's size as stored.
+    private func row(ofStream stream: Int64, in table: String) throws -> (state: CustomerState, foldedThrough: Int64?, bytes: Int)? {
         let statement = try database.cached("SELECT state, \(markColumn) FROM \(table) WHERE stream = ?1")
         statement.bind(stream, at: 1)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        let state = try statement.withBytes(0) { try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0)) }
-        return (state, statement.isNull(1) ? nil : statement.int64(1))
+        let (bytes, state) = try statement.withBytes(0) { ($0.count, try CustomerStateBinaryCodec.decode(UnsafeRawBufferPointer($0))) }
+        return (state, statement.isNull(1) ? nil : statement.int64(1), bytes)
     }
 
     /// A customer's row, encoded (on a worker thread during a rebuild).

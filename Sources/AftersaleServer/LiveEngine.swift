@@ -107,6 +107,14 @@ public final class LiveEngine: @unchecked Sendable {
     /// pages. A customer's profile still reads current: it folds what is left first.
     public var projectionBatchUnderLoad = 100_000
     public var projectionSecondsUnderLoad = 10.0
+    /// A batch of the read model's fold, busy or not, ends once the customers' states it holds reach
+    /// this many bytes (as stored, plus the facts folded into them; see `CustomerProjection.catchUp`).
+    /// A batch holds each customer it touches, decoded, until it writes them, and a customer's state
+    /// grows with their history: in a soak, batches of `projectionBatchUnderLoad` events held more
+    /// the longer it ran, and the server's resident size rose with them
+    /// (`tools/results/serve-load.md`, twenty-seventh session). The bound keeps it flat; the cost is
+    /// more, smaller batches once states are large, each writing the rows it touched.
+    public var projectionStateBytesPerBatch = 16 << 20
     /// A backlog this small is folded at once, busy or not: at a shop's pace the read model stays
     /// current after each commit.
     public var projectionFoldedAtOnce = 2_000
@@ -235,9 +243,11 @@ public final class LiveEngine: @unchecked Sendable {
                     return
                 }
             }
-            try projection.catchUp(batchSize: max(1, projectionBatchUnderLoad), rebuildThreshold: .max)
+            try projection.catchUp(batchSize: max(1, projectionBatchUnderLoad), stateBytesPerBatch: projectionStateBytesPerBatch,
+                                   rebuildThreshold: .max)
         } else {
-            try projection.catchUp(batchSize: LiveEngine.projectionBatch, rebuildThreshold: projectionRebuildThreshold)
+            try projection.catchUp(batchSize: LiveEngine.projectionBatch, stateBytesPerBatch: projectionStateBytesPerBatch,
+                                   rebuildThreshold: projectionRebuildThreshold)
         }
         projectedAt = now
     }

@@ -66,7 +66,8 @@ extension EventLog {
 
     /// Calls `body` with each event's position, stream id, customer and facts after `position`, in
     /// log order. Facts not stored yet (a bulk load holds them) are derived from the event's JSON.
-    public func readFacts(after position: Int64, limit: Int = .max,
+    /// Stops early, before an event, once `stop` says so.
+    public func readFacts(after position: Int64, limit: Int = .max, stop: () -> Bool = { false },
                           _ body: (_ position: Int64, _ stream: Int64, _ customer: String, _ facts: UnsafeRawBufferPointer) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT e.position, e.customer, f.facts, s.stream FROM events e
@@ -76,7 +77,7 @@ extension EventLog {
             """)
         statement.bind(position, at: 1)
         statement.bind(Int64(limit), at: 2)
-        while try statement.step() {
+        while !stop(), try statement.step() {
             let customer = statement.text(1) ?? ""
             if statement.isNull(2) {
                 // Held by a writer of this process (the service's intake): posted to the board.

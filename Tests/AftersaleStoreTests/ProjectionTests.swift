@@ -174,6 +174,37 @@ struct ProjectionTests {
         #expect(states == (try projection.allStates()), sourceLocation: sourceLocation)
     }
 
+    @Test("a catch-up's batch ends once the states it holds reach the budget, and the read model is the same")
+    func batchEndsAtStateBudget() throws {
+        let (scratch, log, rest) = try halfAppended(seed: 8, customers: 60)
+        _ = scratch
+        let projection = try CustomerProjection(log: log)
+        // Each batch writes its rows in one transaction, so transactions count batches.
+        var batches: [Int] = []
+        projection.afterTransaction = { batches.append($0) }
+        try projection.catchUp(batchSize: 100_000, stateBytesPerBatch: 3_000, rebuildThreshold: .max)
+        #expect(try projection.checkpoint() == log.head())
+        #expect(batches.count > 3, "a batch of the whole log stopped at the budget, several times")
+        let customersSoFar = Int(try #require(try log.database.scalarInt("SELECT count(*) FROM streams")))
+        #expect(batches.allSatisfy { $0 < customersSoFar }, "no batch held every customer")
+        try expectEqualsRebuild(projection, customers: customersSoFar)
+        // Later events fold onto the stored states; without a budget it is one batch.
+        _ = try log.append(rest, recorded: testClock)
+        batches = []
+        try projection.catchUp(batchSize: 100_000, stateBytesPerBatch: 3_000, rebuildThreshold: .max)
+        #expect(batches.count > 3)
+        try expectEqualsRebuild(projection, customers: 60)
+        let (scratch2, log2, rest2) = try halfAppended(seed: 8, customers: 60)
+        _ = scratch2
+        _ = try log2.append(rest2, recorded: testClock)
+        let whole = try CustomerProjection(log: log2)
+        var wholeBatches = 0
+        whole.afterTransaction = { _ in wholeBatches += 1 }
+        try whole.catchUp(batchSize: 100_000, rebuildThreshold: .max)
+        #expect(wholeBatches == 1)
+        #expect(try whole.allStates() == projection.allStates())
+    }
+
     @Test("a read model written before catch-ups took several transactions gains the column and folds on")
     func olderTableGainsTheColumn() throws {
         let (scratch, log, rest) = try halfAppended(seed: 6, customers: 40)
