@@ -121,9 +121,13 @@ public final class CustomerProjection {
                 try fold(after: from, limit: batchSize, stateBytes: stateBytesPerBatch, from: CustomerProjection.name)
             }
             guard batch.events > 0 else { return applied }
-            // Encoded before the first transaction: the lock is held for the writing only.
-            let rows = batch.states.sorted { $0.key < $1.key }.map {
-                StoredCustomer(stream: $0.key, state: $0.value, foldedThrough: batch.ahead[$0.key])
+            // Encoded before the first transaction: the lock is held for the writing only. Each state
+            // is let go as its row is made, so the batch's states, a sorted copy of them and their rows
+            // are not all held at once.
+            var rows: [StoredCustomer] = []
+            rows.reserveCapacity(batch.states.count)
+            for stream in batch.states.keys.sorted() {
+                rows.append(StoredCustomer(stream: stream, state: batch.states.removeValue(forKey: stream)!, foldedThrough: batch.ahead[stream]))
             }
             batch.states = [:]
             let size = max(1, rowsPerTransaction)
