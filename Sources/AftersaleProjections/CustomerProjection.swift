@@ -127,7 +127,8 @@ public final class CustomerProjection {
             var rows: [StoredCustomer] = []
             rows.reserveCapacity(batch.states.count)
             for stream in batch.states.keys.sorted() {
-                rows.append(StoredCustomer(stream: stream, state: batch.states.removeValue(forKey: stream)!, foldedThrough: batch.ahead[stream]))
+                let state = batch.states.removeValue(forKey: stream)!
+                rows.append(StoredCustomer(stream: stream, state: state, foldedThrough: batch.ahead[stream]))
             }
             batch.states = [:]
             let size = max(1, rowsPerTransaction)
