@@ -24,9 +24,14 @@ final class ClosedLoopPlan: Sendable {
     let deadline: Double
     let progress: ManagedAtomicCounter?
     let failed: ManagedAtomicCounter?
+    /// A paced load: request i is due `i * interval` nanoseconds after `start` (uptime), whichever
+    /// connection takes it, and its latency counts from then. Nil: each connection sends its next
+    /// request as soon as it has the last one's answer.
+    let pace: (start: UInt64, interval: Double)?
 
     init(port: Int, path: String, contentType: String, constantHeaders: [(String, String)], headers: (@Sendable (Int) -> [(String, String)])?,
-         bodies: [String], next: ManagedAtomicCounter, deadline: Double, progress: ManagedAtomicCounter?, failed: ManagedAtomicCounter?) {
+         bodies: [String], next: ManagedAtomicCounter, deadline: Double, progress: ManagedAtomicCounter?, failed: ManagedAtomicCounter?,
+         requestsPerSecond: Double? = nil) {
         var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: \(contentType)\r\n"
         for (name, value) in constantHeaders { head += "\(name): \(value)\r\n" }
         self.head = Array(head.utf8)
@@ -36,6 +41,7 @@ final class ClosedLoopPlan: Sendable {
         self.deadline = deadline
         self.progress = progress
         self.failed = failed
+        pace = requestsPerSecond.map { (DispatchTime.now().uptimeNanoseconds, 1e9 / $0) }
     }
 }
 
@@ -160,8 +166,21 @@ final class ClosedLoopHandler: ChannelInboundHandler {
         reading = .head
         status = 0
         closeAfter = false
-        sentAt = DispatchTime.now().uptimeNanoseconds
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard let pace = plan.pace else {
+            sentAt = now
+            return context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        }
+        // A paced request's latency counts from when it was due, not from when a connection was
+        // free to send it: a server that falls behind shows it in the latencies (no coordinated
+        // omission), as a shop's webhooks would wait in its platform's queue.
+        let due = pace.start + UInt64(Double(i) * pace.interval)
+        sentAt = due
+        guard due > now else { return context.writeAndFlush(wrapOutboundOut(request), promise: nil) }
+        let channel = context.channel, bytes = request
+        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(due - now))) {
+            channel.writeAndFlush(bytes, promise: nil)
+        }
     }
 
     private func writeDecimal(_ n: Int) {

@@ -12,7 +12,9 @@
 // p99), the server's RSS, and the live engine's lag at the last answer with the seconds until
 // `/readyz` said it had caught up. Requests go through `ClosedLoop` (one at a time per connection).
 //
-// Also: `--soak-minutes M` (single events only, the server's memory as it goes); `--deliveries N`
+// Also: `--soak-minutes M` (single events only, the server's memory and the engine's lag as it goes;
+// with `--rate R`, R events a second at even intervals: whether the live engine keeps up with a
+// shop sending that many); `--deliveries N`
 // (an N-customer shop's due commands as webhooks, `dispatch --to` beside `dispatch --out`;
 // `--slow-default no` leaves out the minutes-long run against a 200 ms receiver at concurrency 8);
 // `receiver --log FILE [--delay-ms N]` (the webhook receiver the deliveries run starts: signatures
@@ -33,6 +35,9 @@ struct Options {
     var config: String?
     /// A soak: only single events, for this many minutes, with the server's memory as it goes.
     var soakMinutes: Double?
+    /// A paced soak: this many events a second in all, due at even intervals (nil: as fast as the
+    /// server answers).
+    var rate: Double?
     /// Deliveries instead: a shop of this many customers, its due commands as webhooks.
     var deliveriesCustomers: Int?
     /// With deliveries: also the minutes-long run against the 200 ms receiver at concurrency 8.
@@ -45,7 +50,7 @@ struct Options {
     static let usage = """
         usage: aftersale-load [--events N] [--connections N] [--batch N] [--batch-connections N] [--repeat N]
                               [--only single,batches,shopify] [--config FILE] [--aftersale BINARY] [--folder DIR]
-                              [--soak-minutes M] [--deliveries CUSTOMERS [--slow-default no]]
+                              [--soak-minutes M [--rate EVENTS_PER_SECOND]] [--deliveries CUSTOMERS [--slow-default no]]
                aftersale-load receiver --log FILE [--delay-ms N]   (the secret from $RECEIVER_SECRET)
         `aftersale serve` under load over loopback, beside `aftersale ingest` of the same events; see the
         header of tools/load/Load.swift for what each run measures.
@@ -79,6 +84,9 @@ struct Options {
             case "--folder": folder = value
             case "--config": config = value
             case "--soak-minutes": soakMinutes = number { Double($0) }
+            case "--rate":
+                rate = number { Double($0) }
+                if !(rate! > 0) { Options.refuse("--rate \(value): events a second, more than 0") }
             case "--deliveries": deliveriesCustomers = number { Int($0) }
             case "--slow-default": slowDefault = value != "no"
             case "--only":
@@ -203,10 +211,11 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
           path: String = "/v1/events", contentType: String = "application/x-ndjson",
           until deadline: Double = .infinity, progress: ManagedAtomicCounter? = nil, failed: ManagedAtomicCounter? = nil,
           constantHeaders: [(String, String)] = [("Authorization", "Bearer \(Server.token)")],
-          headers: (@Sendable (Int) -> [(String, String)])? = nil) async throws -> LoadResult {
+          headers: (@Sendable (Int) -> [(String, String)])? = nil, requestsPerSecond: Double? = nil) async throws -> LoadResult {
     let next = ManagedAtomicCounter()
     let plan = ClosedLoopPlan(port: server.port, path: path, contentType: contentType, constantHeaders: constantHeaders, headers: headers,
-                              bodies: bodies, next: next, deadline: deadline, progress: progress, failed: failed)
+                              bodies: bodies, next: next, deadline: deadline, progress: progress, failed: failed,
+                              requestsPerSecond: requestsPerSecond)
     let start = seconds()
     let tallies = try await ClosedLoop.run(port: server.port, plan: plan, connections: connections, threads: threads)
     let elapsed = seconds() - start
@@ -388,22 +397,26 @@ struct Load {
     /// server's RSS (lowest and highest of that window's one-second readings), the events
     /// acknowledged, the requests refused and the WAL's size.
     static func soak(_ options: Options, lines: [String], minutes: Double) async throws {
-        print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes")
+        let paced = options.rate.map { String(format: " at %.0f events/s", $0) } ?? ""
+        print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes\(paced)")
         let db = options.folder + "/soak.db"
         let server = try Server(options, db: db)
         let acked = ManagedAtomicCounter(), refused = ManagedAtomicCounter()
         let start = seconds()
         // Where the memory is, from the server's /metrics: SQLite's (page caches), the heap in use,
-        // the allocator's free space; and the reactor's lag. The resident size is read every second
-        // and each row gives the window's lowest and highest: the server trims the allocator every few
-        // seconds and the intake frees memory in bursts between, so one reading every 30 s catches a
-        // random point of that swing. The lowest (just after a trim) is what stays; the highest is
-        // what the swing costs.
-        print("| minute | server RSS low (MiB) | server RSS high (MiB) | SQLite (MiB) | heap in use (MiB) | heap free (MiB) | events acknowledged | requests refused | WAL (MiB) | reactor lag |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        // the allocator's free space; and the live engine's lags. The resident size is read every
+        // second and each row gives the window's lowest and highest: the server trims the allocator
+        // every few seconds and the intake frees memory in bursts between, so one reading every 30 s
+        // catches a random point of that swing. The lowest (just after a trim) is what stays; the
+        // highest is what the swing costs. "Decided" is the events the reactor moved past in the
+        // window, a second: under a load it keeps up with, the intake's rate, its lag flat.
+        print("| minute | server RSS low (MiB) | server RSS high (MiB) | SQLite (MiB) | heap in use (MiB) | heap free (MiB) | events acknowledged | requests refused | WAL (MiB) | projection lag | reactor lag | decided (events/s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         let window = 30
-        let sampler = Task { () -> [(minute: Double, low: Int, high: Int)] in
-            var rows: [(minute: Double, low: Int, high: Int)] = []
+        struct Row { var minute: Double, low: Int, high: Int, reactorLag: Int }
+        let sampler = Task { () -> [Row] in
+            var rows: [Row] = []
+            var decidedBefore = 0, at = seconds()
             while !Task.isCancelled {
                 var low = Int.max, high = 0
                 for _ in 0..<window where !Task.isCancelled {
@@ -418,21 +431,28 @@ struct Load {
                     metrics.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
                 }
                 let mib = { (name: String) in Int(value(name) / 1_048_576) }
-                let minute = (seconds() - start) / 60
-                rows.append((minute, low / 1024, high / 1024))
-                print(String(format: "| %.1f | %d | %d | %d | %d | %d | %d | %d | %d | %d |", minute, low / 1024, high / 1024,
+                let now = seconds(), minute = (now - start) / 60
+                // Head and lags from one reading, so their difference is the reactor's position.
+                let ready = (try? JSONSerialization.jsonObject(with: Data(plainGet(port: server.port, path: "/readyz").1.utf8)) as? [String: Any]) ?? [:]
+                let head = ready["log_head"] as? Int ?? -1, reactorLag = ready["reactor_lag"] as? Int ?? -1
+                let projectionLag = ready["projection_lag"] as? Int ?? -1
+                let decided = head >= 0 && reactorLag >= 0 ? head - reactorLag : -1
+                let rate = decided >= 0 ? Double(decided - decidedBefore) / (now - at) : -1
+                (decidedBefore, at) = (max(decided, 0), now)
+                rows.append(Row(minute: minute, low: low / 1024, high: high / 1024, reactorLag: reactorLag))
+                print(String(format: "| %.1f | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %.0f |", minute, low / 1024, high / 1024,
                              mib("aftersale_sqlite_memory_bytes"), mib("aftersale_heap_in_use_bytes"), mib("aftersale_heap_free_bytes"),
-                             acked.current, refused.current, wal >> 20, Int(value("aftersale_reactor_lag_events"))))
+                             acked.current, refused.current, wal >> 20, projectionLag, reactorLag, rate))
                 fflush(nil)
             }
             return rows
         }
         let result = try await load(server, bodies: lines, eventsPerBody: Array(repeating: 1, count: lines.count), connections: options.connections,
-                                    until: start + minutes * 60, progress: acked, failed: refused)
+                                    until: start + minutes * 60, progress: acked, failed: refused, requestsPerSecond: options.rate)
         sampler.cancel()
         let rows = await sampler.value
-        // Flat or not: the resident size's lows and highs in the first half (after the first minute,
-        // which is the caches filling) against the second half.
+        // Flat or not: the resident size's lows and highs, and the reactor's lag, in the first half
+        // (after the first minute, which is the caches filling) against the second half.
         let half = minutes / 2
         let first = rows.filter { $0.minute >= 1 && $0.minute <= half }, second = rows.filter { $0.minute > half }
         if !first.isEmpty && !second.isEmpty {
@@ -440,11 +460,20 @@ struct Load {
             print(String(format: "server RSS (MiB), minutes 1-%.0f against %.0f-%.0f: lows' mean %d against %d (lowest %d against %d), highs' mean %d against %d (highest %d against %d)",
                          half, half, minutes, mean(first.map(\.low)), mean(second.map(\.low)), first.map(\.low).min()!, second.map(\.low).min()!,
                          mean(first.map(\.high)), mean(second.map(\.high)), first.map(\.high).max()!, second.map(\.high).max()!))
+            print(String(format: "reactor lag (events), minutes 1-%.0f against %.0f-%.0f: mean %d against %d, highest %d against %d",
+                         half, half, minutes, mean(first.map(\.reactorLag)), mean(second.map(\.reactorLag)),
+                         first.map(\.reactorLag).max()!, second.map(\.reactorLag).max()!))
         }
         print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
                      result.eventsPerSecond, result.p50 * 1000, result.p99 * 1000, result.failures, server.rssKiB / 1024))
-        // How far the live engine is behind when the load stops (it catches up afterwards).
+        // How far the live engine is behind when the load stops, and whether it catches up within
+        // a minute (a soak the engine does not keep up with leaves a backlog of millions).
         print("readyz at the end: " + plainGet(port: server.port, path: "/readyz").1.trimmingCharacters(in: .whitespacesAndNewlines))
+        let waiting = seconds()
+        while plainGet(port: server.port, path: "/readyz").0 != 200 && seconds() - waiting < 60 { usleep(100_000) }
+        let ready = plainGet(port: server.port, path: "/readyz")
+        print(ready.0 == 200 ? String(format: "caught up %.1f s after the load", seconds() - waiting)
+                             : "not caught up a minute after the load: " + ready.1.trimmingCharacters(in: .whitespacesAndNewlines))
         let stopping = seconds()
         server.stop()
         print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
