@@ -67,6 +67,14 @@ public final class Intake: @unchecked Sendable {
         guard ended > 0 else { return .infinity }
         return Double(DispatchTime.now().uptimeNanoseconds &- ended) / 1e9
     }
+    /// Commits the writer has made, and the requests they answered, since it started.
+    private var groupsTaken: UInt64 = 0
+    private var requestsTaken: UInt64 = 0
+    /// How many commits the writer has made and how many requests they answered, as running
+    /// totals: read twice, how many requests a commit took in between. At a shop's pace a commit
+    /// takes the one request that came; when requests come faster than the writer commits them
+    /// they queue, and each commit takes many at once (group commit).
+    public var groupTotals: (commits: UInt64, requests: UInt64) { condition.withLock { (groupsTaken, requestsTaken) } }
     /// The position of the last event this intake appended (0 before any).
     public var lastAppended: Int64 { condition.withLock { committedHead } }
     /// Called on the writer thread after each commit that appended events.
@@ -259,6 +267,8 @@ public final class Intake: @unchecked Sendable {
                 return
             }
             let group = takeGroup(from: &ready)
+            groupsTaken += 1
+            requestsTaken += UInt64(group.count)
             condition.unlock()
             commit(group, to: log)
             // After the group is answered, so that none of its requests waits for it.

@@ -70,6 +70,28 @@ public final class LiveEngine: @unchecked Sendable {
     public var heldFactsBoard: HeldFactsBoard?
     /// Seconds since the intake last committed (see `waitForQuietIntake`); nil: never waits.
     public var sinceIntakeCommitted: (@Sendable () -> Double)?
+    /// Cores' worth of CPU the engine could have had since it last asked (the machine's idle time
+    /// and its own; see `SpareCPUMeter`), nil when unknown. Called on the engine's thread.
+    public var spareCores: (() -> Double?)?
+    /// Requests a commit of the intake took, on average, since the engine last asked (see
+    /// `IntakeGroupMeter`); nil when unknown.
+    public var intakeGroupSize: (() -> Double?)?
+    /// A step waits for a committing intake only while the machine has no room for it: less than
+    /// this much CPU spare, or the intake's commits taking `intakeGroupToWait` requests or more (its
+    /// requests queue for the writer, whose turns the engine's writes would take). A shop's steady
+    /// stream commits every few milliseconds and never leaves `quietSeconds` of quiet, yet leaves a
+    /// core idle and commits one request at a time: there, steps that waited for quiet took one a
+    /// second (one in five once behind), about 450 events decided a second whatever came in, and
+    /// the engine fell behind 2,000 events a second for good; without the wait it kept up with 4,000,
+    /// while at full speed the intake took a fifth fewer events when the engine did not wait
+    /// (`tools/results/serve-load.md`, twenty-eighth session).
+    public var spareCoresToRun = 0.5
+    /// See `spareCoresToRun`: at 2,000 and 4,000 events a second a commit took 1.2 and 2.2
+    /// requests, at full speed 10 to 20.
+    public var intakeGroupToWait = 4.0
+    /// The last answers of `spareCores` and `intakeGroupSize`, for the log.
+    private var lastSpareCores: Double?
+    private var lastGroupSize: Double?
     /// The intake is busy while it committed less than this long ago. A burst of 500-event requests
     /// on four connections left gaps of more than 20 ms between its commits often enough that an
     /// engine waiting for 20 ms of quiet stepped in within the burst (`tools/results/serve-load.md`,
@@ -214,7 +236,9 @@ public final class LiveEngine: @unchecked Sendable {
             if run.events > 0 || run.scheduled > 0 || judgingSteps > 0 {
                 logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)", "steps": "\(steps)",
                                                            "scheduled": "\(run.scheduled)", "judging_everyone_steps": "\(judgingSteps)",
-                                                           "write_lock_ms": "\(Int(run.saveSeconds * 1000))"])
+                                                           "write_lock_ms": "\(Int(run.saveSeconds * 1000))",
+                                                           "spare_cores": lastSpareCores.map { "\(($0 * 100).rounded() / 100)" } ?? "unknown",
+                                                           "group": lastGroupSize.map { "\(($0 * 10).rounded() / 10)" } ?? "unknown"])
             }
         } catch {
             // Storage errors only (a full disk, a lock held too long): the next run tries again.
@@ -255,13 +279,21 @@ public final class LiveEngine: @unchecked Sendable {
     /// No commit by the intake in the last second (always, without an intake to ask).
     private var intakeIsQuiet: Bool { (sinceIntakeCommitted?() ?? .infinity) >= 1 }
 
-    /// Waits while the intake commits back to back, up to `deferAtMostSeconds`. A step under a
-    /// stream of commits took a core and turns at the write lock from the intake, whose requests then
-    /// waited, and did little: the stream outran it. Deferred, the engine falls behind a burst and
-    /// catches up after it; at a shop's usual pace the intake is quiet between commits and the
-    /// engine runs at once. The bound keeps it going under a stream that never pauses.
+    /// Waits while the intake commits back to back on a full machine, up to `deferAtMostSeconds`.
+    /// A step under a stream of commits that fills the machine took CPU and turns at the write lock
+    /// from the intake, whose requests then waited, and did little: the stream outran it. Deferred,
+    /// the engine falls behind a burst and catches up after it. While a core's worth is spare
+    /// (`spareCoresToRun`), or the intake is quiet, it runs at once, and it stops waiting as soon as
+    /// either comes. The bound keeps it going under a stream that never pauses.
     private func waitForQuietIntake() {
         guard let since = sinceIntakeCommitted, deferAtMostSeconds > 0 else { return }
+        func machineHasRoom() -> Bool {
+            lastSpareCores = spareCores?()
+            lastGroupSize = intakeGroupSize?()
+            guard let spare = lastSpareCores, spare >= spareCoresToRun else { return false }
+            return (lastGroupSize ?? 1) < intakeGroupToWait
+        }
+        if machineHasRoom() { return }
         let bound = stepsLeftBehind >= stepsBehindBeforeLongerWait ? max(deferAtMostSeconds, deferBehindSeconds) : deferAtMostSeconds
         let started = DispatchTime.now().uptimeNanoseconds
         var told = false
@@ -275,6 +307,7 @@ public final class LiveEngine: @unchecked Sendable {
             let waited = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             if waited >= bound { return }
             worker.pause(min(quietSeconds - quiet, bound - waited))
+            if machineHasRoom() { return }
         }
     }
 

@@ -51,6 +51,10 @@ public enum AftersaleServer {
         engine.deferBehindSeconds = Double(settings.engineDeferBehindMilliseconds) / 1000
         engine.quietSeconds = Double(settings.engineQuietMilliseconds) / 1000
         engine.sinceIntakeCommitted = { intake.secondsSinceLastCommit }
+        let meter = SpareCPUMeter()
+        engine.spareCores = { meter.read() }
+        let groups = IntakeGroupMeter { intake.groupTotals }
+        engine.intakeGroupSize = { groups.read() }
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.factsHeldAtMost = settings.intakeFactsHeld

@@ -173,6 +173,124 @@ struct EngineDeferralTests {
         #expect(waits.bounds == [0.01])
     }
 
+    @Test("a committing intake on a machine with room (a core spare, one request a commit) does not hold the engine back; without room it does, until there is")
+    func spareCoreMeansNoWait() throws {
+        let lines = try LiveEngineTests.shop(customers: 40, days: 60, seed: 11)
+        let shop = try PartsLog()
+        defer { shop.remove() }
+        // The intake commits back to back throughout, and a wait would be long enough to see.
+        let engine = EngineDeferralTests.engine(shop.path, intake: FakeIntake(), deferAtMost: 0.5)
+        engine.customersPerStep = 5
+        final class Readings { var spare: [Double?] = []; var asked = 0; var waits = 0 }
+        let readings = Readings()
+        engine.spareCores = {
+            defer { readings.asked += 1 }
+            return readings.spare.isEmpty ? nil : readings.spare[min(readings.asked, readings.spare.count - 1)]
+        }
+        engine.onWait = { _ in readings.waits += 1 }
+        final class Groups { var size: Double? = 1.2 }
+        let groups = Groups()
+        engine.intakeGroupSize = { groups.size }
+
+        // A first run decides the whole log at once: it starts the reactor on a few events.
+        try shop.ingest(lines[..<10])
+        readings.spare = [1.5]
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == 10)
+
+        // A core and a half spare at every ask: a run of many steps, not one wait.
+        try shop.ingest(lines[10..<(lines.count / 2)])
+        readings.asked = 0
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count / 2) && engine.status.lastError == nil)
+        #expect(engine.status.lastRunSteps > 3)
+        #expect(readings.waits == 0 && readings.asked > 3)
+
+        // A fifth of a core spare at first, then a core: the run waits, then goes on without the
+        // wait's bound (0.5 s a step for this run's many steps).
+        try shop.ingest(lines[(lines.count / 2)...])
+        readings.spare = [0.2, 0.2, 1.0]
+        readings.asked = 0
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count) && engine.status.lastError == nil)
+        #expect(readings.waits == 1)
+        #expect(engine.status.lastRunSteps > 3)
+
+        // Cores spare, but the intake's requests queue for its writer (ten a commit): it waits.
+        readings.spare = [1.5]
+        readings.asked = 0
+        readings.waits = 0
+        groups.size = 10
+        try shop.ingest([#"{"id":"late-0","type":"customer.registered","customer":"c-late0","at":"2024-12-30T00:00:00Z","data":{"email":"late0@example.com","name":"Late Comer","timezone":"Europe/Berlin"}}"#])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count + 1))
+        #expect(readings.waits == 1)
+        groups.size = 1.2
+
+        // Unknown (no reading yet, or not Linux): as before, a busy intake is waited for.
+        readings.spare = []
+        readings.waits = 0
+        try shop.ingest([#"{"id":"late-1","type":"customer.registered","customer":"c-late","at":"2024-12-30T00:00:00Z","data":{"email":"late@example.com","name":"Late Comer","timezone":"Europe/Berlin"}}"#])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count + 2))
+        #expect(readings.waits == 1)
+    }
+
+    @Test("the intake's group size is the requests a commit took over the last window, one in a window with no commit")
+    func intakeGroupMeter() {
+        final class Totals { var commits: UInt64 = 10; var requests: UInt64 = 30; var now: UInt64 = 0 }
+        let t = Totals()
+        let meter = IntakeGroupMeter(windowNanoseconds: 100_000_000, uptime: { t.now }) { (t.commits, t.requests) }
+        #expect(meter.read() == nil)
+        t.now += 500_000_000
+        t.commits += 4
+        t.requests += 50
+        #expect(meter.read() == 12.5)
+        // Within the window: the same answer; the commits count in the next.
+        t.now += 10_000_000
+        t.commits += 1
+        t.requests += 1
+        #expect(meter.read() == 12.5)
+        t.now += 90_000_000
+        t.commits += 1
+        t.requests += 1
+        #expect(meter.read() == 1)
+        t.now += 1_000_000_000
+        #expect(meter.read() == 1)
+    }
+
+    @Test("spare CPU is the machine's idle time and the engine's own, in cores over the time since the last reading a window ago")
+    func spareCPUMeter() throws {
+        final class Readings { var idle: Double? = 100; var own = 5.0; var now: UInt64 = 1_000_000_000 }
+        let r = Readings()
+        let meter = SpareCPUMeter(windowNanoseconds: 100_000_000, idleSeconds: { r.idle }, ownSeconds: { r.own }, uptime: { r.now })
+        #expect(meter.read() == nil)
+        // Two seconds: the machine idle 1.0 s (over its CPUs), the engine's thread busy 0.5 s.
+        r.now += 2_000_000_000
+        r.idle = 101
+        r.own = 5.5
+        #expect(meter.read() == 0.75)
+        // Within a window of the last reading: the same answer, whatever the counters say; they
+        // count in the next window's.
+        r.now += 50_000_000
+        r.idle = 101.2
+        #expect(meter.read() == 0.75)
+        r.now += 950_000_000
+        #expect(abs(try #require(meter.read()) - 0.2) < 1e-9)
+        // A full machine: no idle time, the engine idle too.
+        r.now += 1_000_000_000
+        #expect(meter.read() == 0)
+        // Without the machine's idle time: unknown.
+        r.idle = nil
+        r.now += 1_000_000_000
+        #expect(meter.read() == nil)
+        #if os(Linux)
+        let first = try #require(SpareCPUMeter.machineIdleSeconds())
+        usleep(50_000)
+        #expect(try #require(SpareCPUMeter.machineIdleSeconds()) >= first)
+        #endif
+    }
+
     @Test("new settings recorded by another run: the engine judges everyone again in steps, and says so while it does")
     func judgingEveryoneAgain() throws {
         let (folder, path, _) = try EngineDeferralTests.log(customers: 120, days: 200)
