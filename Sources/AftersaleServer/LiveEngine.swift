@@ -86,8 +86,8 @@ public final class LiveEngine: @unchecked Sendable {
     /// while at full speed the intake took a fifth fewer events when the engine did not wait
     /// (`tools/results/serve-load.md`, twenty-eighth session).
     public var spareCoresToRun = 0.5
-    /// See `spareCoresToRun`: at 2,000 and 4,000 events a second a commit took 1.2 and 2.2
-    /// requests, at full speed 10 to 20.
+    /// See `spareCoresToRun`: at 2,000 and 4,000 events a second a commit took 1.1-1.3 and 1.9-2.7
+    /// requests, at full speed 11-19.
     public var intakeGroupToWait = 4.0
     /// The last answers of `spareCores` and `intakeGroupSize`, for the log.
     private var lastSpareCores: Double?
@@ -282,9 +282,9 @@ public final class LiveEngine: @unchecked Sendable {
     /// Waits while the intake commits back to back on a full machine, up to `deferAtMostSeconds`.
     /// A step under a stream of commits that fills the machine took CPU and turns at the write lock
     /// from the intake, whose requests then waited, and did little: the stream outran it. Deferred,
-    /// the engine falls behind a burst and catches up after it. While a core's worth is spare
-    /// (`spareCoresToRun`), or the intake is quiet, it runs at once, and it stops waiting as soon as
-    /// either comes. The bound keeps it going under a stream that never pauses.
+    /// the engine falls behind a burst and catches up after it. While the machine has room for it
+    /// (see `spareCoresToRun`), or the intake is quiet, it runs at once, and it stops waiting as soon
+    /// as either comes. The bound keeps it going under a stream that never pauses.
     private func waitForQuietIntake() {
         guard let since = sinceIntakeCommitted, deferAtMostSeconds > 0 else { return }
         func machineHasRoom() -> Bool {

@@ -55,6 +55,8 @@ public enum AftersaleServer {
         engine.spareCores = { meter.read() }
         let groups = IntakeGroupMeter { intake.groupTotals }
         engine.intakeGroupSize = { groups.read() }
+        engine.spareCoresToRun = settings.engineSpareCores
+        engine.intakeGroupToWait = settings.engineIntakeGroup
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.factsHeldAtMost = settings.intakeFactsHeld

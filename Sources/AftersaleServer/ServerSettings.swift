@@ -54,6 +54,12 @@ public struct ServerSettings: Sendable {
     /// The intake counts as busy while its last commit ended less than this many milliseconds ago
     /// (see `LiveEngine.quietSeconds`).
     public var engineQuietMilliseconds = 200
+    /// The live engine waits for a busy intake only while less than this many cores are spare
+    /// (idle, or its own; see `LiveEngine.spareCoresToRun`). 0: CPU never makes it wait.
+    public var engineSpareCores = 0.5
+    /// ... or while the intake's commits take this many requests each or more on average (its
+    /// requests queue for its writer; see `LiveEngine.intakeGroupToWait`).
+    public var engineIntakeGroup = 4.0
     /// The intake holds the facts of up to this many appended events in memory and stores them
     /// together (0: with each commit; see `Intake.factsHeldAtMost`).
     public var intakeFactsHeld = 50_000
@@ -117,6 +123,12 @@ extension ServerSettings {
                 guard let s = value.stringValue, !s.isEmpty else { throw SettingsError("\(name).\(key): expected a non-empty string") }
                 return s
             }
+            func number(_ range: ClosedRange<Double>) throws(SettingsError) -> Double {
+                guard let n = value.doubleValue, range.contains(n) else {
+                    throw SettingsError("\(name).\(key): expected a number from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return n
+            }
             func count(_ range: ClosedRange<Int>) throws(SettingsError) -> Int {
                 guard let n = value.intValue, range.contains(n) else {
                     throw SettingsError("\(name).\(key): expected an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -142,6 +154,8 @@ extension ServerSettings {
             case "engine_defer_ms": engineDeferMilliseconds = try count(0...60_000)
             case "engine_defer_behind_ms": engineDeferBehindMilliseconds = try count(0...600_000)
             case "engine_quiet_ms": engineQuietMilliseconds = try count(1...60_000)
+            case "engine_spare_cores": engineSpareCores = try number(0...1_024)
+            case "engine_intake_group": engineIntakeGroup = try number(1...1_000_000)
             case "delivery_customers_per_release": deliveryCustomersPerRelease = try count(1...10_000_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
