@@ -87,8 +87,10 @@ public final class LiveEngine: @unchecked Sendable {
     /// (`tools/results/serve-load.md`, twenty-eighth session).
     public var spareCoresToRun = 0.5
     /// See `spareCoresToRun`: at 2,000 and 4,000 events a second a commit took 1.1-1.3 and 1.9-2.7
-    /// requests, at full speed 11-19.
-    public var intakeGroupToWait = 4.0
+    /// requests, at full speed 11-19. At 4 the engine, whose writes grow with the customers'
+    /// histories, began to wait at 4,000 events a second after a minute or so and fell behind; at 8
+    /// it kept up for two and a half minutes, and full speed took as many events.
+    public var intakeGroupToWait = 8.0
     /// The last answers of `spareCores` and `intakeGroupSize`, for the log.
     private var lastSpareCores: Double?
     private var lastGroupSize: Double?

@@ -59,7 +59,7 @@ public struct ServerSettings: Sendable {
     public var engineSpareCores = 0.5
     /// ... or while the intake's commits take this many requests each or more on average (its
     /// requests queue for its writer; see `LiveEngine.intakeGroupToWait`).
-    public var engineIntakeGroup = 4.0
+    public var engineIntakeGroup = 8.0
     /// The intake holds the facts of up to this many appended events in memory and stores them
     /// together (0: with each commit; see `Intake.factsHeldAtMost`).
     public var intakeFactsHeld = 50_000

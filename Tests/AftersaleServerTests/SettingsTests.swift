@@ -10,7 +10,7 @@ struct SettingsTests {
         {"delivery": {"late_after_hours": 30},
          "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
                    "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300, "engine_quiet_ms": 50,
-                   "engine_defer_behind_ms": 2500, "engine_spare_cores": 1.25, "engine_intake_group": 8,
+                   "engine_defer_behind_ms": 2500, "engine_spare_cores": 1.25, "engine_intake_group": 3,
                    "engine_customers_per_quiet_step": 0},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
@@ -25,7 +25,7 @@ struct SettingsTests {
         #expect(settings.engineQuietMilliseconds == 50 && ServerSettings(databasePath: "x.db").engineQuietMilliseconds == 200)
         #expect(settings.intakeFactsHeld == 0 && ServerSettings(databasePath: "x.db").intakeFactsHeld == 50_000)
         #expect(settings.engineSpareCores == 1.25 && ServerSettings(databasePath: "x.db").engineSpareCores == 0.5)
-        #expect(settings.engineIntakeGroup == 8 && ServerSettings(databasePath: "x.db").engineIntakeGroup == 4)
+        #expect(settings.engineIntakeGroup == 3 && ServerSettings(databasePath: "x.db").engineIntakeGroup == 8)
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_intake_group": 0.5}}"#, environment: [:])
         }
