@@ -95,6 +95,7 @@ struct Options {
             default: Options.refuse("unknown option \(name)")
             }
         }
+        if rate != nil && soakMinutes == nil { Options.refuse("--rate paces a soak: give --soak-minutes too") }
     }
 }
 
