@@ -266,14 +266,20 @@ func plainGet(port: Int, path: String) -> (Int, String) {
 /// After a load: the reactor's lag (events) at once, and the seconds until `/readyz` says the
 /// projection and the reactor have caught up with every event acknowledged.
 func catchUp(_ server: Server) -> (lag: Int, seconds: Double) {
-    let start = seconds()
     let (_, first) = plainGet(port: server.port, path: "/readyz")
     let lag = (try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])?["reactor_lag"] as? Int ?? -1
+    guard let seconds = secondsUntilReady(server, within: 600) else { preconditionFailure("the engine did not catch up within 10 minutes") }
+    return (lag, seconds)
+}
+
+/// The seconds until `/readyz` answers 200, nil if it has not within `limit` seconds.
+func secondsUntilReady(_ server: Server, within limit: Double) -> Double? {
+    let start = seconds()
     while plainGet(port: server.port, path: "/readyz").0 != 200 {
-        precondition(seconds() - start < 600, "the engine did not catch up within 10 minutes")
+        if seconds() - start >= limit { return nil }
         usleep(20_000)
     }
-    return (lag, seconds() - start)
+    return seconds() - start
 }
 
 /// Hands out indexes to concurrent senders.
@@ -470,11 +476,11 @@ struct Load {
         // How far the live engine is behind when the load stops, and whether it catches up within
         // a minute (a soak the engine does not keep up with leaves a backlog of millions).
         print("readyz at the end: " + plainGet(port: server.port, path: "/readyz").1.trimmingCharacters(in: .whitespacesAndNewlines))
-        let waiting = seconds()
-        while plainGet(port: server.port, path: "/readyz").0 != 200 && seconds() - waiting < 60 { usleep(100_000) }
-        let ready = plainGet(port: server.port, path: "/readyz")
-        print(ready.0 == 200 ? String(format: "caught up %.1f s after the load", seconds() - waiting)
-                             : "not caught up a minute after the load: " + ready.1.trimmingCharacters(in: .whitespacesAndNewlines))
+        if let waited = secondsUntilReady(server, within: 60) {
+            print(String(format: "caught up %.1f s after the load", waited))
+        } else {
+            print("not caught up a minute after the load: " + plainGet(port: server.port, path: "/readyz").1.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         let stopping = seconds()
         server.stop()
         print(String(format: "SIGTERM to exit: %.2f s", seconds() - stopping))
