@@ -19,6 +19,9 @@ public final class ReactorStore {
     private var appendsOnly = false
     /// How many customers the last load read.
     private var loadedCustomers = 0
+    /// The co-purchase counts kept from one store to the next (the service's engine makes a store
+    /// a run): a step then reads and writes the pairs it changed, not the whole table.
+    public var coPurchaseMemory: CoPurchaseMemory?
     /// How many engines a run splits the customers across, each on its own thread (see
     /// `ReactorShards`); 1 runs one engine. The decisions are the same either way.
     public var parallelism: Int
@@ -33,8 +36,11 @@ public final class ReactorStore {
             CREATE TABLE IF NOT EXISTS outbox (\(ReactorStore.outboxColumns(id: "TEXT PRIMARY KEY"))) STRICT;
             \(ReactorStore.outboxIndexes)
             CREATE TABLE IF NOT EXISTS reactor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+            CREATE TABLE IF NOT EXISTS reactor_co_purchases (sku TEXT NOT NULL, after TEXT NOT NULL, count INTEGER NOT NULL,
+                PRIMARY KEY (sku, after)) STRICT, WITHOUT ROWID;
             """)
         try dropStatusDueIndex()
+        if try meta(ReactorStore.coPurchasesJSONKey) != nil { try convertJSONCoPurchases() }
         // Databases from before the next-tick column: NULL means "load it", so they just work.
         if try database.scalarInt("SELECT count(*) FROM pragma_table_info('reactor_customers') WHERE name = 'next_tick'") == 0 {
             try database.execute("ALTER TABLE reactor_customers ADD COLUMN next_tick INTEGER")
@@ -44,6 +50,34 @@ public final class ReactorStore {
         }
         try database.execute("CREATE INDEX IF NOT EXISTS reactor_customers_next_tick ON reactor_customers(next_tick)")
     }
+
+    /// The meta key under which the co-purchase counts were one JSON text, written whole by every
+    /// save, before they were rows of `reactor_co_purchases`.
+    static let coPurchasesJSONKey = "co_purchases"
+    /// The meta key of the stored co-purchase counts' version: a new random token at each save that
+    /// changes them, so a `CoPurchaseMemory` knows whether what it holds is still what is stored.
+    static let coPurchasesTokenKey = "co_purchases_token"
+
+    /// Databases from before the counts' rows: their JSON text becomes rows, once.
+    private func convertJSONCoPurchases() throws {
+        try database.inTransaction {
+            guard let text = try meta(ReactorStore.coPurchasesJSONKey) else { return }
+            guard case .object(let object) = try JSONParser.parse(text) else {
+                throw StoreError(.unknownStoredValue, "reactor_meta.co_purchases is not a JSON object of co-purchase counts")
+            }
+            let insert = try database.prepare("INSERT OR REPLACE INTO reactor_co_purchases (sku, after, count) VALUES (?1, ?2, ?3)")
+            for member in object.members {
+                for pair in member.value.objectValue?.members ?? [] {
+                    guard let count = pair.value.intValue, count > 0 else { continue }
+                    try insert.run([.text(member.key), .text(pair.key), .int(Int64(count))])
+                }
+            }
+            try database.cached("DELETE FROM reactor_meta WHERE key = ?1").run([.text(ReactorStore.coPurchasesJSONKey)])
+            try setMeta(ReactorStore.coPurchasesTokenKey, ReactorStore.newToken())
+        }
+    }
+
+    static func newToken() -> String { String(UInt64.random(in: .min ... .max), radix: 16) }
 
     /// Databases from before the binary state codec stored the reactor's states as JSON text:
     /// converted once, row by row, into the binary form the customers read model uses.
@@ -548,7 +582,7 @@ public final class ReactorStore {
     ///
     /// `stored`, for a run of every customer in several passes: this pass's stored customers, found
     /// once for the whole run (see `storedCustomers(among:)`).
-    func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: [String: [String: Int]],
+    func load(_ prototype: ReactorEngine, _ plan: Plan, pass: Int, of passes: Int, coPurchases: CoPurchaseTable,
               stored: [String]? = nil) throws -> ReactorEngine {
         var engine = prototype
         if engine.personalData == nil { engine.personalData = log.vault.map { RememberingOpener($0) } }
@@ -564,7 +598,7 @@ public final class ReactorStore {
         }
         // The birthday play opens sealed birthdays: their keys fetched together, not one lookup each.
         engine.personalData?.prepare(customers: engine.customers.values.compactMap { $0.state.sealedBirthday == nil ? nil : $0.state.customer })
-        engine.coPurchases = coPurchases
+        engine.coPurchaseCounts = coPurchases
         // The model in force is the latest one fitted at or before the checkpoint.
         if let model = try log.lastEvent(of: .modelFitted, in: EventType.systemCustomer, through: try checkpoint()) {
             engine.forecaster = engine.makeForecaster(model.event)
@@ -615,17 +649,17 @@ public final class ReactorStore {
         return byPass
     }
 
-    /// The co-purchase counts as the last run left them.
-    private func storedCoPurchases() throws -> [String: [String: Int]] {
-        var coPurchases: [String: [String: Int]] = [:]
-        if let text = try meta("co_purchases"), case .object(let object) = try JSONParser.parse(text) {
-            for member in object.members {
-                var after: [String: Int] = [:]
-                for pair in member.value.objectValue?.members ?? [] { after[pair.key] = pair.value.intValue }
-                coPurchases[member.key] = after
-            }
-        }
-        return coPurchases
+    /// The co-purchase counts as the last run left them: those `coPurchaseMemory` holds while they
+    /// are still the stored ones, else read from their rows (and remembered).
+    func storedCoPurchases() throws -> CoPurchaseTable {
+        let token = try meta(ReactorStore.coPurchasesTokenKey)
+        if let token, let held = coPurchaseMemory?.table(ifToken: token) { return held }
+        let rows = try database.prepare("SELECT sku, after, count FROM reactor_co_purchases")
+        var pairs: [CoPurchasePair] = []
+        while try rows.step() { pairs.append(CoPurchasePair(previous: rows.text(0) ?? "", sku: rows.text(1) ?? "", count: Int(rows.int64(2)))) }
+        let table = CoPurchaseTable(stored: pairs)
+        if let token { coPurchaseMemory?.hold(table, token: token) }
+        return table
     }
 
     /// The stored states of the customers with events after `checkpoint`: what the first of several
@@ -842,8 +876,9 @@ public final class ReactorStore {
         var commands: [Command] = []
         /// The commands' payload texts, or nil for `write` to make them as it goes.
         var payloads: [String]? = []
-        /// The co-purchase counts' text, when they changed.
-        var coPurchases: String?
+        /// The co-purchase pairs whose counts changed, and the counts as they are after the save,
+        /// with the token they are stored under (for `coPurchaseMemory`); nil when none changed.
+        var coPurchases: (pairs: [CoPurchasePair], table: CoPurchaseTable, token: String)?
         /// The configuration's fingerprint, when every customer was in memory.
         var configuration: String?
     }
@@ -876,10 +911,8 @@ public final class ReactorStore {
         prepared.payloads = payloadsNow ? ReactorStore.payloadTexts(changes.commands) : nil
         prepared.commands = changes.commands
         if changes.coPurchasesChanged {
-            let object = JSONObject(engine.coPurchases.sorted { $0.key < $1.key }.map { sku, after in
-                .init(key: sku, value: .object(JSONObject(after.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .integer($0.value)) })))
-            })
-            prepared.coPurchases = JSONValue.object(object).compactText
+            let pairs = engine.takeCoPurchaseChanges()
+            if !pairs.isEmpty { prepared.coPurchases = (pairs, engine.coPurchaseCounts, ReactorStore.newToken()) }
         }
         return prepared
     }
@@ -941,7 +974,23 @@ public final class ReactorStore {
             try upsertCommand.step()
             upsertCommand.reset()
         }
-        if let coPurchases = prepared.coPurchases { try setMeta("co_purchases", coPurchases) }
+        if let coPurchases = prepared.coPurchases {
+            let upsertPair = try database.cached("""
+                INSERT INTO reactor_co_purchases (sku, after, count) VALUES (?1, ?2, ?3)
+                ON CONFLICT(sku, after) DO UPDATE SET count = excluded.count
+                """)
+            for pair in coPurchases.pairs {
+                upsertPair.bind(pair.previous, at: 1)
+                upsertPair.bind(pair.sku, at: 2)
+                upsertPair.bind(Int64(pair.count), at: 3)
+                try upsertPair.step()
+                upsertPair.reset()
+            }
+            try setMeta(ReactorStore.coPurchasesTokenKey, coPurchases.token)
+            // Held before the commit: if the transaction rolls back, the stored token is still the
+            // old one, and the next load reads the rows.
+            coPurchaseMemory?.hold(coPurchases.table, token: coPurchases.token)
+        }
         return prepared.commands.count + prepared.customers.count
     }
 
@@ -1362,4 +1411,28 @@ extension Command {
     /// The payload's text as it was stored, when it is still that one: a command loaded and written
     /// again (a status changed) keeps its text, which parsing and writing it out again would only remake.
     var storedPayload: String { storedPayloadText ?? JSONValue.object(payload).compactText }
+}
+
+/// The co-purchase counts as last stored, and the token they were stored under
+/// (`reactor_meta.co_purchases_token`): a store that finds the same token stored uses them instead of
+/// reading every pair. Shared by the stores of one process, one at a time or on several threads.
+public final class CoPurchaseMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var held: (token: String, table: CoPurchaseTable)?
+    /// Loads that used the counts held here instead of reading the rows.
+    public private(set) var hits = 0
+
+    public init() {}
+
+    func table(ifToken token: String) -> CoPurchaseTable? {
+        lock.withLock {
+            guard let held, held.token == token else { return nil }
+            hits += 1
+            return held.table
+        }
+    }
+
+    func hold(_ table: CoPurchaseTable, token: String) {
+        lock.withLock { held = (token, table) }
+    }
 }

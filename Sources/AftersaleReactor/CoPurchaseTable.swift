@@ -7,7 +7,11 @@
 /// counts: a shop's run reads far fewer rankings (at an order or a delivery of one pass's customers)
 /// than it learns pairs (every customer's, in every pass), and keeping each ranking in order as it
 /// learned cost a search of the ranking per pair.
-struct CoPurchaseTable: Sendable {
+///
+/// It remembers each pair's count as last stored, so that a save writes the pairs whose counts
+/// changed (`takeChangedPairs`), not the whole table: the service saves after every step, and the
+/// table grows with the catalogue's pairs, not with the step.
+public struct CoPurchaseTable: Sendable {
     struct Follower: Sendable, Equatable {
         var sku: Int32
         var count: Int
@@ -16,25 +20,56 @@ struct CoPurchaseTable: Sendable {
     /// Each number's SKU.
     private(set) var skus: [String] = []
     private var numbers: [String: Int32] = [:]
-    /// By slot: the pair's later SKU, and how many customers bought it after the earlier one.
+    /// By slot: the pair's earlier and later SKU, and how many customers bought it after the earlier one.
+    private var earlier: [Int32] = []
     private var later: [Int32] = []
     private var counts: [Int] = []
+    /// By slot: the count as last stored; slots made since are not here (stored as none).
+    private var storedCounts: [Int] = []
     /// Each pair's slot, by `pairKey`.
     private var slots: [Int64: Int32] = [:]
     /// By earlier SKU: the slots of the SKUs counted after it, in the order they were first counted;
     /// empty when nothing was ever counted after it.
     private var followers: [[Int32]] = []
 
-    init() {}
+    public init() {}
 
+    /// Counts as stored: none of them is a change.
     init(_ counts: [String: [String: Int]]) {
         for (previous, after) in counts.sorted(by: { $0.key < $1.key }) {
-            let p = number(previous)
-            for (sku, count) in after.sorted(by: { $0.key < $1.key }) where count > 0 {
-                let slot = self.slot(number(sku), after: p)
-                self.counts[Int(slot)] = count
-            }
+            for (sku, count) in after.sorted(by: { $0.key < $1.key }) { add(previous: previous, sku: sku, count: count) }
         }
+        storedCounts = self.counts
+    }
+
+    /// Counts as stored, pair by pair (each pair once): none of them is a change.
+    public init(stored pairs: some Sequence<CoPurchasePair>) {
+        for pair in pairs { add(previous: pair.previous, sku: pair.sku, count: pair.count) }
+        storedCounts = counts
+    }
+
+    private mutating func add(previous: String, sku: String, count: Int) {
+        guard count > 0 else { return }
+        let p = number(previous)
+        let slot = self.slot(number(sku), after: p)
+        counts[Int(slot)] = count
+    }
+
+    /// How many pairs have a count.
+    public var pairCount: Int { counts.count }
+
+    /// The pairs whose counts changed since the table was made or this was last called, with their
+    /// counts now, in the order they were first counted; from then on those counts are the stored ones.
+    public mutating func takeChangedPairs() -> [CoPurchasePair] {
+        var changed: [CoPurchasePair] = []
+        for slot in counts.indices {
+            let stored = slot < storedCounts.count ? storedCounts[slot] : 0
+            guard counts[slot] != stored else { continue }
+            changed.append(CoPurchasePair(previous: skus[Int(earlier[slot])], sku: skus[Int(later[slot])], count: counts[slot]))
+            if slot < storedCounts.count { storedCounts[slot] = counts[slot] }
+        }
+        if storedCounts.count < counts.count { storedCounts.append(contentsOf: counts[storedCounts.count...]) }
+        return changed
     }
 
     /// The counts as `ReactorEngine.coPurchases` gives them.
@@ -96,6 +131,7 @@ struct CoPurchaseTable: Sendable {
         let key = CoPurchaseTable.pairKey(next, after: previous)
         if let known = slots[key] { return known }
         let slot = Int32(counts.count)
+        earlier.append(previous)
         later.append(next)
         counts.append(0)
         slots[key] = slot
@@ -109,6 +145,19 @@ struct CoPurchaseTable: Sendable {
     /// Whether `a` ranks before `b`: more customers, then the SKU first in text order.
     private func precedes(_ a: Follower, _ b: Follower) -> Bool {
         a.count != b.count ? a.count > b.count : skus[Int(a.sku)] < skus[Int(b.sku)]
+    }
+}
+
+/// One pair's count: how many customers bought `sku` after owning `previous`.
+public struct CoPurchasePair: Sendable, Equatable {
+    public var previous: String
+    public var sku: String
+    public var count: Int
+
+    public init(previous: String, sku: String, count: Int) {
+        self.previous = previous
+        self.sku = sku
+        self.count = count
     }
 }
 

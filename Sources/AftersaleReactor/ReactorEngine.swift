@@ -47,6 +47,18 @@ public struct ReactorEngine: Sendable {
     /// `coPurchases` by SKU number, each SKU's followers kept ranked as counts grow, so that a
     /// context reads the top of the list instead of sorting every count.
     private var coPurchaseTable = CoPurchaseTable()
+    /// The co-purchase counts as a table, with what changed since they were stored: what a store
+    /// loads, keeps between runs, and saves the changes of (`takeCoPurchaseChanges`).
+    public var coPurchaseCounts: CoPurchaseTable {
+        get { coPurchaseTable }
+        set { coPurchaseTable = newValue }
+    }
+
+    /// The co-purchase pairs whose counts changed since the counts were set or this was last
+    /// called, with their counts now.
+    public mutating func takeCoPurchaseChanges() -> [CoPurchasePair] {
+        coPurchaseTable.takeChangedPairs()
+    }
     /// Turns the fitted model in force into a forecast for a customer at a moment.
     public var forecaster: (@Sendable (CustomerState, Timestamp) -> CustomerForecast?)? {
         didSet { forecasts = ForecastCache() }

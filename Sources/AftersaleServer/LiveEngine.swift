@@ -64,6 +64,9 @@ public final class LiveEngine: @unchecked Sendable {
     public var customersPerQuietStep = 5_000
     /// The connection's page cache, MiB (see `ServerSettings.cacheMebibytesPerConnection`).
     public var cacheMebibytes = 64
+    /// The co-purchase counts from one run to the next: a step reads and writes only the pairs its
+    /// orders changed, not every pair of the catalogue.
+    private let coPurchaseMemory = CoPurchaseMemory()
     /// Shared with the service's other writers (see `WriterTurns`).
     public var writerTurns: WriterTurns?
     /// The facts the intake holds, which the projection reads there (see `HeldFactsBoard`).
@@ -184,6 +187,7 @@ public final class LiveEngine: @unchecked Sendable {
             waitForQuietIntake()
             try catchUp(projection, log, busy: !intakeIsQuiet)
             let store = try ReactorStore(log: log, parallelism: threads)
+            store.coPurchaseMemory = coPurchaseMemory
             let now = clock.now()
             let engine = ReactorEngine.withFittedModels(configuration: configuration)
             // Decides without the write lock, in steps of a bounded number of customers, so the
