@@ -17,6 +17,9 @@
 // shop sending that many); `--deliveries N`
 // (an N-customer shop's due commands as webhooks, `dispatch --to` beside `dispatch --out`;
 // `--slow-default no` leaves out the minutes-long run against a 200 ms receiver at concurrency 8);
+// `--variants K` (every SKU of the simulated catalogue, 160 of them, sold in K variants, a customer
+// keeping to one variant of a product: a catalogue K times as large, its co-purchase pairs up to K²
+// times as many, for what a large catalogue costs the live engine);
 // `receiver --log FILE [--delay-ms N]` (the webhook receiver the deliveries run starts: signatures
 // checked with its own code, the secret from $RECEIVER_SECRET).
 import Crypto
@@ -35,6 +38,8 @@ struct Options {
     var config: String?
     /// A soak: only single events, for this many minutes, with the server's memory as it goes.
     var soakMinutes: Double?
+    /// Each SKU sold in this many variants (`withVariants`); 1: the catalogue as simulated.
+    var variants = 1
     /// A paced soak: this many events a second in all, due at even intervals (nil: as fast as the
     /// server answers).
     var rate: Double?
@@ -51,6 +56,7 @@ struct Options {
         usage: aftersale-load [--events N] [--connections N] [--batch N] [--batch-connections N] [--repeat N]
                               [--only single,batches,shopify] [--config FILE] [--aftersale BINARY] [--folder DIR]
                               [--soak-minutes M [--rate EVENTS_PER_SECOND]] [--deliveries CUSTOMERS [--slow-default no]]
+                      [--variants K]
                aftersale-load receiver --log FILE [--delay-ms N]   (the secret from $RECEIVER_SECRET)
         `aftersale serve` under load over loopback, beside `aftersale ingest` of the same events; see the
         header of tools/load/Load.swift for what each run measures.
@@ -84,6 +90,9 @@ struct Options {
             case "--folder": folder = value
             case "--config": config = value
             case "--soak-minutes": soakMinutes = number { Double($0) }
+            case "--variants":
+                variants = number { Int($0) }
+                if variants < 1 { Options.refuse("--variants \(value): variants of each SKU, 1 or more") }
             case "--rate":
                 rate = number { Double($0) }
                 if !(rate! > 0) { Options.refuse("--rate \(value): events a second, more than 0") }
@@ -120,6 +129,38 @@ func shopLines(_ n: Int) throws -> [String] {
     // Split as bytes: a String's split walks grapheme clusters, which took minutes for a soak's
     // millions of lines.
     return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The line with each SKU it names (`"sku":"X"`) replaced by one of `variants` variants of it
+/// (`X-V3`), chosen by the line's customer and the SKU: a customer's events name one variant of a
+/// product throughout, different customers different ones.
+func withVariants(_ line: String, _ variants: Int) -> String {
+    guard variants > 1 else { return line }
+    let bytes = Array(line.utf8)
+    let skuKey = Array(#""sku":""#.utf8), customerKey = Array(#""customer":""#.utf8)
+    func find(_ key: [UInt8], from start: Int) -> Int? {
+        guard bytes.count >= key.count, start <= bytes.count - key.count else { return nil }
+        for i in start...(bytes.count - key.count) where bytes[i] == key[0] && bytes[i..<(i + key.count)].elementsEqual(key) { return i + key.count }
+        return nil
+    }
+    func value(at start: Int) -> ArraySlice<UInt8> { bytes[start..<(bytes[start...].firstIndex(of: UInt8(ascii: "\"")) ?? bytes.count)] }
+    let customer = find(customerKey, from: 0).map(value(at:)) ?? []
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count + 32)
+    var copied = 0
+    var at = 0
+    while let start = find(skuKey, from: at) {
+        let sku = value(at: start)
+        // FNV-1a over customer and SKU: the same variant whenever this customer names this SKU.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in customer + [0] + sku { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        out += bytes[copied..<sku.endIndex]
+        out += Array("-V\(hash % UInt64(variants))".utf8)
+        copied = sku.endIndex
+        at = sku.endIndex
+    }
+    out += bytes[copied...]
+    return String(decoding: out, as: UTF8.self)
 }
 
 func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Double {
@@ -299,7 +340,7 @@ struct Load {
         }
         let options = Options()
         try FileManager.default.createDirectory(atPath: options.folder, withIntermediateDirectories: true)
-        let lines = try shopLines(options.events)
+        let lines = try shopLines(options.events).map { withVariants($0, options.variants) }
         let file = options.folder + "/shop.ndjson"
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         if let customers = options.deliveriesCustomers {
