@@ -20,6 +20,7 @@
 // `--variants K` (every SKU of the simulated catalogue, 160 of them, sold in K variants, a customer
 // keeping to one variant of a product: a catalogue K times as large, its co-purchase pairs up to K²
 // times as many, for what a large catalogue costs the live engine);
+// `--soak-base FILE` (the soak's server starts on a copy of FILE, a shop with a history);
 // `receiver --log FILE [--delay-ms N]` (the webhook receiver the deliveries run starts: signatures
 // checked with its own code, the secret from $RECEIVER_SECRET).
 import Crypto
@@ -40,6 +41,9 @@ struct Options {
     var soakMinutes: Double?
     /// Each SKU sold in this many variants (`withVariants`); 1: the catalogue as simulated.
     var variants = 1
+    /// The soak's server starts on a copy of this file (its keys file and master key beside it)
+    /// instead of an empty one: a shop with a history behind it.
+    var soakBase: String?
     /// A paced soak: this many events a second in all, due at even intervals (nil: as fast as the
     /// server answers).
     var rate: Double?
@@ -56,7 +60,7 @@ struct Options {
         usage: aftersale-load [--events N] [--connections N] [--batch N] [--batch-connections N] [--repeat N]
                               [--only single,batches,shopify] [--config FILE] [--aftersale BINARY] [--folder DIR]
                               [--soak-minutes M [--rate EVENTS_PER_SECOND]] [--deliveries CUSTOMERS [--slow-default no]]
-                      [--variants K]
+                      [--variants K] [--soak-base FILE]
                aftersale-load receiver --log FILE [--delay-ms N]   (the secret from $RECEIVER_SECRET)
         `aftersale serve` under load over loopback, beside `aftersale ingest` of the same events; see the
         header of tools/load/Load.swift for what each run measures.
@@ -90,6 +94,7 @@ struct Options {
             case "--folder": folder = value
             case "--config": config = value
             case "--soak-minutes": soakMinutes = number { Double($0) }
+            case "--soak-base": soakBase = value
             case "--variants":
                 variants = number { Int($0) }
                 if variants < 1 { Options.refuse("--variants \(value): variants of each SKU, 1 or more") }
@@ -104,6 +109,7 @@ struct Options {
             default: Options.refuse("unknown option \(name)")
             }
         }
+        if soakBase != nil && soakMinutes == nil { Options.refuse("--soak-base starts a soak on a copy of a file: give --soak-minutes too") }
         if rate != nil && soakMinutes == nil { Options.refuse("--rate paces a soak: give --soak-minutes too") }
     }
 }
@@ -201,8 +207,17 @@ final class Server: @unchecked Sendable {
     static let token = "load-token"
     static let shopifySecret = "load-shopify-secret"
 
-    init(_ options: Options, db: String) throws {
+    init(_ options: Options, db: String, base: String? = nil) throws {
         removeDatabase(db)
+        if let base {
+            // The file, its write-ahead log if one was left, and the vault's files beside it.
+            let (from, to) = (URL(fileURLWithPath: base).deletingPathExtension().path, URL(fileURLWithPath: db).deletingPathExtension().path)
+            for (source, target) in [(base, db), (base + "-wal", db + "-wal"), (from + ".keys", to + ".keys"),
+                                     (from + ".keys-wal", to + ".keys-wal"), (from + ".master-key", to + ".master-key")]
+            where FileManager.default.fileExists(atPath: source) {
+                try FileManager.default.copyItem(atPath: source, toPath: target)
+            }
+        }
         let log = db + ".log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: options.binary)
@@ -448,7 +463,7 @@ struct Load {
         let paced = options.rate.map { String(format: " at %.0f events/s", $0) } ?? ""
         print("aftersale-load soak: up to \(lines.count) single events on \(options.connections) connections for \(minutes) minutes\(paced)")
         let db = options.folder + "/soak.db"
-        let server = try Server(options, db: db)
+        let server = try Server(options, db: db, base: options.soakBase)
         let acked = ManagedAtomicCounter(), refused = ManagedAtomicCounter()
         let start = seconds()
         // Where the memory is, from the server's /metrics: SQLite's (page caches), the heap in use,
