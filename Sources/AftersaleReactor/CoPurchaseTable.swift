@@ -55,9 +55,6 @@ public struct CoPurchaseTable: Sendable {
         counts[Int(slot)] = count
     }
 
-    /// How many pairs have a count.
-    public var pairCount: Int { counts.count }
-
     /// The pairs whose counts changed since the table was made or this was last called, with their
     /// counts now, in the order they were first counted; from then on those counts are the stored ones.
     public mutating func takeChangedPairs() -> [CoPurchasePair] {
