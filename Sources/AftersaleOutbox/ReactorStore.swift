@@ -67,9 +67,15 @@ public final class ReactorStore {
             }
             let insert = try database.prepare("INSERT OR REPLACE INTO reactor_co_purchases (sku, after, count) VALUES (?1, ?2, ?3)")
             for member in object.members {
-                for pair in member.value.objectValue?.members ?? [] {
-                    guard let count = pair.value.intValue, count > 0 else { continue }
-                    try insert.run([.text(member.key), .text(pair.key), .int(Int64(count))])
+                guard let followers = member.value.objectValue else {
+                    throw StoreError(.unknownStoredValue, "reactor_meta.co_purchases: \(member.key) has no object of counts")
+                }
+                for pair in followers.members {
+                    guard let count = pair.value.intValue, count >= 0 else {
+                        throw StoreError(.unknownStoredValue,
+                                         "reactor_meta.co_purchases: the count of \(pair.key) after \(member.key) is not a whole number of customers")
+                    }
+                    if count > 0 { try insert.run([.text(member.key), .text(pair.key), .int(Int64(count))]) }
                 }
             }
             try database.cached("DELETE FROM reactor_meta WHERE key = ?1").run([.text(ReactorStore.coPurchasesJSONKey)])

@@ -126,14 +126,17 @@ struct CoPurchaseStorageTests {
         #expect(try old.database.scalarInt("SELECT count(*) FROM outbox WHERE kind = 'cross_sell'")! > 0, "cross-sell read the counts")
     }
 
-    @Test("a text under co_purchases that is not an object of counts is an error naming it, not counts dropped")
-    func damagedJSONCounts() throws {
+    @Test("a text under co_purchases that is not an object of counts is an error naming it, not counts dropped",
+          arguments: ["[1, 2]", #"{"MUG-1": 3}"#, #"{"MUG-1": {"TEAPOT-1": 1.5}}"#, #"{"MUG-1": {"TEAPOT-1": "2"}}"#])
+    func damagedJSONCounts(text: String) throws {
         let scratch = Scratch()
         let log = try EventLog(path: scratch.path("damaged.db"))
         _ = try ReactorStore(log: log)
-        try log.database.prepare("INSERT INTO reactor_meta (key, value) VALUES ('co_purchases', '[1, 2]')").run()
-        #expect(throws: StoreError.self) { _ = try ReactorStore(log: log) }
-        do { _ = try ReactorStore(log: log) } catch { #expect("\(error)".contains("reactor_meta.co_purchases")) }
+        try log.database.prepare("INSERT INTO reactor_meta (key, value) VALUES ('co_purchases', ?1)").run([.text(text)])
+        let error = #expect(throws: StoreError.self) { _ = try ReactorStore(log: log) }
+        #expect(error.map { "\($0)" }?.contains("reactor_meta.co_purchases") == true, "\(String(describing: error))")
+        // Nothing was taken away: the text is still there to mend.
+        #expect(try log.database.scalarInt("SELECT count(*) FROM reactor_meta WHERE key = 'co_purchases'") == 1)
     }
 
     private func pairs(_ database: Database) throws -> [Pair: Int] {
