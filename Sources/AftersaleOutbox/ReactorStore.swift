@@ -1425,15 +1425,16 @@ extension Command {
 public final class CoPurchaseMemory: @unchecked Sendable {
     private let lock = NSLock()
     private var held: (token: String, table: CoPurchaseTable)?
+    private var heldUsed = 0
     /// Loads that used the counts held here instead of reading the rows.
-    public private(set) var hits = 0
+    var hits: Int { lock.withLock { heldUsed } }
 
     public init() {}
 
     func table(ifToken token: String) -> CoPurchaseTable? {
         lock.withLock {
             guard let held, held.token == token else { return nil }
-            hits += 1
+            heldUsed += 1
             return held.table
         }
     }

@@ -32,7 +32,7 @@ public struct CoPurchaseTable: Sendable {
     /// empty when nothing was ever counted after it.
     private var followers: [[Int32]] = []
 
-    public init() {}
+    init() {}
 
     /// Counts as stored: none of them is a change.
     init(_ counts: [String: [String: Int]]) {
