@@ -402,18 +402,22 @@ public final class ReactorStore {
         guard var engine = decided else { return nil }
         // The rows are made before the write lock is taken: the intake's commits wait for it.
         let prepared = prepareSave(&engine, judgedAgain: judged)
-        return try database.inTransaction {
+        // How long the write lock is held, its commit included (writing the transaction's pages
+        // to the WAL): what the intake's commits wait for.
+        var locked: ContinuousClock.Instant?
+        var outcome = try database.inTransaction { () throws -> StepSummary? in
+            locked = ContinuousClock.now
             // Another run moved the checkpoint or the walk (a batch run ends it): decide again.
             guard try checkpoint() == start, try meta(ReactorStore.judgingAfterKey) == judgingAfter else { return nil }
-            let saving = ContinuousClock.now
             summary.written += try write(prepared)
             try setMeta("checkpoint", String(summary.checkpoint))
             if walked {
                 if let next = judgingNext { try setMeta(ReactorStore.judgingAfterKey, next) } else { try endJudgingEveryone() }
             }
-            summary.saveSeconds += ReactorStore.seconds(since: saving)
             return StepSummary(run: summary, complete: complete, tookEveryEvent: tookEveryEvent, judgedAgain: walked)
         }
+        if let locked { outcome?.run.saveSeconds += ReactorStore.seconds(since: locked) }
+        return outcome
     }
 
     /// `run`, except when every customer must be judged again under the settings already recorded (a

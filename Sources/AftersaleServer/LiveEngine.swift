@@ -146,6 +146,8 @@ public final class LiveEngine: @unchecked Sendable {
     /// current after each commit.
     public var projectionFoldedAtOnce = 2_000
     private var projectedAt: UInt64?
+    /// Seconds a run spent folding the customers read model (for the log).
+    private var projectionSeconds = 0.0
     /// The last run left the read model behind for a larger batch: the engine runs again soon, so
     /// that once the intake is quiet the read model is folded without waiting for a commit or the
     /// clock (`/readyz` says ready only then).
@@ -181,6 +183,7 @@ public final class LiveEngine: @unchecked Sendable {
     /// Runs now on the caller's thread, whatever the schedule (tests, and `readyz` after a start).
     func runOnce(_ log: EventLog) {
         let started = DispatchTime.now().uptimeNanoseconds
+        projectionSeconds = 0
         var status = lock.withLock { current }
         do {
             let projection = try CustomerProjection(log: log)
@@ -243,6 +246,9 @@ public final class LiveEngine: @unchecked Sendable {
                 logger.info("engine caught up", metadata: ["events": "\(run.events)", "customers": "\(run.customersLoaded)", "steps": "\(steps)",
                                                            "scheduled": "\(run.scheduled)", "judging_everyone_steps": "\(judgingSteps)",
                                                            "write_lock_ms": "\(Int(run.saveSeconds * 1000))",
+                                                           "projection_ms": "\(Int(projectionSeconds * 1000))",
+                                                           "started_uptime_ms": "\(started / 1_000_000)",
+                                                           "run_ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)",
                                                            "spare_cores": lastSpareCores.map { "\(($0 * 100).rounded() / 100)" } ?? "unknown",
                                                            "group": lastGroupSize.map { "\(($0 * 10).rounded() / 10)" } ?? "unknown"])
             }
@@ -263,6 +269,7 @@ public final class LiveEngine: @unchecked Sendable {
     /// transactions back to back, and the requests of a burst waited for all of it.
     private func catchUp(_ projection: CustomerProjection, _ log: EventLog, busy: Bool) throws {
         let now = DispatchTime.now().uptimeNanoseconds
+        defer { projectionSeconds += Double(DispatchTime.now().uptimeNanoseconds - now) / 1e9 }
         projectionDeferred = false
         if busy {
             let behind = try log.head() - projection.checkpoint()

@@ -49,6 +49,10 @@ final class ClosedLoopPlan: Sendable {
 /// Only the connection's event loop touches it until the connection's future completes.
 final class ConnectionTally: @unchecked Sendable {
     var latencies: [Double] = []
+    /// Requests that took `slowSeconds` or more: when each was sent (uptime, nanoseconds, the
+    /// clock the server's "engine caught up" lines give) and its latency, to set beside the server's log.
+    var slow: [(sentAt: UInt64, seconds: Double)] = []
+    static let slowSeconds = 0.05
     var failures = 0
 }
 
@@ -274,7 +278,9 @@ final class ClosedLoopHandler: ChannelInboundHandler {
 
     /// The response just read: its latency, and whether it was a 200.
     private func count() {
-        tally.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - sentAt) / 1e9)
+        let latency = Double(DispatchTime.now().uptimeNanoseconds - sentAt) / 1e9
+        tally.latencies.append(latency)
+        if latency >= ConnectionTally.slowSeconds { tally.slow.append((sentAt, latency)) }
         if status != 200 {
             tally.failures += 1
             _ = plan.failed?.next()

@@ -258,6 +258,8 @@ struct LoadResult {
     var p50: Double
     var p99: Double
     var failures: Int
+    /// Requests that took `ConnectionTally.slowSeconds` or more, by when they were sent.
+    var slow: [(sentAt: UInt64, seconds: Double)] = []
 }
 
 /// Sends `bodies` over `connections` keep-alive connections, each a closed loop (ClosedLoop.swift), on an
@@ -280,7 +282,8 @@ func load(_ server: Server, bodies: [String], eventsPerBody: [Int], connections:
     let failures = tallies.reduce(0) { $0 + $1.failures }
     let sent = min(next.current, bodies.count)
     return LoadResult(eventsPerSecond: Double(eventsPerBody.prefix(sent).reduce(0, +)) / elapsed, p50: percentile(latencies, 0.5),
-                      p99: percentile(latencies, 0.99), failures: failures)
+                      p99: percentile(latencies, 0.99), failures: failures,
+                      slow: tallies.flatMap(\.slow).sorted { $0.sentAt < $1.sentAt })
 }
 
 /// `GET path` over a fresh connection (HTTP/1.0, so the server closes it): the status and body.
@@ -529,6 +532,12 @@ struct Load {
         }
         print(String(format: "soak: %.0f events/s acknowledged, p50 %.1f ms, p99 %.1f ms, %d refused; server RSS at the end %d MiB",
                      result.eventsPerSecond, result.p50 * 1000, result.p99 * 1000, result.failures, server.rssKiB / 1024))
+        // The slow requests by when they were sent (the uptime the server's "engine caught up" lines
+        // give as `started_uptime_ms`), to find what held them back.
+        let slowFile = options.folder + "/slow-requests.tsv"
+        let slowText = "sent_uptime_ms\tlatency_ms\n" + result.slow.map { String(format: "%llu\t%.1f\n", $0.sentAt / 1_000_000, $0.seconds * 1000) }.joined()
+        try slowText.write(toFile: slowFile, atomically: true, encoding: .utf8)
+        print(String(format: "%d requests took %.0f ms or more: %@", result.slow.count, ConnectionTally.slowSeconds * 1000, slowFile))
         // How far the live engine is behind when the load stops, and whether it catches up within
         // a minute (a soak the engine does not keep up with leaves a backlog of millions).
         print("readyz at the end: " + plainGet(port: server.port, path: "/readyz").1.trimmingCharacters(in: .whitespacesAndNewlines))
