@@ -14,7 +14,9 @@
 //
 // Also: `--soak-minutes M` (single events only, the server's memory and the engine's lag as it goes;
 // with `--rate R`, R events a second at even intervals: whether the live engine keeps up with a
-// shop sending that many); `--deliveries N`
+// shop sending that many; the requests that took 50 ms or more go to `slow-requests.tsv` in the
+// folder, each with when it was sent in the uptime the server's "engine caught up" lines give as
+// `started_uptime_ms`, to set the stalls beside the engine's runs); `--deliveries N`
 // (an N-customer shop's due commands as webhooks, `dispatch --to` beside `dispatch --out`;
 // `--slow-default no` leaves out the minutes-long run against a 200 ms receiver at concurrency 8);
 // `--variants K` (every SKU of the simulated catalogue, 160 of them, sold in K variants, a customer
