@@ -60,6 +60,7 @@ public enum AftersaleServer {
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.factsHeldAtMost = settings.intakeFactsHeld
+        intake.commitDelaySeconds = settings.intakeCommitDelayMilliseconds / 1000
         intake.logger = logger
         // The service's writers take turns in the process, or the intake, committing back to back,
         // would keep the engine from ever finding SQLite's write lock free.

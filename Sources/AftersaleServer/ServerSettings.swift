@@ -63,6 +63,9 @@ public struct ServerSettings: Sendable {
     /// The intake holds the facts of up to this many appended events in memory and stores them
     /// together (0: with each commit; see `Intake.factsHeldAtMost`).
     public var intakeFactsHeld = 50_000
+    /// Under a stream of requests the intake begins a commit at least this many milliseconds after
+    /// its last one ended, so the requests arriving meanwhile share it (see `Intake.commitDelaySeconds`).
+    public var intakeCommitDelayMilliseconds = 0.0
     /// Each of the service's long-lived connections (intake, engine, delivery, reads) caches at
     /// most this many MiB of pages.
     public var cacheMebibytesPerConnection = 8
@@ -158,6 +161,7 @@ extension ServerSettings {
             case "engine_intake_group": engineIntakeGroup = try number(1...1_000_000)
             case "delivery_customers_per_release": deliveryCustomersPerRelease = try count(1...10_000_000)
             case "intake_facts_held": intakeFactsHeld = try count(0...10_000_000)
+            case "intake_commit_delay_ms": intakeCommitDelayMilliseconds = try number(0...1_000)
             case "cache_mib_per_connection": cacheMebibytesPerConnection = try count(1...65_536)
             case "live_engine":
                 guard let b = value.boolValue else { throw SettingsError("\(name).\(key): expected true or false") }

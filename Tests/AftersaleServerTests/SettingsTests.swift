@@ -11,7 +11,7 @@ struct SettingsTests {
          "serve": {"port": 9090, "api_token": "from-file", "cache_mib_per_connection": 8, "engine_customers_per_step": 500,
                    "engine_niceness": 5, "intake_facts_held": 0, "engine_defer_ms": 300, "engine_quiet_ms": 50,
                    "engine_defer_behind_ms": 2500, "engine_spare_cores": 1.25, "engine_intake_group": 3,
-                   "engine_customers_per_quiet_step": 0},
+                   "engine_customers_per_quiet_step": 0, "intake_commit_delay_ms": 1.5},
          "webhooks": {"destinations": [{"name": "mailer", "url": "https://mail.example/hooks"}]}}
         """#
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -30,6 +30,10 @@ struct SettingsTests {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_intake_group": 0.5}}"#, environment: [:])
         }
         #expect(settings.engineCustomersPerQuietStep == 0 && ServerSettings(databasePath: "x.db").engineCustomersPerQuietStep == 5_000)
+        #expect(settings.intakeCommitDelayMilliseconds == 1.5 && ServerSettings(databasePath: "x.db").intakeCommitDelayMilliseconds == 0)
+        #expect(throws: SettingsError.self) {
+            try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"intake_commit_delay_ms": -1}}"#, environment: [:])
+        }
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_niceness": -5}}"#, environment: [:])
         }
