@@ -73,6 +73,11 @@ public final class Intake: @unchecked Sendable {
     /// commits, 11-19 a commit in the load set, and waiting for more only left the writer idle;
     /// a steady stream of 2,000-4,000 a second gathers 1-3 in the time of a commit.
     public var commitDelayEndsAtRequests = 8
+    /// ... or once the ready requests hold this many events: a commit of hundreds of events already
+    /// spreads its pages over them, and a few connections sending large batches back to back (a
+    /// backfill) would otherwise wait out the delay after every commit (a fifth of their rate in
+    /// the load set's batches of 500 on 4 connections; `tools/results/serve-load.md`).
+    public var commitDelayEndsAtItems = 500
     /// `commitDelaySeconds`, read by the writer under the condition's lock.
     private var commitDelay = 0.0
     /// When the writer's last commit ended (uptime, nanoseconds), whatever it appended.
@@ -288,7 +293,7 @@ public final class Intake: @unchecked Sendable {
             while !stopping, let until = Intake.commitWaitsUntil(
                 now: DispatchTime.now().uptimeNanoseconds, lastCommitEnded: lastGroupEnded, delaySeconds: commitDelay,
                 readyRequests: ready.count, readyItems: ready.reduce(0) { $0 + $1.items.count },
-                endsAtRequests: commitDelayEndsAtRequests, maxItems: maxItemsPerCommit) {
+                endsAtRequests: commitDelayEndsAtRequests, endsAtItems: min(commitDelayEndsAtItems, maxItemsPerCommit)) {
                 let now = DispatchTime.now().uptimeNanoseconds
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Double(until > now ? until - now : 0) / 1e9))
             }
@@ -304,10 +309,10 @@ public final class Intake: @unchecked Sendable {
 
     /// Until when (uptime, nanoseconds) the writer waits before its next commit, nil for not at all
     /// (see `commitDelaySeconds`): only while the last commit ended less than the delay ago, fewer
-    /// than `endsAtRequests` requests are ready and they hold fewer than `maxItems` items.
+    /// than `endsAtRequests` requests are ready and they hold fewer than `endsAtItems` items.
     static func commitWaitsUntil(now: UInt64, lastCommitEnded: UInt64, delaySeconds: Double, readyRequests: Int, readyItems: Int,
-                                 endsAtRequests: Int, maxItems: Int) -> UInt64? {
-        guard delaySeconds > 0, readyRequests < endsAtRequests, readyItems < maxItems else { return nil }
+                                 endsAtRequests: Int, endsAtItems: Int) -> UInt64? {
+        guard delaySeconds > 0, readyRequests < endsAtRequests, readyItems < endsAtItems else { return nil }
         let until = lastCommitEnded &+ UInt64(delaySeconds * 1e9)
         return now < until ? until : nil
     }

@@ -12,10 +12,10 @@ struct IntakeCommitDelayTests {
 
     func waits(now: UInt64, ended: UInt64, delay: Double = 0.002, requests: Int = 1, items: Int = 1) -> UInt64? {
         Intake.commitWaitsUntil(now: now * Self.ms, lastCommitEnded: ended * Self.ms, delaySeconds: delay,
-                                readyRequests: requests, readyItems: items, endsAtRequests: 8, maxItems: 20_000)
+                                readyRequests: requests, readyItems: items, endsAtRequests: 8, endsAtItems: 500)
     }
 
-    @Test("the writer waits out the delay after its last commit, and not at all after a quiet spell, with 8 requests ready, a full commit's items, or no delay")
+    @Test("the writer waits out the delay after its last commit, and not at all after a quiet spell, with 8 requests or 500 events ready, or no delay")
     func whenTheWriterWaits() {
         // 1 ms after a commit ended, with a 2 ms delay: until 2 ms after it.
         #expect(waits(now: 1_001, ended: 1_000) == 1_002 * Self.ms)
@@ -23,9 +23,10 @@ struct IntakeCommitDelayTests {
         // The delay passed (a quiet spell, or the wait is over).
         #expect(waits(now: 1_002, ended: 1_000) == nil)
         #expect(waits(now: 5_000, ended: 1_000) == nil)
-        // Enough is ready: 8 requests, or as many items as a commit takes.
+        // Enough is ready: 8 requests, or 500 events (a batch or two).
         #expect(waits(now: 1_001, ended: 1_000, requests: 8, items: 8) == nil)
-        #expect(waits(now: 1_001, ended: 1_000, requests: 2, items: 20_000) == nil)
+        #expect(waits(now: 1_001, ended: 1_000, requests: 1, items: 500) == nil)
+        #expect(waits(now: 1_001, ended: 1_000, requests: 2, items: 499) == 1_002 * Self.ms)
         // Off.
         #expect(waits(now: 1_001, ended: 1_000, delay: 0) == nil)
     }
