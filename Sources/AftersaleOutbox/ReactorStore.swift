@@ -125,6 +125,8 @@ public final class ReactorStore {
         public var loadSeconds = 0.0
         public var eventSeconds = 0.0
         public var clockSeconds = 0.0
+        /// Writing: in a run, its rows and indexes; in a step beside writers (`runBesideWriters`), the
+        /// write lock held, its commit included, which is what the intake waits for.
         public var saveSeconds = 0.0
         /// Passes over the log (see `ReactorStore.customersPerPass`).
         public var passes = 1

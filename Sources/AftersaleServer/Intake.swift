@@ -58,7 +58,8 @@ public final class Intake: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// At most this many items in one commit (a group of a few thousand keeps each commit short).
     public var maxItemsPerCommit = 20_000
-    /// Under a stream of requests, a commit begins at least this long after the last one ended, so
+    /// Under a stream of requests, a commit begins at least this long after the last one that
+    /// appended events ended (`lastCommitEnded`, which also tells the engine how busy the intake is), so
     /// the requests that arrive meanwhile share it (0: each commit takes what is ready at once). A
     /// commit writes each page it touches to the WAL whole (the end of the events table and its
     /// indexes, the streams of new customers, the log's settings), whether it holds one request or
@@ -75,13 +76,11 @@ public final class Intake: @unchecked Sendable {
     public var commitDelayEndsAtRequests = 8
     /// ... or once the ready requests hold this many events: a commit of hundreds of events already
     /// spreads its pages over them, and a few connections sending large batches back to back (a
-    /// backfill) would otherwise wait out the delay after every commit (a fifth of their rate in
-    /// the load set's batches of 500 on 4 connections; `tools/results/serve-load.md`).
+    /// backfill) would otherwise wait out the delay after every commit (the load set's batches of
+    /// 500 on 4 connections lost 4-19% of their rate in two pairs; `tools/results/serve-load.md`).
     public var commitDelayEndsAtItems = 500
     /// `commitDelaySeconds`, read by the writer under the condition's lock.
     private var commitDelay = 0.0
-    /// When the writer's last commit ended (uptime, nanoseconds), whatever it appended.
-    private var lastGroupEnded: UInt64 = 0
     private var committedHead: Int64 = 0
     /// When the last commit that appended ended (uptime, nanoseconds; 0 before any).
     private var lastCommitEnded: UInt64 = 0
@@ -291,7 +290,7 @@ public final class Intake: @unchecked Sendable {
                 return
             }
             while !stopping, let until = Intake.commitWaitsUntil(
-                now: DispatchTime.now().uptimeNanoseconds, lastCommitEnded: lastGroupEnded, delaySeconds: commitDelay,
+                now: DispatchTime.now().uptimeNanoseconds, lastCommitEnded: lastCommitEnded, delaySeconds: commitDelay,
                 readyRequests: ready.count, readyItems: ready.reduce(0) { $0 + $1.items.count },
                 endsAtRequests: commitDelayEndsAtRequests, endsAtItems: min(commitDelayEndsAtItems, maxItemsPerCommit)) {
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -350,11 +349,11 @@ public final class Intake: @unchecked Sendable {
                 sum + request.reduce(0) { if case .appended = $1 { $0 + 1 } else { $0 } }
             }
             let head = outcomes.joined().reduce(Int64(0)) { if case .appended(let p) = $1 { max($0, p) } else { $0 } }
-            let ended = DispatchTime.now().uptimeNanoseconds
-            // Before the answers go out: a request sent on the answer finds the commit ended.
-            condition.withLock {
-                lastGroupEnded = ended
-                if head > 0 {
+            // Before the answers go out: a request sent on an answer finds the commit ended (the
+            // commit delay counts from it).
+            if head > 0 {
+                let ended = DispatchTime.now().uptimeNanoseconds
+                condition.withLock {
                     committedHead = max(committedHead, head)
                     lastCommitEnded = ended
                 }
