@@ -55,6 +55,7 @@ public enum AftersaleServer {
         engine.spareCores = { meter.read() }
         let groups = IntakeGroupMeter { intake.groupTotals }
         engine.intakeGroupSize = { groups.read() }
+        engine.intakeGathers = settings.intakeCommitDelayMilliseconds > 0 ? Double(intake.commitDelayEndsAtRequests) : 0
         engine.spareCoresToRun = settings.engineSpareCores
         engine.intakeGroupToWait = settings.engineIntakeGroup
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection

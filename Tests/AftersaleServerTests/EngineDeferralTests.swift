@@ -236,6 +236,41 @@ struct EngineDeferralTests {
         #expect(readings.waits == 1)
     }
 
+    @Test("under a commit delay the requests it gathers are not a queue: groups of ten with eight gathered leave the engine going, groups beyond eight more hold it back")
+    func gatheredGroupsAreNoQueue() throws {
+        let lines = try LiveEngineTests.shop(customers: 20, days: 40, seed: 5)
+        let shop = try PartsLog()
+        defer { shop.remove() }
+        let engine = EngineDeferralTests.engine(shop.path, intake: FakeIntake(), deferAtMost: 0.2)
+        engine.customersPerStep = 5
+        final class Readings { var waits = 0; var group: Double? = 10 }
+        let readings = Readings()
+        engine.spareCores = { 1.5 }
+        engine.intakeGroupSize = { readings.group }
+        engine.onWait = { _ in readings.waits += 1 }
+        // As `serve` sets it with a commit delay (`Intake.commitDelayEndsAtRequests`).
+        engine.intakeGathers = 8
+
+        let half = lines.count / 2
+        try shop.ingest(lines[..<half])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(half) && engine.status.lastError == nil)
+
+        // Ten requests a commit, eight of them gathered on purpose: no wait, several steps.
+        try shop.ingest(lines[half...])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count) && engine.status.lastError == nil)
+        #expect(engine.status.lastRunSteps > 1)
+        #expect(readings.waits == 0)
+
+        // Twenty a commit: requests queue beyond what the delay gathers, and the engine waits.
+        readings.group = 20
+        try shop.ingest([#"{"id":"late-0","type":"customer.registered","customer":"c-late0","at":"2024-12-30T00:00:00Z","data":{"email":"late0@example.com","name":"Late Comer","timezone":"Europe/Berlin"}}"#])
+        engine.runOnce(shop.log)
+        #expect(engine.status.reactor == Int64(lines.count + 1))
+        #expect(readings.waits == 1)
+    }
+
     @Test("the intake's group size is the requests a commit took over the last window, one in a window with no commit")
     func intakeGroupMeter() {
         final class Totals { var commits: UInt64 = 10; var requests: UInt64 = 30; var now: UInt64 = 0 }

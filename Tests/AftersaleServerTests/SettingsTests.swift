@@ -30,7 +30,7 @@ struct SettingsTests {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"engine_intake_group": 0.5}}"#, environment: [:])
         }
         #expect(settings.engineCustomersPerQuietStep == 0 && ServerSettings(databasePath: "x.db").engineCustomersPerQuietStep == 5_000)
-        #expect(settings.intakeCommitDelayMilliseconds == 1.5 && ServerSettings(databasePath: "x.db").intakeCommitDelayMilliseconds == 0)
+        #expect(settings.intakeCommitDelayMilliseconds == 1.5 && ServerSettings(databasePath: "x.db").intakeCommitDelayMilliseconds == 2)
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(databasePath: "x.db", configText: #"{"serve": {"intake_commit_delay_ms": -1}}"#, environment: [:])
         }
