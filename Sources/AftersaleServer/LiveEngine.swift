@@ -125,7 +125,7 @@ public final class LiveEngine: @unchecked Sendable {
     public var stepsBehindBeforeLongerWait = 3
     /// Steps in a row that left events for the next (see `deferBehindSeconds`).
     private var stepsLeftBehind = 0
-    /// Told the bound of each wait for a busy intake (tests).
+    /// Told the bound of each wait for a busy intake (the service counts them, `aftersale_engine_waits_total`).
     var onWait: ((Double) -> Void)?
     /// A projection this many events behind (and half the log or more) is rebuilt, when the intake is quiet.
     public var projectionRebuildThreshold: Int64 = 10_000

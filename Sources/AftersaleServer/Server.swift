@@ -86,6 +86,8 @@ public enum AftersaleServer {
                                        logger: logger)
         }
         intake.onCommit = { _ in engine.wake() }
+        metrics.observeIntake { intake.groupTotals }
+        engine.onWait = { _ in metrics.countEngineWait() }
         if settings.liveEngine {
             // As /readyz counts them: against what this server appended too.
             metrics.observeLags {

@@ -26,6 +26,11 @@ public final class ServerMetrics: Sendable {
     private let lags = Mutex<(@Sendable () -> (projection: Int64, reactor: Int64))?>(nil)
     /// Whether every customer is being judged again, as of now (see `observeJudging`).
     private let judging = Mutex<(@Sendable () -> Bool)?>(nil)
+    private let intakeCommits: CoreMetrics.Counter
+    private let intakeRequests: CoreMetrics.Counter
+    private let engineWaits: CoreMetrics.Counter
+    /// The intake's running totals (see `observeIntake`), and those the counters stood at.
+    private let intake = Mutex<(source: (@Sendable () -> (commits: UInt64, requests: UInt64))?, counted: (commits: UInt64, requests: UInt64))>((nil, (0, 0)))
     /// The handlers of the series every request touches, made once: making one through the factory
     /// for every request (its name checked, its labels joined and looked up in the registry under
     /// its lock) was a visible part of what a single event's request cost.
@@ -58,6 +63,22 @@ public final class ServerMetrics: Sendable {
         judgingEveryone = CoreMetrics.Gauge(label: "aftersale_reactor_judging_everyone", factory: factory)
         engineRun = CoreMetrics.Timer(label: "aftersale_engine_run_seconds", factory: factory)
         engineFailures = CoreMetrics.Counter(label: "aftersale_engine_failures_total", factory: factory)
+        intakeCommits = CoreMetrics.Counter(label: "aftersale_intake_commits_total", factory: factory)
+        intakeRequests = CoreMetrics.Counter(label: "aftersale_intake_committed_requests_total", factory: factory)
+        engineWaits = CoreMetrics.Counter(label: "aftersale_engine_waits_total", factory: factory)
+    }
+
+    /// Where the intake's commits and the requests they answered come from at each scrape (running
+    /// totals, `Intake.groupTotals`): their ratio is the requests a commit took, about one at a
+    /// shop's usual pace, more as requests queue for the writer or a commit delay gathers them.
+    public func observeIntake(_ source: @escaping @Sendable () -> (commits: UInt64, requests: UInt64)) {
+        intake.withLock { $0.source = source }
+    }
+
+    /// The live engine waited for a committing intake on a machine without room for its steps
+    /// (see `LiveEngine.spareCoresToRun`).
+    public func countEngineWait() {
+        engineWaits.increment()
     }
 
     /// Events by source (`api`, `shopify`, `segment`) and outcome (`appended`, `duplicate`, ...).
@@ -121,6 +142,18 @@ public final class ServerMetrics: Sendable {
         }
         if let source = judging.withLock({ $0 }) {
             judgingEveryone.record(source() ? 1 : 0)
+        }
+        // Counters only go up: each scrape adds what the totals gained since the one before.
+        let gained: (commits: UInt64, requests: UInt64)? = intake.withLock { state in
+            guard let source = state.source else { return nil }
+            let now = source()
+            let gained = (now.commits &- min(now.commits, state.counted.commits), now.requests &- min(now.requests, state.counted.requests))
+            state.counted = now
+            return gained
+        }
+        if let gained {
+            if gained.commits > 0 { intakeCommits.increment(by: Int64(gained.commits)) }
+            if gained.requests > 0 { intakeRequests.increment(by: Int64(gained.requests)) }
         }
         return registry.emitToBuffer()
     }

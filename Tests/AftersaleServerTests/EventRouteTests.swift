@@ -190,6 +190,8 @@ struct ReadRouteTests {
                 #expect((gauge("aftersale_sqlite_memory_bytes") ?? 0) > 0)
                 #expect((gauge("aftersale_heap_in_use_bytes") ?? 0) > 0)
                 #expect(gauge("aftersale_heap_free_bytes") != nil)
+                // The one request, committed once.
+                #expect(gauge("aftersale_intake_commits_total") == 1 && gauge("aftersale_intake_committed_requests_total") == 1)
                 #expect((gauge("process_resident_memory_bytes") ?? 0) > (gauge("aftersale_sqlite_memory_bytes") ?? .infinity))
             }
         }

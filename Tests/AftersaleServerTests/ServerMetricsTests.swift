@@ -31,6 +31,30 @@ struct ServerMetricsTests {
         #expect(Self.value(text, #"aftersale_events_total{source="shopify",outcome="appended"}"#) == 7)
     }
 
+    @Test("the intake's commits and the requests they answered count up from its running totals at each scrape; the engine's waits are counted")
+    func intakeCommitsAndEngineWaits() {
+        let metrics = ServerMetrics()
+        final class Totals: @unchecked Sendable { var commits: UInt64 = 0; var requests: UInt64 = 0 }
+        let totals = Totals()
+        metrics.observeIntake { (totals.commits, totals.requests) }
+        totals.commits = 4
+        totals.requests = 10
+        var text = String(decoding: metrics.text(), as: UTF8.self)
+        #expect(Self.value(text, "aftersale_intake_commits_total") == 4)
+        #expect(Self.value(text, "aftersale_intake_committed_requests_total") == 10)
+        // A scrape with nothing new adds nothing; the next counts only what came since.
+        text = String(decoding: metrics.text(), as: UTF8.self)
+        #expect(Self.value(text, "aftersale_intake_commits_total") == 4)
+        totals.commits = 6
+        totals.requests = 27
+        metrics.countEngineWait()
+        metrics.countEngineWait()
+        text = String(decoding: metrics.text(), as: UTF8.self)
+        #expect(Self.value(text, "aftersale_intake_commits_total") == 6)
+        #expect(Self.value(text, "aftersale_intake_committed_requests_total") == 27)
+        #expect(Self.value(text, "aftersale_engine_waits_total") == 2)
+    }
+
     @Test("past its limit, a series is made each time and still counted")
     func pastTheLimit() {
         let handlers = SeriesHandlers<Int, Counter>(limit: 2)
