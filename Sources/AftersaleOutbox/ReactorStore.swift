@@ -203,7 +203,11 @@ public final class ReactorStore {
                 appendsOnly = true
             }
             defer { appendsOnly = false }
-            var summary = try runPasses(prototype, until: now, withDueCommands: false) { engine, summary in
+            var summary = try runPasses(prototype, until: now, withDueCommands: false, finishShards: { engines, summary in
+                let saving = ContinuousClock.now
+                summary.written += try self.saveShards(&engines)
+                summary.saveSeconds += ReactorStore.seconds(since: saving)
+            }) { engine, summary in
                 let saving = ContinuousClock.now
                 summary.written += try save(&engine)
                 summary.saveSeconds += ReactorStore.seconds(since: saving)
@@ -703,6 +707,7 @@ public final class ReactorStore {
     /// `now` waits for the run that reaches the end).
     func runPasses(_ prototype: ReactorEngine, until now: Timestamp, withDueCommands: Bool, storeCheckpoint: Bool = true,
                    plan given: Plan? = nil, limit: Int = .max, advance: Bool = true,
+                   finishShards: ((inout [ReactorEngine], inout RunSummary) throws -> Void)? = nil,
                    _ finish: (inout ReactorEngine, inout RunSummary) throws -> Void) throws -> RunSummary {
         let started = ContinuousClock.now
         let plan = try given ?? plan(prototype, until: now, withDueCommands: withDueCommands)
@@ -797,8 +802,21 @@ public final class ReactorStore {
                 shards.apply(stretch, at: positions, through: last)
                 ticking = ContinuousClock.now
                 if advance { shards.advance(to: now) }
-                engine = shards.merged()
                 feed = shards.feed
+                if let finishShards {
+                    // Each shard's changes saved as they are: merging the shards' customers and
+                    // command ids into one engine first only to take its changes cost as much as
+                    // preparing them, on one thread.
+                    var engines = shards.takeEngines()
+                    summary.events = events
+                    summary.eventSeconds += ReactorStore.seconds(since: reading) - ReactorStore.seconds(since: ticking)
+                    summary.clockSeconds += ReactorStore.seconds(since: ticking)
+                    summary.scheduled += engines.reduce(0) { $0 + $1.commandCount } - before
+                    try finishShards(&engines, &summary)
+                    for i in engines.indices { ReactorStore.letGo(&engines[i], thenTrim: passes > 1 && i == engines.count - 1) }
+                    continue
+                }
+                engine = shards.merged()
             }
             summary.events = events
             summary.eventSeconds += ReactorStore.seconds(since: reading) - ReactorStore.seconds(since: ticking)
@@ -877,6 +895,45 @@ public final class ReactorStore {
         try write(prepareSave(&engine, payloadsNow: false))
     }
 
+    /// `save` of engines holding disjoint customers (a run's shards): each one's rows prepared on
+    /// its own thread, then written one engine after another in the same transaction. What they
+    /// share (the co-purchase counts, the settings) each holds alike: written once.
+    @discardableResult
+    func saveShards(_ engines: inout [ReactorEngine]) throws -> Int {
+        guard engines.count > 1 else { return engines.isEmpty ? 0 : try save(&engines[0]) }
+        let prepared = PreparedSaves(count: engines.count)
+        let all = loadedAll
+        engines.withUnsafeMutableBufferPointer { buffer in
+            let shards = SendableEngines(buffer: buffer)
+            DispatchQueue.concurrentPerform(iterations: shards.buffer.count) { i in
+                prepared.put(ReactorStore.prepareSave(&shards.buffer[i], loadedAll: all, payloadsNow: false), at: i)
+            }
+        }
+        var saves = prepared.take()
+        for i in saves.indices.dropFirst() {
+            // The counts and the settings are the same in every shard: the first writes them.
+            if saves[0].coPurchases == nil { saves[0].coPurchases = saves[i].coPurchases }
+            if saves[0].configuration == nil { saves[0].configuration = saves[i].configuration }
+            saves[i].coPurchases = nil
+            saves[i].configuration = nil
+        }
+        return try saves.reduce(0) { $0 + (try write($1)) }
+    }
+
+    /// The shards' engines, each prepared by one thread alone.
+    private struct SendableEngines: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<ReactorEngine>
+    }
+
+    /// Each shard's prepared rows, written by its own thread into its own slot.
+    private final class PreparedSaves: @unchecked Sendable {
+        private var slots: [PreparedSave]
+        private let lock = NSLock()
+        init(count: Int) { slots = Array(repeating: PreparedSave(), count: count) }
+        func put(_ save: PreparedSave, at i: Int) { lock.withLock { slots[i] = save } }
+        func take() -> [PreparedSave] { lock.withLock { slots } }
+    }
+
     /// The rows a save writes, made before its transaction: states encoded, payloads written, next
     /// ticks judged. The live engine makes them before it takes the write lock, which the intake's
     /// commits wait for, so the lock is held only to bind and step.
@@ -901,6 +958,13 @@ public final class ReactorStore {
     /// `payloadsNow` false leaves the commands' payload texts to `write`, which makes each chunk's on
     /// another thread while it inserts the chunk before.
     func prepareSave(_ engine: inout ReactorEngine, judgedAgain again: [String] = [], payloadsNow: Bool = true) -> PreparedSave {
+        ReactorStore.prepareSave(&engine, loadedAll: loadedAll, judgedAgain: again, payloadsNow: payloadsNow)
+    }
+
+    /// `prepareSave`, given whether every customer was loaded (`loadedAll`): it touches nothing of
+    /// the store, so a run's shards are prepared on their own threads.
+    static func prepareSave(_ engine: inout ReactorEngine, loadedAll: Bool, judgedAgain again: [String] = [],
+                            payloadsNow: Bool = true) -> PreparedSave {
         let changes = engine.takeChanges()
         var prepared = PreparedSave()
         // Customers whose commands changed without their state (a dispatch) may have a new next tick too.

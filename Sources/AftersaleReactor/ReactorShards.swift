@@ -148,6 +148,14 @@ public struct ReactorShards: Sendable {
         shards = work.engines()
     }
 
+    /// The shards' engines as they are, handed over (the shards are left empty): a caller that
+    /// saves each engine's changes need not merge them first. The first pass's fold is let go of.
+    public mutating func takeEngines() -> [ReactorEngine] {
+        buyers = nil
+        defer { shards = [] }
+        return shards
+    }
+
     /// The shards as one engine again. The feed is complete once the log has been read: the
     /// first pass's fold is let go of.
     public mutating func merged() -> ReactorEngine {
