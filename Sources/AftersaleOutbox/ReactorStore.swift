@@ -813,7 +813,7 @@ public final class ReactorStore {
                     summary.clockSeconds += ReactorStore.seconds(since: ticking)
                     summary.scheduled += engines.reduce(0) { $0 + $1.commandCount } - before
                     try finishShards(&engines, &summary)
-                    for i in engines.indices { ReactorStore.letGo(&engines[i], thenTrim: passes > 1 && i == engines.count - 1) }
+                    ReactorStore.letGo(&engines, thenTrim: passes > 1)
                     continue
                 }
                 engine = shards.merged()
@@ -1141,6 +1141,23 @@ public final class ReactorStore {
             held.engine = nil
             if thenTrim { ProcessMemory.trim() }
         }
+    }
+
+    /// `letGo` of several engines (a run's shards), freed one after another on one thread and then
+    /// trimmed once: a trim that ran before the other shards were freed would hand back nothing of theirs.
+    static func letGo(_ engines: inout [ReactorEngine], thenTrim: Bool = false) {
+        let held = HeldMany(engines)
+        engines = []
+        DispatchQueue.global(qos: .utility).async {
+            held.engines = []
+            if thenTrim { ProcessMemory.trim() }
+        }
+    }
+
+    private final class HeldMany: @unchecked Sendable {
+        // Set once here, emptied once by the freeing thread.
+        var engines: [ReactorEngine]
+        init(_ engines: [ReactorEngine]) { self.engines = engines }
     }
 
     /// An engine handed to the thread that frees it.
