@@ -82,10 +82,9 @@ public final class LiveEngine: @unchecked Sendable {
     /// Requests the intake gathers into a commit on purpose (under a commit delay, up to
     /// `Intake.commitDelayEndsAtRequests`; 0 without one): its groups are that much larger without
     /// any queue, so a step waits only for groups of `intakeGroupToWait` beyond them. Read as a
-    /// queue, the 8 requests a 2 ms delay gathered at 4,000 events a second held the engine to a fifth
-    /// of its pace (435,431 events behind after three minutes against 73,530 without the delay);
-    /// ignored, a load sending back to back (29 requests a commit) lost two fifths of its rate to
-    /// the engine's steps (`tools/results/serve-load.md`, thirty-first session).
+    /// queue, the requests a delay gathered under a steady stream held the engine back until it fell
+    /// far behind; ignored altogether, the engine's steps took their turns from a load sent back to
+    /// back, whose groups grow well past them (`tools/results/serve-load.md`, thirty-first session).
     public var intakeGathers = 0.0
     /// A step waits for a committing intake only while the machine has no room for it: less than
     /// this much CPU spare, or the intake's commits taking `intakeGroupToWait` requests or more (its
