@@ -733,6 +733,8 @@ public final class ReactorStore {
             summary.customersLoaded += loadedCustomers
             summary.loadSeconds += ReactorStore.seconds(since: loading)
             let before = engine.commandCount
+            // Set when the pass's shards are saved as they are (`finishShards`), not merged.
+            var spentShards: [ReactorEngine]?
             let reading = ContinuousClock.now
             var ticking = reading
             var events = 0
@@ -803,27 +805,24 @@ public final class ReactorStore {
                 ticking = ContinuousClock.now
                 if advance { shards.advance(to: now) }
                 feed = shards.feed
-                if let finishShards {
-                    // Each shard's changes saved as they are: merging the shards' customers and
-                    // command ids into one engine first only to take its changes cost as much as
-                    // preparing them, on one thread.
-                    var engines = shards.takeEngines()
-                    summary.events = events
-                    summary.eventSeconds += ReactorStore.seconds(since: reading) - ReactorStore.seconds(since: ticking)
-                    summary.clockSeconds += ReactorStore.seconds(since: ticking)
-                    summary.scheduled += engines.reduce(0) { $0 + $1.commandCount } - before
-                    try finishShards(&engines, &summary)
-                    ReactorStore.letGo(&engines, thenTrim: passes > 1)
-                    continue
-                }
-                engine = shards.merged()
+                // Each shard's changes saved as they are: merging the shards' customers and command
+                // ids into one engine first only to take its changes cost as much as preparing
+                // them, on one thread.
+                if finishShards != nil { spentShards = shards.takeEngines() } else { engine = shards.merged() }
             }
             summary.events = events
             summary.eventSeconds += ReactorStore.seconds(since: reading) - ReactorStore.seconds(since: ticking)
             summary.clockSeconds += ReactorStore.seconds(since: ticking)
-            summary.scheduled += engine.commandCount - before
-            try finish(&engine, &summary)
-            ReactorStore.letGo(&engine, thenTrim: passes > 1)
+            if let finishShards, var engines = spentShards {
+                spentShards = nil  // the engines' one reference goes to the thread that frees them
+                summary.scheduled += engines.reduce(0) { $0 + $1.commandCount } - before
+                try finishShards(&engines, &summary)
+                ReactorStore.letGo(&engines, thenTrim: passes > 1)
+            } else {
+                summary.scheduled += engine.commandCount - before
+                try finish(&engine, &summary)
+                ReactorStore.letGo(&engine, thenTrim: passes > 1)
+            }
         }
         if storeCheckpoint { try setMeta("checkpoint", String(summary.checkpoint)) }
         summary.passes = passes
@@ -1133,20 +1132,15 @@ public final class ReactorStore {
     /// a pass's customers, and the first pass's fold of every customer, while it goes on: their pages
     /// stayed with the process, and a million customers' first run crept towards 2 GiB.
     static func letGo(_ engine: inout ReactorEngine, thenTrim: Bool = false) {
-        var spent = ReactorEngine(configuration: engine.configuration)
-        swap(&spent, &engine)
-        let held = Held(spent)
-        spent = ReactorEngine(configuration: held.engine!.configuration)
-        DispatchQueue.global(qos: .utility).async {
-            held.engine = nil
-            if thenTrim { ProcessMemory.trim() }
-        }
+        var spent = [ReactorEngine(configuration: engine.configuration)]
+        swap(&spent[0], &engine)
+        letGo(&spent, thenTrim: thenTrim)
     }
 
     /// `letGo` of several engines (a run's shards), freed one after another on one thread and then
     /// trimmed once: a trim that ran before the other shards were freed would hand back nothing of theirs.
     static func letGo(_ engines: inout [ReactorEngine], thenTrim: Bool = false) {
-        let held = HeldMany(engines)
+        let held = Held(engines)
         engines = []
         DispatchQueue.global(qos: .utility).async {
             held.engines = []
@@ -1154,17 +1148,11 @@ public final class ReactorStore {
         }
     }
 
-    private final class HeldMany: @unchecked Sendable {
+    /// Engines handed to the thread that frees them.
+    private final class Held: @unchecked Sendable {
         // Set once here, emptied once by the freeing thread.
         var engines: [ReactorEngine]
         init(_ engines: [ReactorEngine]) { self.engines = engines }
-    }
-
-    /// An engine handed to the thread that frees it.
-    private final class Held: @unchecked Sendable {
-        // Set once here, emptied once by the freeing thread.
-        var engine: ReactorEngine?
-        init(_ engine: ReactorEngine) { self.engine = engine }
     }
 
     /// The next tick as stored: the first the clock must judge, or never (the largest time) when

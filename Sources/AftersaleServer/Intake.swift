@@ -79,6 +79,9 @@ public final class Intake: @unchecked Sendable {
     /// backfill) would otherwise wait out the delay after every commit (the load set's batches of
     /// 500 on 4 connections lost 4-19% of their rate in two pairs; `tools/results/serve-load.md`).
     public var commitDelayEndsAtItems = 500
+    /// Requests a commit gathers on purpose: under a commit delay, up to `commitDelayEndsAtRequests`;
+    /// none without one. A reader of the commits' sizes counts a queue only beyond them.
+    public var requestsGatheredPerCommit: Int { condition.withLock { commitDelay > 0 ? commitDelayEndsAtRequests : 0 } }
     /// `commitDelaySeconds`, read by the writer under the condition's lock.
     private var commitDelay = 0.0
     private var committedHead: Int64 = 0

@@ -79,8 +79,8 @@ public final class LiveEngine: @unchecked Sendable {
     /// Requests a commit of the intake took, on average, since the engine last asked (see
     /// `IntakeGroupMeter`); nil when unknown.
     public var intakeGroupSize: (() -> Double?)?
-    /// Requests the intake gathers into a commit on purpose (under a commit delay, up to
-    /// `Intake.commitDelayEndsAtRequests`; 0 without one): its groups are that much larger without
+    /// Requests the intake gathers into a commit on purpose (`Intake.requestsGatheredPerCommit`:
+    /// under a commit delay, up to its end; 0 without one): its groups are that much larger without
     /// any queue, so a step waits only for groups of `intakeGroupToWait` beyond them. Read as a
     /// queue, the requests a delay gathered under a steady stream held the engine back until it fell
     /// far behind; ignored altogether, the engine's steps took their turns from a load sent back to

@@ -55,13 +55,13 @@ public enum AftersaleServer {
         engine.spareCores = { meter.read() }
         let groups = IntakeGroupMeter { intake.groupTotals }
         engine.intakeGroupSize = { groups.read() }
-        engine.intakeGathers = settings.intakeCommitDelayMilliseconds > 0 ? Double(intake.commitDelayEndsAtRequests) : 0
         engine.spareCoresToRun = settings.engineSpareCores
         engine.intakeGroupToWait = settings.engineIntakeGroup
         engine.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.cacheMebibytes = settings.cacheMebibytesPerConnection
         intake.factsHeldAtMost = settings.intakeFactsHeld
         intake.commitDelaySeconds = settings.intakeCommitDelayMilliseconds / 1000
+        engine.intakeGathers = Double(intake.requestsGatheredPerCommit)
         intake.logger = logger
         // The service's writers take turns in the process, or the intake, committing back to back,
         // would keep the engine from ever finding SQLite's write lock free.
