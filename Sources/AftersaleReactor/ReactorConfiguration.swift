@@ -281,14 +281,15 @@ extension ReactorConfiguration {
 
     private var computedFingerprint: String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in ReactorConfiguration.canonical(self).utf8 {
+        for byte in canonicalText.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// A value's fields, recursively, with the members of sets and maps in sorted order.
+    /// A value's fields, recursively, with the members of sets and maps in sorted order: what
+    /// `canonicalText` writes out field by field, kept to check that it names every field.
     static func canonical(_ value: Any) -> String {
         let mirror = Mirror(reflecting: value)
         switch mirror.displayStyle {
