@@ -71,6 +71,7 @@ struct ReactorOptions: ParsableArguments {
 extension Aftersale {
     struct Actions: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "actions",
             abstract: "Next-best-action commands due by --now, after bringing the reactor up to it.",
             discussion: """
                 The reactor follows the log from its checkpoint, folds each customer's state, and applies \
@@ -140,6 +141,7 @@ extension Aftersale {
 
     struct Dispatch: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "dispatch",
             abstract: "Hand due commands to the outside world as NDJSON and record each hand-off in the log.",
             discussion: """
                 Each line is one command with its id (the idempotency key). The hand-off is recorded as \
@@ -217,6 +219,7 @@ extension Aftersale {
 
     struct Redeliver: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "redeliver",
             abstract: "Queue failed deliveries again; the next `dispatch` (or the service) sends them with a fresh retry schedule.",
             discussion: """
                 A failed delivery is one whose retries ran out or whose destination refused it (listed by \
@@ -256,6 +259,7 @@ extension Aftersale {
 
     struct Destinations: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "destinations",
             abstract: "List webhook destinations disabled after a 410 Gone, or enable one again.",
             discussion: "Deliveries to a disabled destination wait; once it is enabled, the next run sends them."
         )

@@ -16,6 +16,8 @@ struct Aftersale: ParsableCommand {
             orders.ndjson. Given in both places, the one after the subcommand wins. A command that \
             does not take one refuses it in either place.
             """,
+        // Each subcommand gives its name in its configuration: a name left to be derived from the
+        // type's name has the runtime search the executable's conformances at every start.
         subcommands: [Demo.self, Ingest.self, Log.self, Fit.self, Customer.self, Rebuild.self, Actions.self, Dispatch.self, Redeliver.self, Destinations.self, Replay.self, Export.self, Report.self, Simulate.self, Serve.self, Rejects.self, Forget.self]
     )
 

@@ -8,6 +8,7 @@ import Foundation
 extension Aftersale {
     struct Customer: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "customer",
             abstract: "One customer: state, lifetime value, predictions and recent events."
         )
 

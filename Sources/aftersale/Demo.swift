@@ -13,6 +13,7 @@ import ShopSimulator
 extension Aftersale {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "demo",
             abstract: "Simulate a believable shop, run the whole engine on it, and write the report.",
             discussion: """
                 Simulates customers over two years (purchases, deliveries, unboxings, returns, reviews \

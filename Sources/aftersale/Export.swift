@@ -9,6 +9,7 @@ import Foundation
 extension Aftersale {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Stream a table for analysis: customers, orders, reviews, returns, actions, cohorts, products, calibration.",
             discussion: """
                 Stable snake_case columns (documented in Sources/AftersaleAnalytics/EXPORTS.md), ISO dates, \

@@ -9,6 +9,7 @@ import Foundation
 extension Aftersale {
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "fit",
             abstract: "Fit the customer-value models on the log and record the fit as a model.fitted event.",
             discussion: """
                 Fits the purchase process (BG/NBD or Pareto/NBD) and Gamma-Gamma spend by maximum \

@@ -8,6 +8,7 @@ import Foundation
 extension Aftersale {
     struct Forget: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "forget",
             abstract: "Forget a customer: erase their personal data, keep the shop's numbers.",
             discussion: """
                 Personal data (e-mail, name, birthday, phone, addresses, review and reply text, media \

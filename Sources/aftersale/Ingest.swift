@@ -8,6 +8,7 @@ import Foundation
 extension Aftersale {
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "ingest",
             abstract: "Append events from NDJSON (or a transactions CSV) to the log.",
             discussion: """
                 Re-sent events (same id, same content) are counted as duplicates and skipped, so a \

@@ -5,6 +5,7 @@ import AftersaleStore
 extension Aftersale {
     struct Log: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "log",
             abstract: "Show the log: its head position and counts by type, or one customer's stream."
         )
 

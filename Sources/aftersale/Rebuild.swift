@@ -5,6 +5,7 @@ import ArgumentParser
 extension Aftersale {
     struct Rebuild: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rebuild",
             abstract: "Rebuild read models from position 0, beside the live ones, and swap when caught up."
         )
 

@@ -6,6 +6,7 @@ import Foundation
 extension Aftersale {
     struct Rejects: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rejects",
             abstract: "Input the service refused, kept with its source, text and reason, to fix and send again.",
             discussion: """
                 `aftersale serve` keeps every event it rejects (a missing field, a bad value, a webhook it \

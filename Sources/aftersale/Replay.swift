@@ -8,6 +8,7 @@ import Foundation
 extension Aftersale {
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "replay",
             abstract: "Re-run the reactor over the log up to a point and print what it decided, and why.",
             discussion: """
                 The answer to "why did this customer get this message?". Replay opens the database \

@@ -5,6 +5,7 @@ import Foundation
 extension Aftersale {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Write one self-contained HTML report (inline SVG charts, no network).",
             discussion: """
                 Cohort retention, customer value distribution, lifecycle stages over time, calibration of \

@@ -7,6 +7,7 @@ import Foundation
 extension Aftersale {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Run as a service: take events over HTTP, keep the read models and the reactor current, answer queries.",
             discussion: """
                 Endpoints: POST /v1/events (the catalogue's envelopes, NDJSON or a JSON array), POST \

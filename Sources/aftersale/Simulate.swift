@@ -6,6 +6,7 @@ import ShopSimulator
 extension Aftersale {
     struct Simulate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "simulate",
             abstract: "Write a simulated shop's events as NDJSON, from known buy-till-you-die parameters.",
             discussion: """
                 Purchases follow BG/NBD (rates per day) and spend Gamma-Gamma; deliveries, unboxings, \
