@@ -4,7 +4,7 @@
 /// reflection (a test holds the two equal, so a setting added to the configuration and not here
 /// fails it), written without reflection: each type the runtime is first asked to reflect or cast
 /// costs a search of every protocol conformance in the executable, and the settings' few dozen
-/// types made that search most of a small run's work (`tools/results/million-customers.md`).
+/// types made that search a fifth of a next-day run (`tools/results/million-customers.md`).
 extension ReactorConfiguration {
     var canonicalText: String {
         CanonicalText.structure("ReactorConfiguration", [
