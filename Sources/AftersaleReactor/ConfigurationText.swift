@@ -1,8 +1,8 @@
 /// The configuration as text, every setting named, written field by field.
 ///
-/// The fingerprint hashes this text. It is the text `ReactorConfiguration.canonical` gets by
-/// reflection (a test holds the two equal, so a setting added to the configuration and not here
-/// fails it), written without reflection: each type the runtime is first asked to reflect or cast
+/// The fingerprint hashes this text. It is the text reflection (`Mirror`) gives of the settings, as
+/// the fingerprint was first computed (`ConfigurationTextTests` holds the two equal, so a setting
+/// added to the configuration and not here fails it), written without reflection: each type the runtime is first asked to reflect or cast
 /// costs a search of every protocol conformance in the executable, and the settings' few dozen
 /// types made that search a fifth of a next-day run (`tools/results/million-customers.md`).
 extension ReactorConfiguration {
@@ -108,7 +108,7 @@ extension MoneyTable {
     }
 }
 
-/// The shapes `Mirror` gives each kind of value, as `ReactorConfiguration.canonical` writes them.
+/// The shapes reflection gives each kind of value: a struct's fields by label, sets and maps sorted.
 enum CanonicalText {
     static func structure(_ name: String, _ fields: [(String, String)]) -> String {
         name + "(" + fields.map { $0.0 + ":" + $0.1 }.joined(separator: ",") + ")"

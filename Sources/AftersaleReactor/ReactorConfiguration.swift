@@ -287,20 +287,4 @@ extension ReactorConfiguration {
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
-
-    /// A value's fields, recursively, with the members of sets and maps in sorted order: what
-    /// `canonicalText` writes out field by field, kept to check that it names every field.
-    static func canonical(_ value: Any) -> String {
-        let mirror = Mirror(reflecting: value)
-        switch mirror.displayStyle {
-        case .set, .dictionary:
-            return "[" + mirror.children.map { canonical($0.value) }.sorted().joined(separator: ",") + "]"
-        case .struct, .class, .tuple, .collection, .optional, .enum:
-            if mirror.children.isEmpty { return String(reflecting: value) }
-            let fields = mirror.children.map { "\($0.label ?? ""):\(canonical($0.value))" }.joined(separator: ",")
-            return "\(mirror.subjectType)(\(fields))"
-        default:
-            return String(reflecting: value)
-        }
-    }
 }

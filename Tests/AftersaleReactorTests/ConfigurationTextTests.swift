@@ -73,8 +73,24 @@ struct ConfigurationTextTests {
           arguments: configurations.keys.sorted())
     func sameAsReflected(name: String) throws {
         let configuration = try #require(Self.configurations[name])
-        let (written, reflected) = (configuration.canonicalText, ReactorConfiguration.canonical(configuration))
+        let (written, reflected) = (configuration.canonicalText, Self.reflected(configuration))
         #expect(written == reflected, "\(name): \(Self.firstDifference(written, reflected))")
+    }
+
+    /// A value's fields found by reflection, recursively, with the members of sets and maps in
+    /// sorted order: how the fingerprint's text was first made, and what `canonicalText` must equal.
+    static func reflected(_ value: Any) -> String {
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .set, .dictionary:
+            return "[" + mirror.children.map { reflected($0.value) }.sorted().joined(separator: ",") + "]"
+        case .struct, .class, .tuple, .collection, .optional, .enum:
+            if mirror.children.isEmpty { return String(reflecting: value) }
+            let fields = mirror.children.map { "\($0.label ?? ""):\(reflected($0.value))" }.joined(separator: ",")
+            return "\(mirror.subjectType)(\(fields))"
+        default:
+            return String(reflecting: value)
+        }
     }
 
     /// Where two long texts part, with a little of each from there.
